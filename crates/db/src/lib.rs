@@ -1,0 +1,99 @@
+//! PostgreSQL plumbing shared by every domain crate: the connection pool, the embedded
+//! migrations from `migrations/`, and (with the `testing` feature) throwaway test databases.
+
+use std::str::FromStr;
+
+use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
+use thiserror::Error;
+
+pub use deadpool_postgres::{GenericClient, Object as Client, Pool};
+pub use tokio_postgres;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+mod embedded {
+    refinery::embed_migrations!("../../migrations");
+}
+
+/// Errors from the database layer.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("invalid database url: {0}")]
+    Url(#[source] tokio_postgres::Error),
+    #[error("could not build the connection pool: {0}")]
+    Pool(String),
+    #[error("could not get a database connection: {0}")]
+    Checkout(#[from] deadpool_postgres::PoolError),
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] refinery::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Builds a pool of at most `max_size` connections. Connections are opened lazily.
+pub fn pool(database_url: &str, max_size: usize) -> Result<Pool> {
+    let config = tokio_postgres::Config::from_str(database_url).map_err(Error::Url)?;
+    let manager = Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            // The connections are only ever used by this process's own code, which never leaves
+            // a session in a changed state, so a cheap liveness check is enough.
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(max_size)
+        .build()
+        .map_err(|e| Error::Pool(e.to_string()))
+}
+
+/// Applies pending migrations, holding an advisory lock so that several processes starting at
+/// once apply them one after the other. Returns the names of the migrations applied now.
+pub async fn migrate(database_url: &str) -> Result<Vec<String>> {
+    let (mut client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+        .await
+        .map_err(Error::Postgres)?;
+    let driver = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "migration connection closed with an error");
+        }
+    });
+    const LOCK: i64 = 0x6c61_7965_7273; // "layers"
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK])
+        .await?;
+    let report = embedded::migrations::runner()
+        .set_abort_divergent(true)
+        .run_async(&mut client)
+        .await;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK])
+        .await?;
+    drop(client);
+    let _ = driver.await;
+    let applied = report?
+        .applied_migrations()
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    Ok(applied)
+}
+
+/// A fingerprint of the embedded migrations: changes whenever a migration is added or edited.
+pub fn migrations_fingerprint() -> u64 {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |acc, m| {
+            (acc ^ m.checksum()).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
+/// `true` when the error is a unique-constraint violation (SQLSTATE 23505).
+pub fn is_unique_violation(err: &tokio_postgres::Error) -> bool {
+    err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+}

@@ -1,0 +1,160 @@
+//! `cargo xtask dev`: the API on 127.0.0.1:8080 against a local PostgreSQL, with a seeded dev
+//! organization whose keys are printed (the same keys on every run).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use base64::Engine as _;
+use ring::rand::{SecureRandom, SystemRandom};
+use serde_json::Value;
+
+use crate::pg::Cluster;
+use crate::util::{build_gateway, interrupted, root, capture, Result};
+
+const DEV_DATABASE: &str = "layers_dev";
+const DEV_PORT: u16 = 54329;
+
+fn dev_dir() -> PathBuf {
+    root().join(".dev")
+}
+
+pub fn run() -> Result<()> {
+    let interrupted = interrupted();
+    std::fs::create_dir_all(dev_dir()).map_err(|e| format!("could not create .dev/: {e}"))?;
+    let gateway = build_gateway(false)?;
+
+    let (cluster, url) = match std::env::var("DATABASE_URL") {
+        Ok(url) => (None, url),
+        Err(_) => {
+            let port = std::env::var("LAYERS_DEV_PG_PORT")
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(DEV_PORT);
+            let cluster = Cluster::new(dev_dir().join("postgres"), port)?;
+            if cluster.start(&[])? {
+                eprintln!("xtask: started PostgreSQL on 127.0.0.1:{port} (data in .dev/postgres)");
+            } else {
+                eprintln!("xtask: reusing the PostgreSQL already running on 127.0.0.1:{port}");
+            }
+            cluster.ensure_database(DEV_DATABASE)?;
+            let url = cluster.url(DEV_DATABASE);
+            (Some(cluster), url)
+        }
+    };
+
+    let result = serve(&gateway, &url, &interrupted);
+    if let Some(cluster) = cluster {
+        eprintln!("xtask: stopping PostgreSQL");
+        cluster.stop()?;
+    }
+    result
+}
+
+fn serve(gateway: &PathBuf, url: &str, interrupted: &std::sync::atomic::AtomicBool) -> Result<()> {
+    let master_key = master_key()?;
+    let cli = |args: &[&str]| -> Result<Value> {
+        let out = capture(Command::new(gateway).args(args).env("DATABASE_URL", url))?;
+        serde_json::from_str(&out).map_err(|e| format!("unexpected output from {args:?}: {e}: {out}"))
+    };
+    cli(&["migrate"])?;
+    let seed = seed(&cli, url)?;
+    let bind = std::env::var("LAYERS_BIND").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let test_key = seed["testKey"].as_str().unwrap_or_default();
+    println!(
+        "\nLayers Partner API (dev)\n\
+         \n  organization  {}\
+         \n  test key      {}\
+         \n  live key      {}\
+         \n\n  curl -s http://{bind}/v1/whoami -H \"Authorization: Bearer {test_key}\"\n\
+         \nCtrl-C stops the API and PostgreSQL.\n",
+        seed["organizationId"].as_str().unwrap_or_default(),
+        test_key,
+        seed["liveKey"].as_str().unwrap_or_default(),
+    );
+
+    let mut child = Command::new(gateway)
+        .arg("serve")
+        .env("DATABASE_URL", url)
+        .env("LAYERS_BIND", &bind)
+        .env("LAYERS_MASTER_KEY", master_key)
+        .env("LAYERS_ALLOW_PRIVATE_NETWORK", "true")
+        .spawn()
+        .map_err(|e| format!("could not start the gateway: {e}"))?;
+    // The gateway gets Ctrl-C from the terminal too and shuts down gracefully; SIGTERM sent to
+    // xtask alone is forwarded.
+    let mut forwarded = false;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return if status.success() || interrupted.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err(format!("the gateway exited with {status}"))
+            };
+        }
+        if interrupted.load(Ordering::SeqCst) && !forwarded {
+            forwarded = true;
+            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The dev master key, generated once and kept in `.dev/master.key`.
+fn master_key() -> Result<String> {
+    let path = dev_dir().join("master.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing.trim().to_owned());
+    }
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| "the system CSPRNG failed".to_string())?;
+    let key = base64::engine::general_purpose::STANDARD.encode(bytes);
+    std::fs::write(&path, &key).map_err(|e| format!("could not write {}: {e}", path.display()))?;
+    Ok(key)
+}
+
+/// The dev organization and its two keys. Keys are shown once at minting, so they are kept in
+/// `.dev/seed-<database fingerprint>.json` and re-minted only when the database no longer
+/// accepts them (a wiped cluster, a revoked key).
+fn seed(cli: &dyn Fn(&[&str]) -> Result<Value>, url: &str) -> Result<Value> {
+    let path = dev_dir().join(format!("seed-{:08x}.json", fingerprint(url)));
+    if let Some(existing) = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+    {
+        let org = existing["organizationId"].as_str().unwrap_or_default();
+        // `org set-plan` both proves the organization exists and keeps it on the partner plan.
+        let still_there = cli(&["admin", "org", "set-plan", org, "partner"]).is_ok();
+        let keys_alive = ["testKeyId", "liveKeyId"].iter().all(|k| {
+            let id = existing[k].as_str().unwrap_or_default();
+            cli(&["admin", "key", "unkill", id])
+                .map(|key| key["revokedAt"].is_null())
+                .unwrap_or(false)
+        });
+        if still_there && keys_alive {
+            return Ok(existing);
+        }
+    }
+    let org = cli(&["admin", "org", "create", "--name", "Dev Organization", "--plan", "partner", "--credits", "1000"])?;
+    let org_id = org["organizationId"].as_str().ok_or("org create printed no organizationId")?;
+    let test = cli(&["admin", "key", "mint", "--org", org_id, "--env", "test"])?;
+    let live = cli(&["admin", "key", "mint", "--org", org_id, "--env", "live"])?;
+    let seed = serde_json::json!({
+        "organizationId": org_id,
+        "testKeyId": test["apiKeyId"],
+        "testKey": test["key"],
+        "liveKeyId": live["apiKeyId"],
+        "liveKey": live["key"],
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&seed).unwrap_or_default())
+        .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+    Ok(seed)
+}
+
+fn fingerprint(s: &str) -> u32 {
+    s.bytes()
+        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}

@@ -1,0 +1,36 @@
+//! `cargo xtask`: every developer chore of the Layers Partner API.
+//!
+//! - `cargo xtask dev`: a local PostgreSQL, migrations, a seeded dev organization and the API on
+//!   127.0.0.1:8080.
+//! - `cargo xtask test`: a throwaway PostgreSQL and every test in the workspace.
+
+mod dev;
+mod pg;
+mod test;
+mod util;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("dev") => dev::run(),
+        Some("test") => test::run(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 dev     run the API on 127.0.0.1:8080 against a local PostgreSQL (started for you)\n  \
+                 test    run every test against a throwaway local PostgreSQL (extra args go to the test runner)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

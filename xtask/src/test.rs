@@ -1,0 +1,60 @@
+//! `cargo xtask test`: a throwaway PostgreSQL, then every test in the workspace.
+
+use std::process::Command;
+
+use crate::pg::Cluster;
+use crate::util::{free_port, interrupted, root, run_inherited, target_dir, Result};
+
+/// Settings that make a throwaway test cluster fast: nothing here needs to survive a crash.
+pub const FAST_SETTINGS: &[(&str, &str)] = &[
+    ("fsync", "off"),
+    ("synchronous_commit", "off"),
+    ("full_page_writes", "off"),
+    ("max_connections", "400"),
+    ("shared_buffers", "128MB"),
+];
+
+pub fn run(extra: &[String]) -> Result<()> {
+    let _interrupted = interrupted();
+    let (cluster, url) = match std::env::var("DATABASE_URL") {
+        Ok(url) => {
+            eprintln!("xtask: testing against DATABASE_URL");
+            (None, url)
+        }
+        Err(_) => {
+            let cluster = Cluster::new(target_dir().join("xtask").join("test-pg"), free_port()?)?;
+            cluster.stop()?;
+            cluster.wipe()?;
+            eprintln!("xtask: starting a throwaway PostgreSQL on 127.0.0.1:{}", cluster.port);
+            cluster.start(FAST_SETTINGS)?;
+            let url = cluster.url("postgres");
+            (Some(cluster), url)
+        }
+    };
+    let result = run_tests(&url, extra);
+    if let Some(cluster) = cluster {
+        cluster.stop()?;
+        cluster.wipe()?;
+    }
+    result
+}
+
+fn run_tests(url: &str, extra: &[String]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let nextest = Command::new(&cargo)
+        .args(["nextest", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(root())
+        .env("LAYERS_TEST_DATABASE_URL", url)
+        .env("RUST_BACKTRACE", "1");
+    if nextest {
+        cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    } else {
+        cmd.args(["test", "--workspace", "--no-fail-fast"]);
+    }
+    cmd.args(extra);
+    run_inherited(&mut cmd)
+}
