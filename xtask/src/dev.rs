@@ -11,7 +11,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 
 use crate::pg::Cluster;
-use crate::util::{build_gateway, interrupted, root, capture, Result};
+use crate::util::{build_gateway, capture, interrupted, root, Result};
 
 const DEV_DATABASE: &str = "layers_dev";
 const DEV_PORT: u16 = 54329;
@@ -56,7 +56,8 @@ fn serve(gateway: &PathBuf, url: &str, interrupted: &std::sync::atomic::AtomicBo
     let master_key = master_key()?;
     let cli = |args: &[&str]| -> Result<Value> {
         let out = capture(Command::new(gateway).args(args).env("DATABASE_URL", url))?;
-        serde_json::from_str(&out).map_err(|e| format!("unexpected output from {args:?}: {e}: {out}"))
+        serde_json::from_str(&out)
+            .map_err(|e| format!("unexpected output from {args:?}: {e}: {out}"))
     };
     cli(&["migrate"])?;
     let seed = seed(&cli, url)?;
@@ -95,7 +96,9 @@ fn serve(gateway: &PathBuf, url: &str, interrupted: &std::sync::atomic::AtomicBo
         }
         if interrupted.load(Ordering::SeqCst) && !forwarded {
             forwarded = true;
-            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -138,8 +141,20 @@ fn seed(cli: &dyn Fn(&[&str]) -> Result<Value>, url: &str) -> Result<Value> {
             return Ok(existing);
         }
     }
-    let org = cli(&["admin", "org", "create", "--name", "Dev Organization", "--plan", "partner", "--credits", "1000"])?;
-    let org_id = org["organizationId"].as_str().ok_or("org create printed no organizationId")?;
+    let org = cli(&[
+        "admin",
+        "org",
+        "create",
+        "--name",
+        "Dev Organization",
+        "--plan",
+        "partner",
+        "--credits",
+        "1000",
+    ])?;
+    let org_id = org["organizationId"]
+        .as_str()
+        .ok_or("org create printed no organizationId")?;
     let test = cli(&["admin", "key", "mint", "--org", org_id, "--env", "test"])?;
     let live = cli(&["admin", "key", "mint", "--org", org_id, "--env", "live"])?;
     let seed = serde_json::json!({
@@ -149,12 +164,16 @@ fn seed(cli: &dyn Fn(&[&str]) -> Result<Value>, url: &str) -> Result<Value> {
         "liveKeyId": live["apiKeyId"],
         "liveKey": live["key"],
     });
-    std::fs::write(&path, serde_json::to_string_pretty(&seed).unwrap_or_default())
-        .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&seed).unwrap_or_default(),
+    )
+    .map_err(|e| format!("could not write {}: {e}", path.display()))?;
     Ok(seed)
 }
 
 fn fingerprint(s: &str) -> u32 {
-    s.bytes()
-        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+    s.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }

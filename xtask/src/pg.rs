@@ -68,16 +68,20 @@ fn run_as() -> Result<Option<RunAs>> {
             }
         }
     }
-    Err("running as root, and neither a postgres nor a nobody user exists to run PostgreSQL as; \
+    Err(
+        "running as root, and neither a postgres nor a nobody user exists to run PostgreSQL as; \
          create one with `useradd --system postgres`"
-        .into())
+            .into(),
+    )
 }
 
 /// Whether every folder above `dir` can be entered by other users.
 fn reachable_by_others(dir: &Path) -> bool {
-    dir.ancestors()
-        .skip(1)
-        .all(|a| std::fs::metadata(a).map(|m| m.mode() & 0o001 != 0).unwrap_or(false))
+    dir.ancestors().skip(1).all(|a| {
+        std::fs::metadata(a)
+            .map(|m| m.mode() & 0o001 != 0)
+            .unwrap_or(false)
+    })
 }
 
 /// A cluster folder, its port and the binaries that run it.
@@ -97,11 +101,19 @@ impl Cluster {
         let dir = if run_as.is_some() && !reachable_by_others(&dir) {
             // The unprivileged user could not reach a folder under e.g. /root: use /tmp instead.
             let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("pg");
-            PathBuf::from(format!("/tmp/layers-{name}-{:x}", fnv(dir.to_string_lossy().as_bytes())))
+            PathBuf::from(format!(
+                "/tmp/layers-{name}-{:x}",
+                fnv(dir.to_string_lossy().as_bytes())
+            ))
         } else {
             dir
         };
-        Ok(Cluster { dir, port, bin, run_as })
+        Ok(Cluster {
+            dir,
+            port,
+            bin,
+            run_as,
+        })
     }
 
     pub fn url(&self, database: &str) -> String {
@@ -137,14 +149,21 @@ impl Cluster {
             std::fs::create_dir_all(&self.dir)
                 .map_err(|e| format!("could not create {}: {e}", self.dir.display()))?;
             if let Some(user) = self.run_as {
-                chown(&self.dir, Some(user.uid), Some(user.gid))
-                    .map_err(|e| format!("could not hand {} to the postgres user: {e}", self.dir.display()))?;
+                chown(&self.dir, Some(user.uid), Some(user.gid)).map_err(|e| {
+                    format!(
+                        "could not hand {} to the postgres user: {e}",
+                        self.dir.display()
+                    )
+                })?;
             }
-            capture(self
-                .command("initdb")
-                .arg("-D")
-                .arg(self.data())
-                .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"]))?;
+            capture(self.command("initdb").arg("-D").arg(self.data()).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]))?;
         }
         if self.running() {
             return Ok(false);
@@ -156,14 +175,20 @@ impl Cluster {
         for (name, value) in settings {
             options.push_str(&format!(" -c {name}={value}"));
         }
-        capture(self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .arg("-l")
-            .arg(self.dir.join("postgres.log"))
-            .args(["-w", "-t", "60", "-o", &options, "start"]))
-        .map_err(|e| format!("{e}\nsee {} for the server's own log", self.dir.join("postgres.log").display()))?;
+        capture(
+            self.command("pg_ctl")
+                .arg("-D")
+                .arg(self.data())
+                .arg("-l")
+                .arg(self.dir.join("postgres.log"))
+                .args(["-w", "-t", "60", "-o", &options, "start"]),
+        )
+        .map_err(|e| {
+            format!(
+                "{e}\nsee {} for the server's own log",
+                self.dir.join("postgres.log").display()
+            )
+        })?;
         Ok(true)
     }
 
@@ -185,18 +210,29 @@ impl Cluster {
         if !self.running() {
             return Ok(());
         }
-        capture(self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(["-m", "fast", "-w", "stop"]))
+        capture(
+            self.command("pg_ctl")
+                .arg("-D")
+                .arg(self.data())
+                .args(["-m", "fast", "-w", "stop"]),
+        )
         .map(|_| ())
     }
 
     /// Runs one SQL command through psql against `database` and returns its unaligned output.
     pub fn psql(&self, database: &str, sql: &str) -> Result<String> {
-        capture(Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", &self.url(database), "-c", sql]))
+        capture(Command::new(self.bin.join("psql")).args([
+            "-X",
+            "-q",
+            "-t",
+            "-A",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &self.url(database),
+            "-c",
+            sql,
+        ]))
         .map(|s| s.trim().to_owned())
     }
 
@@ -214,7 +250,7 @@ impl Cluster {
 }
 
 fn fnv(bytes: &[u8]) -> u32 {
-    bytes
-        .iter()
-        .fold(0x811c_9dc5_u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+    bytes.iter().fold(0x811c_9dc5_u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }

@@ -25,7 +25,10 @@ pub fn run(extra: &[String]) -> Result<()> {
             let cluster = Cluster::new(target_dir().join("xtask").join("test-pg"), free_port()?)?;
             cluster.stop()?;
             cluster.wipe()?;
-            eprintln!("xtask: starting a throwaway PostgreSQL on 127.0.0.1:{}", cluster.port);
+            eprintln!(
+                "xtask: starting a throwaway PostgreSQL on 127.0.0.1:{}",
+                cluster.port
+            );
             cluster.start(FAST_SETTINGS)?;
             let url = cluster.url("postgres");
             (Some(cluster), url)

@@ -66,7 +66,8 @@ pub fn free_port() -> Result<u16> {
 /// Builds the gateway binary and returns its path.
 pub fn build_gateway(release: bool) -> Result<PathBuf> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root()).args(["build", "--quiet", "-p", "layers-gateway"]);
+    cmd.current_dir(root())
+        .args(["build", "--quiet", "-p", "layers-gateway"]);
     if release {
         cmd.arg("--release");
     }

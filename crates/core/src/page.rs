@@ -45,7 +45,11 @@ impl<T, C> Page<T, C> {
     pub fn from_overfetch(mut rows: Vec<T>, limit: Limit, cursor_of: impl Fn(&T) -> C) -> Self {
         let more = rows.len() > usize::from(limit.get());
         rows.truncate(usize::from(limit.get()));
-        let next = if more { rows.last().map(cursor_of) } else { None };
+        let next = if more {
+            rows.last().map(cursor_of)
+        } else {
+            None
+        };
         Page { items: rows, next }
     }
 }

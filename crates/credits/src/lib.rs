@@ -69,7 +69,9 @@ mod tests {
     async fn grants_accumulate_and_are_recorded() {
         let db = fresh_database().await;
         let c = db.pool.get().await.unwrap();
-        let org = layers_orgs::create(&c, "Acme", Plan::Partner, None).await.unwrap();
+        let org = layers_orgs::create(&c, "Acme", Plan::Partner, None)
+            .await
+            .unwrap();
         assert_eq!(balance(&c, org.id).await.unwrap(), 0);
         assert_eq!(grant(&c, org.id, 1000, "seed").await.unwrap(), 1000);
         assert_eq!(grant(&c, org.id, 5, "top-up").await.unwrap(), 1005);
@@ -91,11 +93,26 @@ mod tests {
     async fn refuses_bad_grants_without_writing() {
         let db = fresh_database().await;
         let c = db.pool.get().await.unwrap();
-        let org = layers_orgs::create(&c, "Acme", Plan::Partner, None).await.unwrap();
-        assert!(matches!(grant(&c, org.id, 0, "x").await, Err(Error::NonPositiveGrant)));
-        assert!(matches!(grant(&c, org.id, -3, "x").await, Err(Error::NonPositiveGrant)));
-        assert!(matches!(grant(&c, OrgId::new(), 3, "x").await, Err(Error::UnknownOrganization)));
-        let rows: i64 = c.query_one("SELECT count(*) FROM credit_ledger", &[]).await.unwrap().get(0);
+        let org = layers_orgs::create(&c, "Acme", Plan::Partner, None)
+            .await
+            .unwrap();
+        assert!(matches!(
+            grant(&c, org.id, 0, "x").await,
+            Err(Error::NonPositiveGrant)
+        ));
+        assert!(matches!(
+            grant(&c, org.id, -3, "x").await,
+            Err(Error::NonPositiveGrant)
+        ));
+        assert!(matches!(
+            grant(&c, OrgId::new(), 3, "x").await,
+            Err(Error::UnknownOrganization)
+        ));
+        let rows: i64 = c
+            .query_one("SELECT count(*) FROM credit_ledger", &[])
+            .await
+            .unwrap()
+            .get(0);
         assert_eq!(rows, 0);
     }
 }

@@ -100,7 +100,9 @@ impl Scopes {
     }
 
     /// Reads the stored list (`["*"]` or `["projects:read", …]`).
-    pub fn from_strings<S: AsRef<str>>(parts: impl IntoIterator<Item = S>) -> Result<Scopes, ScopeError> {
+    pub fn from_strings<S: AsRef<str>>(
+        parts: impl IntoIterator<Item = S>,
+    ) -> Result<Scopes, ScopeError> {
         let mut scopes = Vec::new();
         for part in parts {
             match part.as_ref() {

@@ -97,7 +97,10 @@ impl ResolvedKey {
     /// Applies the contract's checks to a presented key, in order.
     pub fn admit(&self, presented: &ApiKey) -> Result<(), Denied> {
         let verified = presented.secret().verify(&self.secret_hash);
-        if !verified || presented.env() != self.record.env || presented.key_id() != &self.record.key_id {
+        if !verified
+            || presented.env() != self.record.env
+            || presented.key_id() != &self.record.key_id
+        {
             return Err(Denied::Unauthenticated);
         }
         match self.record.state() {
@@ -196,7 +199,10 @@ pub async fn resolve(db: &impl GenericClient, key_id: &KeyId) -> Result<Option<R
 /// Reads a key by its `apiKeyId`.
 pub async fn get(db: &impl GenericClient, id: ApiKeyId) -> Result<KeyRecord> {
     let row = db
-        .query_opt(&format!("SELECT {COLUMNS} FROM api_keys k WHERE k.id = $1"), &[&id])
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM api_keys k WHERE k.id = $1"),
+            &[&id],
+        )
         .await?
         .ok_or(Error::NotFound)?;
     record(&row)
@@ -239,10 +245,19 @@ mod tests {
     async fn mint_resolve_and_admit() {
         let db = fresh_database().await;
         let c = db.pool.get().await.unwrap();
-        let org = layers_orgs::create(&c, "Acme", Plan::Partner, Some(5)).await.unwrap();
-        let minted = mint(&c, &SystemRandom::new(), org.id, EnvKind::Sandbox, &Scopes::All, Tier::Standard)
+        let org = layers_orgs::create(&c, "Acme", Plan::Partner, Some(5))
             .await
             .unwrap();
+        let minted = mint(
+            &c,
+            &SystemRandom::new(),
+            org.id,
+            EnvKind::Sandbox,
+            &Scopes::All,
+            Tier::Standard,
+        )
+        .await
+        .unwrap();
         let resolved = resolve(&c, minted.key.key_id()).await.unwrap().unwrap();
         assert_eq!(resolved.record, minted.record);
         assert_eq!(resolved.monthly_quota, Some(5));
@@ -250,7 +265,10 @@ mod tests {
 
         // the stored row holds a hash, never the secret
         let stored: Vec<u8> = c
-            .query_one("SELECT secret_hash FROM api_keys WHERE id = $1", &[&minted.record.id])
+            .query_one(
+                "SELECT secret_hash FROM api_keys WHERE id = $1",
+                &[&minted.record.id],
+            )
             .await
             .unwrap()
             .get(0);
@@ -262,9 +280,13 @@ mod tests {
     async fn denials_come_in_contract_order() {
         let db = fresh_database().await;
         let c = db.pool.get().await.unwrap();
-        let org = layers_orgs::create(&c, "Acme", Plan::Free, None).await.unwrap();
+        let org = layers_orgs::create(&c, "Acme", Plan::Free, None)
+            .await
+            .unwrap();
         let rng = SystemRandom::new();
-        let minted = mint(&c, &rng, org.id, EnvKind::Live, &Scopes::All, Tier::Pilot).await.unwrap();
+        let minted = mint(&c, &rng, org.id, EnvKind::Live, &Scopes::All, Tier::Pilot)
+            .await
+            .unwrap();
         let key = &minted.key;
         let resolve_now = || async { resolve(&c, key.key_id()).await.unwrap().unwrap() };
 
@@ -275,10 +297,16 @@ mod tests {
         assert_eq!(resolve_now().await.admit(key), Err(Denied::Killed));
         // a wrong secret beats everything
         let forged = ApiKey::parse(&format!("{}{}", &key.expose()[..25], "A".repeat(40))).unwrap();
-        assert_eq!(resolve_now().await.admit(&forged), Err(Denied::Unauthenticated));
+        assert_eq!(
+            resolve_now().await.admit(&forged),
+            Err(Denied::Unauthenticated)
+        );
         // the same id and secret under the other environment's prefix
         let other_env = ApiKey::parse(&key.expose().replace("lp_live_", "lp_test_")).unwrap();
-        assert_eq!(resolve_now().await.admit(&other_env), Err(Denied::Unauthenticated));
+        assert_eq!(
+            resolve_now().await.admit(&other_env),
+            Err(Denied::Unauthenticated)
+        );
         // revoked beats killed
         revoke(&c, minted.record.id).await.unwrap();
         assert_eq!(resolve_now().await.admit(key), Err(Denied::Unauthenticated));
@@ -293,10 +321,21 @@ mod tests {
         let c = db.pool.get().await.unwrap();
         let rng = SystemRandom::new();
         assert!(matches!(
-            mint(&c, &rng, OrgId::new(), EnvKind::Live, &Scopes::All, Tier::Standard).await,
+            mint(
+                &c,
+                &rng,
+                OrgId::new(),
+                EnvKind::Live,
+                &Scopes::All,
+                Tier::Standard
+            )
+            .await,
             Err(Error::UnknownOrganization)
         ));
-        assert!(matches!(revoke(&c, uuid::Uuid::new_v4()).await, Err(Error::NotFound)));
+        assert!(matches!(
+            revoke(&c, uuid::Uuid::new_v4()).await,
+            Err(Error::NotFound)
+        ));
         let key = ApiKey::mint(EnvKind::Live, &rng);
         assert!(resolve(&c, key.key_id()).await.unwrap().is_none());
     }

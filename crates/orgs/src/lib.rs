@@ -96,7 +96,12 @@ pub async fn create(
                 "INSERT INTO organizations (id, name, plan, monthly_quota) VALUES ($1, $2, $3, $4) \
                  RETURNING {COLUMNS}"
             ),
-            &[&OrgId::new().as_uuid(), &name, &plan.as_str(), &monthly_quota],
+            &[
+                &OrgId::new().as_uuid(),
+                &name,
+                &plan.as_str(),
+                &monthly_quota,
+            ],
         )
         .await?;
     from_row(&row)
@@ -160,7 +165,9 @@ mod tests {
     async fn create_read_and_change_plan() {
         let db = fresh_database().await;
         let client = db.pool.get().await.unwrap();
-        let org = create(&client, "  Acme  ", Plan::Partner, Some(10)).await.unwrap();
+        let org = create(&client, "  Acme  ", Plan::Partner, Some(10))
+            .await
+            .unwrap();
         assert_eq!(org.name, "Acme");
         assert_eq!(get(&client, org.id).await.unwrap(), org);
         let free = set_plan(&client, org.id, Plan::Free).await.unwrap();
@@ -181,7 +188,10 @@ mod tests {
             create(&client, "x", Plan::Free, Some(-1)).await,
             Err(Error::NegativeQuota)
         ));
-        assert!(matches!(get(&client, OrgId::new()).await, Err(Error::NotFound)));
+        assert!(matches!(
+            get(&client, OrgId::new()).await,
+            Err(Error::NotFound)
+        ));
         assert!(matches!(Plan::parse("gold"), Err(Error::UnknownPlan)));
     }
 }

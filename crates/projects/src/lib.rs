@@ -165,7 +165,10 @@ impl Projects {
         org: OrgId,
         new: NewProject,
     ) -> Result<(Project, Created)> {
-        let external = new.customer_external_id.as_ref().map(CustomerExternalId::as_str);
+        let external = new
+            .customer_external_id
+            .as_ref()
+            .map(CustomerExternalId::as_str);
         let inserted = db
             .query_opt(
                 &format!(
@@ -206,7 +209,9 @@ impl Projects {
     pub async fn get(&self, db: &impl GenericClient, org: OrgId, id: ProjectId) -> Result<Project> {
         let row = db
             .query_opt(
-                &format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1 AND organization_id = $2"),
+                &format!(
+                    "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1 AND organization_id = $2"
+                ),
                 &[&id.as_uuid(), &org.as_uuid()],
             )
             .await?
@@ -264,7 +269,10 @@ impl Projects {
                     &id.as_uuid(),
                     &org.as_uuid(),
                     &patch.name.as_ref().map(Name::as_str),
-                    &patch.customer_external_id.as_ref().map(CustomerExternalId::as_str),
+                    &patch
+                        .customer_external_id
+                        .as_ref()
+                        .map(CustomerExternalId::as_str),
                     &patch.timezone.as_ref().map(Timezone::as_str),
                     &patch.primary_language.as_ref().map(LanguageTag::as_str),
                 ],
@@ -278,7 +286,12 @@ impl Projects {
     }
 
     /// Archives a project. Archiving an archived project changes nothing and succeeds.
-    pub async fn archive(&self, db: &impl GenericClient, org: OrgId, id: ProjectId) -> Result<Project> {
+    pub async fn archive(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        id: ProjectId,
+    ) -> Result<Project> {
         let row = db
             .query_opt(
                 &format!(

@@ -14,7 +14,10 @@ fn new_project(name: &str, external: Option<&str>) -> NewProject {
 }
 
 async fn org(c: &layers_db::Client) -> OrgId {
-    layers_orgs::create(c, "Acme", Plan::Partner, None).await.unwrap().id
+    layers_orgs::create(c, "Acme", Plan::Partner, None)
+        .await
+        .unwrap()
+        .id
 }
 
 #[tokio::test]
@@ -25,15 +28,24 @@ async fn create_marks_the_environment_and_dedupes_by_external_id() {
     let sandbox = Projects::new(EnvKind::Sandbox);
     let live = Projects::new(EnvKind::Live);
 
-    let (a, created) = sandbox.create(&c, org, new_project("A", Some("cust-1"))).await.unwrap();
+    let (a, created) = sandbox
+        .create(&c, org, new_project("A", Some("cust-1")))
+        .await
+        .unwrap();
     assert_eq!(created, Created::New);
     assert!(a.is_sandbox);
-    let (again, created) = sandbox.create(&c, org, new_project("B", Some("cust-1"))).await.unwrap();
+    let (again, created) = sandbox
+        .create(&c, org, new_project("B", Some("cust-1")))
+        .await
+        .unwrap();
     assert_eq!((again.id, created), (a.id, Created::Existing));
     assert_eq!(again.name, "A");
 
     // the same external id in the live environment is another project
-    let (l, created) = live.create(&c, org, new_project("L", Some("cust-1"))).await.unwrap();
+    let (l, created) = live
+        .create(&c, org, new_project("L", Some("cust-1")))
+        .await
+        .unwrap();
     assert_eq!(created, Created::New);
     assert!(!l.is_sandbox);
     assert_ne!(l.id, a.id);
@@ -51,18 +63,33 @@ async fn another_organization_sees_nothing() {
     let (mine, theirs) = (org(&c).await, org(&c).await);
     let p = Projects::new(EnvKind::Live);
     let (project, _) = p.create(&c, mine, new_project("A", None)).await.unwrap();
-    assert!(matches!(p.get(&c, theirs, project.id).await, Err(Error::NotFound)));
     assert!(matches!(
-        p.update(&c, theirs, project.id, ProjectPatch::default()).await,
+        p.get(&c, theirs, project.id).await,
         Err(Error::NotFound)
     ));
-    assert!(matches!(p.archive(&c, theirs, project.id).await, Err(Error::NotFound)));
-    let inf = NewInfluencer { name: Name::parse("Ava").unwrap(), description: None };
+    assert!(matches!(
+        p.update(&c, theirs, project.id, ProjectPatch::default())
+            .await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        p.archive(&c, theirs, project.id).await,
+        Err(Error::NotFound)
+    ));
+    let inf = NewInfluencer {
+        name: Name::parse("Ava").unwrap(),
+        description: None,
+    };
     assert!(matches!(
         p.create_influencer(&c, theirs, project.id, inf).await,
         Err(Error::NotFound)
     ));
-    assert!(p.list(&c, theirs, Limit::default(), None).await.unwrap().items.is_empty());
+    assert!(p
+        .list(&c, theirs, Limit::default(), None)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 }
 
 #[tokio::test]
@@ -73,7 +100,13 @@ async fn list_pages_newest_first() {
     let p = Projects::new(EnvKind::Live);
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(p.create(&c, org, new_project(&format!("P{i}"), None)).await.unwrap().0.id);
+        ids.push(
+            p.create(&c, org, new_project(&format!("P{i}"), None))
+                .await
+                .unwrap()
+                .0
+                .id,
+        );
     }
     ids.reverse();
     let limit = Limit::new(2).unwrap();
@@ -97,16 +130,34 @@ async fn archived_projects_refuse_changes_and_archive_is_idempotent() {
     let org = org(&c).await;
     let p = Projects::new(EnvKind::Live);
     let (project, _) = p.create(&c, org, new_project("A", None)).await.unwrap();
-    let patch = ProjectPatch { name: Some(Name::parse("Renamed").unwrap()), ..Default::default() };
-    assert_eq!(p.update(&c, org, project.id, patch.clone()).await.unwrap().name, "Renamed");
+    let patch = ProjectPatch {
+        name: Some(Name::parse("Renamed").unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(
+        p.update(&c, org, project.id, patch.clone())
+            .await
+            .unwrap()
+            .name,
+        "Renamed"
+    );
 
     let first = p.archive(&c, org, project.id).await.unwrap();
     let second = p.archive(&c, org, project.id).await.unwrap();
     assert!(first.archived_at.is_some());
     assert_eq!(first, second);
-    assert!(matches!(p.update(&c, org, project.id, patch).await, Err(Error::Archived)));
-    let inf = NewInfluencer { name: Name::parse("Ava").unwrap(), description: None };
-    assert!(matches!(p.create_influencer(&c, org, project.id, inf).await, Err(Error::Archived)));
+    assert!(matches!(
+        p.update(&c, org, project.id, patch).await,
+        Err(Error::Archived)
+    ));
+    let inf = NewInfluencer {
+        name: Name::parse("Ava").unwrap(),
+        description: None,
+    };
+    assert!(matches!(
+        p.create_influencer(&c, org, project.id, inf).await,
+        Err(Error::Archived)
+    ));
 }
 
 #[tokio::test]
@@ -115,13 +166,21 @@ async fn update_refuses_a_taken_external_id() {
     let c = db.pool.get().await.unwrap();
     let org = org(&c).await;
     let p = Projects::new(EnvKind::Live);
-    p.create(&c, org, new_project("A", Some("one"))).await.unwrap();
-    let (b, _) = p.create(&c, org, new_project("B", Some("two"))).await.unwrap();
+    p.create(&c, org, new_project("A", Some("one")))
+        .await
+        .unwrap();
+    let (b, _) = p
+        .create(&c, org, new_project("B", Some("two")))
+        .await
+        .unwrap();
     let patch = ProjectPatch {
         customer_external_id: Some(CustomerExternalId::parse("one").unwrap()),
         ..Default::default()
     };
-    assert!(matches!(p.update(&c, org, b.id, patch).await, Err(Error::CustomerExternalIdTaken)));
+    assert!(matches!(
+        p.update(&c, org, b.id, patch).await,
+        Err(Error::CustomerExternalIdTaken)
+    ));
 }
 
 #[tokio::test]
@@ -131,7 +190,10 @@ async fn influencers_list_per_project() {
     let org = org(&c).await;
     let p = Projects::new(EnvKind::Sandbox);
     let (project, _) = p.create(&c, org, new_project("A", None)).await.unwrap();
-    let empty = p.list_influencers(&c, org, project.id, Limit::default(), None).await.unwrap();
+    let empty = p
+        .list_influencers(&c, org, project.id, Limit::default(), None)
+        .await
+        .unwrap();
     assert!(empty.items.is_empty());
     assert_eq!(empty.next, None);
     for name in ["Ava", "Ben", "Cy"] {
@@ -142,14 +204,21 @@ async fn influencers_list_per_project() {
         let made = p.create_influencer(&c, org, project.id, inf).await.unwrap();
         assert!(made.is_sandbox);
     }
-    let page = p.list_influencers(&c, org, project.id, Limit::new(2).unwrap(), None).await.unwrap();
+    let page = p
+        .list_influencers(&c, org, project.id, Limit::new(2).unwrap(), None)
+        .await
+        .unwrap();
     let names: Vec<_> = page.items.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, ["Cy", "Ben"]);
-    let rest = p.list_influencers(&c, org, project.id, Limit::new(2).unwrap(), page.next).await.unwrap();
+    let rest = p
+        .list_influencers(&c, org, project.id, Limit::new(2).unwrap(), page.next)
+        .await
+        .unwrap();
     assert_eq!(rest.items.len(), 1);
     assert_eq!(rest.next, None);
     assert!(matches!(
-        p.list_influencers(&c, org, ProjectId::new(), Limit::default(), None).await,
+        p.list_influencers(&c, org, ProjectId::new(), Limit::default(), None)
+            .await,
         Err(Error::NotFound)
     ));
 }

@@ -15,10 +15,14 @@ fn bounded(s: &str, max: usize, what: &str) -> Result<String, FieldError> {
         return Err(FieldError(format!("{what} must not be empty")));
     }
     if trimmed.chars().count() > max {
-        return Err(FieldError(format!("{what} must be at most {max} characters")));
+        return Err(FieldError(format!(
+            "{what} must be at most {max} characters"
+        )));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(FieldError(format!("{what} must not contain control characters")));
+        return Err(FieldError(format!(
+            "{what} must not contain control characters"
+        )));
     }
     Ok(trimmed.to_owned())
 }
@@ -76,7 +80,9 @@ pub struct LanguageTag(String);
 
 impl LanguageTag {
     pub fn parse(s: &str) -> Result<LanguageTag, FieldError> {
-        let bad = || FieldError("primaryLanguage must be a BCP-47 language tag such as en or pt-BR".into());
+        let bad = || {
+            FieldError("primaryLanguage must be a BCP-47 language tag such as en or pt-BR".into())
+        };
         let tag = language_tags::LanguageTag::parse(s).map_err(|_| bad())?;
         tag.validate().map_err(|_| bad())?;
         let canonical = tag.canonicalize().map_err(|_| bad())?;
@@ -103,7 +109,10 @@ mod tests {
 
     #[test]
     fn timezones_are_iana_names() {
-        assert_eq!(Timezone::parse("Europe/Paris").unwrap().as_str(), "Europe/Paris");
+        assert_eq!(
+            Timezone::parse("Europe/Paris").unwrap().as_str(),
+            "Europe/Paris"
+        );
         assert_eq!(Timezone::parse("UTC").unwrap().as_str(), "UTC");
         assert!(Timezone::parse("Mars/Olympus").is_err());
         assert!(Timezone::parse("").is_err());
@@ -114,7 +123,10 @@ mod tests {
     fn language_tags_are_checked_and_canonical() {
         assert_eq!(LanguageTag::parse("en").unwrap().as_str(), "en");
         assert_eq!(LanguageTag::parse("pt-br").unwrap().as_str(), "pt-BR");
-        assert_eq!(LanguageTag::parse("zh-Hant-TW").unwrap().as_str(), "zh-Hant-TW");
+        assert_eq!(
+            LanguageTag::parse("zh-Hant-TW").unwrap().as_str(),
+            "zh-Hant-TW"
+        );
         assert!(LanguageTag::parse("english").is_err());
         assert!(LanguageTag::parse("en_US").is_err());
         assert!(LanguageTag::parse("qqq-ZZZZZZZZZ").is_err());

@@ -1,0 +1,288 @@
+//! The operator CLI (CONTRACT §2): `layers-gateway serve | migrate | admin …`. Operator commands
+//! print one JSON object on stdout; bad input exits non-zero with a one-line reason on stderr.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use layers_core::EnvKind;
+use layers_keys::{store, KeyRecord, Scopes, Tier};
+use layers_orgs::{OrgId, Organization, Plan};
+use ring::rand::SystemRandom;
+use serde_json::{json, Value};
+
+use crate::config::Settings;
+use crate::wire::time;
+use crate::Application;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "layers-gateway",
+    version,
+    about = "The Layers Partner API gateway and operator CLI"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve the HTTP API
+    Serve,
+    /// Apply pending migrations only
+    Migrate,
+    /// Operator commands (read DATABASE_URL, print one JSON object)
+    Admin {
+        #[command(subcommand)]
+        command: Admin,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Admin {
+    /// Organizations
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Credits
+    Credits {
+        #[command(subcommand)]
+        command: CreditsCommand,
+    },
+    /// API keys
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum, default_value_t = PlanArg::Partner)]
+        plan: PlanArg,
+        #[arg(long, default_value_t = 0)]
+        credits: i64,
+        #[arg(long)]
+        monthly_quota: Option<i64>,
+    },
+    /// Move an organization to another plan
+    SetPlan {
+        org_id: String,
+        #[arg(value_enum)]
+        plan: PlanArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreditsCommand {
+    /// Add credits to an organization
+    Grant {
+        org_id: String,
+        #[arg(allow_negative_numbers = true)]
+        amount: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Mint a key; the full key is printed once
+    Mint {
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_enum)]
+        env: EnvArg,
+        #[arg(long, default_value = "*")]
+        scopes: String,
+        #[arg(long, value_enum, default_value_t = TierArg::Standard)]
+        tier: TierArg,
+    },
+    /// Revoke a key for ever
+    Revoke { api_key_id: String },
+    /// Turn a key's kill switch on
+    Kill { api_key_id: String },
+    /// Turn a key's kill switch off
+    Unkill { api_key_id: String },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanArg {
+    Partner,
+    Free,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EnvArg {
+    Test,
+    Live,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TierArg {
+    Standard,
+    Pilot,
+}
+
+impl From<PlanArg> for Plan {
+    fn from(p: PlanArg) -> Plan {
+        match p {
+            PlanArg::Partner => Plan::Partner,
+            PlanArg::Free => Plan::Free,
+        }
+    }
+}
+
+/// A failed command: its one-line reason.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure(e.to_string())
+    }
+}
+
+fn database_url() -> Result<String, Failure> {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| {
+            Failure("DATABASE_URL is not set: point it at the Layers PostgreSQL database".into())
+        })
+}
+
+fn org_id(raw: &str) -> Result<OrgId, Failure> {
+    OrgId::parse(raw).map_err(|e| Failure(format!("ORG_ID {e}")))
+}
+
+fn api_key_id(raw: &str) -> Result<uuid::Uuid, Failure> {
+    uuid::Uuid::try_parse(raw)
+        .map_err(|_| Failure("API_KEY_ID must be a UUID as printed by key mint".into()))
+}
+
+/// The organization as operator commands print it.
+pub fn org_json(o: &Organization) -> Value {
+    json!({
+        "organizationId": o.id.to_string(),
+        "name": o.name,
+        "plan": o.plan.as_str(),
+        "monthlyQuota": o.monthly_quota,
+        "createdAt": time(o.created_at),
+    })
+}
+
+/// A key as operator commands print it: never its secret.
+pub fn key_json(k: &KeyRecord) -> Value {
+    json!({
+        "apiKeyId": k.id.to_string(),
+        "keyId": k.key_id.as_str(),
+        "organizationId": k.organization_id.to_string(),
+        "environment": k.env.key_segment(),
+        "scopes": k.scopes.to_strings(),
+        "tier": k.tier.as_str(),
+        "state": match k.state() {
+            layers_keys::KeyState::Active => "active",
+            layers_keys::KeyState::Killed => "killed",
+            layers_keys::KeyState::Revoked => "revoked",
+        },
+        "createdAt": time(k.created_at),
+        "revokedAt": k.revoked_at.map(time),
+        "killedAt": k.killed_at.map(time),
+    })
+}
+
+/// Runs an operator command and returns what it prints.
+pub async fn admin(command: Admin) -> Result<Value, Failure> {
+    // Validate everything that needs no database first, so bad input never half-writes.
+    let url = database_url()?;
+    let pool = layers_db::pool(&url, 1)?;
+    let mut db = pool.get().await?;
+    match command {
+        Admin::Org {
+            command:
+                OrgCommand::Create {
+                    name,
+                    plan,
+                    credits,
+                    monthly_quota,
+                },
+        } => {
+            if credits < 0 {
+                return Err(Failure("--credits must not be negative".into()));
+            }
+            let tx = db.transaction().await?;
+            let org = layers_orgs::create(&tx, &name, plan.into(), monthly_quota).await?;
+            if credits > 0 {
+                layers_credits::grant(&tx, org.id, credits, "initial grant").await?;
+            }
+            tx.commit().await?;
+            Ok(json!({ "organizationId": org.id.to_string() }))
+        }
+        Admin::Org {
+            command: OrgCommand::SetPlan { org_id: id, plan },
+        } => {
+            let org = layers_orgs::set_plan(&db, org_id(&id)?, plan.into()).await?;
+            Ok(org_json(&org))
+        }
+        Admin::Credits {
+            command: CreditsCommand::Grant { org_id: id, amount },
+        } => {
+            let balance =
+                layers_credits::grant(&db, org_id(&id)?, amount, "operator grant").await?;
+            Ok(json!({ "balance": balance }))
+        }
+        Admin::Key {
+            command:
+                KeyCommand::Mint {
+                    org,
+                    env,
+                    scopes,
+                    tier,
+                },
+        } => {
+            let org = org_id(&org)?;
+            let scopes = Scopes::parse(&scopes)?;
+            let env = match env {
+                EnvArg::Test => EnvKind::Sandbox,
+                EnvArg::Live => EnvKind::Live,
+            };
+            let tier = match tier {
+                TierArg::Standard => Tier::Standard,
+                TierArg::Pilot => Tier::Pilot,
+            };
+            let minted = store::mint(&db, &SystemRandom::new(), org, env, &scopes, tier).await?;
+            Ok(json!({ "apiKeyId": minted.record.id.to_string(), "key": minted.key.expose() }))
+        }
+        Admin::Key {
+            command: KeyCommand::Revoke { api_key_id: id },
+        } => Ok(key_json(&store::revoke(&db, api_key_id(&id)?).await?)),
+        Admin::Key {
+            command: KeyCommand::Kill { api_key_id: id },
+        } => Ok(key_json(&store::kill(&db, api_key_id(&id)?).await?)),
+        Admin::Key {
+            command: KeyCommand::Unkill { api_key_id: id },
+        } => Ok(key_json(&store::unkill(&db, api_key_id(&id)?).await?)),
+    }
+}
+
+/// `layers-gateway migrate`
+pub async fn migrate() -> Result<Value, Failure> {
+    let applied = layers_db::migrate(&database_url()?).await?;
+    Ok(json!({ "applied": applied }))
+}
+
+/// `layers-gateway serve`
+pub async fn serve() -> Result<(), Failure> {
+    let settings = Settings::from_env()?;
+    let applied = layers_db::migrate(&settings.database_url).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "applied migrations");
+    }
+    let app = Application::build(settings.clone()).await?;
+    tracing::info!(bind = %settings.bind, port = app.port(), "serving the Layers Partner API");
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! Configuration from the environment (CONTRACT §3), parsed once at start-up.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use thiserror::Error;
+
+/// A configuration variable that is missing or malformed.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{name} {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+/// The 32-byte key that encrypts secrets at rest. Its `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MasterKey(pub [u8; 32]);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(<redacted>)")
+    }
+}
+
+/// Everything the gateway reads from its environment.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `DATABASE_URL`
+    pub database_url: String,
+    /// `LAYERS_BIND` (default `127.0.0.1:8080`; port 0 picks a free port)
+    pub bind: SocketAddr,
+    /// `LAYERS_PUBLIC_BASE_URL`
+    pub public_base_url: String,
+    /// `LAYERS_MEDIA_BASE_URL`
+    pub media_base_url: String,
+    /// `LAYERS_MASTER_KEY`
+    pub master_key: Option<MasterKey>,
+    /// `LAYERS_ALLOW_PRIVATE_NETWORK`
+    pub allow_private_network: bool,
+    /// `LAYERS_WEBHOOK_RETRY_SCHEDULE`
+    pub webhook_retry_schedule: Vec<Duration>,
+    /// `LAYERS_RATE_LIMIT_STANDARD_PER_MIN`
+    pub rate_limit_standard_per_min: u32,
+    /// `LAYERS_DB_POOL_SIZE` (default 16): connections per gateway process.
+    pub db_pool_size: usize,
+    /// `LAYERS_WORKERS` (default: one per CPU): HTTP worker threads.
+    pub workers: usize,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so that tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |name: &'static str, default: &str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        let database_url = lookup("DATABASE_URL")
+            .filter(|v| !v.trim().is_empty())
+            .ok_or(ConfigError {
+                name: "DATABASE_URL",
+                problem: "is not set: point it at a PostgreSQL database, e.g. \
+                          postgres://postgres@127.0.0.1:5432/layers"
+                    .into(),
+            })?;
+        let bind = get("LAYERS_BIND", "127.0.0.1:8080");
+        let bind = bind.parse().map_err(|_| ConfigError {
+            name: "LAYERS_BIND",
+            problem: format!("must be an address such as 127.0.0.1:8080, got {bind:?}"),
+        })?;
+        let master_key = lookup("LAYERS_MASTER_KEY")
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| parse_master_key(&v))
+            .transpose()?;
+        let allow = get("LAYERS_ALLOW_PRIVATE_NETWORK", "false");
+        let allow_private_network = match allow.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => {
+                return Err(ConfigError {
+                    name: "LAYERS_ALLOW_PRIVATE_NETWORK",
+                    problem: format!("must be true or false, got {allow:?}"),
+                })
+            }
+        };
+        let schedule = get(
+            "LAYERS_WEBHOOK_RETRY_SCHEDULE",
+            "0s,5s,5m,30m,2h,5h,10h,10h",
+        );
+        let webhook_retry_schedule = schedule
+            .split(',')
+            .map(|d| parse_duration(d.trim()))
+            .collect::<Option<Vec<_>>>()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ConfigError {
+                name: "LAYERS_WEBHOOK_RETRY_SCHEDULE",
+                problem: format!(
+                    "must be a comma-separated list such as 0s,5s,5m,2h, got {schedule:?}"
+                ),
+            })?;
+        let rate_limit_standard_per_min = positive(
+            &get("LAYERS_RATE_LIMIT_STANDARD_PER_MIN", "120"),
+            "LAYERS_RATE_LIMIT_STANDARD_PER_MIN",
+        )?;
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Ok(Settings {
+            database_url,
+            bind,
+            public_base_url: base_url(
+                get("LAYERS_PUBLIC_BASE_URL", "http://127.0.0.1:8080"),
+                "LAYERS_PUBLIC_BASE_URL",
+            )?,
+            media_base_url: base_url(
+                get("LAYERS_MEDIA_BASE_URL", "https://media.layers.com"),
+                "LAYERS_MEDIA_BASE_URL",
+            )?,
+            master_key,
+            allow_private_network,
+            webhook_retry_schedule,
+            rate_limit_standard_per_min,
+            db_pool_size: positive::<u32>(&get("LAYERS_DB_POOL_SIZE", "16"), "LAYERS_DB_POOL_SIZE")?
+                as usize,
+            workers: positive::<u32>(&get("LAYERS_WORKERS", &cpus.to_string()), "LAYERS_WORKERS")?
+                as usize,
+        })
+    }
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(
+    value: &str,
+    name: &'static str,
+) -> Result<T, ConfigError> {
+    value
+        .parse::<T>()
+        .ok()
+        .filter(|n| *n > T::default())
+        .ok_or(ConfigError {
+            name,
+            problem: format!("must be a positive integer, got {value:?}"),
+        })
+}
+
+fn base_url(value: String, name: &'static str) -> Result<String, ConfigError> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(ConfigError {
+            name,
+            problem: format!("must be an http:// or https:// URL, got {value:?}"),
+        })
+    }
+}
+
+fn parse_master_key(value: &str) -> Result<MasterKey, ConfigError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .map(MasterKey)
+        .ok_or(ConfigError {
+            name: "LAYERS_MASTER_KEY",
+            problem: "must be 32 bytes in standard base64 (try `openssl rand -base64 32`)".into(),
+        })
+}
+
+/// `250ms`, `5s`, `5m`, `2h`.
+fn parse_duration(s: &str) -> Option<Duration> {
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    Some(match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let s = settings(&[("DATABASE_URL", "postgres://x@127.0.0.1/db")]).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
+        assert_eq!(s.media_base_url, "https://media.layers.com");
+        assert_eq!(s.master_key, None);
+        assert!(!s.allow_private_network);
+        assert_eq!(s.rate_limit_standard_per_min, 120);
+        let secs: Vec<u64> = s
+            .webhook_retry_schedule
+            .iter()
+            .map(Duration::as_secs)
+            .collect();
+        assert_eq!(secs, [0, 5, 300, 1800, 7200, 18000, 36000, 36000]);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = |vars: &[(&str, &str)]| settings(vars).unwrap_err().name;
+        assert_eq!(err(&[]), "DATABASE_URL");
+        let db = ("DATABASE_URL", "postgres://x@h/db");
+        assert_eq!(err(&[db, ("LAYERS_BIND", "nowhere")]), "LAYERS_BIND");
+        assert_eq!(
+            err(&[db, ("LAYERS_MASTER_KEY", "c2hvcnQ=")]),
+            "LAYERS_MASTER_KEY"
+        );
+        assert_eq!(
+            err(&[db, ("LAYERS_ALLOW_PRIVATE_NETWORK", "maybe")]),
+            "LAYERS_ALLOW_PRIVATE_NETWORK"
+        );
+        assert_eq!(
+            err(&[db, ("LAYERS_WEBHOOK_RETRY_SCHEDULE", "5x")]),
+            "LAYERS_WEBHOOK_RETRY_SCHEDULE"
+        );
+        assert_eq!(
+            err(&[db, ("LAYERS_RATE_LIMIT_STANDARD_PER_MIN", "0")]),
+            "LAYERS_RATE_LIMIT_STANDARD_PER_MIN"
+        );
+        assert_eq!(
+            err(&[db, ("LAYERS_PUBLIC_BASE_URL", "ftp://x")]),
+            "LAYERS_PUBLIC_BASE_URL"
+        );
+    }
+
+    #[test]
+    fn accepts_a_master_key_and_private_network() {
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://x@h/db"),
+            ("LAYERS_MASTER_KEY", &key),
+            ("LAYERS_ALLOW_PRIVATE_NETWORK", "true"),
+            ("LAYERS_MEDIA_BASE_URL", "http://127.0.0.1:9/media/"),
+        ])
+        .unwrap();
+        assert_eq!(s.master_key, Some(MasterKey([7; 32])));
+        assert!(s.allow_private_network);
+        assert_eq!(s.media_base_url, "http://127.0.0.1:9/media");
+        assert!(!format!("{s:?}").contains(&key));
+    }
+}

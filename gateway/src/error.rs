@@ -1,0 +1,281 @@
+//! The one error type of the gateway. Client errors become the contract's envelope
+//! (`{"error": {code, message, requestId, reason?, details?}}`); anything else is logged with its
+//! cause chain and answered as an opaque 500.
+
+use std::fmt;
+
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{json, Value};
+
+use crate::middleware::current_request_id;
+
+/// The codes of CONTRACT §4 (and `METHOD_NOT_ALLOWED` for a known route with the wrong method).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    ValidationError,
+    Unauthenticated,
+    PaymentRequired,
+    BillingExhausted,
+    ForbiddenScope,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    IdempotencyKeyReused,
+    EnvironmentMismatch,
+    RateLimited,
+    QuotaExceeded,
+    Internal,
+    PlatformError,
+    PlatformNotConfigured,
+    KillSwitch,
+}
+
+impl Code {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Code::ValidationError => StatusCode::BAD_REQUEST,
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::PaymentRequired | Code::BillingExhausted => StatusCode::PAYMENT_REQUIRED,
+            Code::ForbiddenScope => StatusCode::FORBIDDEN,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Code::Conflict => StatusCode::CONFLICT,
+            Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::IdempotencyKeyReused | Code::EnvironmentMismatch => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Code::RateLimited | Code::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Code::PlatformError => StatusCode::BAD_GATEWAY,
+            Code::PlatformNotConfigured | Code::KillSwitch => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::ValidationError => "VALIDATION_ERROR",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::PaymentRequired => "PAYMENT_REQUIRED",
+            Code::BillingExhausted => "BILLING_EXHAUSTED",
+            Code::ForbiddenScope => "FORBIDDEN_SCOPE",
+            Code::NotFound => "NOT_FOUND",
+            Code::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Code::Conflict => "CONFLICT",
+            Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Code::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Code::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Code::EnvironmentMismatch => "ENVIRONMENT_MISMATCH",
+            Code::RateLimited => "RATE_LIMITED",
+            Code::QuotaExceeded => "QUOTA_EXCEEDED",
+            Code::Internal => "INTERNAL",
+            Code::PlatformError => "PLATFORM_ERROR",
+            Code::PlatformNotConfigured => "PLATFORM_NOT_CONFIGURED",
+            Code::KillSwitch => "KILL_SWITCH",
+        }
+    }
+}
+
+/// Marks a response whose body is already the contract's envelope.
+#[derive(Clone, Copy, Debug)]
+pub struct Enveloped;
+
+type Source = Box<dyn std::error::Error + Send + Sync>;
+
+/// An error answered to the client.
+pub struct ApiError {
+    code: Code,
+    message: String,
+    reason: Option<&'static str>,
+    details: Option<Value>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// The hidden cause of a 500; logged, never sent.
+    source: Option<Source>,
+}
+
+impl ApiError {
+    pub fn new(code: Code, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+            reason: None,
+            details: None,
+            headers: Vec::new(),
+            source: None,
+        }
+    }
+
+    /// 400 `VALIDATION_ERROR` naming the offending field.
+    pub fn validation(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(Code::ValidationError, message).with_details(json!({ "field": field }))
+    }
+
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(Code::NotFound, format!("no such {what}"))
+    }
+
+    /// 409 `CONFLICT` with a machine-readable reason.
+    pub fn conflict(reason: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(Code::Conflict, message).with_reason(reason)
+    }
+
+    /// An unexpected failure: logged with its cause chain, answered as an opaque 500.
+    pub fn internal(source: impl Into<Source>) -> ApiError {
+        ApiError {
+            source: Some(source.into()),
+            ..ApiError::new(
+                Code::Internal,
+                "something went wrong on our side; retry later or contact support with the request id",
+            )
+        }
+    }
+
+    pub fn with_reason(mut self, reason: &'static str) -> ApiError {
+        self.reason = Some(reason);
+        self
+    }
+
+    pub fn with_details(mut self, details: Value) -> ApiError {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> ApiError {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    /// The envelope for a framework-made error response that carries no body of ours.
+    pub fn for_status(status: StatusCode, method: &str, path: &str) -> ApiError {
+        match status {
+            StatusCode::NOT_FOUND => {
+                ApiError::new(Code::NotFound, format!("no route for {method} {path}"))
+            }
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+                Code::MethodNotAllowed,
+                format!("{method} is not allowed on {path}"),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(),
+            s if s.is_server_error() => ApiError::internal(format!("framework answered {s}")),
+            _ => ApiError::new(Code::ValidationError, "the request could not be understood"),
+        }
+    }
+
+    pub fn payload_too_large() -> ApiError {
+        ApiError::new(Code::PayloadTooLarge, "request body must be at most 1 MiB")
+    }
+
+    pub fn unsupported_media_type() -> ApiError {
+        ApiError::new(
+            Code::UnsupportedMediaType,
+            "request body must be JSON: send Content-Type: application/json",
+        )
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// The cause chain of an error, outermost first.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(e) = next {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        next = e.source();
+    }
+    out
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(source) = &self.source {
+            tracing::error!(error = %chain(source.as_ref()), "unexpected error");
+        }
+        let mut error = json!({
+            "code": self.code.as_str(),
+            "message": self.message,
+            "requestId": current_request_id(),
+        });
+        if let Some(reason) = self.reason {
+            error["reason"] = json!(reason);
+        }
+        if let Some(details) = &self.details {
+            error["details"] = details.clone();
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((CONTENT_TYPE, "application/json"));
+        for (name, value) in &self.headers {
+            res.insert_header((name.clone(), value.clone()));
+        }
+        let mut res = res.body(json!({ "error": error }).to_string());
+        res.extensions_mut().insert(Enveloped);
+        res
+    }
+}
+
+impl From<layers_db::Error> for ApiError {
+    fn from(e: layers_db::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<layers_projects::Error> for ApiError {
+    fn from(e: layers_projects::Error) -> Self {
+        use layers_projects::Error as E;
+        match e {
+            E::NotFound => ApiError::not_found("project"),
+            E::Archived => ApiError::conflict(
+                "project_archived",
+                "the project is archived and can no longer be changed",
+            ),
+            E::CustomerExternalIdTaken => ApiError::conflict(
+                "customer_external_id_taken",
+                "another project in this organization already uses this customerExternalId",
+            )
+            .with_details(json!({ "field": "customerExternalId" })),
+            E::Db(e) => ApiError::internal(e),
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Request extractors whose every failure is an envelope: JSON bodies (415, 413, 400 naming the
+//! field), list parameters and prefixed ids in paths.
+
+use std::future::{ready, Ready};
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use layers_core::Limit;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, Code};
+
+/// A JSON body parsed into `T`; unknown fields are refused by `T`'s own serde attributes.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Turns a serde error into a 400 that names the field.
+fn invalid_body(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let inner = err.inner();
+    if inner.is_syntax() || inner.is_eof() {
+        return ApiError::new(
+            Code::ValidationError,
+            format!("request body is not valid JSON: {inner}"),
+        );
+    }
+    let message = inner.to_string();
+    let path = err.path().to_string();
+    let quoted = message.split('`').nth(1).map(str::to_owned);
+    // serde reports a missing field against the enclosing object; name the field itself.
+    let field = match (message.starts_with("missing field"), path.as_str(), quoted) {
+        (true, ".", Some(f)) => f,
+        (true, p, Some(f)) => format!("{p}.{f}"),
+        _ => path,
+    };
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    ApiError::validation(&field, format!("{field}: {message}"))
+}
+
+/// Parses a JSON body already read into memory.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(invalid_body)?;
+    de.end().map_err(|e| {
+        ApiError::new(
+            Code::ValidationError,
+            format!("request body is not valid JSON: {e}"),
+        )
+    })?;
+    Ok(value)
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|v| v.to_str().map(is_json).unwrap_or(false));
+        let body = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if content_type == Some(false) {
+                return Err(ApiError::unsupported_media_type());
+            }
+            let bytes = body.await.map_err(|e| {
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
+                    ApiError::payload_too_large()
+                } else {
+                    ApiError::new(Code::ValidationError, "the request body could not be read")
+                }
+            })?;
+            match content_type {
+                None if bytes.is_empty() => Err(ApiError::new(
+                    Code::ValidationError,
+                    "request body is required: send a JSON object",
+                )),
+                None => Err(ApiError::unsupported_media_type()),
+                _ => parse_json(&bytes).map(Json),
+            }
+        })
+    }
+}
+
+/// `?limit=` (1..100, default 20) and `?cursor=` of a list endpoint.
+#[derive(Debug)]
+pub struct ListParams {
+    pub limit: Limit,
+    pub cursor: Option<String>,
+}
+
+impl ListParams {
+    /// Parses the cursor with the id type of the list.
+    pub fn cursor<C>(
+        &self,
+        parse: impl Fn(&str) -> Result<C, layers_core::IdError>,
+    ) -> Result<Option<C>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|c| {
+                parse(c).map_err(|_| {
+                    ApiError::validation(
+                        "cursor",
+                        "cursor must be a nextCursor value from a previous page",
+                    )
+                })
+            })
+            .transpose()
+    }
+}
+
+impl FromRequest for ListParams {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            limit: Option<String>,
+            cursor: Option<String>,
+        }
+        let parsed = actix_web::web::Query::<Raw>::from_query(req.query_string())
+            .map_err(|_| {
+                ApiError::new(
+                    Code::ValidationError,
+                    "the query string could not be parsed",
+                )
+            })
+            .and_then(|q| {
+                let raw = q.into_inner();
+                let limit = match raw.limit {
+                    None => Limit::default(),
+                    Some(l) => l
+                        .parse::<i64>()
+                        .ok()
+                        .and_then(|n| Limit::new(n).ok())
+                        .ok_or_else(|| {
+                            ApiError::validation(
+                                "limit",
+                                "limit must be an integer between 1 and 100",
+                            )
+                        })?,
+                };
+                Ok(ListParams {
+                    limit,
+                    cursor: raw.cursor.filter(|c| !c.is_empty()),
+                })
+            });
+        ready(parsed)
+    }
+}
+
+/// Parses a prefixed id from a path segment; a malformed id is simply not found.
+pub fn path_id<T>(
+    raw: &str,
+    what: &str,
+    parse: impl Fn(&str) -> Result<T, layers_core::IdError>,
+) -> Result<T, ApiError> {
+    parse(raw).map_err(|_| ApiError::not_found(what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::ResponseError;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        time_zone: Option<String>,
+    }
+
+    fn field(bytes: &str) -> Option<String> {
+        let err = parse_json::<Body>(bytes.as_bytes()).unwrap_err();
+        assert_eq!(err.code(), Code::ValidationError);
+        let res = err.error_response();
+        assert_eq!(res.status(), 400);
+        format!("{err}").split(": ").nth(1).map(|s| s.to_owned())
+    }
+
+    #[test]
+    fn names_fields() {
+        assert_eq!(field(r#"{"timeZone": "UTC"}"#).as_deref(), Some("name"));
+        assert_eq!(field(r#"{"name": 5}"#).as_deref(), Some("name"));
+        assert_eq!(
+            field(r#"{"name": "x", "bogus": 1}"#).as_deref(),
+            Some("bogus")
+        );
+        assert!(parse_json::<Body>(b"{\"name\": \"x\"} trailing").is_err());
+        assert!(parse_json::<Body>(b"{").is_err());
+        assert!(parse_json::<Body>(br#"{"name": "x"}"#).is_ok());
+    }
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
+    }
+}
