@@ -80,10 +80,6 @@ impl Code {
     }
 }
 
-/// Marks a response whose body is already the contract's envelope.
-#[derive(Clone, Copy, Debug)]
-pub struct Enveloped;
-
 type Source = Box<dyn std::error::Error + Send + Sync>;
 
 /// An error answered to the client.
@@ -237,9 +233,7 @@ impl ResponseError for ApiError {
         for (name, value) in &self.headers {
             res.insert_header((name.clone(), value.clone()));
         }
-        let mut res = res.body(json!({ "error": error }).to_string());
-        res.extensions_mut().insert(Enveloped);
-        res
+        res.body(json!({ "error": error }).to_string())
     }
 }
 

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
@@ -15,7 +15,7 @@ use actix_web::{HttpResponse, ResponseError};
 use futures_util::FutureExt as _;
 use tracing::Instrument as _;
 
-use crate::error::{ApiError, Enveloped};
+use crate::error::ApiError;
 
 /// Largest request body accepted anywhere.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -64,11 +64,19 @@ impl Outcome {
         }
     }
 
-    fn enveloped(&self) -> bool {
-        match self {
-            Outcome::Served(res) => res.response().extensions().get::<Enveloped>().is_some(),
-            Outcome::Bare(res) => res.extensions().get::<Enveloped>().is_some(),
-        }
+    /// Whether the response is one the framework made itself: an empty body or one that is
+    /// not JSON (every body of ours is JSON).
+    fn is_framework_made(&self) -> bool {
+        let res = match self {
+            Outcome::Served(res) => res.response(),
+            Outcome::Bare(res) => res,
+        };
+        let json = res
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        !json || matches!(res.body().size(), BodySize::None | BodySize::Sized(0))
     }
 
     fn replace(self, with: HttpResponse) -> Outcome {
@@ -124,7 +132,7 @@ pub async fn envelope(
         };
         // Errors the framework made itself (no route, wrong method) get our envelope too.
         let status = outcome.status();
-        if (status.is_client_error() || status.is_server_error()) && !outcome.enveloped() {
+        if (status.is_client_error() || status.is_server_error()) && outcome.is_framework_made() {
             let replacement = ApiError::for_status(status, &method, &path).error_response();
             return outcome.replace(replacement);
         }

@@ -1,1 +1,201 @@
-//! placeholder
+//! The end-to-end harness: [`spawn_app`] starts the real gateway on port 0 against a fresh
+//! database of its own (cloned from a migrated template), and [`TestApp`] drives it over HTTP
+//! and seeds organizations and keys through the domain crates, as the operator CLI would.
+
+use layers_core::EnvKind;
+use layers_db::testing::{fresh_database, TestDatabase};
+use layers_gateway::{Application, Settings};
+use layers_keys::{store, Scopes, Tier};
+use layers_orgs::{OrgId, Plan};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+
+pub use layers_core::EnvKind as Env;
+
+/// Both environments, for tests that must hold for live and test keys alike.
+pub const BOTH: [EnvKind; 2] = [EnvKind::Live, EnvKind::Sandbox];
+
+/// A running gateway and its database.
+#[derive(Debug)]
+pub struct TestApp {
+    pub address: String,
+    pub db: TestDatabase,
+    pub http: reqwest::Client,
+}
+
+/// A minted key.
+#[derive(Debug, Clone)]
+pub struct TestKey {
+    pub key: String,
+    pub api_key_id: uuid::Uuid,
+    pub org: OrgId,
+}
+
+/// Settings for a gateway on `db`: port 0, one worker, a small pool.
+pub fn test_settings(db: &TestDatabase) -> Settings {
+    let url = db.url.clone();
+    Settings::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(url.clone()),
+        "LAYERS_BIND" => Some("127.0.0.1:0".into()),
+        "LAYERS_WORKERS" => Some("1".into()),
+        "LAYERS_DB_POOL_SIZE" => Some("8".into()),
+        "LAYERS_ALLOW_PRIVATE_NETWORK" => Some("true".into()),
+        _ => None,
+    })
+    .expect("test settings are valid")
+}
+
+/// Starts a gateway on a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a gateway on a fresh database, with settings adjusted by `adjust`.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = fresh_database().await;
+    let mut settings = test_settings(&db);
+    adjust(&mut settings);
+    let address = start(settings).await;
+    TestApp {
+        address,
+        db,
+        http: reqwest::Client::new(),
+    }
+}
+
+/// Starts a gateway with `settings` and returns its base URL.
+pub async fn start(settings: Settings) -> String {
+    let app = Application::build(settings)
+        .await
+        .expect("the gateway starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run());
+    address
+}
+
+impl TestApp {
+    pub async fn client(&self) -> layers_db::Client {
+        self.db.pool.get().await.expect("a database connection")
+    }
+
+    /// An organization on `plan`.
+    pub async fn org(&self, plan: Plan) -> OrgId {
+        layers_orgs::create(&self.client().await, "Test Org", plan, None)
+            .await
+            .expect("create an organization")
+            .id
+    }
+
+    /// A key for `org` in `env` with `scopes` (`*` or a list) and `tier`.
+    pub async fn key_with(&self, org: OrgId, env: EnvKind, scopes: &str, tier: Tier) -> TestKey {
+        let scopes = Scopes::parse(scopes).expect("valid scopes");
+        let minted = store::mint(
+            &self.client().await,
+            &ring::rand::SystemRandom::new(),
+            org,
+            env,
+            &scopes,
+            tier,
+        )
+        .await
+        .expect("mint a key");
+        TestKey {
+            key: minted.key.expose(),
+            api_key_id: minted.record.id,
+            org,
+        }
+    }
+
+    /// An all-scopes standard key on a fresh partner organization.
+    pub async fn partner_key(&self, env: EnvKind) -> TestKey {
+        let org = self.org(Plan::Partner).await;
+        self.key_with(org, env, "*", Tier::Standard).await
+    }
+
+    pub fn request(&self, method: Method, path: &str, key: Option<&TestKey>) -> RequestBuilder {
+        let req = self
+            .http
+            .request(method, format!("{}{}", self.address, path));
+        match key {
+            Some(k) => req.bearer_auth(&k.key),
+            None => req,
+        }
+    }
+
+    pub async fn get(&self, path: &str, key: &TestKey) -> Response {
+        self.request(Method::GET, path, Some(key))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn post(&self, path: &str, key: &TestKey, body: &Value) -> Response {
+        self.request(Method::POST, path, Some(key))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn post_empty(&self, path: &str, key: &TestKey) -> Response {
+        self.request(Method::POST, path, Some(key))
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn patch(&self, path: &str, key: &TestKey, body: &Value) -> Response {
+        self.request(Method::PATCH, path, Some(key))
+            .json(body)
+            .send()
+            .await
+            .expect("PATCH")
+    }
+
+    /// A single number from SQL, for asserting what was (or was not) written.
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.client()
+            .await
+            .query_one(sql, &[])
+            .await
+            .expect("count query")
+            .get(0)
+    }
+
+    /// Creates a project and returns its body.
+    pub async fn project(&self, key: &TestKey, name: &str) -> Value {
+        let res = self
+            .post("/v1/projects", key, &serde_json::json!({ "name": name }))
+            .await;
+        assert_eq!(res.status(), 201);
+        res.json().await.expect("project JSON")
+    }
+}
+
+/// Asserts an error envelope with `status` and `code`, and that its request id matches the
+/// header. Returns the `error` object.
+pub async fn assert_error(res: Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status of {}", res.url());
+    let header = res
+        .headers()
+        .get("x-request-id")
+        .expect("every response has X-Request-Id")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let body: Value = res.json().await.expect("error body is JSON");
+    let error = body["error"].clone();
+    assert_eq!(error["code"], code, "{body}");
+    assert_eq!(error["requestId"], header.as_str());
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    error
+}

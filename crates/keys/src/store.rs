@@ -216,7 +216,7 @@ async fn set_state(db: &impl GenericClient, id: ApiKeyId, assignment: &str) -> R
         )
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(record(&row)?)
+    record(&row)
 }
 
 /// Revokes a key for ever. Revoking twice keeps the first revocation time.

@@ -1,0 +1,256 @@
+//! The operator CLI (CONTRACT §2), run as the real binary against a fresh database.
+
+use std::process::{Command, Output};
+
+use layers_db::testing::{fresh_database, TestDatabase};
+use serde_json::Value;
+
+fn cli(db: Option<&TestDatabase>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_layers-gateway"));
+    cmd.args(args)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn");
+    if let Some(db) = db {
+        cmd.env("DATABASE_URL", &db.url);
+    }
+    cmd.output().expect("run layers-gateway")
+}
+
+/// Runs a command that must succeed and print exactly one JSON object.
+fn ok(db: &TestDatabase, args: &[&str]) -> Value {
+    let out = cli(Some(db), args);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().count(), 1, "one line of output: {stdout}");
+    let value: Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    assert!(value.is_object());
+    value
+}
+
+/// Runs a command that must fail with a one-line reason; returns the reason.
+fn fails(db: Option<&TestDatabase>, args: &[&str]) -> String {
+    let out = cli(db, args);
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
+    stderr
+}
+
+async fn count(db: &TestDatabase, sql: &str) -> i64 {
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(sql, &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn organizations_credits_and_plans() {
+    let db = fresh_database().await;
+    let created = ok(
+        &db,
+        &[
+            "admin",
+            "org",
+            "create",
+            "--name",
+            "Acme",
+            "--credits",
+            "1000",
+            "--monthly-quota",
+            "50",
+        ],
+    );
+    let org = created["organizationId"].as_str().unwrap().to_owned();
+    assert!(org.starts_with("org_"));
+    assert_eq!(created.as_object().unwrap().len(), 1);
+    assert_eq!(
+        count(&db, "SELECT balance FROM credit_balances").await,
+        1000
+    );
+
+    assert_eq!(
+        ok(&db, &["admin", "credits", "grant", &org, "25"])["balance"],
+        1025
+    );
+    let moved = ok(&db, &["admin", "org", "set-plan", &org, "free"]);
+    assert_eq!(moved["organizationId"], org.as_str());
+    assert_eq!(moved["plan"], "free");
+    assert_eq!(moved["monthlyQuota"], 50);
+
+    let plain = ok(&db, &["admin", "org", "create", "--name", "Plain"]);
+    let plain_id = plain["organizationId"].as_str().unwrap();
+    let row = db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT plan, monthly_quota FROM organizations WHERE id = $1",
+            &[&layers_orgs::OrgId::parse(plain_id).unwrap().as_uuid()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, &str>(0), "partner");
+    assert_eq!(row.get::<_, Option<i64>>(1), None);
+}
+
+#[tokio::test]
+async fn keys_are_minted_once_and_never_printed_again() {
+    let db = fresh_database().await;
+    let org = ok(&db, &["admin", "org", "create", "--name", "Acme"])["organizationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let minted = ok(
+        &db,
+        &[
+            "admin",
+            "key",
+            "mint",
+            "--org",
+            &org,
+            "--env",
+            "test",
+            "--scopes",
+            "projects:read,content:write",
+            "--tier",
+            "pilot",
+        ],
+    );
+    let key = minted["key"].as_str().unwrap();
+    assert!(key.starts_with("lp_test_"));
+    layers_keys::ApiKey::parse(key).expect("a well-formed key");
+    let id = minted["apiKeyId"].as_str().unwrap();
+    uuid::Uuid::parse_str(id).expect("apiKeyId is a UUID");
+    let secret = &key[key.len() - 40..];
+
+    for (command, state) in [
+        ("kill", "killed"),
+        ("unkill", "active"),
+        ("revoke", "revoked"),
+    ] {
+        let shown = ok(&db, &["admin", "key", command, id]);
+        assert_eq!(shown["apiKeyId"], id);
+        assert_eq!(shown["state"], state);
+        assert_eq!(shown["environment"], "test");
+        assert_eq!(
+            shown["scopes"],
+            serde_json::json!(["projects:read", "content:write"])
+        );
+        assert!(
+            !shown.to_string().contains(secret),
+            "the secret is never printed again"
+        );
+    }
+    let live = ok(
+        &db,
+        &["admin", "key", "mint", "--org", &org, "--env", "live"],
+    );
+    assert!(live["key"].as_str().unwrap().starts_with("lp_live_"));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM api_keys WHERE scopes = ARRAY['*'] AND tier = 'standard'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn bad_input_fails_with_one_line_and_writes_nothing() {
+    let db = fresh_database().await;
+    let org = ok(&db, &["admin", "org", "create", "--name", "Acme"])["organizationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fails(
+        Some(&db),
+        &["admin", "org", "create", "--name", "X", "--plan", "gold"],
+    );
+    fails(
+        Some(&db),
+        &["admin", "org", "create", "--name", "X", "--credits", "-5"],
+    );
+    fails(
+        Some(&db),
+        &[
+            "admin",
+            "org",
+            "create",
+            "--name",
+            "X",
+            "--monthly-quota",
+            "-1",
+        ],
+    );
+    fails(Some(&db), &["admin", "org", "create", "--name", "   "]);
+    fails(
+        Some(&db),
+        &["admin", "org", "set-plan", "not-an-id", "free"],
+    );
+    fails(
+        Some(&db),
+        &[
+            "admin",
+            "org",
+            "set-plan",
+            "org_00000000000000000000000000000000",
+            "free",
+        ],
+    );
+    fails(Some(&db), &["admin", "credits", "grant", &org, "0"]);
+    fails(Some(&db), &["admin", "credits", "grant", &org, "-3"]);
+    fails(
+        Some(&db),
+        &["admin", "key", "mint", "--org", &org, "--env", "prod"],
+    );
+    let reason = fails(
+        Some(&db),
+        &[
+            "admin",
+            "key",
+            "mint",
+            "--org",
+            &org,
+            "--env",
+            "test",
+            "--scopes",
+            "billing:read",
+        ],
+    );
+    assert!(reason.contains("billing:read"), "{reason}");
+    fails(Some(&db), &["admin", "key", "revoke", "nope"]);
+    fails(
+        Some(&db),
+        &[
+            "admin",
+            "key",
+            "kill",
+            "00000000-0000-0000-0000-000000000000",
+        ],
+    );
+    fails(Some(&db), &["admin", "bogus"]);
+    let reason = fails(None, &["admin", "org", "create", "--name", "X"]);
+    assert!(reason.contains("DATABASE_URL"), "{reason}");
+
+    assert_eq!(count(&db, "SELECT count(*) FROM organizations").await, 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM api_keys").await, 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM credit_ledger").await, 0);
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent() {
+    let db = fresh_database().await;
+    // the template is already migrated: nothing left to apply
+    assert_eq!(ok(&db, &["migrate"])["applied"], serde_json::json!([]));
+}
