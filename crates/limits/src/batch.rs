@@ -1,0 +1,120 @@
+//! Batching: at most one `layers_admit` call in flight per bucket and process; requests that
+//! arrive meanwhile are decided together by the next call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use layers_db::Pool;
+use tokio::sync::oneshot;
+
+use crate::decision::{BatchOutcome, Decision};
+use crate::{Error, Request, Result};
+
+/// Largest number of requests one call decides.
+const MAX_BATCH: usize = 512;
+
+type Waiter = (Request, oneshot::Sender<Result<Decision>>);
+
+#[derive(Default)]
+struct Queue {
+    in_flight: bool,
+    waiting: Vec<Waiter>,
+}
+
+/// Admits requests against rate limits and quotas; share one per process.
+pub struct Limiter {
+    pool: Pool,
+    queues: Mutex<HashMap<(uuid::Uuid, String), Queue>>,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter").finish_non_exhaustive()
+    }
+}
+
+impl Limiter {
+    pub fn new(pool: Pool) -> Arc<Limiter> {
+        Arc::new(Limiter {
+            pool,
+            queues: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Decides one request. Waits for at most the call in flight for its bucket plus its own.
+    pub async fn admit(self: &Arc<Self>, request: Request) -> Result<Decision> {
+        let key = (request.api_key_id, request.endpoint.clone());
+        let (tx, rx) = oneshot::channel();
+        let start_driver = {
+            let mut queues = self.queues.lock().expect("limiter lock");
+            let queue = queues.entry(key.clone()).or_default();
+            queue.waiting.push((request, tx));
+            !std::mem::replace(&mut queue.in_flight, true)
+        };
+        if start_driver {
+            tokio::spawn(self.clone().drive(key));
+        }
+        rx.await.map_err(|_| Error::Gone)?
+    }
+
+    /// Decides batches for one bucket until its queue is empty.
+    async fn drive(self: Arc<Self>, key: (uuid::Uuid, String)) {
+        loop {
+            let batch: Vec<Waiter> = {
+                let mut queues = self.queues.lock().expect("limiter lock");
+                let Some(queue) = queues.get_mut(&key) else { return };
+                if queue.waiting.is_empty() {
+                    queues.remove(&key);
+                    return;
+                }
+                let take = queue.waiting.len().min(MAX_BATCH);
+                queue.waiting.drain(..take).collect()
+            };
+            let first = batch[0].0.clone();
+            match self.call(&first, batch.len()).await {
+                Ok(outcome) => {
+                    for (i, (request, tx)) in batch.into_iter().enumerate() {
+                        let _ = tx.send(Ok(outcome.decide(i, request.policy, request.monthly_quota)));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate-limit decision failed");
+                    for (_, tx) in batch {
+                        let _ = tx.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn call(&self, r: &Request, n: usize) -> Result<BatchOutcome> {
+        let db = self.pool.get().await.map_err(|e| Error::Pool(e.to_string()))?;
+        let db_err = |e| Error::Db(Arc::new(e));
+        let statement = db
+            .prepare_cached("SELECT now_us, base_us, granted, usage_before, counted FROM layers_admit($1, $2, $3, $4, $5, $6, $7)")
+            .await
+            .map_err(db_err)?;
+        let row = db
+            .query_one(
+                &statement,
+                &[
+                    &r.api_key_id,
+                    &r.endpoint,
+                    &r.organization_id.as_uuid(),
+                    &(n as i32),
+                    &r.policy.interval_us(),
+                    &r.policy.burst(),
+                    &r.monthly_quota,
+                ],
+            )
+            .await
+            .map_err(db_err)?;
+        Ok(BatchOutcome {
+            now_us: row.get(0),
+            base_us: row.get(1),
+            granted: row.get(2),
+            usage_before: row.get(3),
+            counted: row.get(4),
+        })
+    }
+}
