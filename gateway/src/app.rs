@@ -7,10 +7,16 @@ use std::net::TcpListener;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
+use std::sync::Arc;
+use std::time::Duration;
+
 use layers_db::Pool;
+use layers_keys::KeyCache;
+use layers_limits::Limiter;
 
 use crate::config::Settings;
 use crate::env::Environments;
+use crate::idempotency::idempotency;
 use crate::middleware::{envelope, BODY_LIMIT};
 use crate::{auth, routes};
 
@@ -20,6 +26,10 @@ pub struct AppState {
     pub pool: Pool,
     pub settings: Settings,
     pub environments: Environments,
+    /// Key lookups, invalidated by LISTEN/NOTIFY.
+    pub keys: Arc<KeyCache>,
+    /// Rate limits and monthly quotas.
+    pub limiter: Arc<Limiter>,
 }
 
 /// A bound, not yet running server.
@@ -45,6 +55,8 @@ pub enum StartError {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(routes::health::config).service(
         web::scope("/v1")
+            // the last wrap runs first: authentication, then idempotency
+            .wrap(from_fn(idempotency))
             .wrap(from_fn(auth::authenticate))
             .configure(routes::whoami::config)
             .configure(routes::projects::config)
@@ -67,7 +79,12 @@ impl Application {
             })?
             .port();
         let workers = settings.workers;
+        let keys = KeyCache::new(KEY_CACHE_TTL);
+        keys.spawn_listener(settings.database_url.clone());
+        tokio::spawn(maintain(pool.clone()));
         let state = web::Data::new(AppState {
+            limiter: Limiter::new(pool.clone()),
+            keys,
             pool,
             environments: Environments::new(&settings),
             settings,
@@ -109,6 +126,29 @@ impl Application {
     /// Serves until dropped (tests spawn this).
     pub async fn run(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// How long a cached key lookup may live even without a notification.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// How often expired idempotency keys and idle rate-limit buckets are deleted.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(300);
+
+/// Deletes expired idempotency keys and idle rate-limit buckets, every few minutes.
+async fn maintain(pool: Pool) {
+    let mut tick = tokio::time::interval(MAINTENANCE_EVERY);
+    loop {
+        tick.tick().await;
+        let Ok(db) = pool.get().await else { continue };
+        match layers_idempotency::purge_expired(&db).await {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "purged expired idempotency keys"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not purge idempotency keys"),
+        }
+        if let Err(e) = layers_limits::purge_idle_buckets(&db).await {
+            tracing::warn!(error = %e, "could not purge idle rate-limit buckets");
+        }
     }
 }
 

@@ -5,14 +5,16 @@
 
 use std::future::{ready, Ready};
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderMap, AUTHORIZATION};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use layers_core::EnvKind;
-use layers_keys::{store, ApiKey, ApiKeyId, Denied, Scope, Scopes, Tier};
+use layers_keys::{store, ApiKey, ApiKeyId, Denied, ResolvedKey, Scope, Scopes, Tier};
+use layers_limits::{Decision, Policy};
 use layers_orgs::OrgId;
 use serde_json::json;
 
@@ -29,6 +31,22 @@ pub struct Principal {
     /// The tier requests are limited by (test keys: always `pilot`).
     pub tier: Tier,
     pub monthly_quota: Option<i64>,
+    /// The organization's calls this UTC month, this request included.
+    pub monthly_usage: i64,
+}
+
+/// Method and route template of the request (`POST /v1/projects/{projectId}/archive`): the
+/// unit of rate limits and idempotency keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint(pub String);
+
+impl Endpoint {
+    fn of(req: &ServiceRequest) -> Endpoint {
+        let pattern = req
+            .match_pattern()
+            .unwrap_or_else(|| "<unmatched>".to_owned());
+        Endpoint(format!("{} {}", req.method(), pattern))
+    }
 }
 
 /// The key presented in `Authorization: Bearer …` or `X-Api-Key`.
@@ -79,26 +97,109 @@ fn denied(d: Denied) -> ApiError {
     }
 }
 
-/// Resolves the presented key to a principal, applying 401 → 503 → 402 in that order.
-async fn resolve(state: &AppState, key: &ApiKey) -> Result<Principal, ApiError> {
-    let db = state.pool.get().await?;
-    let resolved = store::resolve(&db, key.key_id())
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| denied(Denied::Unauthenticated))?;
+/// Resolves the presented key, from the cache when it can, and applies 401 → 503 → 402 in
+/// that order.
+async fn resolve(state: &AppState, key: &ApiKey) -> Result<Arc<ResolvedKey>, ApiError> {
+    let resolved = match state.keys.get(key.key_id()) {
+        Some(hit) => hit,
+        None => {
+            let generation = state.keys.generation();
+            let db = state.pool.get().await?;
+            let found = store::resolve(&db, key.key_id())
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| denied(Denied::Unauthenticated))?;
+            let found = Arc::new(found);
+            state.keys.insert(found.clone(), generation);
+            found
+        }
+    };
     resolved.admit(key).map_err(denied)?;
-    let record = resolved.record;
-    Ok(Principal {
-        organization_id: record.organization_id,
-        api_key_id: record.id,
-        env: record.env,
-        tier: record.tier.effective(record.env),
-        scopes: record.scopes,
-        monthly_quota: resolved.monthly_quota,
-    })
+    Ok(resolved)
 }
 
-/// The authentication middleware for everything under `/v1`.
+fn rate_headers(limit: u32, remaining: u32, reset_secs: u64) -> [(HeaderName, HeaderValue); 3] {
+    [
+        (
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderValue::from(limit),
+        ),
+        (
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderValue::from(remaining),
+        ),
+        (
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderValue::from(reset_secs),
+        ),
+    ]
+}
+
+/// Applies the rate limit (429 `RATE_LIMITED`) and the monthly quota (429 `QUOTA_EXCEEDED`).
+/// Returns this month's usage and the rate-limit headers for the response.
+async fn admit(
+    state: &AppState,
+    resolved: &ResolvedKey,
+    endpoint: &Endpoint,
+) -> Result<(i64, [(HeaderName, HeaderValue); 3]), ApiError> {
+    let record = &resolved.record;
+    let tier = record.tier.effective(record.env);
+    let per_minute = state
+        .settings
+        .rate_limit_standard_per_min
+        .saturating_mul(tier.multiplier());
+    let decision = state
+        .limiter
+        .admit(layers_limits::Request {
+            api_key_id: record.id,
+            endpoint: endpoint.0.clone(),
+            organization_id: record.organization_id,
+            policy: Policy::per_minute(per_minute),
+            monthly_quota: resolved.monthly_quota,
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    match decision {
+        Decision::Admitted(a) => Ok((
+            a.monthly_usage,
+            rate_headers(a.limit, a.remaining, a.reset_secs),
+        )),
+        Decision::RateLimited(t) => {
+            let mut err = ApiError::new(
+                Code::RateLimited,
+                format!(
+                    "rate limit of {} requests per minute reached for this key on {}; retry in {} s",
+                    t.limit, endpoint.0, t.retry_after_secs
+                ),
+            )
+            .with_details(json!({ "retryAfterSeconds": t.retry_after_secs }))
+            .with_header(RETRY_AFTER, HeaderValue::from(t.retry_after_secs));
+            for (name, value) in rate_headers(t.limit, 0, t.reset_secs) {
+                err = err.with_header(name, value);
+            }
+            Err(err)
+        }
+        Decision::QuotaExceeded {
+            limit,
+            remaining,
+            reset_secs,
+            quota,
+        } => {
+            let mut err = ApiError::new(
+                Code::QuotaExceeded,
+                format!("the organization's monthly quota of {quota} API calls is used up until the next UTC month"),
+            )
+            .with_details(json!({ "monthlyQuota": quota }));
+            for (name, value) in rate_headers(limit, remaining, reset_secs) {
+                err = err.with_header(name, value);
+            }
+            Err(err)
+        }
+    }
+}
+
+/// The authentication middleware for everything under `/v1`: 401, 503, 402, then 429 (rate),
+/// 429 (quota); the scope (403) is checked by [`Authorized`] in the handler.
 pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -108,11 +209,28 @@ pub async fn authenticate(
         .cloned()
         .ok_or_else(|| ApiError::internal("application state is missing"))?;
     let key = presented_key(req.headers())?;
-    let principal = resolve(&state, &key).await?;
+    let resolved = resolve(&state, &key).await?;
+    let endpoint = Endpoint::of(&req);
+    let (monthly_usage, headers) = admit(&state, &resolved, &endpoint).await?;
+    let record = &resolved.record;
+    let principal = Principal {
+        organization_id: record.organization_id,
+        api_key_id: record.id,
+        env: record.env,
+        tier: record.tier.effective(record.env),
+        scopes: record.scopes.clone(),
+        monthly_quota: resolved.monthly_quota,
+        monthly_usage,
+    };
     let env = state.environments.get(principal.env);
     req.extensions_mut().insert(principal);
     req.extensions_mut().insert(env);
-    next.call(req).await
+    req.extensions_mut().insert(endpoint);
+    let mut res = next.call(req).await?;
+    for (name, value) in headers {
+        res.headers_mut().insert(name, value);
+    }
+    Ok(res)
 }
 
 /// A scope requirement, as a type: `Authorized<ProjectsWrite>`.

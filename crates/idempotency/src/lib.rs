@@ -89,7 +89,11 @@ pub enum Begin {
 const ABANDONED_AFTER: &str = "10 minutes";
 
 /// Claims the key for this request, or says why not.
-pub async fn begin(db: &impl GenericClient, scope: Scope<'_>, fingerprint: &Fingerprint) -> Result<Begin> {
+pub async fn begin(
+    db: &impl GenericClient,
+    scope: Scope<'_>,
+    fingerprint: &Fingerprint,
+) -> Result<Begin> {
     for _ in 0..3 {
         let claimed = db
             .query_opt(
@@ -135,7 +139,11 @@ pub async fn begin(db: &impl GenericClient, scope: Scope<'_>, fingerprint: &Fing
 }
 
 /// Stores the answer of the request that owned the key.
-pub async fn complete(db: &impl GenericClient, scope: Scope<'_>, response: &StoredResponse) -> Result<()> {
+pub async fn complete(
+    db: &impl GenericClient,
+    scope: Scope<'_>,
+    response: &StoredResponse,
+) -> Result<()> {
     db.execute(
         "UPDATE idempotency_keys SET state = 'done', response_status = $4, response_type = $5, response_body = $6 \
          WHERE api_key_id = $1 AND endpoint = $2 AND idempotency_key = $3",

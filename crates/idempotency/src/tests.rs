@@ -34,7 +34,11 @@ async fn first_runs_then_replays_mismatches_and_releases() {
     let db = fresh_database().await;
     let c = db.pool.get().await.unwrap();
     let key = IdempotencyKey::parse("k-1").unwrap();
-    let scope = Scope { api_key_id: uuid::Uuid::new_v4(), endpoint: "POST /v1/projects", key: &key };
+    let scope = Scope {
+        api_key_id: uuid::Uuid::new_v4(),
+        endpoint: "POST /v1/projects",
+        key: &key,
+    };
     let fp = Fingerprint::of("/v1/projects", b"{\"name\":\"a\"}");
 
     assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::Proceed);
@@ -43,14 +47,23 @@ async fn first_runs_then_replays_mismatches_and_releases() {
     assert_eq!(begin(&c, scope, &other).await.unwrap(), Begin::Mismatch);
 
     complete(&c, scope, &response("{\"id\":1}")).await.unwrap();
-    assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::Replay(response("{\"id\":1}")));
+    assert_eq!(
+        begin(&c, scope, &fp).await.unwrap(),
+        Begin::Replay(response("{\"id\":1}"))
+    );
     assert_eq!(begin(&c, scope, &other).await.unwrap(), Begin::Mismatch);
     // a finished key is not released
     release(&c, scope).await.unwrap();
-    assert!(matches!(begin(&c, scope, &fp).await.unwrap(), Begin::Replay(_)));
+    assert!(matches!(
+        begin(&c, scope, &fp).await.unwrap(),
+        Begin::Replay(_)
+    ));
 
     // the same key under another API key or endpoint is another key
-    let elsewhere = Scope { endpoint: "PATCH /v1/projects/{projectId}", ..scope };
+    let elsewhere = Scope {
+        endpoint: "PATCH /v1/projects/{projectId}",
+        ..scope
+    };
     assert_eq!(begin(&c, elsewhere, &fp).await.unwrap(), Begin::Proceed);
     release(&c, elsewhere).await.unwrap();
     assert_eq!(begin(&c, elsewhere, &fp).await.unwrap(), Begin::Proceed);
@@ -61,22 +74,50 @@ async fn expired_and_abandoned_keys_can_be_claimed_again_and_are_purged() {
     let db = fresh_database().await;
     let c = db.pool.get().await.unwrap();
     let key = IdempotencyKey::parse("k-2").unwrap();
-    let scope = Scope { api_key_id: uuid::Uuid::new_v4(), endpoint: "POST /v1/projects", key: &key };
+    let scope = Scope {
+        api_key_id: uuid::Uuid::new_v4(),
+        endpoint: "POST /v1/projects",
+        key: &key,
+    };
     let fp = Fingerprint::of("/v1/projects", b"{}");
     begin(&c, scope, &fp).await.unwrap();
     complete(&c, scope, &response("{}")).await.unwrap();
     assert_eq!(purge_expired(&c).await.unwrap(), 0);
 
-    c.execute("UPDATE idempotency_keys SET expires_at = now() - interval '1 second'", &[]).await.unwrap();
+    c.execute(
+        "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'",
+        &[],
+    )
+    .await
+    .unwrap();
     // an expired key runs again, even with another body
-    assert_eq!(begin(&c, scope, &Fingerprint::of("/v1/projects", b"{\"x\":1}")).await.unwrap(), Begin::Proceed);
+    assert_eq!(
+        begin(&c, scope, &Fingerprint::of("/v1/projects", b"{\"x\":1}"))
+            .await
+            .unwrap(),
+        Begin::Proceed
+    );
 
     // a running key whose owner vanished long ago is taken over
-    c.execute("UPDATE idempotency_keys SET created_at = now() - interval '11 minutes'", &[]).await.unwrap();
+    c.execute(
+        "UPDATE idempotency_keys SET created_at = now() - interval '11 minutes'",
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::Proceed);
 
-    c.execute("UPDATE idempotency_keys SET expires_at = now() - interval '1 second'", &[]).await.unwrap();
+    c.execute(
+        "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'",
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(purge_expired(&c).await.unwrap(), 1);
-    let left: i64 = c.query_one("SELECT count(*) FROM idempotency_keys", &[]).await.unwrap().get(0);
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM idempotency_keys", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(left, 0);
 }

@@ -9,10 +9,12 @@
 //! Keys carry [`Scopes`] and a rate-limit [`Tier`], and can be revoked (401 for ever) or killed
 //! (503 until unkilled).
 
+pub mod cache;
 mod key;
 mod scope;
 pub mod store;
 
+pub use cache::KeyCache;
 pub use key::{ApiKey, KeyId, ParseError, Secret, SecretHash};
 pub use scope::{Access, Area, Scope, ScopeError, Scopes, Tier, TierError};
 pub use store::{Denied, KeyRecord, KeyState, MintedKey, ResolvedKey};

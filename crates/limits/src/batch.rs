@@ -62,7 +62,9 @@ impl Limiter {
         loop {
             let batch: Vec<Waiter> = {
                 let mut queues = self.queues.lock().expect("limiter lock");
-                let Some(queue) = queues.get_mut(&key) else { return };
+                let Some(queue) = queues.get_mut(&key) else {
+                    return;
+                };
                 if queue.waiting.is_empty() {
                     queues.remove(&key);
                     return;
@@ -74,7 +76,8 @@ impl Limiter {
             match self.call(&first, batch.len()).await {
                 Ok(outcome) => {
                     for (i, (request, tx)) in batch.into_iter().enumerate() {
-                        let _ = tx.send(Ok(outcome.decide(i, request.policy, request.monthly_quota)));
+                        let _ =
+                            tx.send(Ok(outcome.decide(i, request.policy, request.monthly_quota)));
                     }
                 }
                 Err(e) => {
@@ -88,7 +91,11 @@ impl Limiter {
     }
 
     async fn call(&self, r: &Request, n: usize) -> Result<BatchOutcome> {
-        let db = self.pool.get().await.map_err(|e| Error::Pool(e.to_string()))?;
+        let db = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| Error::Pool(e.to_string()))?;
         let db_err = |e| Error::Db(Arc::new(e));
         let statement = db
             .prepare_cached("SELECT now_us, base_us, granted, usage_before, counted FROM layers_admit($1, $2, $3, $4, $5, $6, $7)")

@@ -8,7 +8,9 @@ pub struct Policy {
 
 impl Policy {
     pub fn per_minute(per_minute: u32) -> Policy {
-        Policy { per_minute: per_minute.max(1) }
+        Policy {
+            per_minute: per_minute.max(1),
+        }
     }
 
     /// Microseconds between two requests at the sustained rate (at least 1).
@@ -59,7 +61,12 @@ pub struct Throttled {
 pub enum Decision {
     Admitted(Admitted),
     RateLimited(Throttled),
-    QuotaExceeded { limit: u32, remaining: u32, reset_secs: u64, quota: i64 },
+    QuotaExceeded {
+        limit: u32,
+        remaining: u32,
+        reset_secs: u64,
+        quota: i64,
+    },
 }
 
 fn ceil_secs(us: i64) -> u64 {
@@ -87,7 +94,12 @@ impl BatchOutcome {
                     monthly_usage: self.usage_before + i + 1,
                 })
             } else {
-                Decision::QuotaExceeded { limit, remaining, reset_secs, quota: quota.unwrap_or(0) }
+                Decision::QuotaExceeded {
+                    limit,
+                    remaining,
+                    reset_secs,
+                    quota: quota.unwrap_or(0),
+                }
             }
         } else {
             let tat = self.base_us + granted * t;
@@ -109,7 +121,13 @@ mod tests {
     #[test]
     fn a_fresh_bucket_admits_a_full_burst() {
         let policy = Policy::per_minute(5);
-        let out = BatchOutcome { now_us: NOW, base_us: NOW, granted: 5, usage_before: 10, counted: 5 };
+        let out = BatchOutcome {
+            now_us: NOW,
+            base_us: NOW,
+            granted: 5,
+            usage_before: 10,
+            counted: 5,
+        };
         let remaining: Vec<u32> = (0..5)
             .map(|i| match out.decide(i, policy, None) {
                 Decision::Admitted(a) => a.remaining,
@@ -117,7 +135,9 @@ mod tests {
             })
             .collect();
         assert_eq!(remaining, [4, 3, 2, 1, 0]);
-        let Decision::Admitted(last) = out.decide(4, policy, None) else { unreachable!() };
+        let Decision::Admitted(last) = out.decide(4, policy, None) else {
+            unreachable!()
+        };
         assert_eq!(last.monthly_usage, 15);
         assert_eq!(last.reset_secs, 60);
     }
@@ -125,9 +145,17 @@ mod tests {
     #[test]
     fn past_the_grant_requests_are_throttled_with_a_retry_after() {
         let policy = Policy::per_minute(60); // one a second
-        // the bucket is exactly full: the next request may come one interval later
-        let out = BatchOutcome { now_us: NOW, base_us: NOW + 59_000_000, granted: 0, usage_before: 0, counted: 0 };
-        let Decision::RateLimited(t) = out.decide(0, policy, None) else { panic!() };
+                                             // the bucket is exactly full: the next request may come one interval later
+        let out = BatchOutcome {
+            now_us: NOW,
+            base_us: NOW + 59_000_000,
+            granted: 0,
+            usage_before: 0,
+            counted: 0,
+        };
+        let Decision::RateLimited(t) = out.decide(0, policy, None) else {
+            panic!()
+        };
         assert_eq!(t.retry_after_secs, 1);
         assert_eq!(t.reset_secs, 59);
         assert_eq!(t.limit, 60);
@@ -136,10 +164,24 @@ mod tests {
     #[test]
     fn admitted_but_over_quota() {
         let policy = Policy::per_minute(100);
-        let out = BatchOutcome { now_us: NOW, base_us: NOW, granted: 3, usage_before: 9, counted: 1 };
-        assert!(matches!(out.decide(0, policy, Some(10)), Decision::Admitted(a) if a.monthly_usage == 10));
-        assert!(matches!(out.decide(1, policy, Some(10)), Decision::QuotaExceeded { quota: 10, .. }));
-        assert!(matches!(out.decide(3, policy, Some(10)), Decision::RateLimited(_)));
+        let out = BatchOutcome {
+            now_us: NOW,
+            base_us: NOW,
+            granted: 3,
+            usage_before: 9,
+            counted: 1,
+        };
+        assert!(
+            matches!(out.decide(0, policy, Some(10)), Decision::Admitted(a) if a.monthly_usage == 10)
+        );
+        assert!(matches!(
+            out.decide(1, policy, Some(10)),
+            Decision::QuotaExceeded { quota: 10, .. }
+        ));
+        assert!(matches!(
+            out.decide(3, policy, Some(10)),
+            Decision::RateLimited(_)
+        ));
     }
 
     #[test]

@@ -9,7 +9,10 @@ use crate::{monthly_usage, purge_idle_buckets, Decision, Limiter, Policy, Reques
 
 async fn org(db: &TestDatabase) -> OrgId {
     let c = db.pool.get().await.unwrap();
-    layers_orgs::create(&c, "Acme", Plan::Partner, None).await.unwrap().id
+    layers_orgs::create(&c, "Acme", Plan::Partner, None)
+        .await
+        .unwrap()
+        .id
 }
 
 fn request(org: OrgId, key: uuid::Uuid, per_minute: u32, quota: Option<i64>) -> Request {
@@ -44,7 +47,10 @@ async fn admits_a_burst_then_throttles() {
     // another endpoint of the same key has its own bucket
     let mut other = request(org, key, 5, None);
     other.endpoint = "POST /v1/projects".into();
-    assert!(matches!(limiter.admit(other).await.unwrap(), Decision::Admitted(_)));
+    assert!(matches!(
+        limiter.admit(other).await.unwrap(),
+        Decision::Admitted(_)
+    ));
     // throttled requests are not counted against the quota
     let c = db.pool.get().await.unwrap();
     assert_eq!(monthly_usage(&c, org).await.unwrap(), 6);
@@ -62,7 +68,9 @@ async fn concurrent_requests_across_two_processes_share_one_bucket() {
     for i in 0..120 {
         let limiter: Arc<Limiter> = if i % 2 == 0 { a.clone() } else { b.clone() };
         let req = request(org, key, 30, None);
-        tasks.push(tokio::spawn(async move { limiter.admit(req).await.unwrap() }));
+        tasks.push(tokio::spawn(
+            async move { limiter.admit(req).await.unwrap() },
+        ));
     }
     let mut admitted = 0;
     for t in tasks {
@@ -81,7 +89,12 @@ async fn the_monthly_quota_caps_admitted_requests() {
     let mut outcomes = Vec::new();
     for _ in 0..5 {
         // quotas are per organization: spread the calls over keys
-        outcomes.push(limiter.admit(request(org, uuid::Uuid::new_v4(), 100, Some(3))).await.unwrap());
+        outcomes.push(
+            limiter
+                .admit(request(org, uuid::Uuid::new_v4(), 100, Some(3)))
+                .await
+                .unwrap(),
+        );
     }
     let usage: Vec<i64> = outcomes
         .iter()
@@ -91,7 +104,10 @@ async fn the_monthly_quota_caps_admitted_requests() {
         })
         .collect();
     assert_eq!(usage, [1, 2, 3]);
-    assert!(matches!(outcomes[3], Decision::QuotaExceeded { quota: 3, .. }));
+    assert!(matches!(
+        outcomes[3],
+        Decision::QuotaExceeded { quota: 3, .. }
+    ));
     let c = db.pool.get().await.unwrap();
     assert_eq!(monthly_usage(&c, org).await.unwrap(), 3);
 }
@@ -101,9 +117,21 @@ async fn idle_buckets_are_purged() {
     let db = fresh_database().await;
     let org = org(&db).await;
     let limiter = Limiter::new(db.pool.clone());
-    limiter.admit(request(org, uuid::Uuid::new_v4(), 5, None)).await.unwrap();
+    limiter
+        .admit(request(org, uuid::Uuid::new_v4(), 5, None))
+        .await
+        .unwrap();
     let c = db.pool.get().await.unwrap();
-    assert_eq!(purge_idle_buckets(&c).await.unwrap(), 0, "a bucket just used is not idle");
-    c.execute("UPDATE rate_limit_buckets SET tat_us = tat_us - 3600000000", &[]).await.unwrap();
+    assert_eq!(
+        purge_idle_buckets(&c).await.unwrap(),
+        0,
+        "a bucket just used is not idle"
+    );
+    c.execute(
+        "UPDATE rate_limit_buckets SET tat_us = tat_us - 3600000000",
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(purge_idle_buckets(&c).await.unwrap(), 1);
 }

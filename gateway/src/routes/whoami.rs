@@ -13,6 +13,10 @@ struct WhoAmI {
     api_key_id: String,
     scopes: Vec<String>,
     rate_limit_tier: &'static str,
+    /// The organization's monthly API-call ceiling (`null`: none).
+    monthly_quota: Option<i64>,
+    /// Calls counted this UTC month, this one included.
+    monthly_usage: i64,
 }
 
 async fn whoami(auth: Authorized<AnyScope>) -> HttpResponse {
@@ -21,6 +25,8 @@ async fn whoami(auth: Authorized<AnyScope>) -> HttpResponse {
         api_key_id: auth.api_key_id.to_string(),
         scopes: auth.scopes.to_strings(),
         rate_limit_tier: auth.tier.as_str(),
+        monthly_quota: auth.monthly_quota,
+        monthly_usage: auth.monthly_usage,
     })
 }
 
