@@ -1,0 +1,296 @@
+//! Idempotency keys over HTTP (CONTRACT §5), for live and test keys alike.
+
+use layers_idempotency::{Fingerprint, IdempotencyKey, Scope};
+use layers_tests::{assert_error, spawn_app, Env, TestApp, TestKey, BOTH};
+use reqwest::{Method, Response};
+use serde_json::{json, Value};
+
+async fn post_with_key(
+    app: &TestApp,
+    path: &str,
+    key: &TestKey,
+    idem: &str,
+    body: &Value,
+) -> Response {
+    app.request(Method::POST, path, Some(key))
+        .header("Idempotency-Key", idem)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn replayed(res: &Response) -> bool {
+    res.headers()
+        .get("idempotent-replayed")
+        .map(|v| v == "true")
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn a_replay_returns_the_stored_answer_byte_for_byte() {
+    let app = spawn_app().await;
+    for env in BOTH {
+        let key = app.partner_key(env).await;
+        let body = json!({ "name": "Once" });
+        let first = post_with_key(&app, "/v1/projects", &key, "create-1", &body).await;
+        assert_eq!(first.status(), 201);
+        assert!(!replayed(&first));
+        let first_id = first.headers()["x-request-id"].clone();
+        let first_text = first.text().await.unwrap();
+
+        let again = post_with_key(&app, "/v1/projects", &key, "create-1", &body).await;
+        assert_eq!(again.status(), 201);
+        assert!(replayed(&again));
+        assert_ne!(
+            again.headers()["x-request-id"],
+            first_id,
+            "a replay is a new request"
+        );
+        assert_eq!(again.headers()["content-type"], "application/json");
+        assert_eq!(again.text().await.unwrap(), first_text);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM projects").await, 2);
+}
+
+#[tokio::test]
+async fn client_errors_are_stored_too() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Live).await;
+    let body = json!({ "name": "x", "timezone": "Nowhere/Else" });
+    let first = post_with_key(&app, "/v1/projects", &key, "bad-1", &body).await;
+    let first_text = {
+        assert_eq!(first.status(), 400);
+        first.text().await.unwrap()
+    };
+    let again = post_with_key(&app, "/v1/projects", &key, "bad-1", &body).await;
+    assert_eq!(again.status(), 400);
+    assert!(replayed(&again));
+    assert_eq!(again.text().await.unwrap(), first_text);
+}
+
+#[tokio::test]
+async fn the_same_key_for_another_request_is_refused() {
+    let app = spawn_app().await;
+    for env in BOTH {
+        let key = app.partner_key(env).await;
+        let first = post_with_key(&app, "/v1/projects", &key, "k", &json!({ "name": "A" })).await;
+        assert_eq!(first.status(), 201);
+        let other = post_with_key(&app, "/v1/projects", &key, "k", &json!({ "name": "B" })).await;
+        assert_error(other, 422, "IDEMPOTENCY_KEY_REUSED").await;
+
+        // the same key on the same route template but another resource
+        let a = app.project(&key, "a").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let b = app.project(&key, "b").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let archive = |id: String| {
+            app.request(
+                Method::POST,
+                &format!("/v1/projects/{id}/archive"),
+                Some(&key),
+            )
+            .header("Idempotency-Key", "arch")
+            .send()
+        };
+        assert_eq!(archive(a).await.unwrap().status(), 200);
+        assert_error(
+            archive(b.clone()).await.unwrap(),
+            422,
+            "IDEMPOTENCY_KEY_REUSED",
+        )
+        .await;
+        let still: Value = app
+            .get(&format!("/v1/projects/{b}"), &key)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(still["status"], "active");
+    }
+}
+
+#[tokio::test]
+async fn keys_are_scoped_to_the_api_key_and_the_endpoint() {
+    let app = spawn_app().await;
+    let one = app.partner_key(Env::Sandbox).await;
+    let two = app
+        .key_with(one.org, Env::Sandbox, "*", layers_keys::Tier::Standard)
+        .await;
+    let body = json!({ "name": "Shared" });
+    assert_eq!(
+        post_with_key(&app, "/v1/projects", &one, "same", &body)
+            .await
+            .status(),
+        201
+    );
+    let res = post_with_key(&app, "/v1/projects", &two, "same", &body).await;
+    assert_eq!(res.status(), 201);
+    assert!(!replayed(&res));
+    let pid = app.project(&one, "p").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = post_with_key(
+        &app,
+        &format!("/v1/projects/{pid}/influencers"),
+        &one,
+        "same",
+        &body,
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    assert!(!replayed(&res));
+}
+
+#[tokio::test]
+async fn a_key_still_running_answers_409() {
+    let app = spawn_app().await;
+    for env in BOTH {
+        let key = app.partner_key(env).await;
+        let body = json!({ "name": "Slow" });
+        // another request holds the key and has not finished
+        let idem = IdempotencyKey::parse("running-1").unwrap();
+        let scope = Scope {
+            api_key_id: key.api_key_id,
+            endpoint: "POST /v1/projects",
+            key: &idem,
+        };
+        let fingerprint = Fingerprint::of("/v1/projects", &serde_json::to_vec(&body).unwrap());
+        let begun = layers_idempotency::begin(&app.client().await, scope, &fingerprint)
+            .await
+            .unwrap();
+        assert_eq!(begun, layers_idempotency::Begin::Proceed);
+
+        let res = post_with_key(&app, "/v1/projects", &key, "running-1", &body).await;
+        let error = assert_error(res, 409, "CONFLICT").await;
+        assert_eq!(error["reason"], "idempotency_in_progress");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM projects").await, 0);
+}
+
+#[tokio::test]
+async fn server_errors_release_the_key() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Live).await;
+    let pid = app.project(&key, "p").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.client()
+        .await
+        .batch_execute("ALTER TABLE influencers RENAME TO influencers_away")
+        .await
+        .unwrap();
+    let path = format!("/v1/projects/{pid}/influencers");
+    let body = json!({ "name": "Ava" });
+    assert_error(
+        post_with_key(&app, &path, &key, "retry-me", &body).await,
+        500,
+        "INTERNAL",
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM idempotency_keys WHERE idempotency_key = 'retry-me'")
+            .await,
+        0
+    );
+
+    // the retry runs again, and succeeds once the fault is gone
+    app.client()
+        .await
+        .batch_execute("ALTER TABLE influencers_away RENAME TO influencers")
+        .await
+        .unwrap();
+    let res = post_with_key(&app, &path, &key, "retry-me", &body).await;
+    assert_eq!(res.status(), 201);
+    assert!(!replayed(&res));
+    assert_eq!(app.count("SELECT count(*) FROM influencers").await, 1);
+}
+
+#[tokio::test]
+async fn expired_keys_run_again() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let body = json!({ "name": "Daily" });
+    assert_eq!(
+        post_with_key(&app, "/v1/projects", &key, "day", &body)
+            .await
+            .status(),
+        201
+    );
+    app.client()
+        .await
+        .execute(
+            "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let res = post_with_key(&app, "/v1/projects", &key, "day", &body).await;
+    assert_eq!(res.status(), 201);
+    assert!(!replayed(&res));
+    assert_eq!(app.count("SELECT count(*) FROM projects").await, 2);
+}
+
+#[tokio::test]
+async fn patch_is_covered_and_bad_keys_are_refused() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Live).await;
+    let pid = app.project(&key, "p").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patch = |name: &'static str| {
+        app.request(Method::PATCH, &format!("/v1/projects/{pid}"), Some(&key))
+            .header("Idempotency-Key", "rename")
+            .json(&json!({ "name": name }))
+            .send()
+    };
+    assert_eq!(patch("One").await.unwrap().status(), 200);
+    let again = patch("One").await.unwrap();
+    assert!(replayed(&again));
+    assert_error(patch("Two").await.unwrap(), 422, "IDEMPOTENCY_KEY_REUSED").await;
+
+    let long = "x".repeat(256);
+    let res = post_with_key(&app, "/v1/projects", &key, &long, &json!({ "name": "n" })).await;
+    let error = assert_error(res, 400, "VALIDATION_ERROR").await;
+    assert_eq!(error["details"]["field"], "Idempotency-Key");
+    // GET ignores the header
+    let res = app
+        .request(Method::GET, "/v1/projects", Some(&key))
+        .header("Idempotency-Key", "g")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_requests_with_one_key_create_one_project() {
+    let app = spawn_app().await;
+    for env in BOTH {
+        let key = app.partner_key(env).await;
+        let body = json!({ "name": "Race", "customerExternalId": null });
+        let requests = (0..50).map(|_| post_with_key(&app, "/v1/projects", &key, "race", &body));
+        let responses = futures_util::future::join_all(requests).await;
+        let mut fresh = 0;
+        for res in responses {
+            match res.status().as_u16() {
+                201 if !replayed(&res) => fresh += 1,
+                201 => {}
+                409 => {
+                    let error = assert_error(res, 409, "CONFLICT").await;
+                    assert_eq!(error["reason"], "idempotency_in_progress");
+                }
+                other => panic!("unexpected status {other}"),
+            }
+        }
+        assert_eq!(fresh, 1, "exactly one request ran");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM projects").await, 2);
+}
