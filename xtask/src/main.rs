@@ -3,7 +3,9 @@
 //! - `cargo xtask dev`: a local PostgreSQL, migrations, a seeded dev organization and the API on
 //!   127.0.0.1:8080.
 //! - `cargo xtask test`: a throwaway PostgreSQL and every test in the workspace.
+//! - `cargo xtask bench`: the hot path under load, written to `docs/BENCHMARKS.md`.
 
+mod bench;
 mod dev;
 mod pg;
 mod test;
@@ -16,12 +18,14 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::run(),
         Some("test") => test::run(&args[1..]),
+        Some("bench") => bench::run(),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  dev     run the API on 127.0.0.1:8080 against a local PostgreSQL (started for you)\n  \
-                 test    run every test against a throwaway local PostgreSQL (extra args go to the test runner)"
+                 test    run every test against a throwaway local PostgreSQL (extra args go to the test runner)\n  \
+                 bench   measure the request hot path and write docs/BENCHMARKS.md"
             );
             return ExitCode::from(2);
         }

@@ -1,0 +1,334 @@
+//! `cargo xtask bench`: its own PostgreSQL and gateway, then one load generator (wrk) with the
+//! same connections and duration against
+//!   (a) a ceiling: a minimal actix-web endpoint doing one prepared SELECT through the same pool,
+//!   (b) `GET /v1/whoami` with a test key (rate limiting on, never tripping),
+//!   (c) `POST /v1/projects` with a fresh `Idempotency-Key` per request,
+//! printing requests/s, p50 and p99 and the ratios b/a and c/a, and writing them to
+//! `docs/BENCHMARKS.md`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::pg::Cluster;
+use crate::util::{capture, free_port, interrupted, root, run_inherited, target_dir, Result};
+
+const CONNECTIONS: u32 = 64;
+const THREADS: u32 = 2;
+const DURATION_SECS: u32 = 15;
+const WARMUP_SECS: u32 = 3;
+
+/// One measured run.
+#[derive(Debug, Clone)]
+struct Run {
+    name: &'static str,
+    requests_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    non_2xx: u64,
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn ensure_wrk() -> Result<()> {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing wrk (Debian package)");
+    let _ = run_inherited(Command::new("apt-get").arg("update").arg("-qq"));
+    run_inherited(Command::new("apt-get").args(["install", "-y", "-qq", "wrk"]))
+        .map_err(|e| format!("wrk is needed for the benchmark and could not be installed: {e}"))
+}
+
+fn wait_ready(url: &str) -> Result<()> {
+    for _ in 0..200 {
+        if Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", url])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("{url} did not become ready"))
+}
+
+fn wrk(
+    url: &str,
+    script: Option<&std::path::Path>,
+    headers: &[String],
+    secs: u32,
+) -> Result<String> {
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t",
+        &THREADS.to_string(),
+        "-c",
+        &CONNECTIONS.to_string(),
+        "-d",
+        &format!("{secs}s"),
+        "--latency",
+    ]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    if let Some(script) = script {
+        cmd.arg("-s").arg(script);
+    }
+    cmd.arg(url);
+    capture(&mut cmd)
+}
+
+/// Parses wrk's report: Requests/sec and the 50% / 99% latency lines.
+fn parse(name: &'static str, report: &str) -> Result<Run> {
+    let ms = |s: &str| -> Option<f64> {
+        let s = s.trim();
+        if let Some(v) = s.strip_suffix("us") {
+            v.parse::<f64>().ok().map(|v| v / 1000.0)
+        } else if let Some(v) = s.strip_suffix("ms") {
+            v.parse().ok()
+        } else if let Some(v) = s.strip_suffix('s') {
+            v.parse::<f64>().ok().map(|v| v * 1000.0)
+        } else {
+            None
+        }
+    };
+    let mut run = Run {
+        name,
+        requests_per_sec: 0.0,
+        p50_ms: 0.0,
+        p99_ms: 0.0,
+        non_2xx: 0,
+    };
+    for line in report.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            ["Requests/sec:", v] => run.requests_per_sec = v.parse().unwrap_or(0.0),
+            ["50%", v] => run.p50_ms = ms(v).unwrap_or(0.0),
+            ["99%", v] => run.p99_ms = ms(v).unwrap_or(0.0),
+            ["Non-2xx", "or", "3xx", "responses:", n] => run.non_2xx = n.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    if run.requests_per_sec == 0.0 {
+        return Err(format!("could not read wrk's report for {name}:\n{report}"));
+    }
+    Ok(run)
+}
+
+fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(str::trim)
+        .unwrap_or("unknown CPU")
+        .to_owned();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0 / 1024.0)
+        .unwrap_or(0.0);
+    format!("{cores} cores ({model}), {mem_gib:.0} GiB")
+}
+
+pub fn run() -> Result<()> {
+    let _interrupted = interrupted();
+    ensure_wrk()?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run_inherited(Command::new(&cargo).current_dir(root()).args([
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        "layers-gateway",
+        "--bin",
+        "layers-gateway",
+        "--example",
+        "ceiling",
+    ]))?;
+    let release = target_dir().join("release");
+    let gateway = release.join("layers-gateway");
+    let ceiling = release.join("examples").join("ceiling");
+
+    let cluster = Cluster::new(target_dir().join("xtask").join("bench-pg"), free_port()?)?;
+    cluster.stop()?;
+    cluster.wipe()?;
+    cluster.start(&[("max_connections", "200"), ("shared_buffers", "256MB")])?;
+    let result = measure(&cluster, &gateway, &ceiling);
+    cluster.stop()?;
+    cluster.wipe()?;
+    result
+}
+
+fn measure(cluster: &Cluster, gateway: &std::path::Path, ceiling: &std::path::Path) -> Result<()> {
+    cluster.ensure_database("layers_bench")?;
+    let url = cluster.url("layers_bench");
+    let cli = |args: &[&str]| -> Result<Value> {
+        let out = capture(Command::new(gateway).args(args).env("DATABASE_URL", &url))?;
+        serde_json::from_str(&out).map_err(|e| format!("{args:?}: {e}"))
+    };
+    cli(&["migrate"])?;
+    let org = cli(&["admin", "org", "create", "--name", "Bench"])?;
+    let org = org["organizationId"]
+        .as_str()
+        .ok_or("no organizationId")?
+        .to_owned();
+    let minted = cli(&["admin", "key", "mint", "--org", &org, "--env", "test"])?;
+    let key = minted["key"].as_str().ok_or("no key")?.to_owned();
+    let key_id = key.split('_').nth(2).ok_or("bad key")?.to_owned();
+
+    let (ceiling_port, gateway_port) = (free_port()?, free_port()?);
+    let common = |cmd: &mut Command, port: u16| {
+        cmd.env("DATABASE_URL", &url)
+            .env("LAYERS_BIND", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null());
+    };
+    let mut c = Command::new(ceiling);
+    common(&mut c, ceiling_port);
+    let _ceiling = Server(c.spawn().map_err(|e| format!("start the ceiling: {e}"))?);
+    let mut g = Command::new(gateway);
+    g.arg("serve")
+        .env("LAYERS_RATE_LIMIT_STANDARD_PER_MIN", "100000000");
+    common(&mut g, gateway_port);
+    let gateway_server = Server(g.spawn().map_err(|e| format!("start the gateway: {e}"))?);
+    let gateway_pid = gateway_server.0.id();
+
+    let ceiling_url = format!("http://127.0.0.1:{ceiling_port}/ceiling/{key_id}");
+    let whoami_url = format!("http://127.0.0.1:{gateway_port}/v1/whoami");
+    let projects_url = format!("http://127.0.0.1:{gateway_port}/v1/projects");
+    wait_ready(&ceiling_url)?;
+    wait_ready(&format!("http://127.0.0.1:{gateway_port}/readyz"))?;
+
+    let auth = format!("Authorization: Bearer {key}");
+    let script = target_dir().join("xtask").join("bench-post.lua");
+    std::fs::create_dir_all(target_dir().join("xtask")).map_err(|e| e.to_string())?;
+    std::fs::write(
+        &script,
+        format!(
+            "-- each wrk thread has its own Lua state: setup() numbers them so keys never repeat\n\
+             local threads = 0\n\
+             function setup(thread)\n\
+             \x20 thread:set(\"tid\", threads)\n\
+             \x20 threads = threads + 1\n\
+             end\n\
+             local counter = 0\n\
+             local run = tostring(os.time())\n\
+             request = function()\n\
+             \x20 counter = counter + 1\n\
+             \x20 local headers = {{}}\n\
+             \x20 headers[\"Authorization\"] = \"Bearer {key}\"\n\
+             \x20 headers[\"Content-Type\"] = \"application/json\"\n\
+             \x20 headers[\"Idempotency-Key\"] = run .. \"-\" .. tid .. \"-\" .. counter\n\
+             \x20 return wrk.format(\"POST\", nil, headers, '{{\"name\":\"bench\"}}')\n\
+             end\n"
+        ),
+    )
+    .map_err(|e| format!("write the wrk script: {e}"))?;
+
+    let mut runs = Vec::new();
+    for (name, url, headers, script) in [
+        (
+            "(a) ceiling: one prepared SELECT",
+            &ceiling_url,
+            vec![],
+            None,
+        ),
+        (
+            "(b) GET /v1/whoami, test key",
+            &whoami_url,
+            vec![auth.clone()],
+            None,
+        ),
+        (
+            "(c) POST /v1/projects, fresh Idempotency-Key",
+            &projects_url,
+            vec![],
+            Some(script.as_path()),
+        ),
+    ] {
+        eprintln!("xtask: {name}: warming up {WARMUP_SECS}s, measuring {DURATION_SECS}s");
+        wrk(url, script, &headers, WARMUP_SECS)?;
+        let run = parse(name, &wrk(url, script, &headers, DURATION_SECS)?)?;
+        if run.non_2xx > 0 {
+            return Err(format!("{name}: {} responses were not 2xx", run.non_2xx));
+        }
+        runs.push(run);
+    }
+    let rss = peak_rss_mb(gateway_pid);
+    drop(gateway_server);
+    report(&runs, rss)
+}
+
+fn report(runs: &[Run], rss: Option<f64>) -> Result<()> {
+    let (a, b, c) = (&runs[0], &runs[1], &runs[2]);
+    let pg = Command::new("pg_config")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let mut table =
+        String::from("| run | requests/s | p50 | p99 |\n| --- | ---: | ---: | ---: |\n");
+    for r in runs {
+        table.push_str(&format!(
+            "| {} | {:.0} | {:.2} ms | {:.2} ms |\n",
+            r.name, r.requests_per_sec, r.p50_ms, r.p99_ms
+        ));
+    }
+    let ratios = format!(
+        "- b/a = {:.2} (target ≥ 0.80)\n- c/a = {:.2}\n- p99 of (b) = {:.2} ms (target < 10 ms)\n- gateway peak RSS = {} (target < 100 MB)\n",
+        b.requests_per_sec / a.requests_per_sec,
+        c.requests_per_sec / a.requests_per_sec,
+        b.p99_ms,
+        rss.map(|m| format!("{m:.1} MB")).unwrap_or_else(|| "unknown".into()),
+    );
+    let date =
+        capture(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])).unwrap_or_default();
+    let doc = format!(
+        "# Benchmarks\n\n\
+         Written by `cargo xtask bench` on {} ({}; {}). wrk with {THREADS} threads and \
+         {CONNECTIONS} connections, {WARMUP_SECS} s warm-up then {DURATION_SECS} s per run, on the \
+         same machine as the servers and PostgreSQL (default durability settings). Release \
+         builds; the gateway and the ceiling both use `LAYERS_DB_POOL_SIZE` and `LAYERS_WORKERS` \
+         defaults and `RUST_LOG=warn`. The rate limit is on for (b) and (c) with a ceiling high \
+         enough never to trip.\n\n{table}\n{ratios}",
+        date.trim(),
+        machine(),
+        pg,
+    );
+    println!("\n{table}\n{ratios}");
+    let path = root().join("docs").join("BENCHMARKS.md");
+    std::fs::write(&path, doc).map_err(|e| format!("could not write {}: {e}", path.display()))?;
+    eprintln!("xtask: wrote {}", path.display());
+    Ok(())
+}
