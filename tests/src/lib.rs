@@ -152,6 +152,22 @@ impl TestApp {
             .expect("PATCH")
     }
 
+    /// GETs `path` until it answers `status`, for at most one second (key lookups are cached
+    /// per process and invalidated by notification, which takes milliseconds), and returns that
+    /// response.
+    pub async fn get_eventually(&self, path: &str, key: &TestKey, status: u16) -> Response {
+        let started = std::time::Instant::now();
+        loop {
+            let res = self.get(path, key).await;
+            if res.status().as_u16() == status
+                || started.elapsed() > std::time::Duration::from_secs(1)
+            {
+                return res;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// A single number from SQL, for asserting what was (or was not) written.
     pub async fn count(&self, sql: &str) -> i64 {
         self.client()

@@ -152,7 +152,12 @@ async fn revoked_killed_and_unpaid_in_contract_order() {
         assert_error(app.get("/v1/whoami", &key).await, 402, "PAYMENT_REQUIRED").await;
         // killed beats the plan: 503
         layers_keys::store::kill(&c, key.api_key_id).await.unwrap();
-        assert_error(app.get("/v1/whoami", &key).await, 503, "KILL_SWITCH").await;
+        assert_error(
+            app.get_eventually("/v1/whoami", &key, 503).await,
+            503,
+            "KILL_SWITCH",
+        )
+        .await;
         // back on a partner plan, still killed
         layers_orgs::set_plan(&c, org, Plan::Partner).await.unwrap();
         assert_error(app.get("/v1/projects", &key).await, 503, "KILL_SWITCH").await;
@@ -160,16 +165,25 @@ async fn revoked_killed_and_unpaid_in_contract_order() {
         layers_keys::store::unkill(&c, key.api_key_id)
             .await
             .unwrap();
-        assert_eq!(app.get("/v1/whoami", &key).await.status(), 200);
+        assert_eq!(
+            app.get_eventually("/v1/whoami", &key, 200).await.status(),
+            200
+        );
         // revoked beats killed, for ever
         layers_keys::store::kill(&c, key.api_key_id).await.unwrap();
         layers_keys::store::revoke(&c, key.api_key_id)
             .await
             .unwrap();
-        assert_error(app.get("/v1/whoami", &key).await, 401, "UNAUTHENTICATED").await;
+        assert_error(
+            app.get_eventually("/v1/whoami", &key, 401).await,
+            401,
+            "UNAUTHENTICATED",
+        )
+        .await;
         layers_keys::store::unkill(&c, key.api_key_id)
             .await
             .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         assert_error(app.get("/v1/whoami", &key).await, 401, "UNAUTHENTICATED").await;
     }
 }

@@ -26,9 +26,9 @@ pub async fn grant(db: &impl GenericClient, org: OrgId, amount: i64, reason: &st
     if amount <= 0 {
         return Err(Error::NonPositiveGrant);
     }
-    let row = db
-        .query_opt(
-            "WITH org AS (SELECT id FROM organizations WHERE id = $1), \
+    let row = layers_db::cached::query_opt(
+        db,
+        "WITH org AS (SELECT id FROM organizations WHERE id = $1), \
              balance AS ( \
                  INSERT INTO credit_balances (organization_id, balance) \
                  SELECT id, $2 FROM org \
@@ -39,23 +39,23 @@ pub async fn grant(db: &impl GenericClient, org: OrgId, amount: i64, reason: &st
                  INSERT INTO credit_ledger (id, organization_id, delta, balance_after, reason) \
                  SELECT $3, $1, $2, balance, $4 FROM balance) \
              SELECT balance FROM balance",
-            &[&org.as_uuid(), &amount, &uuid::Uuid::now_v7(), &reason],
-        )
-        .await?
-        .ok_or(Error::UnknownOrganization)?;
+        &[&org.as_uuid(), &amount, &uuid::Uuid::now_v7(), &reason],
+    )
+    .await?
+    .ok_or(Error::UnknownOrganization)?;
     Ok(row.get(0))
 }
 
 /// The current balance (0 for an organization that never had credits).
 pub async fn balance(db: &impl GenericClient, org: OrgId) -> Result<i64> {
-    let row = db
-        .query_opt(
-            "SELECT coalesce(b.balance, 0) FROM organizations o \
+    let row = layers_db::cached::query_opt(
+        db,
+        "SELECT coalesce(b.balance, 0) FROM organizations o \
              LEFT JOIN credit_balances b ON b.organization_id = o.id WHERE o.id = $1",
-            &[&org.as_uuid()],
-        )
-        .await?
-        .ok_or(Error::UnknownOrganization)?;
+        &[&org.as_uuid()],
+    )
+    .await?
+    .ok_or(Error::UnknownOrganization)?;
     Ok(row.get(0))
 }
 

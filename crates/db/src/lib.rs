@@ -97,3 +97,47 @@ pub fn migrations_fingerprint() -> u64 {
 pub fn is_unique_violation(err: &tokio_postgres::Error) -> bool {
     err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
 }
+
+/// Statements through each connection's prepared-statement cache: a statement is parsed and
+/// planned once per connection instead of once per call, and each call costs one round trip.
+pub mod cached {
+    use deadpool_postgres::GenericClient;
+    use tokio_postgres::types::ToSql;
+    use tokio_postgres::{Error, Row};
+
+    pub async fn query(
+        db: &impl GenericClient,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        let statement = db.prepare_cached(sql).await?;
+        db.query(&statement, params).await
+    }
+
+    pub async fn query_one(
+        db: &impl GenericClient,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, Error> {
+        let statement = db.prepare_cached(sql).await?;
+        db.query_one(&statement, params).await
+    }
+
+    pub async fn query_opt(
+        db: &impl GenericClient,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error> {
+        let statement = db.prepare_cached(sql).await?;
+        db.query_opt(&statement, params).await
+    }
+
+    pub async fn execute(
+        db: &impl GenericClient,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, Error> {
+        let statement = db.prepare_cached(sql).await?;
+        db.execute(&statement, params).await
+    }
+}

@@ -95,8 +95,8 @@ pub async fn begin(
     fingerprint: &Fingerprint,
 ) -> Result<Begin> {
     for _ in 0..3 {
-        let claimed = db
-            .query_opt(
+        let claimed = layers_db::cached::query_opt(
+                db,
                 &format!(
                     "INSERT INTO idempotency_keys AS k (api_key_id, endpoint, idempotency_key, request_hash, state) \
                      VALUES ($1, $2, $3, $4, 'running') \
@@ -114,8 +114,8 @@ pub async fn begin(
         if claimed.is_some() {
             return Ok(Begin::Proceed);
         }
-        let existing = db
-            .query_opt(
+        let existing = layers_db::cached::query_opt(
+                db,
                 "SELECT request_hash, state, response_status, response_type, response_body \
                  FROM idempotency_keys WHERE api_key_id = $1 AND endpoint = $2 AND idempotency_key = $3",
                 &[&scope.api_key_id, &scope.endpoint, &scope.key.as_str()],
@@ -144,7 +144,8 @@ pub async fn complete(
     scope: Scope<'_>,
     response: &StoredResponse,
 ) -> Result<()> {
-    db.execute(
+    layers_db::cached::execute(
+        db,
         "UPDATE idempotency_keys SET state = 'done', response_status = $4, response_type = $5, response_body = $6 \
          WHERE api_key_id = $1 AND endpoint = $2 AND idempotency_key = $3",
         &[
@@ -162,7 +163,8 @@ pub async fn complete(
 
 /// Forgets the key (after a 5xx or an abandoned request), so that a retry runs again.
 pub async fn release(db: &impl GenericClient, scope: Scope<'_>) -> Result<()> {
-    db.execute(
+    layers_db::cached::execute(
+        db,
         "DELETE FROM idempotency_keys WHERE api_key_id = $1 AND endpoint = $2 AND idempotency_key = $3 \
          AND state = 'running'",
         &[&scope.api_key_id, &scope.endpoint, &scope.key.as_str()],

@@ -148,8 +148,8 @@ pub async fn mint(
     tier: Tier,
 ) -> Result<MintedKey> {
     let key = ApiKey::mint(env, rng);
-    let row = db
-        .query_opt(
+    let row = layers_db::cached::query_opt(
+                db,
             &format!(
                 "INSERT INTO api_keys AS k (id, key_id, organization_id, environment, secret_hash, scopes, tier) \
                  SELECT $1, $2, o.id, $4, $5, $6, $7 FROM organizations o WHERE o.id = $3 \
@@ -175,17 +175,15 @@ pub async fn mint(
 
 /// Reads a key and its organization's access facts by the public key id, in one query.
 pub async fn resolve(db: &impl GenericClient, key_id: &KeyId) -> Result<Option<ResolvedKey>> {
-    let statement = db
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS}, k.secret_hash, o.monthly_quota, \
-                    ('api_access' = ANY(p.features)) AS api_access \
-             FROM api_keys k \
-             JOIN organizations o ON o.id = k.organization_id \
-             JOIN plans p ON p.code = o.plan \
-             WHERE k.key_id = $1"
-        ))
-        .await?;
-    let Some(row) = db.query_opt(&statement, &[&key_id.as_str()]).await? else {
+    let sql = format!(
+        "SELECT {COLUMNS}, k.secret_hash, o.monthly_quota, \
+                ('api_access' = ANY(p.features)) AS api_access \
+         FROM api_keys k \
+         JOIN organizations o ON o.id = k.organization_id \
+         JOIN plans p ON p.code = o.plan \
+         WHERE k.key_id = $1"
+    );
+    let Some(row) = layers_db::cached::query_opt(db, &sql, &[&key_id.as_str()]).await? else {
         return Ok(None);
     };
     Ok(Some(ResolvedKey {
@@ -198,24 +196,24 @@ pub async fn resolve(db: &impl GenericClient, key_id: &KeyId) -> Result<Option<R
 
 /// Reads a key by its `apiKeyId`.
 pub async fn get(db: &impl GenericClient, id: ApiKeyId) -> Result<KeyRecord> {
-    let row = db
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM api_keys k WHERE k.id = $1"),
-            &[&id],
-        )
-        .await?
-        .ok_or(Error::NotFound)?;
+    let row = layers_db::cached::query_opt(
+        db,
+        &format!("SELECT {COLUMNS} FROM api_keys k WHERE k.id = $1"),
+        &[&id],
+    )
+    .await?
+    .ok_or(Error::NotFound)?;
     record(&row)
 }
 
 async fn set_state(db: &impl GenericClient, id: ApiKeyId, assignment: &str) -> Result<KeyRecord> {
-    let row = db
-        .query_opt(
-            &format!("UPDATE api_keys k SET {assignment} WHERE k.id = $1 RETURNING {COLUMNS}"),
-            &[&id],
-        )
-        .await?
-        .ok_or(Error::NotFound)?;
+    let row = layers_db::cached::query_opt(
+        db,
+        &format!("UPDATE api_keys k SET {assignment} WHERE k.id = $1 RETURNING {COLUMNS}"),
+        &[&id],
+    )
+    .await?
+    .ok_or(Error::NotFound)?;
     record(&row)
 }
 

@@ -90,47 +90,47 @@ pub async fn create(
     if monthly_quota.is_some_and(|q| q < 0) {
         return Err(Error::NegativeQuota);
     }
-    let row = db
-        .query_one(
-            &format!(
-                "INSERT INTO organizations (id, name, plan, monthly_quota) VALUES ($1, $2, $3, $4) \
+    let row = layers_db::cached::query_one(
+        db,
+        &format!(
+            "INSERT INTO organizations (id, name, plan, monthly_quota) VALUES ($1, $2, $3, $4) \
                  RETURNING {COLUMNS}"
-            ),
-            &[
-                &OrgId::new().as_uuid(),
-                &name,
-                &plan.as_str(),
-                &monthly_quota,
-            ],
-        )
-        .await?;
+        ),
+        &[
+            &OrgId::new().as_uuid(),
+            &name,
+            &plan.as_str(),
+            &monthly_quota,
+        ],
+    )
+    .await?;
     from_row(&row)
 }
 
 /// Reads one organization.
 pub async fn get(db: &impl GenericClient, id: OrgId) -> Result<Organization> {
-    let row = db
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM organizations WHERE id = $1"),
-            &[&id.as_uuid()],
-        )
-        .await?
-        .ok_or(Error::NotFound)?;
+    let row = layers_db::cached::query_opt(
+        db,
+        &format!("SELECT {COLUMNS} FROM organizations WHERE id = $1"),
+        &[&id.as_uuid()],
+    )
+    .await?
+    .ok_or(Error::NotFound)?;
     from_row(&row)
 }
 
 /// Moves an organization to another plan.
 pub async fn set_plan(db: &impl GenericClient, id: OrgId, plan: Plan) -> Result<Organization> {
-    let row = db
-        .query_opt(
-            &format!(
-                "UPDATE organizations SET plan = $2, updated_at = now() WHERE id = $1 \
+    let row = layers_db::cached::query_opt(
+        db,
+        &format!(
+            "UPDATE organizations SET plan = $2, updated_at = now() WHERE id = $1 \
                  RETURNING {COLUMNS}"
-            ),
-            &[&id.as_uuid(), &plan.as_str()],
-        )
-        .await?
-        .ok_or(Error::NotFound)?;
+        ),
+        &[&id.as_uuid(), &plan.as_str()],
+    )
+    .await?
+    .ok_or(Error::NotFound)?;
     from_row(&row)
 }
 
@@ -143,16 +143,16 @@ pub async fn set_monthly_quota(
     if monthly_quota.is_some_and(|q| q < 0) {
         return Err(Error::NegativeQuota);
     }
-    let row = db
-        .query_opt(
-            &format!(
-                "UPDATE organizations SET monthly_quota = $2, updated_at = now() WHERE id = $1 \
+    let row = layers_db::cached::query_opt(
+        db,
+        &format!(
+            "UPDATE organizations SET monthly_quota = $2, updated_at = now() WHERE id = $1 \
                  RETURNING {COLUMNS}"
-            ),
-            &[&id.as_uuid(), &monthly_quota],
-        )
-        .await?
-        .ok_or(Error::NotFound)?;
+        ),
+        &[&id.as_uuid(), &monthly_quota],
+    )
+    .await?
+    .ok_or(Error::NotFound)?;
     from_row(&row)
 }
 

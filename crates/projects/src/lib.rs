@@ -169,53 +169,53 @@ impl Projects {
             .customer_external_id
             .as_ref()
             .map(CustomerExternalId::as_str);
-        let inserted = db
-            .query_opt(
-                &format!(
-                    "INSERT INTO projects (id, organization_id, name, customer_external_id, timezone, \
+        let inserted = layers_db::cached::query_opt(
+            db,
+            &format!(
+                "INSERT INTO projects (id, organization_id, name, customer_external_id, timezone, \
                                            primary_language, is_sandbox) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT (organization_id, is_sandbox, customer_external_id) \
                          WHERE customer_external_id IS NOT NULL DO NOTHING \
                      RETURNING {PROJECT_COLUMNS}"
-                ),
-                &[
-                    &ProjectId::new().as_uuid(),
-                    &org.as_uuid(),
-                    &new.name.as_str(),
-                    &external,
-                    &new.timezone.as_str(),
-                    &new.primary_language.as_str(),
-                    &self.env.is_sandbox(),
-                ],
-            )
-            .await?;
+            ),
+            &[
+                &ProjectId::new().as_uuid(),
+                &org.as_uuid(),
+                &new.name.as_str(),
+                &external,
+                &new.timezone.as_str(),
+                &new.primary_language.as_str(),
+                &self.env.is_sandbox(),
+            ],
+        )
+        .await?;
         if let Some(row) = inserted {
             return Ok((project(&row), Created::New));
         }
-        let row = db
-            .query_one(
-                &format!(
-                    "SELECT {PROJECT_COLUMNS} FROM projects \
+        let row = layers_db::cached::query_one(
+            db,
+            &format!(
+                "SELECT {PROJECT_COLUMNS} FROM projects \
                      WHERE organization_id = $1 AND is_sandbox = $2 AND customer_external_id = $3"
-                ),
-                &[&org.as_uuid(), &self.env.is_sandbox(), &external],
-            )
-            .await?;
+            ),
+            &[&org.as_uuid(), &self.env.is_sandbox(), &external],
+        )
+        .await?;
         Ok((project(&row), Created::Existing))
     }
 
     /// Reads one of the organization's projects.
     pub async fn get(&self, db: &impl GenericClient, org: OrgId, id: ProjectId) -> Result<Project> {
-        let row = db
-            .query_opt(
-                &format!(
-                    "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1 AND organization_id = $2"
-                ),
-                &[&id.as_uuid(), &org.as_uuid()],
-            )
-            .await?
-            .ok_or(Error::NotFound)?;
+        let row = layers_db::cached::query_opt(
+            db,
+            &format!(
+                "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1 AND organization_id = $2"
+            ),
+            &[&id.as_uuid(), &org.as_uuid()],
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
         Ok(project(&row))
     }
 
@@ -227,20 +227,20 @@ impl Projects {
         limit: Limit,
         after: Option<ProjectId>,
     ) -> Result<Page<Project, ProjectId>> {
-        let rows = db
-            .query(
-                &format!(
-                    "SELECT {PROJECT_COLUMNS} FROM projects \
+        let rows = layers_db::cached::query(
+            db,
+            &format!(
+                "SELECT {PROJECT_COLUMNS} FROM projects \
                      WHERE organization_id = $1 AND ($2::uuid IS NULL OR id < $2) \
                      ORDER BY id DESC LIMIT $3"
-                ),
-                &[
-                    &org.as_uuid(),
-                    &after.map(|a| a.as_uuid()),
-                    &(i64::from(limit.get()) + 1),
-                ],
-            )
-            .await?;
+            ),
+            &[
+                &org.as_uuid(),
+                &after.map(|a| a.as_uuid()),
+                &(i64::from(limit.get()) + 1),
+            ],
+        )
+        .await?;
         let items = rows.iter().map(project).collect();
         Ok(Page::from_overfetch(items, limit, |p: &Project| p.id))
     }
@@ -253,10 +253,10 @@ impl Projects {
         id: ProjectId,
         patch: ProjectPatch,
     ) -> Result<Project> {
-        let row = db
-            .query_opt(
-                &format!(
-                    "UPDATE projects SET \
+        let row = layers_db::cached::query_opt(
+            db,
+            &format!(
+                "UPDATE projects SET \
                          name = coalesce($3, name), \
                          customer_external_id = coalesce($4, customer_external_id), \
                          timezone = coalesce($5, timezone), \
@@ -264,21 +264,21 @@ impl Projects {
                          updated_at = now() \
                      WHERE id = $1 AND organization_id = $2 AND archived_at IS NULL \
                      RETURNING {PROJECT_COLUMNS}"
-                ),
-                &[
-                    &id.as_uuid(),
-                    &org.as_uuid(),
-                    &patch.name.as_ref().map(Name::as_str),
-                    &patch
-                        .customer_external_id
-                        .as_ref()
-                        .map(CustomerExternalId::as_str),
-                    &patch.timezone.as_ref().map(Timezone::as_str),
-                    &patch.primary_language.as_ref().map(LanguageTag::as_str),
-                ],
-            )
-            .await
-            .map_err(taken)?;
+            ),
+            &[
+                &id.as_uuid(),
+                &org.as_uuid(),
+                &patch.name.as_ref().map(Name::as_str),
+                &patch
+                    .customer_external_id
+                    .as_ref()
+                    .map(CustomerExternalId::as_str),
+                &patch.timezone.as_ref().map(Timezone::as_str),
+                &patch.primary_language.as_ref().map(LanguageTag::as_str),
+            ],
+        )
+        .await
+        .map_err(taken)?;
         match row {
             Some(row) => Ok(project(&row)),
             None => Err(self.why_not_writable(db, org, id).await),
@@ -292,8 +292,8 @@ impl Projects {
         org: OrgId,
         id: ProjectId,
     ) -> Result<Project> {
-        let row = db
-            .query_opt(
+        let row = layers_db::cached::query_opt(
+                db,
                 &format!(
                     "UPDATE projects SET \
                          updated_at = CASE WHEN archived_at IS NULL THEN now() ELSE updated_at END, \
@@ -316,8 +316,8 @@ impl Projects {
         project_id: ProjectId,
         new: NewInfluencer,
     ) -> Result<Influencer> {
-        let row = db
-            .query_opt(
+        let row = layers_db::cached::query_opt(
+                db,
                 &format!(
                     "INSERT INTO influencers (id, project_id, organization_id, name, description, is_sandbox) \
                      SELECT $1, p.id, p.organization_id, $4, $5, $6 FROM projects p \
@@ -349,9 +349,9 @@ impl Projects {
         limit: Limit,
         after: Option<InfluencerId>,
     ) -> Result<Page<Influencer, InfluencerId>> {
-        let rows = db
-            .query(
-                "SELECT i.id, i.project_id, i.name, i.description, i.is_sandbox, i.created_at \
+        let rows = layers_db::cached::query(
+            db,
+            "SELECT i.id, i.project_id, i.name, i.description, i.is_sandbox, i.created_at \
                  FROM projects p \
                  LEFT JOIN LATERAL ( \
                      SELECT * FROM influencers \
@@ -359,14 +359,14 @@ impl Projects {
                      ORDER BY id DESC LIMIT $4) i ON true \
                  WHERE p.id = $1 AND p.organization_id = $2 \
                  ORDER BY i.id DESC",
-                &[
-                    &project_id.as_uuid(),
-                    &org.as_uuid(),
-                    &after.map(|a| a.as_uuid()),
-                    &(i64::from(limit.get()) + 1),
-                ],
-            )
-            .await?;
+            &[
+                &project_id.as_uuid(),
+                &org.as_uuid(),
+                &after.map(|a| a.as_uuid()),
+                &(i64::from(limit.get()) + 1),
+            ],
+        )
+        .await?;
         // no row: no such project; one row of NULLs: a project without influencers
         if rows.is_empty() {
             return Err(Error::NotFound);
