@@ -83,7 +83,7 @@ impl Application {
         keys.spawn_listener(settings.database_url.clone());
         tokio::spawn(maintain(pool.clone()));
         let state = web::Data::new(AppState {
-            limiter: Limiter::new(pool.clone()),
+            limiter: Limiter::with_max_batch(pool.clone(), settings.rate_limit_max_batch),
             keys,
             pool,
             environments: Environments::new(&settings),

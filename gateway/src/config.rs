@@ -43,6 +43,8 @@ pub struct Settings {
     pub webhook_retry_schedule: Vec<Duration>,
     /// `LAYERS_RATE_LIMIT_STANDARD_PER_MIN`
     pub rate_limit_standard_per_min: u32,
+    /// `LAYERS_RATE_LIMIT_MAX_BATCH` (default 512): most requests one rate-limit call decides.
+    pub rate_limit_max_batch: usize,
     /// `LAYERS_DB_POOL_SIZE` (default 16): connections per gateway process.
     pub db_pool_size: usize,
     /// `LAYERS_WORKERS` (default: one per CPU): HTTP worker threads.
@@ -127,6 +129,10 @@ impl Settings {
             allow_private_network,
             webhook_retry_schedule,
             rate_limit_standard_per_min,
+            rate_limit_max_batch: positive::<u32>(
+                &get("LAYERS_RATE_LIMIT_MAX_BATCH", "512"),
+                "LAYERS_RATE_LIMIT_MAX_BATCH",
+            )? as usize,
             db_pool_size: positive::<u32>(&get("LAYERS_DB_POOL_SIZE", "16"), "LAYERS_DB_POOL_SIZE")?
                 as usize,
             workers: positive::<u32>(&get("LAYERS_WORKERS", &cpus.to_string()), "LAYERS_WORKERS")?

@@ -5,8 +5,8 @@
 //!
 //! The scope of a key is (API key, endpoint, key); the fingerprint of a request covers its path,
 //! query and body, so a key reused for another resource under the same route is refused too.
-//! The row written by [`begin`] is the lock: `INSERT … ON CONFLICT` lets exactly one of any
-//! number of concurrent requests proceed.
+//! The row written by [`begin`] is the lock: `INSERT … ON CONFLICT` (in the SQL function
+//! `layers_idempotency_claim`) lets exactly one of any number of concurrent requests proceed.
 
 use layers_db::GenericClient;
 use ring::digest;
@@ -95,23 +95,20 @@ pub async fn begin(
     fingerprint: &Fingerprint,
 ) -> Result<Begin> {
     for _ in 0..3 {
-        let claimed = layers_db::cached::query_opt(
-                db,
-                &format!(
-                    "INSERT INTO idempotency_keys AS k (api_key_id, endpoint, idempotency_key, request_hash, state) \
-                     VALUES ($1, $2, $3, $4, 'running') \
-                     ON CONFLICT (api_key_id, endpoint, idempotency_key) DO UPDATE SET \
-                         request_hash = EXCLUDED.request_hash, state = 'running', response_status = NULL, \
-                         response_type = NULL, response_body = NULL, created_at = now(), \
-                         expires_at = now() + interval '24 hours' \
-                     WHERE k.expires_at < now() \
-                        OR (k.state = 'running' AND k.created_at < now() - interval '{ABANDONED_AFTER}') \
-                     RETURNING 1"
-                ),
-                &[&scope.api_key_id, &scope.endpoint, &scope.key.as_str(), &fingerprint.0],
-            )
-            .await?;
-        if claimed.is_some() {
+        let claimed: bool = layers_db::cached::query_one(
+            db,
+            "SELECT layers_idempotency_claim($1, $2, $3, $4, $5::text::interval)",
+            &[
+                &scope.api_key_id,
+                &scope.endpoint,
+                &scope.key.as_str(),
+                &fingerprint.0,
+                &ABANDONED_AFTER,
+            ],
+        )
+        .await?
+        .get(0);
+        if claimed {
             return Ok(Begin::Proceed);
         }
         let existing = layers_db::cached::query_opt(

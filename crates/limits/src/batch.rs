@@ -10,8 +10,8 @@ use tokio::sync::oneshot;
 use crate::decision::{BatchOutcome, Decision};
 use crate::{Error, Request, Result};
 
-/// Largest number of requests one call decides.
-const MAX_BATCH: usize = 512;
+/// Largest number of requests one call decides, unless configured otherwise.
+pub const DEFAULT_MAX_BATCH: usize = 512;
 
 type Waiter = (Request, oneshot::Sender<Result<Decision>>);
 
@@ -24,6 +24,7 @@ struct Queue {
 /// Admits requests against rate limits and quotas; share one per process.
 pub struct Limiter {
     pool: Pool,
+    max_batch: usize,
     queues: Mutex<HashMap<(uuid::Uuid, String), Queue>>,
 }
 
@@ -35,8 +36,14 @@ impl std::fmt::Debug for Limiter {
 
 impl Limiter {
     pub fn new(pool: Pool) -> Arc<Limiter> {
+        Limiter::with_max_batch(pool, DEFAULT_MAX_BATCH)
+    }
+
+    /// A limiter that decides at most `max_batch` requests per call (1: one call per request).
+    pub fn with_max_batch(pool: Pool, max_batch: usize) -> Arc<Limiter> {
         Arc::new(Limiter {
             pool,
+            max_batch: max_batch.max(1),
             queues: Mutex::new(HashMap::new()),
         })
     }
@@ -69,7 +76,7 @@ impl Limiter {
                     queues.remove(&key);
                     return;
                 }
-                let take = queue.waiting.len().min(MAX_BATCH);
+                let take = queue.waiting.len().min(self.max_batch);
                 queue.waiting.drain(..take).collect()
             };
             let first = batch[0].0.clone();

@@ -13,7 +13,7 @@
 mod batch;
 mod decision;
 
-pub use batch::Limiter;
+pub use batch::{Limiter, DEFAULT_MAX_BATCH};
 pub use decision::{Admitted, BatchOutcome, Decision, Policy, Throttled};
 
 use std::sync::Arc;
