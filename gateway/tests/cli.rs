@@ -254,3 +254,73 @@ async fn migrate_is_idempotent() {
     // the template is already migrated: nothing left to apply
     assert_eq!(ok(&db, &["migrate"])["applied"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn serve_refuses_bad_configuration_in_one_line() {
+    let db = fresh_database().await;
+    let out = Command::new(env!("CARGO_BIN_EXE_layers-gateway"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("LAYERS_BIND", "nowhere")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .contains("LAYERS_BIND"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn serve_stops_gracefully_on_sigterm() {
+    let db = fresh_database().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_layers-gateway"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("LAYERS_BIND", format!("127.0.0.1:{port}"))
+        .env("LAYERS_WORKERS", "1")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let ready = loop {
+        let up = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok();
+        if up || started.elapsed() > std::time::Duration::from_secs(20) {
+            break up;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(ready, "the gateway did not start listening");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = tokio::task::spawn_blocking(move || {
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        (status, stderr)
+    });
+    let (status, stderr) = tokio::time::timeout(std::time::Duration::from_secs(15), output)
+        .await
+        .expect("stopped within 15 s")
+        .unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(stderr.contains("draining in-flight requests"), "{stderr}");
+    assert!(stderr.contains("stopped"), "{stderr}");
+}

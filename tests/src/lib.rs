@@ -186,6 +186,14 @@ impl TestApp {
         assert_eq!(res.status(), 201);
         res.json().await.expect("project JSON")
     }
+
+    /// Creates a project and returns its id.
+    pub async fn project_id(&self, key: &TestKey, name: &str) -> String {
+        self.project(key, name).await["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned()
+    }
 }
 
 /// Asserts an error envelope with `status` and `code`, and that its request id matches the

@@ -80,14 +80,8 @@ async fn the_same_key_for_another_request_is_refused() {
         assert_error(other, 422, "IDEMPOTENCY_KEY_REUSED").await;
 
         // the same key on the same route template but another resource
-        let a = app.project(&key, "a").await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let b = app.project(&key, "b").await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let a = app.project_id(&key, "a").await;
+        let b = app.project_id(&key, "b").await;
         let archive = |id: String| {
             app.request(
                 Method::POST,
@@ -131,10 +125,7 @@ async fn keys_are_scoped_to_the_api_key_and_the_endpoint() {
     let res = post_with_key(&app, "/v1/projects", &two, "same", &body).await;
     assert_eq!(res.status(), 201);
     assert!(!replayed(&res));
-    let pid = app.project(&one, "p").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pid = app.project_id(&one, "p").await;
     let res = post_with_key(
         &app,
         &format!("/v1/projects/{pid}/influencers"),
@@ -177,10 +168,7 @@ async fn a_key_still_running_answers_409() {
 async fn server_errors_release_the_key() {
     let app = spawn_app().await;
     let key = app.partner_key(Env::Live).await;
-    let pid = app.project(&key, "p").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pid = app.project_id(&key, "p").await;
     app.client()
         .await
         .batch_execute("ALTER TABLE influencers RENAME TO influencers_away")
@@ -241,10 +229,7 @@ async fn expired_keys_run_again() {
 async fn patch_is_covered_and_bad_keys_are_refused() {
     let app = spawn_app().await;
     let key = app.partner_key(Env::Live).await;
-    let pid = app.project(&key, "p").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pid = app.project_id(&key, "p").await;
     let patch = |name: &'static str| {
         app.request(Method::PATCH, &format!("/v1/projects/{pid}"), Some(&key))
             .header("Idempotency-Key", "rename")

@@ -61,10 +61,7 @@ async fn influencers_need_a_valid_name_and_a_visible_project() {
     let app = spawn_app().await;
     let key = app.partner_key(Env::Sandbox).await;
     let other = app.partner_key(Env::Sandbox).await;
-    let pid = app.project(&key, "P").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pid = app.project_id(&key, "P").await;
 
     let res = app
         .post(

@@ -88,12 +88,7 @@ async fn get_list_and_paginate() {
         let key = app.partner_key(env).await;
         let mut ids = Vec::new();
         for i in 0..5 {
-            ids.push(
-                app.project(&key, &format!("P{i}")).await["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-            );
+            ids.push(app.project_id(&key, &format!("P{i}")).await);
         }
         let one: Value = app
             .get(&format!("/v1/projects/{}", ids[2]), &key)
@@ -155,10 +150,7 @@ async fn another_organizations_projects_are_not_found() {
     for env in BOTH {
         let mine = app.partner_key(env).await;
         let theirs = app.partner_key(env).await;
-        let id = app.project(&mine, "Mine").await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = app.project_id(&mine, "Mine").await;
         assert_error(
             app.get(&format!("/v1/projects/{id}"), &theirs).await,
             404,
@@ -274,10 +266,7 @@ async fn archive_is_idempotent_and_freezes_the_project() {
     let app = spawn_app().await;
     for env in BOTH {
         let key = app.partner_key(env).await;
-        let id = app.project(&key, "Old").await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = app.project_id(&key, "Old").await;
         let first = app
             .post_empty(&format!("/v1/projects/{id}/archive"), &key)
             .await;

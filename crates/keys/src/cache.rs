@@ -148,6 +148,23 @@ mod tests {
     use layers_orgs::Plan;
     use ring::rand::SystemRandom;
 
+    async fn partner_key(c: &layers_db::Client) -> (layers_orgs::Organization, crate::MintedKey) {
+        let org = layers_orgs::create(c, "Acme", Plan::Partner, None)
+            .await
+            .unwrap();
+        let minted = store::mint(
+            c,
+            &SystemRandom::new(),
+            org.id,
+            EnvKind::Live,
+            &Scopes::All,
+            Tier::Standard,
+        )
+        .await
+        .unwrap();
+        (org, minted)
+    }
+
     async fn wait_until(mut f: impl FnMut() -> bool) -> Duration {
         let started = Instant::now();
         while !f() {
@@ -164,19 +181,7 @@ mod tests {
     async fn a_revoke_or_plan_change_evicts_within_a_second() {
         let db = fresh_database().await;
         let c = db.pool.get().await.unwrap();
-        let org = layers_orgs::create(&c, "Acme", Plan::Partner, None)
-            .await
-            .unwrap();
-        let minted = store::mint(
-            &c,
-            &SystemRandom::new(),
-            org.id,
-            EnvKind::Live,
-            &Scopes::All,
-            Tier::Standard,
-        )
-        .await
-        .unwrap();
+        let (org, minted) = partner_key(&c).await;
         let id = minted.key.key_id().clone();
 
         let cache = KeyCache::new(Duration::from_secs(60));
@@ -209,19 +214,7 @@ mod tests {
     async fn without_a_listener_nothing_is_cached() {
         let db = fresh_database().await;
         let c = db.pool.get().await.unwrap();
-        let org = layers_orgs::create(&c, "Acme", Plan::Partner, None)
-            .await
-            .unwrap();
-        let minted = store::mint(
-            &c,
-            &SystemRandom::new(),
-            org.id,
-            EnvKind::Live,
-            &Scopes::All,
-            Tier::Standard,
-        )
-        .await
-        .unwrap();
+        let (_, minted) = partner_key(&c).await;
         let cache = KeyCache::new(Duration::from_secs(60));
         let resolved = store::resolve(&c, minted.key.key_id())
             .await
