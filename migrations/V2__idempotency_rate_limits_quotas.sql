@@ -3,6 +3,8 @@
 -- One row per (key, endpoint, Idempotency-Key): a request in progress, or its stored answer.
 CREATE TABLE idempotency_keys (
     api_key_id          uuid NOT NULL,
+    -- who holds the key: only that request may store its answer or release it
+    claim_token         uuid NOT NULL,
     endpoint            text NOT NULL,
     idempotency_key     text NOT NULL,
     request_hash        bytea NOT NULL,
@@ -55,14 +57,14 @@ BEGIN
     -- Losing the last moments of counters in a crash is acceptable; waiting for a WAL flush on
     -- every request is not.
     PERFORM set_config('synchronous_commit', 'off', true);
-    SELECT b.tat_us INTO v_tat FROM rate_limit_buckets b
-        WHERE b.api_key_id = p_api_key_id AND b.endpoint = p_endpoint FOR UPDATE;
-    IF NOT FOUND THEN
-        INSERT INTO rate_limit_buckets (api_key_id, endpoint, tat_us)
-            VALUES (p_api_key_id, p_endpoint, v_now) ON CONFLICT DO NOTHING;
+    -- Lock the bucket, creating it if needed (the purge may delete it in between: loop).
+    LOOP
         SELECT b.tat_us INTO v_tat FROM rate_limit_buckets b
             WHERE b.api_key_id = p_api_key_id AND b.endpoint = p_endpoint FOR UPDATE;
-    END IF;
+        EXIT WHEN FOUND;
+        INSERT INTO rate_limit_buckets (api_key_id, endpoint, tat_us)
+            VALUES (p_api_key_id, p_endpoint, v_now) ON CONFLICT DO NOTHING;
+    END LOOP;
     v_base := greatest(v_tat, v_now);
     -- a request is admitted while base - now <= (burst - 1) * interval
     v_room := v_now + (p_burst - 1) * p_interval_us - v_base;

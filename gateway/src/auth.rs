@@ -7,8 +7,9 @@ use std::future::{ready, Ready};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
@@ -184,12 +185,14 @@ async fn admit(
             remaining,
             reset_secs,
             quota,
+            retry_after_secs,
         } => {
             let mut err = ApiError::new(
                 Code::QuotaExceeded,
                 format!("the organization's monthly quota of {quota} API calls is used up until the next UTC month"),
             )
-            .with_details(json!({ "monthlyQuota": quota }));
+            .with_details(json!({ "monthlyQuota": quota, "retryAfterSeconds": retry_after_secs }))
+            .with_header(RETRY_AFTER, HeaderValue::from(retry_after_secs));
             for (name, value) in rate_headers(limit, remaining, reset_secs) {
                 err = err.with_header(name, value);
             }
@@ -203,7 +206,7 @@ async fn admit(
 pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
@@ -226,11 +229,22 @@ pub async fn authenticate(
     req.extensions_mut().insert(principal);
     req.extensions_mut().insert(env);
     req.extensions_mut().insert(endpoint);
-    let mut res = next.call(req).await?;
-    for (name, value) in headers {
-        res.headers_mut().insert(name, value);
+    // Every answer after authentication carries the rate-limit headers, errors included.
+    match next.call(req).await {
+        Ok(mut res) => {
+            for (name, value) in headers {
+                res.headers_mut().insert(name, value);
+            }
+            Ok(res.map_into_boxed_body())
+        }
+        Err(err) => {
+            let mut res = err.error_response();
+            for (name, value) in headers {
+                res.headers_mut().insert(name, value);
+            }
+            Err(InternalError::from_response("request failed", res).into())
+        }
     }
-    Ok(res)
 }
 
 /// A scope requirement, as a type: `Authorized<ProjectsWrite>`.

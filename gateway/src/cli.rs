@@ -193,13 +193,30 @@ pub fn key_json(k: &KeyRecord) -> Value {
     })
 }
 
-/// Runs an operator command and returns what it prints.
-pub async fn admin(command: Admin) -> Result<Value, Failure> {
-    // Validate everything that needs no database first, so bad input never half-writes.
-    let url = database_url()?;
-    let pool = layers_db::pool(&url, 1)?;
-    let mut db = pool.get().await?;
-    match command {
+/// An operator command with every argument parsed: nothing here needs the database, so bad
+/// input fails before anything is written (or even connected to).
+enum Op {
+    CreateOrg {
+        name: String,
+        plan: Plan,
+        credits: i64,
+        monthly_quota: Option<i64>,
+    },
+    SetPlan(OrgId, Plan),
+    Grant(OrgId, i64),
+    Mint {
+        org: OrgId,
+        env: EnvKind,
+        scopes: Scopes,
+        tier: Tier,
+    },
+    Revoke(uuid::Uuid),
+    Kill(uuid::Uuid),
+    Unkill(uuid::Uuid),
+}
+
+fn parse(command: Admin) -> Result<Op, Failure> {
+    Ok(match command {
         Admin::Org {
             command:
                 OrgCommand::Create {
@@ -212,26 +229,26 @@ pub async fn admin(command: Admin) -> Result<Value, Failure> {
             if credits < 0 {
                 return Err(Failure("--credits must not be negative".into()));
             }
-            let tx = db.transaction().await?;
-            let org = layers_orgs::create(&tx, &name, plan.into(), monthly_quota).await?;
-            if credits > 0 {
-                layers_credits::grant(&tx, org.id, credits, "initial grant").await?;
+            if monthly_quota.is_some_and(|q| q < 0) {
+                return Err(Failure("--monthly-quota must not be negative".into()));
             }
-            tx.commit().await?;
-            Ok(json!({ "organizationId": org.id.to_string() }))
+            Op::CreateOrg {
+                name,
+                plan: plan.into(),
+                credits,
+                monthly_quota,
+            }
         }
         Admin::Org {
             command: OrgCommand::SetPlan { org_id: id, plan },
-        } => {
-            let org = layers_orgs::set_plan(&db, org_id(&id)?, plan.into()).await?;
-            Ok(org_json(&org))
-        }
+        } => Op::SetPlan(org_id(&id)?, plan.into()),
         Admin::Credits {
             command: CreditsCommand::Grant { org_id: id, amount },
         } => {
-            let balance =
-                layers_credits::grant(&db, org_id(&id)?, amount, "operator grant").await?;
-            Ok(json!({ "balance": balance }))
+            if amount <= 0 {
+                return Err(Failure("N must be a positive number of credits".into()));
+            }
+            Op::Grant(org_id(&id)?, amount)
         }
         Admin::Key {
             command:
@@ -241,29 +258,68 @@ pub async fn admin(command: Admin) -> Result<Value, Failure> {
                     scopes,
                     tier,
                 },
-        } => {
-            let org = org_id(&org)?;
-            let scopes = Scopes::parse(&scopes)?;
-            let env = match env {
+        } => Op::Mint {
+            org: org_id(&org)?,
+            scopes: Scopes::parse(&scopes)?,
+            env: match env {
                 EnvArg::Test => EnvKind::Sandbox,
                 EnvArg::Live => EnvKind::Live,
-            };
-            let tier = match tier {
+            },
+            tier: match tier {
                 TierArg::Standard => Tier::Standard,
                 TierArg::Pilot => Tier::Pilot,
-            };
+            },
+        },
+        Admin::Key {
+            command: KeyCommand::Revoke { api_key_id: id },
+        } => Op::Revoke(api_key_id(&id)?),
+        Admin::Key {
+            command: KeyCommand::Kill { api_key_id: id },
+        } => Op::Kill(api_key_id(&id)?),
+        Admin::Key {
+            command: KeyCommand::Unkill { api_key_id: id },
+        } => Op::Unkill(api_key_id(&id)?),
+    })
+}
+
+/// Runs an operator command and returns what it prints.
+pub async fn admin(command: Admin) -> Result<Value, Failure> {
+    let op = parse(command)?;
+    let url = database_url()?;
+    let pool = layers_db::pool(&url, 1)?;
+    let mut db = pool.get().await?;
+    match op {
+        Op::CreateOrg {
+            name,
+            plan,
+            credits,
+            monthly_quota,
+        } => {
+            let tx = db.transaction().await?;
+            let org = layers_orgs::create(&tx, &name, plan, monthly_quota).await?;
+            if credits > 0 {
+                layers_credits::grant(&tx, org.id, credits, "initial grant").await?;
+            }
+            tx.commit().await?;
+            Ok(json!({ "organizationId": org.id.to_string() }))
+        }
+        Op::SetPlan(org, plan) => Ok(org_json(&layers_orgs::set_plan(&db, org, plan).await?)),
+        Op::Grant(org, amount) => {
+            let balance = layers_credits::grant(&db, org, amount, "operator grant").await?;
+            Ok(json!({ "balance": balance }))
+        }
+        Op::Mint {
+            org,
+            env,
+            scopes,
+            tier,
+        } => {
             let minted = store::mint(&db, &SystemRandom::new(), org, env, &scopes, tier).await?;
             Ok(json!({ "apiKeyId": minted.record.id.to_string(), "key": minted.key.expose() }))
         }
-        Admin::Key {
-            command: KeyCommand::Revoke { api_key_id: id },
-        } => Ok(key_json(&store::revoke(&db, api_key_id(&id)?).await?)),
-        Admin::Key {
-            command: KeyCommand::Kill { api_key_id: id },
-        } => Ok(key_json(&store::kill(&db, api_key_id(&id)?).await?)),
-        Admin::Key {
-            command: KeyCommand::Unkill { api_key_id: id },
-        } => Ok(key_json(&store::unkill(&db, api_key_id(&id)?).await?)),
+        Op::Revoke(id) => Ok(key_json(&store::revoke(&db, id).await?)),
+        Op::Kill(id) => Ok(key_json(&store::kill(&db, id).await?)),
+        Op::Unkill(id) => Ok(key_json(&store::unkill(&db, id).await?)),
     }
 }
 

@@ -264,6 +264,11 @@ impl From<layers_projects::Error> for ApiError {
                 "project_archived",
                 "the project is archived and can no longer be changed",
             ),
+            E::EnvironmentMismatch => ApiError::new(
+                Code::EnvironmentMismatch,
+                "this project belongs to the other environment: change live projects with a live key \
+                 and sandbox projects with a test key",
+            ),
             E::CustomerExternalIdTaken => ApiError::conflict(
                 "customer_external_id_taken",
                 "another project in this organization already uses this customerExternalId",

@@ -10,7 +10,12 @@ use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpMessage, HttpResponse};
 use layers_db::Pool;
-use layers_idempotency::{self as idem, Begin, Fingerprint, IdempotencyKey, Scope, StoredResponse};
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt as _;
+use layers_idempotency::{
+    self as idem, Begin, ClaimToken, Fingerprint, IdempotencyKey, Scope, StoredResponse,
+};
 
 use crate::app::AppState;
 use crate::auth::{Endpoint, Principal};
@@ -19,14 +24,13 @@ use crate::error::{ApiError, Code};
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// Releases a claimed key if the request never finishes (panic, dropped connection), so that a
-/// retry can run.
+/// A claimed key and how to reach it.
+#[derive(Clone)]
 struct Claim {
     pool: Pool,
     api_key_id: uuid::Uuid,
     endpoint: String,
     key: IdempotencyKey,
-    settled: bool,
 }
 
 impl Claim {
@@ -37,28 +41,38 @@ impl Claim {
             key: &self.key,
         }
     }
-}
 
-impl Drop for Claim {
-    fn drop(&mut self) {
-        if self.settled {
-            return;
+    /// Forgets the claim so that a retry runs again (after a 5xx or a panic).
+    async fn release(&self, token: ClaimToken) {
+        let released = match self.pool.get().await {
+            Ok(db) => idem::release(&db, self.scope(), token)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "could not release an idempotency key; it frees itself after the takeover delay");
         }
-        let (pool, api_key_id, endpoint, key) = (
-            self.pool.clone(),
-            self.api_key_id,
-            self.endpoint.clone(),
-            self.key.clone(),
-        );
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                if let Ok(db) = pool.get().await {
-                    let scope = Scope { api_key_id, endpoint: &endpoint, key: &key };
-                    if let Err(e) = idem::release(&db, scope).await {
-                        tracing::warn!(error = %e, "could not release an abandoned idempotency key");
-                    }
-                }
-            });
+    }
+
+    /// Stores the answer in a task of its own: once the route has run, a client that hangs up
+    /// must not keep the answer from being stored (a retry would run the side effect again).
+    async fn complete(self, token: ClaimToken, stored: StoredResponse) {
+        let task = tokio::spawn(async move {
+            let db = self.pool.get().await.map_err(|e| e.to_string())?;
+            idem::complete(&db, self.scope(), token, &stored)
+                .await
+                .map_err(|e| e.to_string())
+        });
+        match task.await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
+                tracing::warn!("idempotency claim was taken over before its answer was stored")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not store an idempotent answer; the key stays claimed")
+            }
+            Err(e) => tracing::warn!(error = %e, "the task storing an idempotent answer failed"),
         }
     }
 }
@@ -125,12 +139,11 @@ pub async fn idempotency(
     let fingerprint = Fingerprint::of(&path_and_query, &body);
     req.set_payload(actix_web::dev::Payload::from(body));
 
-    let mut claim = Claim {
+    let claim = Claim {
         pool: state.pool.clone(),
         api_key_id: principal.api_key_id,
         endpoint: endpoint.0,
         key,
-        settled: true,
     };
     let begun = {
         let db = state.pool.get().await.map_err(ApiError::from)?;
@@ -150,10 +163,26 @@ pub async fn idempotency(
             "this Idempotency-Key was already used for a different request; use a new key",
         )
         .into()),
-        Begin::Proceed => {
-            claim.settled = false;
-            let res = next.call(req).await?;
+        Begin::Proceed(token) => {
+            // A panic is a 500: release, then let the outer middleware answer it. A request
+            // dropped half-way (the client hung up) keeps its claim: its side effect may have
+            // committed, so only the takeover after ABANDONED_AFTER frees the key.
+            let res = match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+                Ok(Ok(res)) => res,
+                Ok(Err(e)) => {
+                    claim.release(token).await;
+                    return Err(e);
+                }
+                Err(panic) => {
+                    claim.release(token).await;
+                    std::panic::resume_unwind(panic);
+                }
+            };
             let status = res.status();
+            if status.is_server_error() {
+                claim.release(token).await;
+                return Ok(res.map_into_boxed_body());
+            }
             let content_type = res
                 .headers()
                 .get(CONTENT_TYPE)
@@ -164,22 +193,12 @@ pub async fn idempotency(
             let bytes = to_bytes(body)
                 .await
                 .map_err(|_| ApiError::internal("could not read the response body to store it"))?;
-            let db = state.pool.get().await.map_err(ApiError::from)?;
-            if status.is_server_error() {
-                idem::release(&db, claim.scope())
-                    .await
-                    .map_err(ApiError::internal)?;
-            } else {
-                let stored = StoredResponse {
-                    status: status.as_u16(),
-                    content_type,
-                    body: bytes.to_vec(),
-                };
-                idem::complete(&db, claim.scope(), &stored)
-                    .await
-                    .map_err(ApiError::internal)?;
-            }
-            claim.settled = true;
+            let stored = StoredResponse {
+                status: status.as_u16(),
+                content_type,
+                body: bytes.to_vec(),
+            };
+            claim.complete(token, stored).await;
             Ok(ServiceResponse::new(
                 http_req,
                 res.set_body(bytes).map_into_boxed_body(),

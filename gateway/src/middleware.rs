@@ -8,7 +8,7 @@ use std::time::Instant;
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
-use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
@@ -73,13 +73,28 @@ impl Outcome {
         };
         let json = res
             .headers()
-            .get(actix_web::http::header::CONTENT_TYPE)
+            .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
         !json || matches!(res.body().size(), BodySize::None | BodySize::Sized(0))
     }
 
-    fn replace(self, with: HttpResponse) -> Outcome {
+    /// Swaps the response for `with`, keeping the headers already set (rate limits) except
+    /// those that describe the old body.
+    fn replace(self, mut with: HttpResponse) -> Outcome {
+        let kept: Vec<_> = match &self {
+            Outcome::Served(res) => res.headers(),
+            Outcome::Bare(res) => res.headers(),
+        }
+        .iter()
+        .filter(|(name, _)| **name != CONTENT_TYPE && **name != CONTENT_LENGTH)
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+        for (name, value) in kept {
+            if !with.headers().contains_key(&name) {
+                with.headers_mut().insert(name, value);
+            }
+        }
         match self {
             Outcome::Served(res) => Outcome::Served(res.into_response(with)),
             Outcome::Bare(_) => Outcome::Bare(with),

@@ -242,6 +242,9 @@ async fn bad_input_fails_with_one_line_and_writes_nothing() {
     fails(Some(&db), &["admin", "bogus"]);
     let reason = fails(None, &["admin", "org", "create", "--name", "X"]);
     assert!(reason.contains("DATABASE_URL"), "{reason}");
+    // arguments are checked before any connection is made
+    let reason = fails(None, &["admin", "org", "set-plan", "not-an-id", "free"]);
+    assert!(reason.contains("ORG_ID"), "{reason}");
 
     assert_eq!(count(&db, "SELECT count(*) FROM organizations").await, 1);
     assert_eq!(count(&db, "SELECT count(*) FROM api_keys").await, 0);

@@ -77,6 +77,7 @@ async fn the_same_key_for_another_request_is_refused() {
         let first = post_with_key(&app, "/v1/projects", &key, "k", &json!({ "name": "A" })).await;
         assert_eq!(first.status(), 201);
         let other = post_with_key(&app, "/v1/projects", &key, "k", &json!({ "name": "B" })).await;
+        assert!(other.headers().contains_key("x-ratelimit-remaining"));
         assert_error(other, 422, "IDEMPOTENCY_KEY_REUSED").await;
 
         // the same key on the same route template but another resource
@@ -155,9 +156,10 @@ async fn a_key_still_running_answers_409() {
         let begun = layers_idempotency::begin(&app.client().await, scope, &fingerprint)
             .await
             .unwrap();
-        assert_eq!(begun, layers_idempotency::Begin::Proceed);
+        assert!(matches!(begun, layers_idempotency::Begin::Proceed(_)));
 
         let res = post_with_key(&app, "/v1/projects", &key, "running-1", &body).await;
+        assert!(res.headers().contains_key("x-ratelimit-remaining"));
         let error = assert_error(res, 409, "CONFLICT").await;
         assert_eq!(error["reason"], "idempotency_in_progress");
     }

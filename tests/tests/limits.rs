@@ -43,15 +43,33 @@ async fn every_authenticated_response_carries_rate_limit_headers() {
             .await;
         assert_eq!(missing.status(), 404);
         assert_eq!(header(&missing, "x-ratelimit-limit"), limit);
+        // the framework's own 405, and the idempotency middleware's refusals
+        let wrong_method = app
+            .request(Method::DELETE, "/v1/whoami", Some(&key))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(header(&wrong_method, "x-ratelimit-limit"), limit);
+        assert_error(wrong_method, 405, "METHOD_NOT_ALLOWED").await;
+        let bad_key = app
+            .request(Method::POST, "/v1/projects", Some(&key))
+            .header("Idempotency-Key", "")
+            .json(&serde_json::json!({ "name": "x" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(header(&bad_key, "x-ratelimit-limit"), limit);
+        assert_error(bad_key, 400, "VALIDATION_ERROR").await;
     }
 }
 
 #[tokio::test]
 async fn past_the_limit_answers_429_with_retry_after() {
-    let app = spawn_app_with(|s| s.rate_limit_standard_per_min = 3).await;
+    // one a minute (ten for test keys): no token can come back while the test runs
+    let app = spawn_app_with(|s| s.rate_limit_standard_per_min = 1).await;
     for env in BOTH {
         let key = app.partner_key(env).await;
-        let allowed = if env == Env::Sandbox { 30 } else { 3 };
+        let allowed = if env == Env::Sandbox { 10 } else { 1 };
         for i in 0..allowed {
             let res = app.get("/v1/whoami", &key).await;
             assert_eq!(res.status(), 200, "request {i}");
@@ -61,6 +79,7 @@ async fn past_the_limit_answers_429_with_retry_after() {
         let retry_after = header(&res, "retry-after");
         assert_eq!(header(&res, "x-ratelimit-remaining"), 0);
         assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert!(header(&res, "x-ratelimit-reset") >= retry_after);
         let error = assert_error(res, 429, "RATE_LIMITED").await;
         assert_eq!(error["details"]["retryAfterSeconds"], retry_after);
         // another endpoint has its own bucket
@@ -108,8 +127,16 @@ async fn the_monthly_quota_counts_live_and_sandbox_calls() {
     let fourth: Value = app.get("/v1/whoami", &test).await.json().await.unwrap();
     assert_eq!(fourth["monthlyUsage"], 4);
     for key in [&live, &test] {
-        let error = assert_error(app.get("/v1/whoami", key).await, 429, "QUOTA_EXCEEDED").await;
+        let res = app.get("/v1/whoami", key).await;
+        let retry_after = header(&res, "retry-after");
+        assert!(
+            (1..=31 * 86_400).contains(&retry_after),
+            "until the next UTC month: {retry_after}"
+        );
+        assert!(res.headers().contains_key("x-ratelimit-limit"));
+        let error = assert_error(res, 429, "QUOTA_EXCEEDED").await;
         assert_eq!(error["details"]["monthlyQuota"], 4);
+        assert_eq!(error["details"]["retryAfterSeconds"], retry_after);
     }
     assert_eq!(app.count("SELECT calls FROM organization_usage").await, 4);
 

@@ -303,3 +303,52 @@ async fn archive_is_idempotent_and_freezes_the_project() {
     }
     assert_eq!(app.count("SELECT count(*) FROM influencers").await, 0);
 }
+
+#[tokio::test]
+async fn a_key_changes_only_projects_of_its_own_environment() {
+    let app = spawn_app().await;
+    let org = app.org(layers_orgs::Plan::Partner).await;
+    let live = app
+        .key_with(org, Env::Live, "*", layers_keys::Tier::Standard)
+        .await;
+    let test = app
+        .key_with(org, Env::Sandbox, "*", layers_keys::Tier::Standard)
+        .await;
+    for (owner, other) in [(&live, &test), (&test, &live)] {
+        let id = app.project_id(owner, "Mine").await;
+        // reading is open to both environments
+        assert_eq!(
+            app.get(&format!("/v1/projects/{id}"), other).await.status(),
+            200
+        );
+        let res = app
+            .patch(
+                &format!("/v1/projects/{id}"),
+                other,
+                &json!({ "name": "Changed" }),
+            )
+            .await;
+        assert_error(res, 422, "ENVIRONMENT_MISMATCH").await;
+        let res = app
+            .post_empty(&format!("/v1/projects/{id}/archive"), other)
+            .await;
+        assert_error(res, 422, "ENVIRONMENT_MISMATCH").await;
+        let res = app
+            .post(
+                &format!("/v1/projects/{id}/influencers"),
+                other,
+                &json!({ "name": "Ava" }),
+            )
+            .await;
+        assert_error(res, 422, "ENVIRONMENT_MISMATCH").await;
+        let unchanged: Value = app
+            .get(&format!("/v1/projects/{id}"), owner)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(unchanged["name"], "Mine");
+        assert_eq!(unchanged["status"], "active");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM influencers").await, 0);
+}

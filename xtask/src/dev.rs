@@ -120,26 +120,37 @@ fn master_key() -> Result<String> {
 }
 
 /// The dev organization and its two keys. Keys are shown once at minting, so they are kept in
-/// `.dev/seed-<database fingerprint>.json` and re-minted only when the database no longer
-/// accepts them (a wiped cluster, a revoked key).
+/// `.dev/seed-<database fingerprint>.json` and minted anew only when the database no longer
+/// accepts them (a wiped cluster, a revoked or killed key, a plan without API access).
 fn seed(cli: &dyn Fn(&[&str]) -> Result<Value>, url: &str) -> Result<Value> {
     let path = dev_dir().join(format!("seed-{:08x}.json", fingerprint(url)));
     if let Some(existing) = std::fs::read_to_string(&path)
         .ok()
         .and_then(|s| serde_json::from_str::<Value>(&s).ok())
     {
-        let org = existing["organizationId"].as_str().unwrap_or_default();
-        // `org set-plan` both proves the organization exists and keeps it on the partner plan.
-        let still_there = cli(&["admin", "org", "set-plan", org, "partner"]).is_ok();
-        let keys_alive = ["testKeyId", "liveKeyId"].iter().all(|k| {
-            let id = existing[k].as_str().unwrap_or_default();
-            cli(&["admin", "key", "unkill", id])
-                .map(|key| key["revokedAt"].is_null())
-                .unwrap_or(false)
-        });
-        if still_there && keys_alive {
+        // Reuse the keys only if they still work as printed; never change them behind the
+        // operator's back (a key killed or an organization moved on purpose stays so).
+        let ids: Vec<&str> = ["testKeyId", "liveKeyId"]
+            .iter()
+            .filter_map(|k| existing[k].as_str())
+            .filter(|id| id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+            .collect();
+        let usable = ids.len() == 2
+            && crate::pg::psql(
+                url,
+                &format!(
+                    "SELECT count(*) FROM api_keys k JOIN organizations o ON o.id = k.organization_id \
+                     WHERE k.id IN ('{}', '{}') AND k.revoked_at IS NULL AND k.killed_at IS NULL \
+                     AND o.plan = 'partner'",
+                    ids[0], ids[1]
+                ),
+            )
+            .map(|n| n == "2")
+            .unwrap_or(false);
+        if usable {
             return Ok(existing);
         }
+        eprintln!("xtask: the saved dev keys no longer work; minting new ones");
     }
     let org = cli(&[
         "admin",

@@ -45,6 +45,27 @@ pub fn find_bin_dir() -> Result<PathBuf> {
     })
 }
 
+/// Runs one SQL command through psql against any server and returns its unaligned output.
+pub fn psql(url: &str, sql: &str) -> Result<String> {
+    run_psql(&find_bin_dir()?, url, sql)
+}
+
+fn run_psql(bin: &Path, url: &str, sql: &str) -> Result<String> {
+    let args = [
+        "-X",
+        "-q",
+        "-t",
+        "-A",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        url,
+        "-c",
+        sql,
+    ];
+    capture(Command::new(bin.join("psql")).args(args)).map(|s| s.trim().to_owned())
+}
+
 /// The unprivileged user to run PostgreSQL as, when we are root.
 #[derive(Clone, Copy, Debug)]
 struct RunAs {
@@ -221,19 +242,7 @@ impl Cluster {
 
     /// Runs one SQL command through psql against `database` and returns its unaligned output.
     pub fn psql(&self, database: &str, sql: &str) -> Result<String> {
-        capture(Command::new(self.bin.join("psql")).args([
-            "-X",
-            "-q",
-            "-t",
-            "-A",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &self.url(database),
-            "-c",
-            sql,
-        ]))
-        .map(|s| s.trim().to_owned())
+        run_psql(&self.bin, &self.url(database), sql)
     }
 
     /// Creates `database` unless it exists.

@@ -33,9 +33,15 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// How long any step of getting a connection may take.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Builds a pool of at most `max_size` connections. Connections are opened lazily.
 pub fn pool(database_url: &str, max_size: usize) -> Result<Pool> {
-    let config = tokio_postgres::Config::from_str(database_url).map_err(Error::Url)?;
+    let mut config = tokio_postgres::Config::from_str(database_url).map_err(Error::Url)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(TIMEOUT);
+    }
     let manager = Manager::from_config(
         config,
         tokio_postgres::NoTls,
@@ -45,8 +51,14 @@ pub fn pool(database_url: &str, max_size: usize) -> Result<Pool> {
             recycling_method: RecyclingMethod::Fast,
         },
     );
+    // A database that does not answer makes requests fail after a few seconds instead of
+    // hanging: waiting for a free connection, opening one and checking one are all bounded.
     Pool::builder(manager)
         .max_size(max_size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(TIMEOUT))
+        .create_timeout(Some(TIMEOUT))
+        .recycle_timeout(Some(TIMEOUT))
         .build()
         .map_err(|e| Error::Pool(e.to_string()))
 }

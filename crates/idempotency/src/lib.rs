@@ -72,11 +72,16 @@ pub struct StoredResponse {
     pub body: Vec<u8>,
 }
 
+/// Proof that a request holds a key: only its holder may store an answer or release it, so a
+/// request whose claim was taken over (after [`ABANDONED_AFTER`]) cannot clobber the new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimToken(uuid::Uuid);
+
 /// What to do with a request that carries a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begin {
-    /// This request owns the key: run it, then [`complete`] or [`release`].
-    Proceed,
+    /// This request holds the key: run it, then [`complete`] or [`release`].
+    Proceed(ClaimToken),
     /// The key already answered: send this.
     Replay(StoredResponse),
     /// The first request with this key is still running.
@@ -86,7 +91,7 @@ pub enum Begin {
 }
 
 /// A running request whose process vanished holds its key at most this long.
-const ABANDONED_AFTER: &str = "10 minutes";
+pub const ABANDONED_AFTER: &str = "10 minutes";
 
 /// Claims the key for this request, or says why not.
 pub async fn begin(
@@ -95,21 +100,23 @@ pub async fn begin(
     fingerprint: &Fingerprint,
 ) -> Result<Begin> {
     for _ in 0..3 {
+        let token = ClaimToken(uuid::Uuid::new_v4());
         let claimed: bool = layers_db::cached::query_one(
             db,
-            "SELECT layers_idempotency_claim($1, $2, $3, $4, $5::text::interval)",
+            "SELECT layers_idempotency_claim($1, $2, $3, $4, $5, $6::text::interval)",
             &[
                 &scope.api_key_id,
                 &scope.endpoint,
                 &scope.key.as_str(),
                 &fingerprint.0,
+                &token.0,
                 &ABANDONED_AFTER,
             ],
         )
         .await?
         .get(0);
         if claimed {
-            return Ok(Begin::Proceed);
+            return Ok(Begin::Proceed(token));
         }
         let existing = layers_db::cached::query_opt(
                 db,
@@ -135,16 +142,19 @@ pub async fn begin(
     Ok(Begin::InProgress)
 }
 
-/// Stores the answer of the request that owned the key.
+/// Stores the answer of the request that holds the key. Returns `false` when the claim was taken
+/// over meanwhile (nothing is written then).
 pub async fn complete(
     db: &impl GenericClient,
     scope: Scope<'_>,
+    token: ClaimToken,
     response: &StoredResponse,
-) -> Result<()> {
+) -> Result<bool> {
     layers_db::cached::execute(
         db,
         "UPDATE idempotency_keys SET state = 'done', response_status = $4, response_type = $5, response_body = $6 \
-         WHERE api_key_id = $1 AND endpoint = $2 AND idempotency_key = $3",
+         WHERE api_key_id = $1 AND endpoint = $2 AND idempotency_key = $3 AND claim_token = $7 \
+         AND state = 'running'",
         &[
             &scope.api_key_id,
             &scope.endpoint,
@@ -152,19 +162,21 @@ pub async fn complete(
             &i32::from(response.status),
             &response.content_type,
             &response.body,
+            &token.0,
         ],
     )
-    .await?;
-    Ok(())
+    .await
+    .map(|n| n == 1)
+    .map_err(Error::from)
 }
 
-/// Forgets the key (after a 5xx or an abandoned request), so that a retry runs again.
-pub async fn release(db: &impl GenericClient, scope: Scope<'_>) -> Result<()> {
+/// Forgets the key held by `token` (after a 5xx), so that a retry runs again.
+pub async fn release(db: &impl GenericClient, scope: Scope<'_>, token: ClaimToken) -> Result<()> {
     layers_db::cached::execute(
         db,
         "DELETE FROM idempotency_keys WHERE api_key_id = $1 AND endpoint = $2 AND idempotency_key = $3 \
-         AND state = 'running'",
-        &[&scope.api_key_id, &scope.endpoint, &scope.key.as_str()],
+         AND state = 'running' AND claim_token = $4",
+        &[&scope.api_key_id, &scope.endpoint, &scope.key.as_str(), &token.0],
     )
     .await?;
     Ok(())

@@ -41,32 +41,41 @@ async fn first_runs_then_replays_mismatches_and_releases() {
     };
     let fp = Fingerprint::of("/v1/projects", b"{\"name\":\"a\"}");
 
-    assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::Proceed);
+    let Begin::Proceed(token) = begin(&c, scope, &fp).await.unwrap() else {
+        panic!("the first request claims the key")
+    };
     assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::InProgress);
     let other = Fingerprint::of("/v1/projects", b"{\"name\":\"b\"}");
     assert_eq!(begin(&c, scope, &other).await.unwrap(), Begin::Mismatch);
 
-    complete(&c, scope, &response("{\"id\":1}")).await.unwrap();
+    assert!(complete(&c, scope, token, &response("{\"id\":1}"))
+        .await
+        .unwrap());
     assert_eq!(
         begin(&c, scope, &fp).await.unwrap(),
         Begin::Replay(response("{\"id\":1}"))
     );
     assert_eq!(begin(&c, scope, &other).await.unwrap(), Begin::Mismatch);
     // a finished key is not released
-    release(&c, scope).await.unwrap();
+    release(&c, scope, token).await.unwrap();
     assert!(matches!(
         begin(&c, scope, &fp).await.unwrap(),
         Begin::Replay(_)
     ));
 
-    // the same key under another API key or endpoint is another key
+    // the same key under another endpoint is another key
     let elsewhere = Scope {
         endpoint: "PATCH /v1/projects/{projectId}",
         ..scope
     };
-    assert_eq!(begin(&c, elsewhere, &fp).await.unwrap(), Begin::Proceed);
-    release(&c, elsewhere).await.unwrap();
-    assert_eq!(begin(&c, elsewhere, &fp).await.unwrap(), Begin::Proceed);
+    let Begin::Proceed(token) = begin(&c, elsewhere, &fp).await.unwrap() else {
+        panic!("another endpoint, another key")
+    };
+    release(&c, elsewhere, token).await.unwrap();
+    assert!(matches!(
+        begin(&c, elsewhere, &fp).await.unwrap(),
+        Begin::Proceed(_)
+    ));
 }
 
 #[tokio::test]
@@ -80,39 +89,39 @@ async fn expired_and_abandoned_keys_can_be_claimed_again_and_are_purged() {
         key: &key,
     };
     let fp = Fingerprint::of("/v1/projects", b"{}");
-    begin(&c, scope, &fp).await.unwrap();
-    complete(&c, scope, &response("{}")).await.unwrap();
+    let Begin::Proceed(first) = begin(&c, scope, &fp).await.unwrap() else {
+        panic!()
+    };
+    complete(&c, scope, first, &response("{}")).await.unwrap();
     assert_eq!(purge_expired(&c).await.unwrap(), 0);
 
-    c.execute(
-        "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'",
-        &[],
-    )
-    .await
-    .unwrap();
+    let age = |sql: &'static str| {
+        let c = &c;
+        async move { c.execute(sql, &[]).await.unwrap() }
+    };
+    age("UPDATE idempotency_keys SET expires_at = now() - interval '1 second'").await;
     // an expired key runs again, even with another body
-    assert_eq!(
-        begin(&c, scope, &Fingerprint::of("/v1/projects", b"{\"x\":1}"))
-            .await
-            .unwrap(),
-        Begin::Proceed
-    );
+    let again = begin(&c, scope, &Fingerprint::of("/v1/projects", b"{\"x\":1}"))
+        .await
+        .unwrap();
+    let Begin::Proceed(abandoned) = again else {
+        panic!()
+    };
 
-    // a running key whose owner vanished long ago is taken over
-    c.execute(
-        "UPDATE idempotency_keys SET created_at = now() - interval '11 minutes'",
-        &[],
-    )
-    .await
-    .unwrap();
-    assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::Proceed);
+    // a running key whose holder vanished long ago is taken over
+    age("UPDATE idempotency_keys SET created_at = now() - interval '11 minutes'").await;
+    let Begin::Proceed(taker) = begin(&c, scope, &fp).await.unwrap() else {
+        panic!()
+    };
+    // the old holder can neither store its answer nor release the new holder's claim
+    assert!(!complete(&c, scope, abandoned, &response("{\"stale\":1}"))
+        .await
+        .unwrap());
+    release(&c, scope, abandoned).await.unwrap();
+    assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::InProgress);
+    assert!(complete(&c, scope, taker, &response("{}")).await.unwrap());
 
-    c.execute(
-        "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'",
-        &[],
-    )
-    .await
-    .unwrap();
+    age("UPDATE idempotency_keys SET expires_at = now() - interval '1 second'").await;
     assert_eq!(purge_expired(&c).await.unwrap(), 1);
     let left: i64 = c
         .query_one("SELECT count(*) FROM idempotency_keys", &[])

@@ -19,6 +19,9 @@ use crate::{KeyId, ResolvedKey};
 /// The notification channel the triggers use.
 pub const CHANNEL: &str = "layers_auth";
 
+/// How often the listening connection proves it is alive (and how long it may take to).
+const HEARTBEAT: Duration = Duration::from_millis(400);
+
 /// Cached lookups by key id.
 #[derive(Debug)]
 pub struct KeyCache {
@@ -98,11 +101,11 @@ impl KeyCache {
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
             loop {
-                match cache.listen_once(&database_url).await {
-                    Ok(()) => backoff = Duration::from_millis(100),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "key cache listener failed; bypassing the cache")
-                    }
+                let Err(e) = cache.listen_once(&database_url).await;
+                tracing::warn!(error = %e, "key cache listener stopped; bypassing the cache");
+                if cache.is_listening() {
+                    // it was up: retry at once, as after a first failure
+                    backoff = Duration::from_millis(100);
                 }
                 cache.set_listening(false);
                 tokio::time::sleep(backoff).await;
@@ -111,31 +114,54 @@ impl KeyCache {
         })
     }
 
-    async fn listen_once(&self, database_url: &str) -> Result<(), tokio_postgres::Error> {
-        let (client, mut connection) =
-            tokio_postgres::connect(database_url, tokio_postgres::NoTls).await?;
+    /// Listens until the connection fails; never returns otherwise.
+    async fn listen_once(&self, database_url: &str) -> Result<std::convert::Infallible, String> {
+        let (client, mut connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| e.to_string())?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let driver = tokio::spawn(async move {
             loop {
                 match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
                     Some(Ok(AsyncMessage::Notification(n))) => {
                         if tx.send(n.payload().to_owned()).is_err() {
-                            return Ok(());
+                            return;
                         }
                     }
                     Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(e),
-                    None => return Ok(()),
+                    Some(Err(_)) | None => return,
                 }
             }
         });
-        client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
-        self.set_listening(true);
-        while let Some(payload) = rx.recv().await {
-            self.invalidate(if payload == "*" { None } else { Some(&payload) });
+        let result = async {
+            client
+                .batch_execute(&format!("LISTEN {CHANNEL}"))
+                .await
+                .map_err(|e| e.to_string())?;
+            self.set_listening(true);
+            // A connection can die without a word (a half-open socket): a heartbeat that does
+            // not come back in time ends this listener, and the cache is bypassed until the
+            // next one is up.
+            let mut heartbeat = tokio::time::interval(HEARTBEAT);
+            loop {
+                tokio::select! {
+                    payload = rx.recv() => match payload {
+                        Some(payload) => self.invalidate(if payload == "*" { None } else { Some(&payload) }),
+                        None => return Err("the listening connection closed".to_owned()),
+                    },
+                    _ = heartbeat.tick() => {
+                        match tokio::time::timeout(HEARTBEAT, client.simple_query("SELECT 1")).await {
+                            Ok(Ok(_)) => {}
+                            Ok(Err(e)) => return Err(e.to_string()),
+                            Err(_) => return Err("the listening connection stopped answering".to_owned()),
+                        }
+                    }
+                }
+            }
         }
-        drop(client);
-        driver.await.unwrap_or(Ok(()))
+        .await;
+        driver.abort();
+        result
     }
 }
 

@@ -34,6 +34,25 @@ impl std::fmt::Debug for Limiter {
     }
 }
 
+struct DriverGuard<'a> {
+    limiter: &'a Limiter,
+    key: &'a (uuid::Uuid, String),
+    /// Set on the normal way out, where the queue was removed under the lock already (and a
+    /// new driver may own a new queue for the same bucket by now).
+    finished: bool,
+}
+
+impl Drop for DriverGuard<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Ok(mut queues) = self.limiter.queues.lock() {
+            queues.remove(self.key);
+        }
+    }
+}
+
 impl Limiter {
     pub fn new(pool: Pool) -> Arc<Limiter> {
         Limiter::with_max_batch(pool, DEFAULT_MAX_BATCH)
@@ -66,14 +85,23 @@ impl Limiter {
 
     /// Decides batches for one bucket until its queue is empty.
     async fn drive(self: Arc<Self>, key: (uuid::Uuid, String)) {
+        // Should this task die (a panic, a runtime shutting down), forget the queue: its
+        // waiters get an error instead of waiting for ever, and the next request starts afresh.
+        let mut guard = DriverGuard {
+            limiter: &self,
+            key: &key,
+            finished: false,
+        };
         loop {
             let batch: Vec<Waiter> = {
                 let mut queues = self.queues.lock().expect("limiter lock");
                 let Some(queue) = queues.get_mut(&key) else {
+                    guard.finished = true;
                     return;
                 };
                 if queue.waiting.is_empty() {
                     queues.remove(&key);
+                    guard.finished = true;
                     return;
                 }
                 let take = queue.waiting.len().min(self.max_batch);

@@ -66,7 +66,27 @@ pub enum Decision {
         remaining: u32,
         reset_secs: u64,
         quota: i64,
+        /// Seconds until the next UTC month, when the quota starts afresh.
+        retry_after_secs: u64,
     },
+}
+
+/// Seconds from `now_us` (microseconds since the epoch) to the start of the next UTC month.
+pub fn secs_to_next_month(now_us: i64) -> u64 {
+    use chrono::{Datelike, TimeZone, Utc};
+    let Some(now) = Utc.timestamp_micros(now_us).single() else {
+        return 1;
+    };
+    let (year, month) = if now.month() == 12 {
+        (now.year() + 1, 1)
+    } else {
+        (now.year(), now.month() + 1)
+    };
+    let next = Utc
+        .with_ymd_and_hms(year, month, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now);
+    ceil_secs((next - now).num_microseconds().unwrap_or(0)).max(1)
 }
 
 fn ceil_secs(us: i64) -> u64 {
@@ -99,6 +119,7 @@ impl BatchOutcome {
                     remaining,
                     reset_secs,
                     quota: quota.unwrap_or(0),
+                    retry_after_secs: secs_to_next_month(self.now_us),
                 }
             }
         } else {
@@ -182,6 +203,19 @@ mod tests {
             out.decide(3, policy, Some(10)),
             Decision::RateLimited(_)
         ));
+    }
+
+    #[test]
+    fn the_quota_resets_at_the_next_utc_month() {
+        use chrono::{TimeZone, Utc};
+        let at = |y, m, d, h| {
+            Utc.with_ymd_and_hms(y, m, d, h, 0, 0)
+                .unwrap()
+                .timestamp_micros()
+        };
+        assert_eq!(secs_to_next_month(at(2026, 11, 30, 23)), 3600);
+        assert_eq!(secs_to_next_month(at(2026, 12, 31, 0)), 86_400);
+        assert_eq!(secs_to_next_month(at(2027, 2, 1, 0)), 28 * 86_400);
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub enum Error {
     NotFound,
     #[error("the project is archived")]
     Archived,
+    /// A test key changing a live project, or a live key a sandbox one.
+    #[error("the project belongs to the other environment")]
+    EnvironmentMismatch,
     #[error("another project already uses this customerExternalId")]
     CustomerExternalIdTaken,
     #[error(transparent)]
@@ -101,7 +104,8 @@ pub struct NewInfluencer {
     pub description: Option<Description>,
 }
 
-/// Project operations for one environment: rows written through it carry its `is_sandbox`.
+/// Project operations for one environment: rows written through it carry its `is_sandbox`, and
+/// it changes only projects of its own environment (reading is open to both).
 #[derive(Clone, Copy, Debug)]
 pub struct Projects {
     env: EnvKind,
@@ -263,6 +267,7 @@ impl Projects {
                          primary_language = coalesce($6, primary_language), \
                          updated_at = now() \
                      WHERE id = $1 AND organization_id = $2 AND archived_at IS NULL \
+                       AND is_sandbox = $7 \
                      RETURNING {PROJECT_COLUMNS}"
             ),
             &[
@@ -275,6 +280,7 @@ impl Projects {
                     .map(CustomerExternalId::as_str),
                 &patch.timezone.as_ref().map(Timezone::as_str),
                 &patch.primary_language.as_ref().map(LanguageTag::as_str),
+                &self.env.is_sandbox(),
             ],
         )
         .await
@@ -298,14 +304,16 @@ impl Projects {
                     "UPDATE projects SET \
                          updated_at = CASE WHEN archived_at IS NULL THEN now() ELSE updated_at END, \
                          archived_at = coalesce(archived_at, now()) \
-                     WHERE id = $1 AND organization_id = $2 \
+                     WHERE id = $1 AND organization_id = $2 AND is_sandbox = $3 \
                      RETURNING {PROJECT_COLUMNS}"
                 ),
-                &[&id.as_uuid(), &org.as_uuid()],
+                &[&id.as_uuid(), &org.as_uuid(), &self.env.is_sandbox()],
             )
-            .await?
-            .ok_or(Error::NotFound)?;
-        Ok(project(&row))
+            .await?;
+        match row {
+            Some(row) => Ok(project(&row)),
+            None => Err(self.why_not_writable(db, org, id).await),
+        }
     }
 
     /// Adds an influencer to a project that is not archived.
@@ -322,6 +330,7 @@ impl Projects {
                     "INSERT INTO influencers (id, project_id, organization_id, name, description, is_sandbox) \
                      SELECT $1, p.id, p.organization_id, $4, $5, $6 FROM projects p \
                      WHERE p.id = $2 AND p.organization_id = $3 AND p.archived_at IS NULL \
+                       AND p.is_sandbox = $6 \
                      RETURNING {INFLUENCER_COLUMNS}"
                 ),
                 &[
@@ -382,6 +391,7 @@ impl Projects {
     /// After a guarded write matched no row: was the project missing or archived?
     async fn why_not_writable(&self, db: &impl GenericClient, org: OrgId, id: ProjectId) -> Error {
         match self.get(db, org, id).await {
+            Ok(p) if p.is_sandbox != self.env.is_sandbox() => Error::EnvironmentMismatch,
             Ok(p) if p.archived_at.is_some() => Error::Archived,
             Ok(_) => Error::NotFound, // not reachable for a guarded write, but never a success
             Err(e) => e,

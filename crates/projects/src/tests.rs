@@ -222,3 +222,40 @@ async fn influencers_list_per_project() {
         Err(Error::NotFound)
     ));
 }
+
+#[tokio::test]
+async fn only_the_owning_environment_changes_a_project() {
+    let db = fresh_database().await;
+    let c = db.pool.get().await.unwrap();
+    let org = org(&c).await;
+    let (live, sandbox) = (
+        Projects::new(EnvKind::Live),
+        Projects::new(EnvKind::Sandbox),
+    );
+    let (project, _) = live.create(&c, org, new_project("L", None)).await.unwrap();
+    assert_eq!(
+        sandbox.get(&c, org, project.id).await.unwrap().id,
+        project.id
+    );
+    let patch = ProjectPatch {
+        name: Some(Name::parse("X").unwrap()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        sandbox.update(&c, org, project.id, patch).await,
+        Err(Error::EnvironmentMismatch)
+    ));
+    assert!(matches!(
+        sandbox.archive(&c, org, project.id).await,
+        Err(Error::EnvironmentMismatch)
+    ));
+    let inf = NewInfluencer {
+        name: Name::parse("Ava").unwrap(),
+        description: None,
+    };
+    assert!(matches!(
+        sandbox.create_influencer(&c, org, project.id, inf).await,
+        Err(Error::EnvironmentMismatch)
+    ));
+    assert_eq!(live.get(&c, org, project.id).await.unwrap(), project);
+}
