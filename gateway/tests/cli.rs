@@ -281,8 +281,20 @@ async fn serve_refuses_bad_configuration_in_one_line() {
 }
 
 #[tokio::test]
-async fn serve_stops_gracefully_on_sigterm() {
+async fn serve_drains_an_in_flight_request_on_sigterm() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let db = fresh_database().await;
+    let org = ok(&db, &["admin", "org", "create", "--name", "Acme"])["organizationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = ok(
+        &db,
+        &["admin", "key", "mint", "--org", &org, "--env", "live"],
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -298,21 +310,42 @@ async fn serve_stops_gracefully_on_sigterm() {
         .spawn()
         .unwrap();
     let started = std::time::Instant::now();
-    let ready = loop {
-        let up = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok();
-        if up || started.elapsed() > std::time::Duration::from_secs(20) {
-            break up;
+    let mut stream = loop {
+        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(stream) => break stream,
+            Err(_) if started.elapsed() < std::time::Duration::from_secs(20) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("the gateway did not start listening: {e}"),
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    assert!(ready, "the gateway did not start listening");
+    // A request in flight: its headers are in, half of its body is not.
+    let body = br#"{"name": "Drained"}"#;
+    let head = format!(
+        "POST /v1/projects HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..8]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // new connections are refused while the in-flight request still completes
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err());
+    stream.write_all(&body[8..]).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+
     let output = tokio::task::spawn_blocking(move || {
         let status = child.wait().unwrap();
         let mut stderr = String::new();
@@ -326,4 +359,5 @@ async fn serve_stops_gracefully_on_sigterm() {
     assert!(status.success(), "{status}: {stderr}");
     assert!(stderr.contains("draining in-flight requests"), "{stderr}");
     assert!(stderr.contains("stopped"), "{stderr}");
+    assert_eq!(count(&db, "SELECT count(*) FROM projects").await, 1);
 }
