@@ -41,6 +41,12 @@ fn fails(db: Option<&TestDatabase>, args: &[&str]) -> String {
     stderr
 }
 
+/// Creates an organization through the CLI and returns its id.
+fn new_org(db: &TestDatabase) -> String {
+    let created = ok(db, &["admin", "org", "create", "--name", "Acme"]);
+    created["organizationId"].as_str().unwrap().to_owned()
+}
+
 async fn count(db: &TestDatabase, sql: &str) -> i64 {
     db.pool
         .get()
@@ -106,10 +112,7 @@ async fn organizations_credits_and_plans() {
 #[tokio::test]
 async fn keys_are_minted_once_and_never_printed_again() {
     let db = fresh_database().await;
-    let org = ok(&db, &["admin", "org", "create", "--name", "Acme"])["organizationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let org = new_org(&db);
     let minted = ok(
         &db,
         &[
@@ -169,10 +172,7 @@ async fn keys_are_minted_once_and_never_printed_again() {
 #[tokio::test]
 async fn bad_input_fails_with_one_line_and_writes_nothing() {
     let db = fresh_database().await;
-    let org = ok(&db, &["admin", "org", "create", "--name", "Acme"])["organizationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let org = new_org(&db);
     fails(
         Some(&db),
         &["admin", "org", "create", "--name", "X", "--plan", "gold"],
@@ -284,10 +284,7 @@ async fn serve_refuses_bad_configuration_in_one_line() {
 async fn serve_drains_an_in_flight_request_on_sigterm() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let db = fresh_database().await;
-    let org = ok(&db, &["admin", "org", "create", "--name", "Acme"])["organizationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let org = new_org(&db);
     let key = ok(
         &db,
         &["admin", "key", "mint", "--org", &org, "--env", "live"],

@@ -171,6 +171,18 @@ async fn revoke_and_kill_reach_every_instance_within_a_second() {
         let req = app.http.get(format!("{base}/v1/whoami")).bearer_auth(key);
         async move { req.send().await.unwrap().status().as_u16() }
     };
+    let every_instance_answers = |expected: u16| {
+        let instances = &instances;
+        let status = &status;
+        let key = &key.key;
+        within_a_second(async move || {
+            let mut all = true;
+            for base in instances {
+                all &= status(base, key).await == expected;
+            }
+            all
+        })
+    };
     // warm both caches
     for base in &instances {
         assert_eq!(status(base, &key.key).await, 200);
@@ -179,31 +191,15 @@ async fn revoke_and_kill_reach_every_instance_within_a_second() {
     layers_keys::store::kill(&app.client().await, key.api_key_id)
         .await
         .unwrap();
-    within_a_second(async || {
-        let mut all = true;
-        for base in &instances {
-            all &= status(base, &key.key).await == 503;
-        }
-        all
-    })
-    .await;
+    every_instance_answers(503).await;
     layers_keys::store::unkill(&app.client().await, key.api_key_id)
         .await
         .unwrap();
-    for base in &instances {
-        assert_eq!(status(base, &key.key).await, 200);
-    }
+    every_instance_answers(200).await;
     layers_keys::store::revoke(&app.client().await, key.api_key_id)
         .await
         .unwrap();
-    within_a_second(async || {
-        let mut all = true;
-        for base in &instances {
-            all &= status(base, &key.key).await == 401;
-        }
-        all
-    })
-    .await;
+    every_instance_answers(401).await;
 }
 
 #[tokio::test]
