@@ -35,14 +35,15 @@ CREATE TABLE organization_usage (
     PRIMARY KEY (organization_id, month)
 );
 
--- Admits up to p_n requests at once for one (key, endpoint) bucket and organization:
--- the GCRA grants as many as the bucket allows (emission interval p_interval_us, burst
--- p_burst), then the monthly quota counts as many of those as the ceiling allows.
--- One call, one round trip, however many requests it decides.
+-- Decides up to p_n requests at once for one (key, endpoint) bucket and its organization:
+-- the GCRA admits as many as the bucket allows (emission interval p_interval_us, burst
+-- p_burst), and all p_n count toward the organization's calls this UTC month (every
+-- authenticated request counts, refused or not). The caller compares each request's count with
+-- the ceiling. One call, one round trip, however many requests it decides.
 CREATE FUNCTION layers_admit(
     p_api_key_id uuid, p_endpoint text, p_org uuid, p_n integer,
-    p_interval_us bigint, p_burst integer, p_quota bigint
-) RETURNS TABLE (now_us bigint, base_us bigint, granted integer, usage_before bigint, counted integer)
+    p_interval_us bigint, p_burst integer
+) RETURNS TABLE (now_us bigint, base_us bigint, granted integer, usage_before bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_now bigint := (extract(epoch FROM clock_timestamp()) * 1000000)::bigint;
@@ -51,8 +52,7 @@ DECLARE
     v_base bigint;
     v_room bigint;
     v_granted integer;
-    v_calls bigint := 0;
-    v_counted integer := 0;
+    v_calls bigint;
 BEGIN
     -- Losing the last moments of counters in a crash is acceptable; waiting for a WAL flush on
     -- every request is not.
@@ -72,19 +72,12 @@ BEGIN
     IF v_granted > 0 THEN
         UPDATE rate_limit_buckets SET tat_us = v_base + v_granted * p_interval_us
             WHERE api_key_id = p_api_key_id AND endpoint = p_endpoint;
-
-        INSERT INTO organization_usage (organization_id, month, calls)
-            VALUES (p_org, v_month, 0) ON CONFLICT DO NOTHING;
-        SELECT u.calls INTO v_calls FROM organization_usage u
-            WHERE u.organization_id = p_org AND u.month = v_month FOR UPDATE;
-        v_counted := CASE WHEN p_quota IS NULL THEN v_granted
-                          ELSE least(v_granted, greatest(0, p_quota - v_calls)) END;
-        IF v_counted > 0 THEN
-            UPDATE organization_usage SET calls = calls + v_counted
-                WHERE organization_id = p_org AND month = v_month;
-        END IF;
     END IF;
-    RETURN QUERY SELECT v_now, v_base, v_granted, v_calls, v_counted;
+    INSERT INTO organization_usage AS u (organization_id, month, calls)
+        VALUES (p_org, v_month, p_n)
+        ON CONFLICT (organization_id, month) DO UPDATE SET calls = u.calls + EXCLUDED.calls
+        RETURNING u.calls - p_n INTO v_calls;
+    RETURN QUERY SELECT v_now, v_base, v_granted, v_calls;
 END
 $$;
 

@@ -5,6 +5,7 @@
 
 use std::future::{ready, Ready};
 use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -13,6 +14,7 @@ use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::FutureExt as _;
 use layers_core::EnvKind;
 use layers_keys::{store, ApiKey, ApiKeyId, Denied, ResolvedKey, Scope, Scopes, Tier};
 use layers_limits::{Decision, Policy};
@@ -21,6 +23,7 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::error::{ApiError, Code};
+use crate::middleware::panic_message;
 
 /// Who is calling: resolved from the key by the middleware.
 #[derive(Clone, Debug)]
@@ -39,14 +42,23 @@ pub struct Principal {
 /// Method and route template of the request (`POST /v1/projects/{projectId}/archive`): the
 /// unit of rate limits and idempotency keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint(pub String);
+pub struct Endpoint {
+    pub name: String,
+    /// `false` for a path no route knows (it answers 404 after authentication).
+    pub matched: bool,
+}
 
 impl Endpoint {
     fn of(req: &ServiceRequest) -> Endpoint {
-        let pattern = req
-            .match_pattern()
-            .unwrap_or_else(|| "<unmatched>".to_owned());
-        Endpoint(format!("{} {}", req.method(), pattern))
+        let pattern = req.match_pattern();
+        Endpoint {
+            matched: pattern.is_some(),
+            name: format!(
+                "{} {}",
+                req.method(),
+                pattern.as_deref().unwrap_or("<unmatched>")
+            ),
+        }
     }
 }
 
@@ -153,7 +165,7 @@ async fn admit(
         .limiter
         .admit(layers_limits::Request {
             api_key_id: record.id,
-            endpoint: endpoint.0.clone(),
+            endpoint: endpoint.name.clone(),
             organization_id: record.organization_id,
             policy: Policy::per_minute(per_minute),
             monthly_quota: resolved.monthly_quota,
@@ -170,7 +182,7 @@ async fn admit(
                 Code::RateLimited,
                 format!(
                     "rate limit of {} requests per minute reached for this key on {}; retry in {} s",
-                    t.limit, endpoint.0, t.retry_after_secs
+                    t.limit, endpoint.name, t.retry_after_secs
                 ),
             )
             .with_details(json!({ "retryAfterSeconds": t.retry_after_secs }))
@@ -229,8 +241,17 @@ pub async fn authenticate(
     req.extensions_mut().insert(principal);
     req.extensions_mut().insert(env);
     req.extensions_mut().insert(endpoint);
-    // Every answer after authentication carries the rate-limit headers, errors included.
-    match next.call(req).await {
+    // Every answer after authentication carries the rate-limit headers, errors included (a
+    // panic becomes its 500 here, so that it carries them too).
+    let outcome = match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+        Ok(outcome) => outcome,
+        Err(panic) => Err(ApiError::internal(format!(
+            "handler panicked: {}",
+            panic_message(panic.as_ref())
+        ))
+        .into()),
+    };
+    match outcome {
         Ok(mut res) => {
             for (name, value) in headers {
                 res.headers_mut().insert(name, value);

@@ -11,6 +11,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpMessage, HttpResponse};
 use layers_db::Pool;
 use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use layers_idempotency::{
@@ -56,26 +57,55 @@ impl Claim {
     }
 
     /// Stores the answer in a task of its own: once the route has run, a client that hangs up
-    /// must not keep the answer from being stored (a retry would run the side effect again).
+    /// must not keep the answer from being stored. A failed attempt is retried in the background
+    /// (the answer is sent after the first attempt): an answer never stored would leave the key
+    /// claimed until the takeover, after which a retry would run the side effect again.
     async fn complete(self, token: ClaimToken, stored: StoredResponse) {
-        let task = tokio::spawn(async move {
-            let db = self.pool.get().await.map_err(|e| e.to_string())?;
-            idem::complete(&db, self.scope(), token, &stored)
-                .await
-                .map_err(|e| e.to_string())
+        let (first, first_done) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let mut first = Some(first);
+            for (attempt, pause) in STORE_RETRIES.iter().enumerate() {
+                let outcome = match self.pool.get().await {
+                    Ok(db) => idem::complete(&db, self.scope(), token, &stored)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                let failed = outcome.is_err();
+                match outcome {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(
+                        "idempotency claim was taken over before its answer was stored"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, attempt, "could not store an idempotent answer")
+                    }
+                }
+                if let Some(first) = first.take() {
+                    let _ = first.send(());
+                }
+                if !failed {
+                    return;
+                }
+                tokio::time::sleep(*pause).await;
+            }
+            tracing::error!(
+                "gave up storing an idempotent answer; the key stays claimed until the takeover"
+            );
         });
-        match task.await {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) => {
-                tracing::warn!("idempotency claim was taken over before its answer was stored")
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "could not store an idempotent answer; the key stays claimed")
-            }
-            Err(e) => tracing::warn!(error = %e, "the task storing an idempotent answer failed"),
-        }
+        let _ = first_done.await;
     }
 }
+
+/// Pauses between attempts to store an answer.
+const STORE_RETRIES: [Duration; 6] = [
+    Duration::from_millis(100),
+    Duration::from_millis(500),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+    Duration::from_secs(15),
+    Duration::from_secs(30),
+];
 
 fn replay(stored: StoredResponse) -> HttpResponse {
     let mut res =
@@ -117,6 +147,11 @@ pub async fn idempotency(
     let (Some(principal), Some(endpoint)) = (principal, endpoint) else {
         return Err(ApiError::internal("idempotency runs inside authentication").into());
     };
+    if !endpoint.matched {
+        // no route: the answer is a 404 that changes nothing, and paths no route knows must not
+        // share one scope of keys
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
@@ -142,7 +177,7 @@ pub async fn idempotency(
     let claim = Claim {
         pool: state.pool.clone(),
         api_key_id: principal.api_key_id,
-        endpoint: endpoint.0,
+        endpoint: endpoint.name,
         key,
     };
     let begun = {

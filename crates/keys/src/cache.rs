@@ -19,8 +19,9 @@ use crate::{KeyId, ResolvedKey};
 /// The notification channel the triggers use.
 pub const CHANNEL: &str = "layers_auth";
 
-/// How often the listening connection proves it is alive (and how long it may take to).
-const HEARTBEAT: Duration = Duration::from_millis(400);
+/// How often the listening connection proves it is alive (and how long it may take to), by
+/// default.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_millis(400);
 
 /// Cached lookups by key id.
 #[derive(Debug)]
@@ -29,16 +30,24 @@ pub struct KeyCache {
     generation: AtomicU64,
     listening: AtomicBool,
     ttl: Duration,
+    heartbeat: Duration,
 }
 
 impl KeyCache {
     /// A cache whose entries also expire after `ttl`, as a second line of defence.
     pub fn new(ttl: Duration) -> Arc<KeyCache> {
+        KeyCache::with_heartbeat(ttl, DEFAULT_HEARTBEAT)
+    }
+
+    /// A cache whose listener checks its connection every `heartbeat` (and gives up on it when
+    /// a check takes longer than that).
+    pub fn with_heartbeat(ttl: Duration, heartbeat: Duration) -> Arc<KeyCache> {
         Arc::new(KeyCache {
             entries: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
             listening: AtomicBool::new(false),
             ttl,
+            heartbeat,
         })
     }
 
@@ -142,7 +151,7 @@ impl KeyCache {
             // A connection can die without a word (a half-open socket): a heartbeat that does
             // not come back in time ends this listener, and the cache is bypassed until the
             // next one is up.
-            let mut heartbeat = tokio::time::interval(HEARTBEAT);
+            let mut heartbeat = tokio::time::interval(self.heartbeat);
             loop {
                 tokio::select! {
                     payload = rx.recv() => match payload {
@@ -150,7 +159,7 @@ impl KeyCache {
                         None => return Err("the listening connection closed".to_owned()),
                     },
                     _ = heartbeat.tick() => {
-                        match tokio::time::timeout(HEARTBEAT, client.simple_query("SELECT 1")).await {
+                        match tokio::time::timeout(self.heartbeat, client.simple_query("SELECT 1")).await {
                             Ok(Ok(_)) => {}
                             Ok(Err(e)) => return Err(e.to_string()),
                             Err(_) => return Err("the listening connection stopped answering".to_owned()),
@@ -192,12 +201,13 @@ mod tests {
     }
 
     async fn wait_until(mut f: impl FnMut() -> bool) -> Duration {
+        wait_for(Duration::from_secs(1), &mut f).await
+    }
+
+    async fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
         let started = Instant::now();
         while !f() {
-            assert!(
-                started.elapsed() < Duration::from_secs(1),
-                "not within one second"
-            );
+            assert!(started.elapsed() < limit, "not within {limit:?}");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         started.elapsed()
@@ -210,9 +220,11 @@ mod tests {
         let (org, minted) = partner_key(&c).await;
         let id = minted.key.key_id().clone();
 
-        let cache = KeyCache::new(Duration::from_secs(60));
+        // a slow heartbeat on a busy machine must not switch the cache off mid-test
+        let cache = KeyCache::with_heartbeat(Duration::from_secs(60), Duration::from_secs(30));
         let listener = cache.spawn_listener(db.url.clone());
-        wait_until(|| cache.is_listening()).await;
+        // connecting may be slow on a busy machine; only the eviction is held to one second
+        wait_for(Duration::from_secs(10), || cache.is_listening()).await;
         let generation = cache.generation();
         let resolved = store::resolve(&c, &id).await.unwrap().unwrap();
         cache.insert(Arc::new(resolved), generation);
@@ -220,6 +232,10 @@ mod tests {
 
         store::revoke(&c, minted.record.id).await.unwrap();
         wait_until(|| cache.get(&id).is_none()).await;
+        assert!(
+            cache.is_listening(),
+            "evicted by the notification, not by a lost listener"
+        );
 
         let generation = cache.generation();
         let resolved = store::resolve(&c, &id).await.unwrap().unwrap();
@@ -227,6 +243,7 @@ mod tests {
         assert!(cache.get(&id).is_some());
         layers_orgs::set_plan(&c, org.id, Plan::Free).await.unwrap();
         wait_until(|| cache.get(&id).is_none()).await;
+        assert!(cache.is_listening());
 
         // a lookup that raced with a change is not cached
         let stale = cache.generation();

@@ -133,7 +133,7 @@ impl Limiter {
             .map_err(|e| Error::Pool(e.to_string()))?;
         let db_err = |e| Error::Db(Arc::new(e));
         let statement = db
-            .prepare_cached("SELECT now_us, base_us, granted, usage_before, counted FROM layers_admit($1, $2, $3, $4, $5, $6, $7)")
+            .prepare_cached("SELECT now_us, base_us, granted, usage_before FROM layers_admit($1, $2, $3, $4, $5, $6)")
             .await
             .map_err(db_err)?;
         let row = db
@@ -146,7 +146,6 @@ impl Limiter {
                     &(n as i32),
                     &r.policy.interval_us(),
                     &r.policy.burst(),
-                    &r.monthly_quota,
                 ],
             )
             .await
@@ -156,7 +155,6 @@ impl Limiter {
             base_us: row.get(1),
             granted: row.get(2),
             usage_before: row.get(3),
-            counted: row.get(4),
         })
     }
 }

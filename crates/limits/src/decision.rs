@@ -31,10 +31,8 @@ pub struct BatchOutcome {
     pub base_us: i64,
     /// How many of the batch the bucket admitted (the first ones).
     pub granted: i32,
-    /// The organization's calls this month before this batch.
+    /// The organization's calls this month before this batch (the batch counts them all).
     pub usage_before: i64,
-    /// How many of the admitted ones the quota counted (the first ones).
-    pub counted: i32,
 }
 
 /// A request that may run.
@@ -106,12 +104,13 @@ impl BatchOutcome {
             let remaining = ((self.now_us + tau - tat).div_euclid(t) + 1).max(0);
             let remaining = u32::try_from(remaining).unwrap_or(u32::MAX);
             let reset_secs = ceil_secs(tat - self.now_us);
-            if i < i64::from(self.counted) {
+            let monthly_usage = self.usage_before + i + 1;
+            if quota.is_none_or(|q| monthly_usage <= q) {
                 Decision::Admitted(Admitted {
                     limit,
                     remaining,
                     reset_secs,
-                    monthly_usage: self.usage_before + i + 1,
+                    monthly_usage,
                 })
             } else {
                 Decision::QuotaExceeded {
@@ -147,7 +146,6 @@ mod tests {
             base_us: NOW,
             granted: 5,
             usage_before: 10,
-            counted: 5,
         };
         let remaining: Vec<u32> = (0..5)
             .map(|i| match out.decide(i, policy, None) {
@@ -172,7 +170,6 @@ mod tests {
             base_us: NOW + 59_000_000,
             granted: 0,
             usage_before: 0,
-            counted: 0,
         };
         let Decision::RateLimited(t) = out.decide(0, policy, None) else {
             panic!()
@@ -190,7 +187,6 @@ mod tests {
             base_us: NOW,
             granted: 3,
             usage_before: 9,
-            counted: 1,
         };
         assert!(
             matches!(out.decide(0, policy, Some(10)), Decision::Admitted(a) if a.monthly_usage == 10)

@@ -16,7 +16,11 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         db.simple_query("SELECT 1").await.ok()
     };
     match tokio::time::timeout(std::time::Duration::from_secs(2), ready).await {
-        Ok(Some(_)) => Ok(HttpResponse::Ok().json(json!({ "status": "ready" }))),
+        Ok(Some(_)) => Ok(HttpResponse::Ok().json(json!({
+            "status": "ready",
+            // "bypassed" while the invalidation listener reconnects: still correct, just slower
+            "keyCache": if state.keys.is_listening() { "listening" } else { "bypassed" },
+        }))),
         _ => Ok(HttpResponse::ServiceUnavailable().json(json!({
             "status": "unavailable",
             "reason": "database unreachable",
