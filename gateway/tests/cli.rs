@@ -47,6 +47,57 @@ fn new_org(db: &TestDatabase) -> String {
     created["organizationId"].as_str().unwrap().to_owned()
 }
 
+/// Starts `layers-gateway serve` on a free port; returns the process and the port.
+fn serve(db: &TestDatabase, env: &[(&str, &str)]) -> (std::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_layers-gateway"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("LAYERS_BIND", format!("127.0.0.1:{port}"))
+        .env("LAYERS_WORKERS", "1")
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child, port)
+}
+
+/// Connects to a gateway that is starting, waiting for it to listen.
+async fn connect(port: u16) -> tokio::net::TcpStream {
+    let started = std::time::Instant::now();
+    loop {
+        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(stream) => return stream,
+            Err(_) if started.elapsed() < std::time::Duration::from_secs(20) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("the gateway did not start listening: {e}"),
+        }
+    }
+}
+
+/// The status of `GET path` with `key`, over a connection of its own.
+async fn status_of(port: u16, path: &str, key: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = connect(port).await;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
 async fn count(db: &TestDatabase, sql: &str) -> i64 {
     db.pool
         .get()
@@ -292,30 +343,8 @@ async fn serve_drains_an_in_flight_request_on_sigterm() {
         .as_str()
         .unwrap()
         .to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_layers-gateway"))
-        .arg("serve")
-        .env("DATABASE_URL", &db.url)
-        .env("LAYERS_BIND", format!("127.0.0.1:{port}"))
-        .env("LAYERS_WORKERS", "1")
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let mut stream = loop {
-        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-            Ok(stream) => break stream,
-            Err(_) if started.elapsed() < std::time::Duration::from_secs(20) => {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await
-            }
-            Err(e) => panic!("the gateway did not start listening: {e}"),
-        }
-    };
+    let (mut child, port) = serve(&db, &[]);
+    let mut stream = connect(port).await;
     // A request in flight: its headers are in, half of its body is not.
     let body = br#"{"name": "Drained"}"#;
     let head = format!(
@@ -357,4 +386,31 @@ async fn serve_drains_an_in_flight_request_on_sigterm() {
     assert!(stderr.contains("draining in-flight requests"), "{stderr}");
     assert!(stderr.contains("stopped"), "{stderr}");
     assert_eq!(count(&db, "SELECT count(*) FROM projects").await, 1);
+}
+
+#[tokio::test]
+async fn two_gateway_processes_share_rate_limits() {
+    let db = fresh_database().await;
+    let org = new_org(&db);
+    let minted = ok(
+        &db,
+        &["admin", "key", "mint", "--org", &org, "--env", "live"],
+    );
+    let key = minted["key"].as_str().unwrap();
+    // three a minute: no token comes back while the test runs
+    let limit = [("LAYERS_RATE_LIMIT_STANDARD_PER_MIN", "3")];
+    let (mut first, first_port) = serve(&db, &limit);
+    let (mut second, second_port) = serve(&db, &limit);
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let port = if i % 2 == 0 { first_port } else { second_port };
+        statuses.push(status_of(port, "/v1/whoami", key).await);
+    }
+    for child in [&mut first, &mut second] {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        child.wait().unwrap();
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
 }
