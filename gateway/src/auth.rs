@@ -153,10 +153,10 @@ fn rate_headers(limit: u32, remaining: u32, reset_secs: u64) -> [(HeaderName, He
 async fn admit(
     state: &AppState,
     resolved: &ResolvedKey,
+    tier: Tier,
     endpoint: &Endpoint,
 ) -> Result<(i64, [(HeaderName, HeaderValue); 3]), ApiError> {
     let record = &resolved.record;
-    let tier = record.tier.effective(record.env);
     let per_minute = state
         .settings
         .rate_limit_standard_per_min
@@ -226,13 +226,14 @@ pub async fn authenticate(
     let key = presented_key(req.headers())?;
     let resolved = resolve(&state, &key).await?;
     let endpoint = Endpoint::of(&req);
-    let (monthly_usage, headers) = admit(&state, &resolved, &endpoint).await?;
     let record = &resolved.record;
+    let tier = record.tier.effective(record.env);
+    let (monthly_usage, headers) = admit(&state, &resolved, tier, &endpoint).await?;
     let principal = Principal {
         organization_id: record.organization_id,
         api_key_id: record.id,
         env: record.env,
-        tier: record.tier.effective(record.env),
+        tier,
         scopes: record.scopes.clone(),
         monthly_quota: resolved.monthly_quota,
         monthly_usage,

@@ -169,6 +169,24 @@ impl FromRequest for ListParams {
     }
 }
 
+/// Parses a body field with its domain type; a refusal is a 400 naming the wire field.
+pub fn field<T, E: ToString>(
+    name: &str,
+    value: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<T, ApiError> {
+    parse(value).map_err(|e| ApiError::validation(name, e.to_string()))
+}
+
+/// [`field`] for an optional field: absent stays `None`.
+pub fn optional_field<T, E: ToString>(
+    name: &str,
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<Option<T>, ApiError> {
+    value.map(|v| field(name, v, parse)).transpose()
+}
+
 /// Parses a prefixed id from a path segment; a malformed id is simply not found.
 pub fn path_id<T>(
     raw: &str,

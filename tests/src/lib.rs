@@ -129,6 +129,11 @@ impl TestApp {
             .expect("GET")
     }
 
+    /// GET `path` and read the body as JSON, whatever the status.
+    pub async fn get_json(&self, path: &str, key: &TestKey) -> Value {
+        self.get(path, key).await.json().await.expect("a JSON body")
+    }
+
     pub async fn post(&self, path: &str, key: &TestKey, body: &Value) -> Response {
         self.request(Method::POST, path, Some(key))
             .json(body)

@@ -99,12 +99,7 @@ async fn the_same_key_for_another_request_is_refused() {
             "IDEMPOTENCY_KEY_REUSED",
         )
         .await;
-        let still: Value = app
-            .get(&format!("/v1/projects/{b}"), &key)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let still: Value = app.get_json(&format!("/v1/projects/{b}"), &key).await;
         assert_eq!(still["status"], "active");
     }
 }

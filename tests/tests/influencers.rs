@@ -25,11 +25,8 @@ async fn create_and_list_influencers() {
             assert_eq!(inf["description"], "bio");
         }
         let page: Value = app
-            .get(&format!("/v1/projects/{pid}/influencers?limit=2"), &key)
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("/v1/projects/{pid}/influencers?limit=2"), &key)
+            .await;
         let names: Vec<&str> = page["data"]
             .as_array()
             .unwrap()
@@ -39,14 +36,11 @@ async fn create_and_list_influencers() {
         assert_eq!(names, ["Cy", "Ben"]);
         let cursor = page["nextCursor"].as_str().unwrap();
         let rest: Value = app
-            .get(
+            .get_json(
                 &format!("/v1/projects/{pid}/influencers?limit=2&cursor={cursor}"),
                 &key,
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(rest["data"].as_array().unwrap().len(), 1);
         assert_eq!(rest["nextCursor"], Value::Null);
         let sandbox = app

@@ -120,12 +120,12 @@ async fn the_monthly_quota_counts_live_and_sandbox_calls() {
     let live = app.key_with(org, Env::Live, "*", Tier::Standard).await;
     let test = app.key_with(org, Env::Sandbox, "*", Tier::Standard).await;
 
-    let first: Value = app.get("/v1/whoami", &live).await.json().await.unwrap();
+    let first: Value = app.get_json("/v1/whoami", &live).await;
     assert_eq!(first["monthlyQuota"], 4);
     assert_eq!(first["monthlyUsage"], 1);
     assert_eq!(app.get("/v1/projects", &test).await.status(), 200);
     assert_eq!(app.get("/v1/projects", &live).await.status(), 200);
-    let fourth: Value = app.get("/v1/whoami", &test).await.json().await.unwrap();
+    let fourth: Value = app.get_json("/v1/whoami", &test).await;
     assert_eq!(fourth["monthlyUsage"], 4);
     for key in [&live, &test] {
         let res = app.get("/v1/whoami", key).await;
@@ -144,7 +144,7 @@ async fn the_monthly_quota_counts_live_and_sandbox_calls() {
 
     // an organization without a ceiling still sees its usage
     let free_key = app.partner_key(Env::Sandbox).await;
-    let who: Value = app.get("/v1/whoami", &free_key).await.json().await.unwrap();
+    let who: Value = app.get_json("/v1/whoami", &free_key).await;
     assert_eq!(who["monthlyQuota"], Value::Null);
     assert_eq!(who["monthlyUsage"], 1);
 }

@@ -91,11 +91,8 @@ async fn get_list_and_paginate() {
             ids.push(app.project_id(&key, &format!("P{i}")).await);
         }
         let one: Value = app
-            .get(&format!("/v1/projects/{}", ids[2]), &key)
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("/v1/projects/{}", ids[2]), &key)
+            .await;
         assert_eq!(one["name"], "P2");
 
         let mut seen = Vec::new();
@@ -105,7 +102,7 @@ async fn get_list_and_paginate() {
                 Some(c) => format!("/v1/projects?limit=2&cursor={c}"),
                 None => "/v1/projects?limit=2".to_owned(),
             };
-            let page: Value = app.get(&path, &key).await.json().await.unwrap();
+            let page: Value = app.get_json(&path, &key).await;
             assert!(page["data"].as_array().unwrap().len() <= 2);
             seen.extend(
                 page["data"]
@@ -122,7 +119,7 @@ async fn get_list_and_paginate() {
         ids.reverse();
         assert_eq!(seen, ids, "newest first, each once");
 
-        let default: Value = app.get("/v1/projects", &key).await.json().await.unwrap();
+        let default: Value = app.get_json("/v1/projects", &key).await;
         assert_eq!(default["data"].as_array().unwrap().len(), 5);
         assert_eq!(default["nextCursor"], Value::Null);
         for bad in ["limit=0", "limit=101", "limit=ten"] {
@@ -169,7 +166,7 @@ async fn another_organizations_projects_are_not_found() {
             .post_empty(&format!("/v1/projects/{id}/archive"), &theirs)
             .await;
         assert_error(res, 404, "NOT_FOUND").await;
-        let list: Value = app.get("/v1/projects", &theirs).await.json().await.unwrap();
+        let list: Value = app.get_json("/v1/projects", &theirs).await;
         assert_eq!(list["data"], json!([]));
         // malformed ids are simply not found
         assert_error(
@@ -179,12 +176,7 @@ async fn another_organizations_projects_are_not_found() {
         )
         .await;
         assert_error(app.get("/v1/projects/12345", &mine).await, 404, "NOT_FOUND").await;
-        let unchanged: Value = app
-            .get(&format!("/v1/projects/{id}"), &mine)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let unchanged: Value = app.get_json(&format!("/v1/projects/{id}"), &mine).await;
         assert_eq!(unchanged["name"], "Mine");
         assert_eq!(unchanged["status"], "active");
     }
@@ -220,12 +212,7 @@ async fn patch_changes_only_the_given_fields() {
             .await;
         let error = assert_error(res, 400, "VALIDATION_ERROR").await;
         assert_eq!(error["details"]["field"], "timezone");
-        let unchanged: Value = app
-            .get(&format!("/v1/projects/{id}"), &key)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let unchanged: Value = app.get_json(&format!("/v1/projects/{id}"), &key).await;
         assert_eq!(unchanged["timezone"], "Asia/Tokyo");
     }
 }
@@ -341,12 +328,7 @@ async fn a_key_changes_only_projects_of_its_own_environment() {
             )
             .await;
         assert_error(res, 422, "ENVIRONMENT_MISMATCH").await;
-        let unchanged: Value = app
-            .get(&format!("/v1/projects/{id}"), owner)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let unchanged: Value = app.get_json(&format!("/v1/projects/{id}"), owner).await;
         assert_eq!(unchanged["name"], "Mine");
         assert_eq!(unchanged["status"], "active");
     }

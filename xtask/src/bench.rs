@@ -9,10 +9,10 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::pg::Cluster;
-use crate::util::{capture, free_port, interrupted, root, run_inherited, target_dir, Result};
+use crate::util::{
+    capture, free_port, gateway_json, interrupted, root, run_inherited, target_dir, Result,
+};
 
 const CONNECTIONS: u32 = 64;
 const THREADS: u32 = 2;
@@ -214,10 +214,7 @@ pub fn run() -> Result<()> {
 fn measure(cluster: &Cluster, gateway: &std::path::Path, ceiling: &std::path::Path) -> Result<()> {
     cluster.ensure_database("layers_bench")?;
     let url = cluster.url("layers_bench");
-    let cli = |args: &[&str]| -> Result<Value> {
-        let out = capture(Command::new(gateway).args(args).env("DATABASE_URL", &url))?;
-        serde_json::from_str(&out).map_err(|e| format!("{args:?}: {e}"))
-    };
+    let cli = |args: &[&str]| gateway_json(gateway, &url, args);
     cli(&["migrate"])?;
     let org = cli(&["admin", "org", "create", "--name", "Bench"])?;
     let org = org["organizationId"]

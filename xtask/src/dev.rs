@@ -11,7 +11,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 
 use crate::pg::Cluster;
-use crate::util::{build_gateway, capture, interrupted, root, Result};
+use crate::util::{build_gateway, fnv1a, gateway_json, interrupted, root, Result};
 
 const DEV_DATABASE: &str = "layers_dev";
 const DEV_PORT: u16 = 54329;
@@ -54,11 +54,7 @@ pub fn run() -> Result<()> {
 
 fn serve(gateway: &PathBuf, url: &str, interrupted: &std::sync::atomic::AtomicBool) -> Result<()> {
     let master_key = master_key()?;
-    let cli = |args: &[&str]| -> Result<Value> {
-        let out = capture(Command::new(gateway).args(args).env("DATABASE_URL", url))?;
-        serde_json::from_str(&out)
-            .map_err(|e| format!("unexpected output from {args:?}: {e}: {out}"))
-    };
+    let cli = |args: &[&str]| gateway_json(gateway, url, args);
     cli(&["migrate"])?;
     let seed = seed(&cli, url)?;
     let bind = std::env::var("LAYERS_BIND").unwrap_or_else(|_| "127.0.0.1:8080".into());
@@ -123,7 +119,7 @@ fn master_key() -> Result<String> {
 /// `.dev/seed-<database fingerprint>.json` and minted anew only when the database no longer
 /// accepts them (a wiped cluster, a revoked or killed key, a plan without API access).
 fn seed(cli: &dyn Fn(&[&str]) -> Result<Value>, url: &str) -> Result<Value> {
-    let path = dev_dir().join(format!("seed-{:08x}.json", fingerprint(url)));
+    let path = dev_dir().join(format!("seed-{:08x}.json", fnv1a(url.as_bytes())));
     if let Some(existing) = std::fs::read_to_string(&path)
         .ok()
         .and_then(|s| serde_json::from_str::<Value>(&s).ok())
@@ -181,10 +177,4 @@ fn seed(cli: &dyn Fn(&[&str]) -> Result<Value>, url: &str) -> Result<Value> {
     )
     .map_err(|e| format!("could not write {}: {e}", path.display()))?;
     Ok(seed)
-}
-
-fn fingerprint(s: &str) -> u32 {
-    s.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
 }

@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{capture, Result};
+use crate::util::{capture, fnv1a, Result};
 
 /// Where the PostgreSQL server binaries (`initdb`, `pg_ctl`, `postgres`) are.
 pub fn find_bin_dir() -> Result<PathBuf> {
@@ -124,7 +124,7 @@ impl Cluster {
             let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("pg");
             PathBuf::from(format!(
                 "/tmp/layers-{name}-{:x}",
-                fnv(dir.to_string_lossy().as_bytes())
+                fnv1a(dir.to_string_lossy().as_bytes())
             ))
         } else {
             dir
@@ -256,10 +256,4 @@ impl Cluster {
         }
         Ok(())
     }
-}
-
-fn fnv(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5_u32, |h, &b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
 }

@@ -55,6 +55,28 @@ pub fn run_inherited(cmd: &mut Command) -> Result<()> {
     }
 }
 
+/// Runs an operator command of the gateway binary against `database_url` and parses the one
+/// JSON object it prints.
+pub fn gateway_json(
+    gateway: &Path,
+    database_url: &str,
+    args: &[&str],
+) -> Result<serde_json::Value> {
+    let out = capture(
+        Command::new(gateway)
+            .args(args)
+            .env("DATABASE_URL", database_url),
+    )?;
+    serde_json::from_str(&out).map_err(|e| format!("unexpected output from {args:?}: {e}: {out}"))
+}
+
+/// 32-bit FNV-1a, for short stable names derived from paths and URLs.
+pub fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> Result<u16> {
     TcpListener::bind("127.0.0.1:0")

@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::auth::{Authorized, ProjectsRead, ProjectsWrite};
 use crate::env::Env;
 use crate::error::ApiError;
-use crate::extract::{path_id, Json, ListParams};
+use crate::extract::{field, optional_field, path_id, Json, ListParams};
 use crate::wire::{time, List};
 
 #[derive(Debug, Deserialize)]
@@ -49,15 +49,12 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let project_id = path_id(&path, "project", ProjectId::parse)?;
     let new = NewInfluencer {
-        name: Name::parse(&body.name).map_err(|e| ApiError::validation("name", e.to_string()))?,
-        description: body
-            .description
-            .as_deref()
-            .map(|d| {
-                Description::parse(d)
-                    .map_err(|e| ApiError::validation("description", e.to_string()))
-            })
-            .transpose()?,
+        name: field("name", &body.name, Name::parse)?,
+        description: optional_field(
+            "description",
+            body.description.as_deref(),
+            Description::parse,
+        )?,
     };
     let db = state.pool.get().await?;
     let influencer = env

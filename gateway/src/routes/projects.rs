@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::auth::{Authorized, ProjectsRead, ProjectsWrite};
 use crate::env::Env;
 use crate::error::ApiError;
-use crate::extract::{path_id, Json, ListParams};
+use crate::extract::{field, optional_field, path_id, Json, ListParams};
 use crate::wire::{time, List};
 
 #[derive(Debug, Deserialize)]
@@ -67,17 +67,6 @@ impl From<Project> for ProjectBody {
     }
 }
 
-/// Parses an optional field with its domain type, naming the field on failure.
-fn field<T, E: ToString>(
-    name: &str,
-    value: Option<&str>,
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> Result<Option<T>, ApiError> {
-    value
-        .map(|v| parse(v).map_err(|e| ApiError::validation(name, e.to_string())))
-        .transpose()
-}
-
 fn project_id(raw: &str) -> Result<ProjectId, ApiError> {
     path_id(raw, "project", ProjectId::parse)
 }
@@ -89,24 +78,22 @@ async fn create(
     Json(body): Json<CreateProject>,
 ) -> Result<HttpResponse, ApiError> {
     let new = NewProject {
-        name: Name::parse(&body.name).map_err(|e| ApiError::validation("name", e.to_string()))?,
-        customer_external_id: field(
+        name: field("name", &body.name, Name::parse)?,
+        customer_external_id: optional_field(
             "customerExternalId",
             body.customer_external_id.as_deref(),
             CustomerExternalId::parse,
         )?,
         timezone: field(
             "timezone",
-            Some(body.timezone.as_deref().unwrap_or("UTC")),
+            body.timezone.as_deref().unwrap_or("UTC"),
             Timezone::parse,
-        )?
-        .expect("a default is given"),
+        )?,
         primary_language: field(
             "primaryLanguage",
-            Some(body.primary_language.as_deref().unwrap_or("en")),
+            body.primary_language.as_deref().unwrap_or("en"),
             LanguageTag::parse,
-        )?
-        .expect("a default is given"),
+        )?,
     };
     let db = state.pool.get().await?;
     let (project, created) = env.projects.create(&db, auth.organization_id, new).await?;
@@ -153,14 +140,14 @@ async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = project_id(&path)?;
     let patch = ProjectPatch {
-        name: field("name", body.name.as_deref(), Name::parse)?,
-        customer_external_id: field(
+        name: optional_field("name", body.name.as_deref(), Name::parse)?,
+        customer_external_id: optional_field(
             "customerExternalId",
             body.customer_external_id.as_deref(),
             CustomerExternalId::parse,
         )?,
-        timezone: field("timezone", body.timezone.as_deref(), Timezone::parse)?,
-        primary_language: field(
+        timezone: optional_field("timezone", body.timezone.as_deref(), Timezone::parse)?,
+        primary_language: optional_field(
             "primaryLanguage",
             body.primary_language.as_deref(),
             LanguageTag::parse,
