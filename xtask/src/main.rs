@@ -9,6 +9,8 @@ mod bench;
 mod dev;
 mod pg;
 mod test;
+#[cfg(test)]
+mod tidy;
 mod util;
 
 use std::process::ExitCode;
