@@ -1,4 +1,5 @@
-//! `cargo xtask test`: a throwaway PostgreSQL, then every test in the workspace.
+//! `cargo xtask test`: a throwaway PostgreSQL, then every test in the workspace (nextest, then
+//! the doctests, which nextest does not run).
 
 use std::process::Command;
 
@@ -49,15 +50,35 @@ fn run_tests(url: &str, extra: &[String]) -> Result<()> {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    let mut cmd = Command::new(&cargo);
-    cmd.current_dir(root())
-        .env("LAYERS_TEST_DATABASE_URL", url)
-        .env("RUST_BACKTRACE", "1");
-    if nextest {
-        cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
-    } else {
-        cmd.args(["test", "--workspace", "--no-fail-fast"]);
+    let command = |args: &[&str]| {
+        let mut cmd = Command::new(&cargo);
+        cmd.current_dir(root())
+            .env("LAYERS_TEST_DATABASE_URL", url)
+            .env("RUST_BACKTRACE", "1")
+            .args(args);
+        cmd
+    };
+    if !nextest {
+        // cargo test runs the doctests too.
+        return run_inherited(command(&["test", "--workspace", "--no-fail-fast"]).args(extra));
     }
-    cmd.args(extra);
-    run_inherited(&mut cmd)
+    let tests =
+        run_inherited(command(&["nextest", "run", "--workspace", "--no-fail-fast"]).args(extra));
+    // nextest does not run doctests. Extra arguments are nextest's (filters, profiles), so a
+    // filtered run leaves the doctests out.
+    if !extra.is_empty() {
+        eprintln!("xtask: arguments given, so the doctests were not run");
+        return tests;
+    }
+    let doctests = run_inherited(&mut command(&[
+        "test",
+        "--doc",
+        "--workspace",
+        "--no-fail-fast",
+    ]));
+    match (tests, doctests) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Err(a), Err(b)) => Err(format!("{a}\nxtask: {b}")),
+    }
 }
