@@ -2,9 +2,10 @@
 //! arrive meanwhile are decided together by the next call.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use layers_db::Pool;
+use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use crate::decision::{BatchOutcome, Decision};
@@ -47,9 +48,7 @@ impl Drop for DriverGuard<'_> {
         if self.finished {
             return;
         }
-        if let Ok(mut queues) = self.limiter.queues.lock() {
-            queues.remove(self.key);
-        }
+        self.limiter.queues.lock().remove(self.key);
     }
 }
 
@@ -72,7 +71,7 @@ impl Limiter {
         let key = (request.api_key_id, request.endpoint.clone());
         let (tx, rx) = oneshot::channel();
         let start_driver = {
-            let mut queues = self.queues.lock().expect("limiter lock");
+            let mut queues = self.queues.lock();
             let queue = queues.entry(key.clone()).or_default();
             queue.waiting.push((request, tx));
             !std::mem::replace(&mut queue.in_flight, true)
@@ -94,7 +93,7 @@ impl Limiter {
         };
         loop {
             let batch: Vec<Waiter> = {
-                let mut queues = self.queues.lock().expect("limiter lock");
+                let mut queues = self.queues.lock();
                 let Some(queue) = queues.get_mut(&key) else {
                     guard.finished = true;
                     return;

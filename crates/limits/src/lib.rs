@@ -9,19 +9,50 @@
 //! requests for that bucket queue in memory, and the next call decides all of them at once.
 //! Every request still costs at most one round trip of its own wait, and under load a single
 //! statement admits many requests.
+//!
+//! The arithmetic is pure: from what one `layers_admit` call answered for a batch to a decision
+//! per request.
+//!
+//! ```
+//! use layers_limits::{BatchOutcome, Decision, Policy};
+//!
+//! // Two a minute; three requests arrive together at a fresh bucket, which grants two.
+//! let policy = Policy::per_minute(2);
+//! let now_us = 1_750_000_000_000_000;
+//! let outcome = BatchOutcome { now_us, base_us: now_us, granted: 2, usage_before: 41 };
+//!
+//! let Decision::Admitted(first) = outcome.decide(0, policy, Some(1_000)) else { panic!() };
+//! assert_eq!((first.remaining, first.reset_secs, first.monthly_usage), (1, 30, 42));
+//! let Decision::Admitted(second) = outcome.decide(1, policy, Some(1_000)) else { panic!() };
+//! assert_eq!(second.remaining, 0);
+//! let Decision::RateLimited(third) = outcome.decide(2, policy, Some(1_000)) else { panic!() };
+//! assert_eq!((third.retry_after_secs, third.reset_secs), (30, 60));
+//!
+//! // Within the rate but past the monthly quota:
+//! assert!(matches!(outcome.decide(1, policy, Some(42)), Decision::QuotaExceeded { quota: 42, .. }));
+//! ```
+//!
+//! `Limiter`, `purge_idle_buckets` and `monthly_usage` are the database side, the default
+//! `store` feature; with `default-features = false` this crate is [`Policy`], [`Request`] and
+//! [`BatchOutcome::decide`], and needs no database and no async runtime.
 
+#[cfg(feature = "store")]
 mod batch;
 mod decision;
 
+#[cfg(feature = "store")]
 pub use batch::{Limiter, DEFAULT_MAX_BATCH};
 pub use decision::{Admitted, BatchOutcome, Decision, Policy, Throttled};
 
+#[cfg(feature = "store")]
 use std::sync::Arc;
 
 use layers_orgs::OrgId;
+#[cfg(feature = "store")]
 use thiserror::Error;
 
 /// What can go wrong while deciding.
+#[cfg(feature = "store")]
 #[derive(Debug, Clone, Error)]
 pub enum Error {
     #[error("could not get a database connection: {0}")]
@@ -32,6 +63,7 @@ pub enum Error {
     Gone,
 }
 
+#[cfg(feature = "store")]
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// One request to admit.
@@ -47,6 +79,7 @@ pub struct Request {
 }
 
 /// Deletes buckets that are full again (they hold no information), returning how many.
+#[cfg(feature = "store")]
 pub async fn purge_idle_buckets(db: &impl layers_db::GenericClient) -> Result<u64> {
     db.execute(
         "DELETE FROM rate_limit_buckets WHERE tat_us < (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
@@ -57,6 +90,7 @@ pub async fn purge_idle_buckets(db: &impl layers_db::GenericClient) -> Result<u6
 }
 
 /// The organization's calls so far in the current UTC month.
+#[cfg(feature = "store")]
 pub async fn monthly_usage(db: &impl layers_db::GenericClient, org: OrgId) -> Result<i64> {
     let row = db
         .query_opt(
@@ -69,5 +103,5 @@ pub async fn monthly_usage(db: &impl layers_db::GenericClient, org: OrgId) -> Re
     Ok(row.map(|r| r.get(0)).unwrap_or(0))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "store"))]
 mod tests;
