@@ -14,13 +14,15 @@ use layers_db::Pool;
 use layers_keys::KeyCache;
 use layers_limits::Limiter;
 
+use crate::auth_failures::FailedAuth;
 use crate::config::Settings;
 use crate::env::Environments;
-use crate::idempotency::idempotency;
 use crate::middleware::{envelope, BODY_LIMIT};
+use crate::tx::transact;
 use crate::{auth, routes};
 
-/// Shared by every request.
+/// Shared by every request. Its `Debug` shows no secret (the database URL's password is
+/// redacted in [`Settings`]' own `Debug`).
 #[derive(Debug)]
 pub struct AppState {
     pub pool: Pool,
@@ -30,6 +32,8 @@ pub struct AppState {
     pub keys: Arc<KeyCache>,
     /// Rate limits and monthly quotas.
     pub limiter: Arc<Limiter>,
+    /// Failed authentications per client address.
+    pub auth_failures: FailedAuth,
 }
 
 /// A bound, not yet running server.
@@ -53,10 +57,13 @@ pub enum StartError {
 
 /// Registers every route on an `App`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // before the `/v1` scope, so that `/v1/openapi.json` answers without a key
+    cfg.configure(routes::docs::config);
     cfg.configure(routes::health::config).service(
         web::scope("/v1")
-            // the last wrap runs first: authentication, then idempotency
-            .wrap(from_fn(idempotency))
+            // the last wrap runs first: authentication, then the write's transaction (with its
+            // idempotency key)
+            .wrap(from_fn(transact))
             .wrap(from_fn(auth::authenticate))
             .configure(routes::whoami::config)
             .configure(routes::projects::config)
@@ -83,6 +90,7 @@ impl Application {
         keys.spawn_listener(settings.database_url.clone());
         tokio::spawn(maintain(pool.clone()));
         let state = web::Data::new(AppState {
+            auth_failures: FailedAuth::new(settings.auth_failures_per_min),
             limiter: Limiter::with_max_batch(pool.clone(), settings.rate_limit_max_batch),
             keys,
             pool,
@@ -129,8 +137,10 @@ impl Application {
     }
 }
 
-/// How long a cached key lookup may live even without a notification.
-const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long a cached key lookup (or a known-unknown key id) may live even without a
+/// notification: the last line of defence should notifications stop without the heartbeat
+/// noticing.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(3);
 
 /// How often expired idempotency keys and idle rate-limit buckets are deleted.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(300);
@@ -166,5 +176,35 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_state_shows_no_secret_in_debug_output() {
+        let url = "postgres://layers:hunter2@127.0.0.1:1/layers";
+        let settings = Settings::from_lookup(|name| match name {
+            "DATABASE_URL" => Some(url.into()),
+            // base64 of "SECRETSECRETSECRETSECRETSECRET12"
+            "LAYERS_MASTER_KEY" => Some("U0VDUkVUU0VDUkVUU0VDUkVUU0VDUkVUU0VDUkVUMTI=".into()),
+            _ => None,
+        })
+        .unwrap();
+        // building the pool connects lazily: nothing here needs the (unreachable) database
+        let pool = layers_db::pool(&settings.database_url, 1).unwrap();
+        let state = AppState {
+            limiter: Limiter::new(pool.clone()),
+            keys: KeyCache::new(KEY_CACHE_TTL),
+            auth_failures: FailedAuth::new(60),
+            environments: Environments::new(&settings),
+            pool,
+            settings,
+        };
+        let shown = format!("{state:?} {state:#?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("U0VDUkVU"), "{shown}");
     }
 }

@@ -5,6 +5,7 @@
 
 use std::future::{ready, Ready};
 use std::marker::PhantomData;
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -12,10 +13,12 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::FutureExt as _;
 use layers_core::EnvKind;
+use layers_keys::cache::Lookup;
 use layers_keys::{store, ApiKey, ApiKeyId, Denied, ResolvedKey, Scope, Scopes, Tier};
 use layers_limits::{Decision, Policy};
 use layers_orgs::OrgId;
@@ -49,46 +52,76 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// Names the endpoint from the same decoded path the router matches (`/v1/%70rojects` is
+    /// `/v1/projects` to both), so that no spelling of a path escapes its bucket or its
+    /// idempotency keys. Methods no route uses share one name, so made-up methods cannot mint
+    /// buckets.
     fn of(req: &ServiceRequest) -> Endpoint {
-        let pattern = req.match_pattern();
+        let pattern = req.resource_map().match_pattern(req.match_info().as_str());
+        let method = match *req.method() {
+            Method::GET
+            | Method::HEAD
+            | Method::POST
+            | Method::PUT
+            | Method::PATCH
+            | Method::DELETE
+            | Method::OPTIONS => req.method().as_str(),
+            _ => "<other method>",
+        };
         Endpoint {
             matched: pattern.is_some(),
-            name: format!(
-                "{} {}",
-                req.method(),
-                pattern.as_deref().unwrap_or("<unmatched>")
-            ),
+            name: format!("{method} {}", pattern.as_deref().unwrap_or("<unmatched>")),
         }
     }
 }
 
-/// The key presented in `Authorization: Bearer …` or `X-Api-Key`.
+/// The key presented in `Authorization: Bearer …` or `X-Api-Key`. Ambiguous credentials are
+/// refused rather than guessed at: a repeated credential header, or both headers carrying
+/// different keys.
 fn presented_key(headers: &HeaderMap) -> Result<ApiKey, ApiError> {
     let unauthenticated = |msg: &str| ApiError::new(Code::Unauthenticated, msg);
-    let raw = if let Some(value) = headers.get(AUTHORIZATION) {
-        let value = value
-            .to_str()
-            .map_err(|_| unauthenticated("Authorization header is not valid text"))?;
-        match value.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                token.trim().to_owned()
-            }
-            _ => {
-                return Err(unauthenticated(
+    let single = |name: HeaderName, shown: &str| match headers.get_all(&name).count() {
+        0 => Ok(None),
+        1 => Ok(headers.get(&name)),
+        _ => Err(unauthenticated(&format!(
+            "send the {shown} header once: several credentials are ambiguous"
+        ))),
+    };
+    let bearer = single(AUTHORIZATION, "Authorization")?
+        .map(|value| {
+            let value = value
+                .to_str()
+                .map_err(|_| unauthenticated("Authorization header is not valid text"))?;
+            match value.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    Ok(token.trim().to_owned())
+                }
+                _ => Err(unauthenticated(
                     "Authorization header must read Bearer <API key>",
-                ))
+                )),
             }
+        })
+        .transpose()?;
+    let header = single(HeaderName::from_static("x-api-key"), "X-Api-Key")?
+        .map(|value| {
+            value
+                .to_str()
+                .map(|v| v.trim().to_owned())
+                .map_err(|_| unauthenticated("X-Api-Key header is not valid text"))
+        })
+        .transpose()?;
+    let raw = match (bearer, header) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(unauthenticated(
+                "Authorization and X-Api-Key carry different keys: send one key",
+            ))
         }
-    } else if let Some(value) = headers.get("x-api-key") {
-        value
-            .to_str()
-            .map_err(|_| unauthenticated("X-Api-Key header is not valid text"))?
-            .trim()
-            .to_owned()
-    } else {
-        return Err(unauthenticated(
-            "missing API key: send Authorization: Bearer <API key> or X-Api-Key: <API key>",
-        ));
+        (Some(key), _) | (None, Some(key)) => key,
+        (None, None) => {
+            return Err(unauthenticated(
+                "missing API key: send Authorization: Bearer <API key> or X-Api-Key: <API key>",
+            ))
+        }
     };
     ApiKey::parse(&raw).map_err(|e| unauthenticated(&e.to_string()))
 }
@@ -110,25 +143,62 @@ fn denied(d: Denied) -> ApiError {
     }
 }
 
+fn too_many_failures(retry_after_secs: u64) -> ApiError {
+    ApiError::new(
+        Code::RateLimited,
+        format!(
+            "too many failed authentications from this address; retry in {retry_after_secs} s with a valid key"
+        ),
+    )
+    .with_details(json!({ "retryAfterSeconds": retry_after_secs }))
+    .with_header(RETRY_AFTER, HeaderValue::from(retry_after_secs))
+}
+
 /// Resolves the presented key, from the cache when it can, and applies 401 → 503 → 402 in
-/// that order.
-async fn resolve(state: &AppState, key: &ApiKey) -> Result<Arc<ResolvedKey>, ApiError> {
-    let resolved = match state.keys.get(key.key_id()) {
-        Some(hit) => hit,
-        None => {
+/// that order. Every 401 counts against the client's address; an address out of failures gets
+/// 429 for anything the key cache cannot answer from memory.
+async fn resolve(
+    state: &AppState,
+    headers: &HeaderMap,
+    addr: Option<IpAddr>,
+) -> Result<Arc<ResolvedKey>, ApiError> {
+    let failed = |e: ApiError| {
+        state.auth_failures.record(addr);
+        e
+    };
+    let blocked = || state.auth_failures.blocked(addr).map(too_many_failures);
+    let key = match presented_key(headers) {
+        Ok(key) => key,
+        Err(e) => return Err(blocked().unwrap_or_else(|| failed(e))),
+    };
+    let resolved = match state.keys.lookup(key.key_id()) {
+        Lookup::Found(hit) => hit,
+        Lookup::Unknown => {
+            return Err(blocked().unwrap_or_else(|| failed(denied(Denied::Unauthenticated))))
+        }
+        Lookup::Miss => {
+            if let Some(e) = blocked() {
+                return Err(e);
+            }
             let generation = state.keys.generation();
             let db = state.pool.get().await?;
             let found = store::resolve(&db, key.key_id())
                 .await
-                .map_err(ApiError::internal)?
-                .ok_or_else(|| denied(Denied::Unauthenticated))?;
+                .map_err(ApiError::internal)?;
+            let Some(found) = found else {
+                state.keys.insert_unknown(key.key_id(), generation);
+                return Err(failed(denied(Denied::Unauthenticated)));
+            };
             let found = Arc::new(found);
             state.keys.insert(found.clone(), generation);
             found
         }
     };
-    resolved.admit(key).map_err(denied)?;
-    Ok(resolved)
+    match resolved.admit(&key) {
+        Ok(()) => Ok(resolved),
+        Err(Denied::Unauthenticated) => Err(failed(denied(Denied::Unauthenticated))),
+        Err(d) => Err(denied(d)),
+    }
 }
 
 fn rate_headers(limit: u32, remaining: u32, reset_secs: u64) -> [(HeaderName, HeaderValue); 3] {
@@ -223,8 +293,8 @@ pub async fn authenticate(
         .app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| ApiError::internal("application state is missing"))?;
-    let key = presented_key(req.headers())?;
-    let resolved = resolve(&state, &key).await?;
+    let addr = req.peer_addr().map(|a| a.ip());
+    let resolved = resolve(&state, req.headers(), addr).await?;
     let endpoint = Endpoint::of(&req);
     let record = &resolved.record;
     let tier = record.tier.effective(record.env);

@@ -138,9 +138,32 @@ impl From<PlanArg> for Plan {
 #[derive(Debug)]
 pub struct Failure(pub String);
 
-impl<E: std::fmt::Display> From<E> for Failure {
+/// The error and its causes on one line, outermost first (`could not …: db error: ERROR: …`),
+/// each cause once even where a layer repeats its source in its own message.
+pub fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl<E: std::error::Error + 'static> From<E> for Failure {
     fn from(e: E) -> Failure {
-        Failure(e.to_string())
+        Failure(cause_chain(&e))
+    }
+}
+
+impl Failure {
+    /// A failure with some context in front of its cause chain.
+    fn context(what: &str, e: impl std::error::Error + 'static) -> Failure {
+        Failure(format!("{what}: {}", cause_chain(&e)))
     }
 }
 
@@ -181,7 +204,8 @@ pub fn key_json(k: &KeyRecord) -> Value {
         "organizationId": k.organization_id.to_string(),
         "environment": k.env.key_segment(),
         "scopes": k.scopes.to_strings(),
-        "tier": k.tier.as_str(),
+        // what requests are limited by: a test key is always pilot
+        "tier": k.tier.effective(k.env).as_str(),
         "state": match k.state() {
             layers_keys::KeyState::Active => "active",
             layers_keys::KeyState::Killed => "killed",
@@ -279,8 +303,15 @@ fn parse(command: Admin) -> Result<Op, Failure> {
 pub async fn admin(command: Admin) -> Result<Value, Failure> {
     let op = parse(command)?;
     let url = database_url()?;
+    // as `serve` does: an operator on a fresh database needs no separate `migrate`
+    layers_db::migrate(&url)
+        .await
+        .map_err(|e| Failure::context("could not prepare the database", e))?;
     let pool = layers_db::pool(&url, 1)?;
-    let mut db = pool.get().await?;
+    let mut db = pool
+        .get()
+        .await
+        .map_err(|e| Failure::context("could not connect to the database", e))?;
     match op {
         Op::CreateOrg {
             name,
@@ -318,14 +349,18 @@ pub async fn admin(command: Admin) -> Result<Value, Failure> {
 
 /// `layers-gateway migrate`
 pub async fn migrate() -> Result<Value, Failure> {
-    let applied = layers_db::migrate(&database_url()?).await?;
+    let applied = layers_db::migrate(&database_url()?)
+        .await
+        .map_err(|e| Failure::context("could not migrate the database", e))?;
     Ok(json!({ "applied": applied }))
 }
 
 /// `layers-gateway serve`
 pub async fn serve() -> Result<(), Failure> {
     let settings = Settings::from_env()?;
-    let applied = layers_db::migrate(&settings.database_url).await?;
+    let applied = layers_db::migrate(&settings.database_url)
+        .await
+        .map_err(|e| Failure::context("could not migrate the database", e))?;
     if !applied.is_empty() {
         tracing::info!(?applied, "applied migrations");
     }

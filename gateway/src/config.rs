@@ -24,8 +24,9 @@ impl std::fmt::Debug for MasterKey {
     }
 }
 
-/// Everything the gateway reads from its environment.
-#[derive(Clone, Debug)]
+/// Everything the gateway reads from its environment. Its `Debug` redacts the database
+/// password and the master key.
+#[derive(Clone)]
 pub struct Settings {
     /// `DATABASE_URL`
     pub database_url: String,
@@ -49,6 +50,65 @@ pub struct Settings {
     pub db_pool_size: usize,
     /// `LAYERS_WORKERS` (default: one per CPU): HTTP worker threads.
     pub workers: usize,
+    /// `LAYERS_AUTH_FAILURES_PER_MIN` (default 60): failed authentications one client address
+    /// may make per minute (in bursts of as many) before it is answered 429.
+    pub auth_failures_per_min: u32,
+    /// `LAYERS_BODY_IDLE_TIMEOUT` (default 5s): longest pause while a request body arrives.
+    pub body_idle_timeout: Duration,
+    /// `LAYERS_BODY_TIMEOUT` (default 30s): longest time to receive a whole request body.
+    pub body_timeout: Duration,
+}
+
+/// `postgres://user:secret@host/db` with the password replaced by `<redacted>`, also in the
+/// `password=` form of connection strings.
+pub fn redact_database_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let rest = scheme_end + 3;
+        let authority_end = out[rest..]
+            .find(['/', '?'])
+            .map(|i| rest + i)
+            .unwrap_or(out.len());
+        if let Some(at) = out[rest..authority_end].rfind('@').map(|i| rest + i) {
+            if let Some(colon) = out[rest..at].find(':').map(|i| rest + i) {
+                out.replace_range(colon + 1..at, "<redacted>");
+            }
+        }
+    }
+    // key=value form, or a password in the query string
+    if let Some(start) = out.find("password=") {
+        let value = start + "password=".len();
+        let end = out[value..]
+            .find([' ', '&'])
+            .map(|i| value + i)
+            .unwrap_or(out.len());
+        out.replace_range(value..end, "<redacted>");
+    }
+    out
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_database_url(&self.database_url))
+            .field("bind", &self.bind)
+            .field("public_base_url", &self.public_base_url)
+            .field("media_base_url", &self.media_base_url)
+            .field("master_key", &self.master_key)
+            .field("allow_private_network", &self.allow_private_network)
+            .field("webhook_retry_schedule", &self.webhook_retry_schedule)
+            .field(
+                "rate_limit_standard_per_min",
+                &self.rate_limit_standard_per_min,
+            )
+            .field("rate_limit_max_batch", &self.rate_limit_max_batch)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("workers", &self.workers)
+            .field("auth_failures_per_min", &self.auth_failures_per_min)
+            .field("body_idle_timeout", &self.body_idle_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .finish()
+    }
 }
 
 impl Settings {
@@ -111,6 +171,17 @@ impl Settings {
             &get("LAYERS_RATE_LIMIT_STANDARD_PER_MIN", "120"),
             "LAYERS_RATE_LIMIT_STANDARD_PER_MIN",
         )?;
+        let duration = |name: &'static str, default: &str| {
+            let value = get(name, default);
+            parse_duration(value.trim())
+                .filter(|d| !d.is_zero())
+                .ok_or(ConfigError {
+                    name,
+                    problem: format!("must be a duration such as 500ms, 5s or 2m, got {value:?}"),
+                })
+        };
+        let body_idle_timeout = duration("LAYERS_BODY_IDLE_TIMEOUT", "5s")?;
+        let body_timeout = duration("LAYERS_BODY_TIMEOUT", "30s")?;
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -137,6 +208,12 @@ impl Settings {
                 as usize,
             workers: positive::<u32>(&get("LAYERS_WORKERS", &cpus.to_string()), "LAYERS_WORKERS")?
                 as usize,
+            auth_failures_per_min: positive(
+                &get("LAYERS_AUTH_FAILURES_PER_MIN", "60"),
+                "LAYERS_AUTH_FAILURES_PER_MIN",
+            )?,
+            body_idle_timeout,
+            body_timeout,
         })
     }
 }
@@ -264,5 +341,29 @@ mod tests {
         assert!(s.allow_private_network);
         assert_eq!(s.media_base_url, "http://127.0.0.1:9/media");
         assert!(!format!("{s:?}").contains(&key));
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let key = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        for url in [
+            "postgres://layers:hunter2@db.internal:5432/layers?sslmode=require",
+            "host=db.internal user=layers password=hunter2 dbname=layers",
+            "postgres://db.internal/layers?password=hunter2&sslmode=require",
+        ] {
+            let s = settings(&[("DATABASE_URL", url), ("LAYERS_MASTER_KEY", &key)]).unwrap();
+            let shown = format!("{s:?} {s:#?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(!shown.contains(&key), "{shown}");
+            assert!(
+                shown.contains("db.internal"),
+                "the rest stays readable: {shown}"
+            );
+        }
+        assert_eq!(
+            redact_database_url("postgres://u@h/db"),
+            "postgres://u@h/db",
+            "nothing to redact"
+        );
     }
 }

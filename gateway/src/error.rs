@@ -10,8 +10,22 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
 use crate::middleware::current_request_id;
+use layers_core::EnvKind;
 
-/// The codes of CONTRACT §4 (and `METHOD_NOT_ALLOWED` for a known route with the wrong method).
+/// The most characters of a client's own input an error message quotes.
+pub const QUOTE_LIMIT: usize = 64;
+
+/// `input`, cut to [`QUOTE_LIMIT`] characters (with `…` when cut), for quoting in a message:
+/// an answer never grows with what the client sent.
+pub fn quote(input: &str) -> String {
+    match input.char_indices().nth(QUOTE_LIMIT) {
+        None => input.to_owned(),
+        Some((cut, _)) => format!("{}…", &input[..cut]),
+    }
+}
+
+/// The codes of CONTRACT §4, plus `METHOD_NOT_ALLOWED` for a known route with the wrong method
+/// and `REQUEST_TIMEOUT` for a body that arrives too slowly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Code {
     ValidationError,
@@ -22,6 +36,7 @@ pub enum Code {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
     IdempotencyKeyReused,
@@ -44,6 +59,7 @@ impl Code {
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::Conflict => StatusCode::CONFLICT,
+            Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::IdempotencyKeyReused | Code::EnvironmentMismatch => {
@@ -66,6 +82,7 @@ impl Code {
             Code::NotFound => "NOT_FOUND",
             Code::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Code::Conflict => "CONFLICT",
+            Code::RequestTimeout => "REQUEST_TIMEOUT",
             Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Code::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Code::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
@@ -107,11 +124,34 @@ impl ApiError {
 
     /// 400 `VALIDATION_ERROR` naming the offending field.
     pub fn validation(field: &str, message: impl Into<String>) -> ApiError {
-        ApiError::new(Code::ValidationError, message).with_details(json!({ "field": field }))
+        ApiError::new(Code::ValidationError, message).with_details(json!({ "field": quote(field) }))
     }
 
     pub fn not_found(what: &str) -> ApiError {
         ApiError::new(Code::NotFound, format!("no such {what}"))
+    }
+
+    /// 404 for an id that exists in the other environment (CONTRACT §9): it says so, as Stripe
+    /// does, so that a partner who mixed up keys is not left guessing.
+    pub fn in_other_environment(what: &str, other: EnvKind) -> ApiError {
+        ApiError::new(
+            Code::NotFound,
+            format!(
+                "no such {what} in this environment: it exists in {other}; read it with a {} key",
+                other.key_segment()
+            ),
+        )
+    }
+
+    /// 422 `ENVIRONMENT_MISMATCH` for a write naming a resource of the other environment.
+    pub fn environment_mismatch(what: &str, other: EnvKind) -> ApiError {
+        ApiError::new(
+            Code::EnvironmentMismatch,
+            format!(
+                "this {what} belongs to {other}: change it with a {} key; nothing was written",
+                other.key_segment()
+            ),
+        )
     }
 
     /// 409 `CONFLICT` with a machine-readable reason.
@@ -260,15 +300,12 @@ impl From<layers_projects::Error> for ApiError {
         use layers_projects::Error as E;
         match e {
             E::NotFound => ApiError::not_found("project"),
+            E::InOtherEnvironment(other) => ApiError::in_other_environment("project", other),
             E::Archived => ApiError::conflict(
                 "project_archived",
                 "the project is archived and can no longer be changed",
             ),
-            E::EnvironmentMismatch => ApiError::new(
-                Code::EnvironmentMismatch,
-                "this project belongs to the other environment: change live projects with a live key \
-                 and sandbox projects with a test key",
-            ),
+            E::EnvironmentMismatch(other) => ApiError::environment_mismatch("project", other),
             E::CustomerExternalIdTaken => ApiError::conflict(
                 "customer_external_id_taken",
                 "another project in this organization already uses this customerExternalId",

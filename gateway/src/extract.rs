@@ -10,7 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use layers_core::Limit;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, Code};
+use crate::error::{quote, ApiError, Code};
 
 /// A JSON body parsed into `T`; unknown fields are refused by `T`'s own serde attributes.
 #[derive(Debug)]
@@ -25,6 +25,23 @@ fn is_json(content_type: &str) -> bool {
         .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// `message` with every `quoted` part cut to [`quote`]'s bound: serde quotes the client's own
+/// field names, which may be a megabyte long.
+fn bound_quotes(message: &str) -> String {
+    message
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                quote(part)
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
 }
 
 /// Turns a serde error into a 400 that names the field.
@@ -45,16 +62,20 @@ fn invalid_body(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError 
         (true, p, Some(f)) => format!("{p}.{f}"),
         _ => path,
     };
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_owned();
+    let message = bound_quotes(message.split(" at line ").next().unwrap_or(&message));
+    let field = quote(&field);
     ApiError::validation(&field, format!("{field}: {message}"))
 }
 
-/// Parses a JSON body already read into memory.
+/// Parses a JSON body already read into memory. Every body of this API is a JSON object; an
+/// array (which serde would otherwise accept for a struct, field by field) is refused.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.trim_ascii_start().first() == Some(&b'[') {
+        return Err(ApiError::new(
+            Code::ValidationError,
+            "request body must be a JSON object, not an array",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(invalid_body)?;
     de.end().map_err(|e| {
@@ -169,17 +190,18 @@ impl FromRequest for ListParams {
     }
 }
 
-/// Parses a body field with its domain type; a refusal is a 400 naming the wire field.
-pub fn field<T, E: ToString>(
+/// Parses a body field with its domain type; a refusal is a 400 naming the wire field (domain
+/// messages say what is wrong, the gateway says where: `timezone must be an IANA …`).
+pub fn field<T, E: std::fmt::Display>(
     name: &str,
     value: &str,
     parse: impl Fn(&str) -> Result<T, E>,
 ) -> Result<T, ApiError> {
-    parse(value).map_err(|e| ApiError::validation(name, e.to_string()))
+    parse(value).map_err(|e| ApiError::validation(name, format!("{name} {e}")))
 }
 
 /// [`field`] for an optional field: absent stays `None`.
-pub fn optional_field<T, E: ToString>(
+pub fn optional_field<T, E: std::fmt::Display>(
     name: &str,
     value: Option<&str>,
     parse: impl Fn(&str) -> Result<T, E>,
@@ -228,6 +250,18 @@ mod tests {
         assert!(parse_json::<Body>(b"{\"name\": \"x\"} trailing").is_err());
         assert!(parse_json::<Body>(b"{").is_err());
         assert!(parse_json::<Body>(br#"{"name": "x"}"#).is_ok());
+        assert!(parse_json::<Body>(br#" ["x", null]"#).is_err());
+    }
+
+    #[test]
+    fn client_input_is_quoted_only_up_to_a_bound() {
+        let long = "k".repeat(1_000_000);
+        let err = parse_json::<Body>(format!("{{\"{long}\": 1}}").as_bytes()).unwrap_err();
+        let res = err.error_response();
+        let shown = format!("{err}");
+        assert!(shown.len() < 1_000, "{} bytes", shown.len());
+        assert!(shown.contains(&"k".repeat(64)));
+        assert_eq!(res.status(), 400);
     }
 
     #[test]

@@ -6,15 +6,17 @@
 
 pub mod app;
 pub mod auth;
+pub mod auth_failures;
 pub mod cli;
 pub mod config;
 pub mod env;
 pub mod error;
 pub mod extract;
-pub mod idempotency;
 pub mod middleware;
+pub mod openapi;
 pub mod routes;
 pub mod telemetry;
+pub mod tx;
 pub mod wire;
 
 pub use app::{AppState, Application};

@@ -9,10 +9,12 @@ pub fn time(t: DateTime<Utc>) -> String {
 }
 
 /// `{"data": [...], "nextCursor": string|null}`
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct List<T> {
     pub data: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

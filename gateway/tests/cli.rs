@@ -182,6 +182,21 @@ async fn keys_are_minted_once_and_never_printed_again() {
     );
     let key = minted["key"].as_str().unwrap();
     assert!(key.starts_with("lp_test_"));
+    // a test key is limited as pilot whatever it was minted with, and the CLI says so
+    let standard = ok(
+        &db,
+        &["admin", "key", "mint", "--org", &org, "--env", "test"],
+    );
+    let shown = ok(
+        &db,
+        &[
+            "admin",
+            "key",
+            "kill",
+            standard["apiKeyId"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(shown["tier"], "pilot");
     layers_keys::ApiKey::parse(key).expect("a well-formed key");
     let id = minted["apiKeyId"].as_str().unwrap();
     uuid::Uuid::parse_str(id).expect("apiKeyId is a UUID");
@@ -213,7 +228,8 @@ async fn keys_are_minted_once_and_never_printed_again() {
     assert_eq!(
         count(
             &db,
-            "SELECT count(*) FROM api_keys WHERE scopes = ARRAY['*'] AND tier = 'standard'"
+            "SELECT count(*) FROM api_keys WHERE scopes = ARRAY['*'] AND tier = 'standard' \
+             AND environment = 'live'"
         )
         .await,
         1
@@ -300,6 +316,64 @@ async fn bad_input_fails_with_one_line_and_writes_nothing() {
     assert_eq!(count(&db, "SELECT count(*) FROM organizations").await, 1);
     assert_eq!(count(&db, "SELECT count(*) FROM api_keys").await, 0);
     assert_eq!(count(&db, "SELECT count(*) FROM credit_ledger").await, 0);
+}
+
+#[tokio::test]
+async fn admin_works_on_a_database_that_was_never_migrated() {
+    let template = fresh_database().await;
+    let name = format!("layers_empty_{}", uuid::Uuid::new_v4().simple());
+    let (admin, conn) = tokio_postgres::connect(
+        &layers_db::testing::server_url("postgres"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let empty = TestDatabase {
+        url: layers_db::testing::server_url(&name),
+        name,
+        pool: template.pool.clone(),
+    };
+    // as `serve` does, `admin` applies the pending migrations first
+    let created = ok(&empty, &["admin", "org", "create", "--name", "Fresh"]);
+    assert!(created["organizationId"]
+        .as_str()
+        .unwrap()
+        .starts_with("org_"));
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_named_with_its_cause_on_one_line() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // free a moment ago, so nothing listens there
+    let out = Command::new(env!("CARGO_BIN_EXE_layers-gateway"))
+        .args(["admin", "org", "create", "--name", "Nowhere"])
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{port}/layers"),
+        )
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
+    assert!(
+        stderr.contains("could not prepare the database"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains("connection refused"),
+        "the cause is named: {stderr}"
+    );
 }
 
 #[tokio::test]

@@ -173,6 +173,31 @@ impl TestApp {
         }
     }
 
+    /// Waits until the gateway's key cache is in use (its listener has proven that
+    /// notifications arrive): before that, every lookup goes to the database.
+    pub async fn wait_for_key_cache(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let ready: Value = self
+                .http
+                .get(format!("{}/readyz", self.address))
+                .send()
+                .await
+                .expect("GET /readyz")
+                .json()
+                .await
+                .expect("readyz JSON");
+            if ready["keyCache"] == "listening" {
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "the key cache never started listening: {ready}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// A single number from SQL, for asserting what was (or was not) written.
     pub async fn count(&self, sql: &str) -> i64 {
         self.client()

@@ -1,7 +1,6 @@
-//! Store tests against a fresh database.
+//! Unit tests, and store tests against a fresh database.
 
 use super::*;
-use layers_db::testing::fresh_database;
 
 fn response(body: &str) -> StoredResponse {
     StoredResponse {
@@ -29,104 +28,204 @@ fn fingerprints_cover_path_and_body() {
     assert_ne!(Fingerprint::of("/a", b"bc"), Fingerprint::of("/ab", b"c"));
 }
 
-#[tokio::test]
-async fn first_runs_then_replays_mismatches_and_releases() {
-    let db = fresh_database().await;
-    let c = db.pool.get().await.unwrap();
-    let key = IdempotencyKey::parse("k-1").unwrap();
-    let scope = Scope {
-        api_key_id: uuid::Uuid::new_v4(),
-        endpoint: "POST /v1/projects",
-        key: &key,
+#[test]
+fn lock_ids_differ_by_every_part_and_answers_have_a_cap() {
+    let k1 = IdempotencyKey::parse("k").unwrap();
+    let k2 = IdempotencyKey::parse("k2").unwrap();
+    let id = uuid::Uuid::new_v4();
+    let s = |endpoint, key| Scope {
+        api_key_id: id,
+        endpoint,
+        key,
     };
-    let fp = Fingerprint::of("/v1/projects", b"{\"name\":\"a\"}");
-
-    let Begin::Proceed(token) = begin(&c, scope, &fp).await.unwrap() else {
-        panic!("the first request claims the key")
+    let base = s("POST /v1/projects", &k1).lock_id();
+    assert_eq!(base, s("POST /v1/projects", &k1).lock_id());
+    assert_ne!(base, s("POST /v1/projects", &k2).lock_id());
+    assert_ne!(base, s("PATCH /v1/projects", &k1).lock_id());
+    let big = StoredResponse {
+        status: 400,
+        content_type: None,
+        body: vec![b'x'; MAX_STORED_BODY + 1],
     };
-    assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::InProgress);
-    let other = Fingerprint::of("/v1/projects", b"{\"name\":\"b\"}");
-    assert_eq!(begin(&c, scope, &other).await.unwrap(), Begin::Mismatch);
-
-    assert!(complete(&c, scope, token, &response("{\"id\":1}"))
-        .await
-        .unwrap());
-    assert_eq!(
-        begin(&c, scope, &fp).await.unwrap(),
-        Begin::Replay(response("{\"id\":1}"))
-    );
-    assert_eq!(begin(&c, scope, &other).await.unwrap(), Begin::Mismatch);
-    // a finished key is not released
-    release(&c, scope, token).await.unwrap();
-    assert!(matches!(
-        begin(&c, scope, &fp).await.unwrap(),
-        Begin::Replay(_)
-    ));
-
-    // the same key under another endpoint is another key
-    let elsewhere = Scope {
-        endpoint: "PATCH /v1/projects/{projectId}",
-        ..scope
-    };
-    let Begin::Proceed(token) = begin(&c, elsewhere, &fp).await.unwrap() else {
-        panic!("another endpoint, another key")
-    };
-    release(&c, elsewhere, token).await.unwrap();
-    assert!(matches!(
-        begin(&c, elsewhere, &fp).await.unwrap(),
-        Begin::Proceed(_)
-    ));
+    assert!(!big.fits());
 }
 
-#[tokio::test]
-async fn expired_and_abandoned_keys_can_be_claimed_again_and_are_purged() {
-    let db = fresh_database().await;
-    let c = db.pool.get().await.unwrap();
-    let key = IdempotencyKey::parse("k-2").unwrap();
-    let scope = Scope {
-        api_key_id: uuid::Uuid::new_v4(),
-        endpoint: "POST /v1/projects",
-        key: &key,
-    };
-    let fp = Fingerprint::of("/v1/projects", b"{}");
-    let Begin::Proceed(first) = begin(&c, scope, &fp).await.unwrap() else {
-        panic!()
-    };
-    complete(&c, scope, first, &response("{}")).await.unwrap();
-    assert_eq!(purge_expired(&c).await.unwrap(), 0);
+#[cfg(feature = "store")]
+mod store {
+    use super::*;
+    use layers_db::testing::fresh_database;
 
-    let age = |sql: &'static str| {
-        let c = &c;
-        async move { c.execute(sql, &[]).await.unwrap() }
-    };
-    age("UPDATE idempotency_keys SET expires_at = now() - interval '1 second'").await;
-    // an expired key runs again, even with another body
-    let again = begin(&c, scope, &Fingerprint::of("/v1/projects", b"{\"x\":1}"))
+    async fn rollback(c: &layers_db::Client) {
+        c.batch_execute("ROLLBACK").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn first_runs_then_replays_while_others_wait_or_mismatch() {
+        let db = fresh_database().await;
+        let (a, b) = (db.pool.get().await.unwrap(), db.pool.get().await.unwrap());
+        let key = IdempotencyKey::parse("k-1").unwrap();
+        let scope = Scope {
+            api_key_id: uuid::Uuid::new_v4(),
+            endpoint: "POST /v1/projects",
+            key: &key,
+        };
+        let fp = Fingerprint::of("/v1/projects", b"{\"name\":\"a\"}");
+        let other = Fingerprint::of("/v1/projects", b"{\"name\":\"b\"}");
+
+        assert_eq!(begin(&a, scope, &fp).await.unwrap(), Begin::Proceed);
+        // while a holds the key, b waits its turn
+        assert_eq!(begin(&b, scope, &fp).await.unwrap(), Begin::InProgress);
+        rollback(&b).await;
+        a.batch_execute("CREATE TEMP TABLE effect (n int); INSERT INTO effect VALUES (1)")
+            .await
+            .unwrap();
+        commit(&a, scope, &fp, &response("{\"id\":1}"))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            begin(&b, scope, &fp).await.unwrap(),
+            Begin::Replay(response("{\"id\":1}"))
+        );
+        rollback(&b).await;
+        assert_eq!(begin(&b, scope, &other).await.unwrap(), Begin::Mismatch);
+        rollback(&b).await;
+
+        // the same key under another endpoint is another key
+        let elsewhere = Scope {
+            endpoint: "PATCH /v1/projects/{projectId}",
+            ..scope
+        };
+        assert_eq!(begin(&b, elsewhere, &fp).await.unwrap(), Begin::Proceed);
+        rollback(&b).await;
+    }
+
+    #[tokio::test]
+    async fn a_holder_that_dies_leaves_neither_its_effect_nor_its_answer() {
+        let db = fresh_database().await;
+        let setup = db.pool.get().await.unwrap();
+        setup
+            .batch_execute("CREATE TABLE effect (n int)")
+            .await
+            .unwrap();
+        let key = IdempotencyKey::parse("k-crash").unwrap();
+        let scope = Scope {
+            api_key_id: uuid::Uuid::new_v4(),
+            endpoint: "POST /v1/projects",
+            key: &key,
+        };
+        let fp = Fingerprint::of("/v1/projects", b"{}");
+        // a pool of its own, so that the dead connection is never handed to the retry
+        let other_pool = layers_db::pool(&db.url, 1).unwrap();
+        {
+            let dying = other_pool.get().await.unwrap();
+            let pid: i32 = dying
+                .query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(begin(&dying, scope, &fp).await.unwrap(), Begin::Proceed);
+            dying
+                .batch_execute("INSERT INTO effect VALUES (1)")
+                .await
+                .unwrap();
+            // the connection goes away between the side effect and the commit
+            setup
+                .execute("SELECT pg_terminate_backend($1)", &[&pid])
+                .await
+                .unwrap();
+        }
+        let retry = db.pool.get().await.unwrap();
+        let started = std::time::Instant::now();
+        let outcome = loop {
+            let outcome = begin(&retry, scope, &fp).await.unwrap();
+            rollback(&retry).await;
+            if outcome != Begin::InProgress || started.elapsed().as_secs() > 10 {
+                break outcome;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(outcome, Begin::Proceed, "the retry runs afresh");
+        let effects: i64 = setup
+            .query_one("SELECT count(*) FROM effect", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(effects, 0, "the dead holder's effect was rolled back");
+    }
+
+    #[tokio::test]
+    async fn client_errors_store_their_answer_but_none_of_their_writes() {
+        let db = fresh_database().await;
+        let c = db.pool.get().await.unwrap();
+        c.batch_execute("CREATE TABLE effect (n int)")
+            .await
+            .unwrap();
+        let key = IdempotencyKey::parse("k-4xx").unwrap();
+        let scope = Scope {
+            api_key_id: uuid::Uuid::new_v4(),
+            endpoint: "POST /v1/projects",
+            key: &key,
+        };
+        let fp = Fingerprint::of("/v1/projects", b"{}");
+        assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::Proceed);
+        c.batch_execute("INSERT INTO effect VALUES (1)")
+            .await
+            .unwrap();
+        let refused = StoredResponse {
+            status: 409,
+            ..response("{\"error\":{}}")
+        };
+        commit_answer_only(&c, scope, &fp, &refused).await.unwrap();
+        let effects: i64 = c
+            .query_one("SELECT count(*) FROM effect", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(effects, 0);
+        assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::Replay(refused));
+        rollback(&c).await;
+    }
+
+    #[tokio::test]
+    async fn expired_keys_run_again_and_are_purged() {
+        let db = fresh_database().await;
+        let c = db.pool.get().await.unwrap();
+        let key = IdempotencyKey::parse("k-2").unwrap();
+        let scope = Scope {
+            api_key_id: uuid::Uuid::new_v4(),
+            endpoint: "POST /v1/projects",
+            key: &key,
+        };
+        let fp = Fingerprint::of("/v1/projects", b"{}");
+        assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::Proceed);
+        commit(&c, scope, &fp, &response("{}")).await.unwrap();
+        assert_eq!(purge_expired(&c).await.unwrap(), 0);
+
+        c.execute(
+            "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'",
+            &[],
+        )
         .await
         .unwrap();
-    let Begin::Proceed(abandoned) = again else {
-        panic!()
-    };
+        // an expired key runs again, even with another body, and its new answer replaces the old
+        let again = Fingerprint::of("/v1/projects", b"{\"x\":1}");
+        assert_eq!(begin(&c, scope, &again).await.unwrap(), Begin::Proceed);
+        commit(&c, scope, &again, &response("{\"new\":1}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            begin(&c, scope, &again).await.unwrap(),
+            Begin::Replay(response("{\"new\":1}"))
+        );
+        rollback(&c).await;
 
-    // a running key whose holder vanished long ago is taken over
-    age("UPDATE idempotency_keys SET created_at = now() - interval '11 minutes'").await;
-    let Begin::Proceed(taker) = begin(&c, scope, &fp).await.unwrap() else {
-        panic!()
-    };
-    // the old holder can neither store its answer nor release the new holder's claim
-    assert!(!complete(&c, scope, abandoned, &response("{\"stale\":1}"))
+        c.execute(
+            "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'",
+            &[],
+        )
         .await
-        .unwrap());
-    release(&c, scope, abandoned).await.unwrap();
-    assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::InProgress);
-    assert!(complete(&c, scope, taker, &response("{}")).await.unwrap());
-
-    age("UPDATE idempotency_keys SET expires_at = now() - interval '1 second'").await;
-    assert_eq!(purge_expired(&c).await.unwrap(), 1);
-    let left: i64 = c
-        .query_one("SELECT count(*) FROM idempotency_keys", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(left, 0);
+        .unwrap();
+        assert_eq!(purge_expired(&c).await.unwrap(), 1);
+    }
 }

@@ -2,16 +2,26 @@
 //!
 //! Triggers on `api_keys`, `organizations` and `plans` send `NOTIFY layers_auth` with the key id
 //! (or `*`) in the same transaction as the change; every process listens and drops what
-//! changed, so a revoke or kill reaches every instance within milliseconds of its commit. While
-//! the listening connection is down the cache is bypassed, so a lost notification can never
-//! keep a revoked key alive. A generation counter keeps a lookup that raced with a change from
-//! being cached.
+//! changed, so a revoke or kill reaches every instance within milliseconds of its commit.
+//!
+//! The cache does not trust that notifications arrive: every heartbeat sends a notification
+//! carrying a fresh nonce, from a connection of its own, and the listener must hear it back
+//! before the next heartbeat. A connection that died silently, or a path that swallows
+//! notifications (a transaction-pooling proxy between the gateway and PostgreSQL), fails that
+//! proof within two heartbeats and the cache is bypassed until it holds again. Entries also live
+//! only a few seconds, as a last line of defence. A generation counter keeps a lookup that raced
+//! with a change from being cached.
+//!
+//! Unknown key ids are cached too (negatively), so a flood of made-up keys costs one query per
+//! id and lifetime, not one per request; minting a key notifies like any other change, which
+//! drops a negative entry for its id.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::RwLock;
 use tokio_postgres::AsyncMessage;
 
 use crate::{KeyId, ResolvedKey};
@@ -19,14 +29,37 @@ use crate::{KeyId, ResolvedKey};
 /// The notification channel the triggers use.
 pub const CHANNEL: &str = "layers_auth";
 
-/// How often the listening connection proves it is alive (and how long it may take to), by
-/// default.
+/// How often the listener proves that notifications reach it, by default.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_millis(400);
+
+/// Most unknown key ids remembered at once; past it the negative entries are dropped wholesale
+/// (a flood of distinct made-up ids is the failed-authentication limiter's business).
+pub const MAX_UNKNOWN: usize = 100_000;
+
+/// Heartbeat payloads start with this; key ids never do.
+const HEARTBEAT_PREFIX: &str = "heartbeat:";
+
+/// What the cache knows about a key id.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// A fresh lookup of an existing key.
+    Found(Arc<ResolvedKey>),
+    /// Recently looked up, and no such key existed.
+    Unknown,
+    /// Nothing cached (or the cache is bypassed): ask the database.
+    Miss,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    known: HashMap<String, (Arc<ResolvedKey>, Instant)>,
+    unknown: HashMap<String, Instant>,
+}
 
 /// Cached lookups by key id.
 #[derive(Debug)]
 pub struct KeyCache {
-    entries: RwLock<HashMap<String, (Arc<ResolvedKey>, Instant)>>,
+    entries: RwLock<Entries>,
     generation: AtomicU64,
     listening: AtomicBool,
     ttl: Duration,
@@ -39,11 +72,11 @@ impl KeyCache {
         KeyCache::with_heartbeat(ttl, DEFAULT_HEARTBEAT)
     }
 
-    /// A cache whose listener checks its connection every `heartbeat` (and gives up on it when
-    /// a check takes longer than that).
+    /// A cache whose listener proves every `heartbeat` that notifications reach it (and gives
+    /// up on its connection when one is not back by the next heartbeat).
     pub fn with_heartbeat(ttl: Duration, heartbeat: Duration) -> Arc<KeyCache> {
         Arc::new(KeyCache {
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(Entries::default()),
             generation: AtomicU64::new(0),
             listening: AtomicBool::new(false),
             ttl,
@@ -51,21 +84,34 @@ impl KeyCache {
         })
     }
 
-    /// Whether the cache is in use (its listener is connected).
+    /// Whether the cache is in use (its listener is connected and hears notifications).
     pub fn is_listening(&self) -> bool {
         self.listening.load(Ordering::SeqCst)
     }
 
+    /// What the cache knows about `key_id`.
+    pub fn lookup(&self, key_id: &KeyId) -> Lookup {
+        if !self.is_listening() {
+            return Lookup::Miss;
+        }
+        let entries = self.entries.read();
+        if let Some((k, at)) = entries.known.get(key_id.as_str()) {
+            if at.elapsed() < self.ttl {
+                return Lookup::Found(k.clone());
+            }
+        }
+        match entries.unknown.get(key_id.as_str()) {
+            Some(at) if at.elapsed() < self.ttl => Lookup::Unknown,
+            _ => Lookup::Miss,
+        }
+    }
+
     /// A cached lookup, if the cache is in use and the entry is fresh.
     pub fn get(&self, key_id: &KeyId) -> Option<Arc<ResolvedKey>> {
-        if !self.is_listening() {
-            return None;
+        match self.lookup(key_id) {
+            Lookup::Found(k) => Some(k),
+            _ => None,
         }
-        let entries = self.entries.read().expect("key cache lock");
-        entries
-            .get(key_id.as_str())
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(k, _)| k.clone())
     }
 
     /// The generation to hand back to [`KeyCache::insert`]; read it before the lookup.
@@ -75,42 +121,67 @@ impl KeyCache {
 
     /// Caches a lookup unless something changed since `generation` was read.
     pub fn insert(&self, resolved: Arc<ResolvedKey>, generation: u64) {
-        let mut entries = self.entries.write().expect("key cache lock");
+        let mut entries = self.entries.write();
         if self.is_listening() && self.generation.load(Ordering::SeqCst) == generation {
-            entries.insert(
-                resolved.record.key_id.as_str().to_owned(),
-                (resolved, Instant::now()),
-            );
+            let id = resolved.record.key_id.as_str().to_owned();
+            entries.unknown.remove(&id);
+            entries.known.insert(id, (resolved, Instant::now()));
         }
     }
 
-    /// Drops one key (`Some`) or everything (`None`).
+    /// Remembers that no key has this id, unless something changed since `generation`.
+    pub fn insert_unknown(&self, key_id: &KeyId, generation: u64) {
+        let mut entries = self.entries.write();
+        if self.is_listening() && self.generation.load(Ordering::SeqCst) == generation {
+            if entries.unknown.len() >= MAX_UNKNOWN {
+                entries.unknown.clear();
+            }
+            entries
+                .unknown
+                .insert(key_id.as_str().to_owned(), Instant::now());
+        }
+    }
+
+    /// Drops one key (`Some`) or everything (`None`), known or unknown.
     pub fn invalidate(&self, key_id: Option<&str>) {
-        let mut entries = self.entries.write().expect("key cache lock");
+        let mut entries = self.entries.write();
         self.generation.fetch_add(1, Ordering::SeqCst);
         match key_id {
             Some(id) => {
-                entries.remove(id);
+                entries.known.remove(id);
+                entries.unknown.remove(id);
             }
-            None => entries.clear(),
+            None => *entries = Entries::default(),
         }
     }
 
     fn set_listening(&self, on: bool) {
-        let mut entries = self.entries.write().expect("key cache lock");
+        let mut entries = self.entries.write();
         self.generation.fetch_add(1, Ordering::SeqCst);
-        entries.clear();
+        *entries = Entries::default();
         self.listening.store(on, Ordering::SeqCst);
     }
 
     /// Listens for changes until the runtime stops, reconnecting with back-off; the cache is
-    /// bypassed whenever the connection is down.
+    /// bypassed whenever notifications are not proven to arrive.
     pub fn spawn_listener(self: &Arc<Self>, database_url: String) -> tokio::task::JoinHandle<()> {
+        self.spawn_listener_proven_by(database_url.clone(), database_url)
+    }
+
+    /// [`KeyCache::spawn_listener`], with the heartbeat notifications sent through
+    /// `heartbeat_url` (a connection of their own, as the triggers' notifications come from other
+    /// sessions). Pointing it elsewhere than `listen_url` shows what happens when notifications
+    /// are lost on the way: the cache is never used.
+    pub fn spawn_listener_proven_by(
+        self: &Arc<Self>,
+        listen_url: String,
+        heartbeat_url: String,
+    ) -> tokio::task::JoinHandle<()> {
         let cache = self.clone();
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
             loop {
-                let Err(e) = cache.listen_once(&database_url).await;
+                let Err(e) = cache.listen_once(&listen_url, &heartbeat_url).await;
                 tracing::warn!(error = %e, "key cache listener stopped; bypassing the cache");
                 if cache.is_listening() {
                     // it was up: retry at once, as after a first failure
@@ -123,9 +194,14 @@ impl KeyCache {
         })
     }
 
-    /// Listens until the connection fails; never returns otherwise.
-    async fn listen_once(&self, database_url: &str) -> Result<std::convert::Infallible, String> {
-        let (client, mut connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+    /// Listens until the connection fails or notifications stop arriving; never returns
+    /// otherwise.
+    async fn listen_once(
+        &self,
+        listen_url: &str,
+        heartbeat_url: &str,
+    ) -> Result<std::convert::Infallible, String> {
+        let (client, mut connection) = tokio_postgres::connect(listen_url, tokio_postgres::NoTls)
             .await
             .map_err(|e| e.to_string())?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -142,27 +218,49 @@ impl KeyCache {
                 }
             }
         });
+        let (sender, sender_connection) =
+            match tokio_postgres::connect(heartbeat_url, tokio_postgres::NoTls).await {
+                Ok(pair) => pair,
+                Err(e) => {
+                    driver.abort();
+                    return Err(e.to_string());
+                }
+            };
+        let sender_driver = tokio::spawn(sender_connection);
         let result = async {
             client
                 .batch_execute(&format!("LISTEN {CHANNEL}"))
                 .await
                 .map_err(|e| e.to_string())?;
-            self.set_listening(true);
-            // A connection can die without a word (a half-open socket): a heartbeat that does
-            // not come back in time ends this listener, and the cache is bypassed until the
-            // next one is up.
             let mut heartbeat = tokio::time::interval(self.heartbeat);
+            // the nonce of the heartbeat in flight, not heard back yet
+            let mut awaiting: Option<String> = None;
             loop {
                 tokio::select! {
                     payload = rx.recv() => match payload {
-                        Some(payload) => self.invalidate(if payload == "*" { None } else { Some(&payload) }),
+                        Some(p) if p.starts_with(HEARTBEAT_PREFIX) => {
+                            if awaiting.as_deref() == Some(p.as_str()) {
+                                awaiting = None;
+                                if !self.is_listening() {
+                                    // proven once: from now on the cache may be used
+                                    self.set_listening(true);
+                                }
+                            }
+                        }
+                        Some(p) => self.invalidate(if p == "*" { None } else { Some(&p) }),
                         None => return Err("the listening connection closed".to_owned()),
                     },
                     _ = heartbeat.tick() => {
-                        match tokio::time::timeout(self.heartbeat, client.simple_query("SELECT 1")).await {
-                            Ok(Ok(_)) => {}
+                        if awaiting.is_some() {
+                            return Err("a heartbeat notification did not come back in time".to_owned());
+                        }
+                        let nonce = format!("{HEARTBEAT_PREFIX}{}", uuid::Uuid::new_v4().simple());
+                        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&CHANNEL, &nonce];
+                        let sent = sender.execute("SELECT pg_notify($1, $2)", &params);
+                        match tokio::time::timeout(self.heartbeat, sent).await {
+                            Ok(Ok(_)) => awaiting = Some(nonce),
                             Ok(Err(e)) => return Err(e.to_string()),
-                            Err(_) => return Err("the listening connection stopped answering".to_owned()),
+                            Err(_) => return Err("the heartbeat connection stopped answering".to_owned()),
                         }
                     }
                 }
@@ -170,6 +268,7 @@ impl KeyCache {
         }
         .await;
         driver.abort();
+        sender_driver.abort();
         result
     }
 }
@@ -250,6 +349,64 @@ mod tests {
         cache.invalidate(Some("OTHER"));
         cache.insert(Arc::new(resolved), stale);
         assert!(cache.get(&id).is_none());
+        listener.abort();
+    }
+
+    #[tokio::test]
+    async fn unknown_ids_are_cached_until_a_mint_notifies() {
+        let db = fresh_database().await;
+        let c = db.pool.get().await.unwrap();
+        let cache = KeyCache::with_heartbeat(Duration::from_secs(60), Duration::from_secs(30));
+        let listener = cache.spawn_listener(db.url.clone());
+        wait_for(Duration::from_secs(10), || cache.is_listening()).await;
+        let (_, minted) = partner_key(&c).await;
+        let unknown = crate::ApiKey::mint(EnvKind::Live, &SystemRandom::new());
+        let id = unknown.key_id().clone();
+        assert!(matches!(cache.lookup(&id), Lookup::Miss));
+        cache.insert_unknown(&id, cache.generation());
+        assert!(matches!(cache.lookup(&id), Lookup::Unknown));
+        // a notification about that id (as a mint sends) drops the negative entry
+        c.execute("SELECT pg_notify('layers_auth', $1)", &[&id.as_str()])
+            .await
+            .unwrap();
+        wait_until(|| matches!(cache.lookup(&id), Lookup::Miss)).await;
+        // and a real mint notifies with its own id
+        let other = minted.key.key_id().clone();
+        cache.insert_unknown(&other, cache.generation());
+        assert!(matches!(cache.lookup(&other), Lookup::Unknown));
+        c.execute(
+            "UPDATE api_keys SET scopes = scopes WHERE key_id = $1",
+            &[&other.as_str()],
+        )
+        .await
+        .unwrap();
+        wait_until(|| matches!(cache.lookup(&other), Lookup::Miss)).await;
+        listener.abort();
+    }
+
+    #[tokio::test]
+    async fn notifications_that_do_not_arrive_keep_the_cache_off() {
+        let db = fresh_database().await;
+        let elsewhere = fresh_database().await;
+        let c = db.pool.get().await.unwrap();
+        let (_, minted) = partner_key(&c).await;
+        // heartbeats sent to another database never reach the listener, as when a proxy
+        // swallows notifications: the cache must never switch on
+        let cache = KeyCache::with_heartbeat(Duration::from_secs(60), Duration::from_millis(50));
+        let listener = cache.spawn_listener_proven_by(db.url.clone(), elsewhere.url.clone());
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(!cache.is_listening());
+        let resolved = store::resolve(&c, minted.key.key_id())
+            .await
+            .unwrap()
+            .unwrap();
+        cache.insert(Arc::new(resolved), cache.generation());
+        assert!(cache.get(minted.key.key_id()).is_none());
+        listener.abort();
+
+        // the same cache with heartbeats on the right path switches on
+        let listener = cache.spawn_listener(db.url.clone());
+        wait_for(Duration::from_secs(10), || cache.is_listening()).await;
         listener.abort();
     }
 

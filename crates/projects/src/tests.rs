@@ -1,6 +1,7 @@
 //! Store tests against a fresh database.
 
 use super::*;
+use layers_core::Limit;
 use layers_db::testing::fresh_database;
 use layers_orgs::Plan;
 
@@ -224,7 +225,7 @@ async fn influencers_list_per_project() {
 }
 
 #[tokio::test]
-async fn only_the_owning_environment_changes_a_project() {
+async fn each_environment_sees_and_changes_only_its_own_projects() {
     let db = fresh_database().await;
     let c = db.pool.get().await.unwrap();
     let org = org(&c).await;
@@ -233,9 +234,28 @@ async fn only_the_owning_environment_changes_a_project() {
         Projects::new(EnvKind::Sandbox),
     );
     let (project, _) = live.create(&c, org, new_project("L", None)).await.unwrap();
+    assert!(matches!(
+        sandbox.get(&c, org, project.id).await,
+        Err(Error::InOtherEnvironment(EnvKind::Live))
+    ));
+    assert!(sandbox
+        .list(&c, org, Limit::default(), None)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(matches!(
+        sandbox
+            .list_influencers(&c, org, project.id, Limit::default(), None)
+            .await,
+        Err(Error::InOtherEnvironment(EnvKind::Live))
+    ));
     assert_eq!(
-        sandbox.get(&c, org, project.id).await.unwrap().id,
-        project.id
+        live.list(&c, org, Limit::default(), None)
+            .await
+            .unwrap()
+            .items,
+        vec![project.clone()]
     );
     let patch = ProjectPatch {
         name: Some(Name::parse("X").unwrap()),
@@ -243,11 +263,11 @@ async fn only_the_owning_environment_changes_a_project() {
     };
     assert!(matches!(
         sandbox.update(&c, org, project.id, patch).await,
-        Err(Error::EnvironmentMismatch)
+        Err(Error::EnvironmentMismatch(EnvKind::Live))
     ));
     assert!(matches!(
         sandbox.archive(&c, org, project.id).await,
-        Err(Error::EnvironmentMismatch)
+        Err(Error::EnvironmentMismatch(EnvKind::Live))
     ));
     let inf = NewInfluencer {
         name: Name::parse("Ava").unwrap(),
@@ -255,7 +275,7 @@ async fn only_the_owning_environment_changes_a_project() {
     };
     assert!(matches!(
         sandbox.create_influencer(&c, org, project.id, inf).await,
-        Err(Error::EnvironmentMismatch)
+        Err(Error::EnvironmentMismatch(EnvKind::Live))
     ));
     assert_eq!(live.get(&c, org, project.id).await.unwrap(), project);
 }

@@ -9,33 +9,42 @@ use thiserror::Error;
 #[error("{0}")]
 pub struct FieldError(pub String);
 
-fn bounded(s: &str, max: usize, what: &str) -> Result<String, FieldError> {
+/// Characters that reorder how text is displayed (bidirectional embeddings, overrides and
+/// isolates, and the invisible direction marks): refused like control characters, so a name
+/// cannot show one thing and be another.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Messages say what is wrong with the value, not which field it is: the caller names the field.
+fn bounded(s: &str, max: usize) -> Result<String, FieldError> {
     let trimmed = s.trim();
     if trimmed.is_empty() {
-        return Err(FieldError(format!("{what} must not be empty")));
+        return Err(FieldError("must not be empty".into()));
     }
     if trimmed.chars().count() > max {
-        return Err(FieldError(format!(
-            "{what} must be at most {max} characters"
-        )));
+        return Err(FieldError(format!("must be at most {max} characters")));
     }
-    if trimmed.chars().any(char::is_control) {
-        return Err(FieldError(format!(
-            "{what} must not contain control characters"
-        )));
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() || is_bidi_control(c))
+    {
+        return Err(FieldError(
+            "must not contain control or bidirectional formatting characters".into(),
+        ));
     }
     Ok(trimmed.to_owned())
 }
 
 macro_rules! text_type {
-    ($(#[$m:meta])* $name:ident, $max:expr, $what:literal) => {
+    ($(#[$m:meta])* $name:ident, $max:expr) => {
         $(#[$m])*
         #[derive(Clone, Debug, PartialEq, Eq)]
         pub struct $name(String);
 
         impl $name {
             pub fn parse(s: &str) -> Result<Self, FieldError> {
-                bounded(s, $max, $what).map(Self)
+                bounded(s, $max).map(Self)
             }
 
             pub fn as_str(&self) -> &str {
@@ -47,15 +56,15 @@ macro_rules! text_type {
 
 text_type!(
     /// A display name: 1 to 200 characters after trimming, no control characters.
-    Name, 200, "name"
+    Name, 200
 );
 text_type!(
     /// The partner's own id for its customer: 1 to 255 characters.
-    CustomerExternalId, 255, "customerExternalId"
+    CustomerExternalId, 255
 );
 text_type!(
     /// Free text up to 2,000 characters.
-    Description, 2000, "description"
+    Description, 2000
 );
 
 /// An IANA time zone name such as `Europe/Paris` or `UTC`.
@@ -65,7 +74,7 @@ pub struct Timezone(chrono_tz::Tz);
 impl Timezone {
     pub fn parse(s: &str) -> Result<Timezone, FieldError> {
         chrono_tz::Tz::from_str(s).map(Timezone).map_err(|_| {
-            FieldError("timezone must be an IANA time zone name such as Europe/Paris or UTC".into())
+            FieldError("must be an IANA time zone name such as Europe/Paris or UTC".into())
         })
     }
 
@@ -80,9 +89,7 @@ pub struct LanguageTag(String);
 
 impl LanguageTag {
     pub fn parse(s: &str) -> Result<LanguageTag, FieldError> {
-        let bad = || {
-            FieldError("primaryLanguage must be a BCP-47 language tag such as en or pt-BR".into())
-        };
+        let bad = || FieldError("must be a BCP-47 language tag such as en or pt-BR".into());
         let tag = language_tags::LanguageTag::parse(s).map_err(|_| bad())?;
         tag.validate().map_err(|_| bad())?;
         let canonical = tag.canonicalize().map_err(|_| bad())?;
@@ -105,6 +112,9 @@ mod tests {
         assert!(Name::parse(&"x".repeat(201)).is_err());
         assert!(Name::parse(&"é".repeat(200)).is_ok());
         assert!(Name::parse("a\u{0}b").is_err());
+        assert!(Name::parse("evil\u{202E}gnp.exe").is_err());
+        assert!(Name::parse("a\u{2066}b").is_err());
+        assert!(Name::parse("a\u{200F}b").is_err());
     }
 
     #[test]

@@ -6,10 +6,37 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::error::ApiError;
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "Operations",
+    operation_id = "healthz",
+    summary = "Liveness",
+    description = "Answers as long as the process serves requests; touches nothing else.",
+    responses(
+        (status = 200, description = "The process is up", body = Object, example = json!({"status": "ok"})),
+    ),
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "Operations",
+    operation_id = "readyz",
+    summary = "Readiness",
+    description = "Answers 200 when the database answers within 2 seconds. `keyCache` is \
+        `bypassed` while the key-revocation listener reconnects: still correct, only slower.",
+    responses(
+        (status = 200, description = "Ready to serve", body = Object,
+            example = json!({"status": "ready", "keyCache": "listening"})),
+        (status = 503, description = "The database is unreachable; this body is not an error \
+            envelope", body = Object,
+            example = json!({"status": "unavailable", "reason": "database unreachable"})),
+    ),
+)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let ready = async {
         let db = state.pool.get().await.ok()?;
@@ -29,6 +56,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/healthz").route(web::get().to(healthz)))
-        .service(web::resource("/readyz").route(web::get().to(readyz)));
+    super::Routes::new(cfg, "")
+        .resource("/healthz", |r| r.get(healthz))
+        .resource("/readyz", |r| r.get(readyz));
 }

@@ -11,39 +11,64 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::auth::{Authorized, ProjectsRead, ProjectsWrite};
 use crate::env::Env;
+use crate::tx::Tx;
 use crate::error::ApiError;
 use crate::extract::{field, optional_field, path_id, Json, ListParams};
 use crate::wire::{time, List};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CreateProject {
+    #[schema(min_length = 1, max_length = 200, example = "Acme Fitness")]
     name: String,
+    /// Your own id for this customer, unique per organization and environment.
+    #[schema(min_length = 1, max_length = 255, example = "cust_8812")]
     customer_external_id: Option<String>,
+    /// An IANA time zone name.
+    #[schema(default = "UTC", example = "Europe/Paris")]
     timezone: Option<String>,
+    /// A registered BCP-47 language tag, stored in canonical case (`pt-br` becomes `pt-BR`).
+    #[schema(default = "en", example = "pt-BR")]
     primary_language: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The fields to change; absent (or `null`) fields keep their value.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct UpdateProject {
+    #[schema(min_length = 1, max_length = 200, example = "Acme Fitness EU")]
     name: Option<String>,
+    #[schema(min_length = 1, max_length = 255, example = "cust_8812")]
     customer_external_id: Option<String>,
+    /// An IANA time zone name.
+    #[schema(example = "Europe/Paris")]
     timezone: Option<String>,
+    /// A registered BCP-47 language tag.
+    #[schema(example = "fr")]
     primary_language: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Project)]
 pub struct ProjectBody {
+    #[schema(example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
     id: String,
+    #[schema(example = "Acme Fitness")]
     name: String,
+    #[schema(required = true, example = "cust_8812")]
     customer_external_id: Option<String>,
+    #[schema(example = "Europe/Paris")]
     timezone: String,
+    #[schema(example = "pt-BR")]
     primary_language: String,
+    #[schema(schema_with = crate::openapi::project_status)]
     status: &'static str,
+    #[schema(required = true, format = DateTime, example = json!(null))]
     archived_at: Option<String>,
+    #[schema(format = DateTime, example = "2026-05-08T12:00:00.000Z")]
     created_at: String,
+    #[schema(format = DateTime, example = "2026-05-08T12:00:00.000Z")]
     updated_at: String,
 }
 
@@ -71,11 +96,27 @@ fn project_id(raw: &str) -> Result<ProjectId, ApiError> {
     path_id(raw, "project", ProjectId::parse)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/projects",
+    tag = "Projects",
+    operation_id = "createProject",
+    summary = "Create a project",
+    description = "Creates a project in the key's environment. If one of the organization's \
+        projects in this environment already has the `customerExternalId`, nothing is created \
+        and the answer is 200 with that project, unchanged.",
+    request_body = CreateProject,
+    responses(
+        (status = 201, description = "The new project", body = ProjectBody),
+        (status = 200, description = "The project that already has this `customerExternalId`", body = ProjectBody),
+    ),
+    security(("bearer" = ["projects:write"]), ("apiKey" = ["projects:write"])),
+)]
 async fn create(
-    state: web::Data<AppState>,
     auth: Authorized<ProjectsWrite>,
     env: Env,
     Json(body): Json<CreateProject>,
+    tx: Tx,
 ) -> Result<HttpResponse, ApiError> {
     let new = NewProject {
         name: field("name", &body.name, Name::parse)?,
@@ -95,8 +136,7 @@ async fn create(
             LanguageTag::parse,
         )?,
     };
-    let db = state.pool.get().await?;
-    let (project, created) = env.projects.create(&db, auth.organization_id, new).await?;
+    let (project, created) = env.projects.create(&*tx, auth.organization_id, new).await?;
     let mut res = match created {
         Created::New => HttpResponse::Created(),
         Created::Existing => HttpResponse::Ok(),
@@ -104,6 +144,19 @@ async fn create(
     Ok(res.json(ProjectBody::from(project)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/projects",
+    tag = "Projects",
+    operation_id = "listProjects",
+    summary = "List projects",
+    description = "The organization's projects in the key's environment, newest first.",
+    params(crate::openapi::ListQuery),
+    responses(
+        (status = 200, description = "A page of projects", body = List<ProjectBody>),
+    ),
+    security(("bearer" = ["projects:read"]), ("apiKey" = ["projects:read"])),
+)]
 async fn list(
     state: web::Data<AppState>,
     auth: Authorized<ProjectsRead>,
@@ -119,6 +172,18 @@ async fn list(
     Ok(HttpResponse::Ok().json(List::from_page(page, ProjectBody::from)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{projectId}",
+    tag = "Projects",
+    operation_id = "getProject",
+    summary = "Get a project",
+    params(("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
+    responses(
+        (status = 200, description = "The project", body = ProjectBody),
+    ),
+    security(("bearer" = ["projects:read"]), ("apiKey" = ["projects:read"])),
+)]
 async fn get(
     state: web::Data<AppState>,
     auth: Authorized<ProjectsRead>,
@@ -131,12 +196,32 @@ async fn get(
     Ok(HttpResponse::Ok().json(ProjectBody::from(project)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/projects/{projectId}",
+    tag = "Projects",
+    operation_id = "updateProject",
+    summary = "Change a project",
+    description = "Changes the fields given. Only a key of the project's own environment may \
+        change it.",
+    params(("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
+    request_body = UpdateProject,
+    responses(
+        (status = 200, description = "The changed project", body = ProjectBody),
+        (status = 409, description = "`CONFLICT`: the project is archived (reason `project_archived`), \
+            or another of the organization's projects has this `customerExternalId` (reason \
+            `customer_external_id_taken`)", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
+            environment", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = ["projects:write"]), ("apiKey" = ["projects:write"])),
+)]
 async fn update(
-    state: web::Data<AppState>,
     auth: Authorized<ProjectsWrite>,
     env: Env,
     path: web::Path<String>,
     Json(body): Json<UpdateProject>,
+    tx: Tx,
 ) -> Result<HttpResponse, ApiError> {
     let id = project_id(&path)?;
     let patch = ProjectPatch {
@@ -153,36 +238,44 @@ async fn update(
             LanguageTag::parse,
         )?,
     };
-    let db = state.pool.get().await?;
     let project = env
         .projects
-        .update(&db, auth.organization_id, id, patch)
+        .update(&*tx, auth.organization_id, id, patch)
         .await?;
     Ok(HttpResponse::Ok().json(ProjectBody::from(project)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{projectId}/archive",
+    tag = "Projects",
+    operation_id = "archiveProject",
+    summary = "Archive a project",
+    description = "Archives the project: it can no longer be changed nor get influencers. \
+        Archiving an archived project changes nothing and succeeds. Only a key of the project's \
+        own environment may archive it.",
+    params(("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
+    responses(
+        (status = 200, description = "The archived project", body = ProjectBody),
+        (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
+            environment", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = ["projects:write"]), ("apiKey" = ["projects:write"])),
+)]
 async fn archive(
-    state: web::Data<AppState>,
     auth: Authorized<ProjectsWrite>,
     env: Env,
     path: web::Path<String>,
+    tx: Tx,
 ) -> Result<HttpResponse, ApiError> {
     let id = project_id(&path)?;
-    let db = state.pool.get().await?;
-    let project = env.projects.archive(&db, auth.organization_id, id).await?;
+    let project = env.projects.archive(&*tx, auth.organization_id, id).await?;
     Ok(HttpResponse::Ok().json(ProjectBody::from(project)))
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/projects")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        web::resource("/projects/{projectId}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update)),
-    )
-    .service(web::resource("/projects/{projectId}/archive").route(web::post().to(archive)));
+    super::Routes::new(cfg, super::V1)
+        .resource("/projects", |r| r.get(list).post(create))
+        .resource("/projects/{projectId}", |r| r.get(get).patch(update))
+        .resource("/projects/{projectId}/archive", |r| r.post(archive));
 }

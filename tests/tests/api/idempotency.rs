@@ -140,7 +140,7 @@ async fn a_key_still_running_answers_409() {
     for env in BOTH {
         let key = app.partner_key(env).await;
         let body = json!({ "name": "Slow" });
-        // another request holds the key and has not finished
+        // another request holds the key: its transaction is open and has not committed
         let idem = IdempotencyKey::parse("running-1").unwrap();
         let scope = Scope {
             api_key_id: key.api_key_id,
@@ -148,17 +148,103 @@ async fn a_key_still_running_answers_409() {
             key: &idem,
         };
         let fingerprint = Fingerprint::of("/v1/projects", &serde_json::to_vec(&body).unwrap());
-        let begun = layers_idempotency::begin(&app.client().await, scope, &fingerprint)
+        let holder = app.client().await;
+        let begun = layers_idempotency::begin(&holder, scope, &fingerprint)
             .await
             .unwrap();
-        assert!(matches!(begun, layers_idempotency::Begin::Proceed(_)));
+        assert_eq!(begun, layers_idempotency::Begin::Proceed);
 
         let res = post_with_key(&app, "/v1/projects", &key, "running-1", &body).await;
         assert!(res.headers().contains_key("x-ratelimit-remaining"));
         let error = assert_error(res, 409, "CONFLICT").await;
         assert_eq!(error["reason"], "idempotency_in_progress");
+        // the holder goes away without committing: the key is free again
+        holder.batch_execute("ROLLBACK").await.unwrap();
+        let res = post_with_key(&app, "/v1/projects", &key, "running-1", &body).await;
+        assert_eq!(res.status(), 201);
     }
-    assert_eq!(app.count("SELECT count(*) FROM projects").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM projects").await, 2);
+}
+
+/// The side effect and its stored answer are one fact: a connection dropped after the project
+/// was inserted but before the transaction committed leaves neither, and the retry creates the
+/// project exactly once.
+#[tokio::test]
+async fn a_connection_lost_before_the_commit_neither_duplicates_nor_loses_the_write() {
+    let app = spawn_app().await;
+    for env in BOTH {
+        let key = app.partner_key(env).await;
+        let body = json!({ "name": "Exactly once" });
+        let idem = format!("crash-{env:?}");
+        // Hold the idempotency table so that the request stops between its insert and its
+        // commit (storing the answer waits for this lock).
+        let blocker = app.client().await;
+        blocker
+            .batch_execute("BEGIN; LOCK TABLE idempotency_keys IN EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        let request = tokio::spawn({
+            let req = app
+                .request(Method::POST, "/v1/projects", Some(&key))
+                .header("Idempotency-Key", &idem)
+                .json(&body);
+            async move { req.send().await.unwrap() }
+        });
+        // wait until the request's transaction has inserted the project and waits on the lock
+        let watcher = app.client().await;
+        let started = std::time::Instant::now();
+        let pid: i32 = loop {
+            let row = watcher
+                .query_opt(
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                     AND query LIKE 'INSERT INTO idempotency_keys%' AND datname = current_database()",
+                    &[],
+                )
+                .await
+                .unwrap();
+            if let Some(row) = row {
+                break row.get(0);
+            }
+            assert!(
+                started.elapsed().as_secs() < 10,
+                "the request never reached its commit"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        };
+        // the project row exists inside the uncommitted transaction; now the connection dies
+        watcher
+            .execute("SELECT pg_terminate_backend($1)", &[&pid])
+            .await
+            .unwrap();
+        blocker.batch_execute("ROLLBACK").await.unwrap();
+        let res = request.await.unwrap();
+        assert_error(res, 500, "INTERNAL").await;
+        assert_eq!(
+            app.count("SELECT count(*) FROM projects WHERE name = 'Exactly once'")
+                .await,
+            0,
+            "nothing half-written"
+        );
+
+        // the retry runs afresh and creates the project once; a further retry replays it
+        let retry = post_with_key(&app, "/v1/projects", &key, &idem, &body).await;
+        assert_eq!(retry.status(), 201);
+        assert!(!replayed(&retry));
+        let created: Value = retry.json().await.unwrap();
+        let again = post_with_key(&app, "/v1/projects", &key, &idem, &body).await;
+        assert!(replayed(&again));
+        assert_eq!(again.json::<Value>().await.unwrap(), created);
+        assert_eq!(
+            app.count("SELECT count(*) FROM projects WHERE name = 'Exactly once'")
+                .await,
+            1
+        );
+        app.client()
+            .await
+            .batch_execute("DELETE FROM projects WHERE name = 'Exactly once'")
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test]

@@ -6,4 +6,6 @@ mod errors;
 mod idempotency;
 mod influencers;
 mod limits;
+mod openapi;
 mod projects;
+mod security;

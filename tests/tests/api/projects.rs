@@ -292,7 +292,7 @@ async fn archive_is_idempotent_and_freezes_the_project() {
 }
 
 #[tokio::test]
-async fn a_key_changes_only_projects_of_its_own_environment() {
+async fn live_and_sandbox_are_separate_worlds_on_every_route() {
     let app = spawn_app().await;
     let org = app.org(layers_orgs::Plan::Partner).await;
     let live = app
@@ -301,13 +301,37 @@ async fn a_key_changes_only_projects_of_its_own_environment() {
     let test = app
         .key_with(org, Env::Sandbox, "*", layers_keys::Tier::Standard)
         .await;
-    for (owner, other) in [(&live, &test), (&test, &live)] {
+    for (owner, other, where_) in [(&live, &test, "live"), (&test, &live, "sandbox")] {
         let id = app.project_id(owner, "Mine").await;
-        // reading is open to both environments
-        assert_eq!(
-            app.get(&format!("/v1/projects/{id}"), other).await.status(),
-            200
+        // lists show only the key's own environment
+        let listed: Value = app.get_json("/v1/projects", other).await;
+        assert!(
+            listed["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["id"] != id.as_str()),
+            "{listed}"
         );
+        let own: Value = app.get_json("/v1/projects", owner).await;
+        assert!(own["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == id.as_str()));
+        // a read by id is a 404 that says where the project is
+        for path in [
+            format!("/v1/projects/{id}"),
+            format!("/v1/projects/{id}/influencers"),
+        ] {
+            let error = assert_error(app.get(&path, other).await, 404, "NOT_FOUND").await;
+            let message = error["message"].as_str().unwrap();
+            assert!(
+                message.contains(&format!("exists in {where_}")),
+                "{message}"
+            );
+        }
+        // every write names the mismatch and writes nothing
         let res = app
             .patch(
                 &format!("/v1/projects/{id}"),
@@ -331,6 +355,15 @@ async fn a_key_changes_only_projects_of_its_own_environment() {
         let unchanged: Value = app.get_json(&format!("/v1/projects/{id}"), owner).await;
         assert_eq!(unchanged["name"], "Mine");
         assert_eq!(unchanged["status"], "active");
+        // another organization's id stays a plain 404, whatever its environment
+        let stranger = app.partner_key(Env::Live).await;
+        let error = assert_error(
+            app.get(&format!("/v1/projects/{id}"), &stranger).await,
+            404,
+            "NOT_FOUND",
+        )
+        .await;
+        assert_eq!(error["message"], "no such project");
     }
     assert_eq!(app.count("SELECT count(*) FROM influencers").await, 0);
 }
