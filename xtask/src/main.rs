@@ -2,11 +2,13 @@
 //!
 //! - `cargo xtask dev`: a local PostgreSQL, migrations, a seeded dev organization and the API on
 //!   127.0.0.1:8080.
+//! - `cargo xtask admin …`: the operator CLI (`layers-gateway admin …`) against the dev database.
 //! - `cargo xtask test`: a throwaway PostgreSQL and every test in the workspace.
 //! - `cargo xtask bench`: the hot path under load, written to `docs/BENCHMARKS.md`.
 
 mod bench;
 mod dev;
+mod leftover;
 mod pg;
 mod test;
 #[cfg(test)]
@@ -19,6 +21,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::run(),
+        Some("admin") => match dev::admin(&args[1..]) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(),
         _ => {
@@ -26,6 +32,8 @@ fn main() -> ExitCode {
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  dev     run the API on 127.0.0.1:8080 against a local PostgreSQL (started for you)\n  \
+                 admin   run the operator CLI against the dev database (or DATABASE_URL), e.g.\n          \
+                 cargo xtask admin key revoke API_KEY_ID; cargo xtask admin --help lists the commands\n  \
                  test    run every test against a throwaway local PostgreSQL (extra args go to the test runner)\n  \
                  bench   measure the request hot path and write docs/BENCHMARKS.md"
             );

@@ -85,11 +85,11 @@ pub fn free_port() -> Result<u16> {
         .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
 }
 
-/// Builds the gateway binary and returns its path.
+/// Builds the gateway binary, showing cargo's progress on stderr, and returns its path.
 pub fn build_gateway(release: bool) -> Result<PathBuf> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root())
-        .args(["build", "--quiet", "-p", "layers-gateway"]);
+        .args(["build", "-p", "layers-gateway"]);
     if release {
         cmd.arg("--release");
     }
