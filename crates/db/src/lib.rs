@@ -1,5 +1,16 @@
 //! PostgreSQL plumbing shared by every domain crate: the connection pool, the embedded
 //! migrations from `migrations/`, and (with the `testing` feature) throwaway test databases.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), layers_db::Error> {
+//! let url = "postgres://postgres@127.0.0.1:5432/layers";
+//! layers_db::migrate(url).await?; // under an advisory lock: safe from several processes
+//! let pool = layers_db::pool(url, 16)?; // connections open lazily, every step bounded
+//! let db = pool.get().await?;
+//! let one: i32 = layers_db::cached::query_one(&db, "SELECT 1", &[]).await?.get(0);
+//! assert_eq!(one, 1);
+//! # Ok(()) }
+//! ```
 
 use std::str::FromStr;
 

@@ -1,5 +1,20 @@
 //! Projects and their influencers.
 //!
+//! ```
+//! use layers_projects::{LanguageTag, Name, ProjectId, Timezone};
+//!
+//! // field types parse instead of validate: a value you hold is valid
+//! assert_eq!(Name::parse("  Acme  ").unwrap().as_str(), "Acme");
+//! assert!(Name::parse("evil\u{202E}txt").is_err());
+//! assert_eq!(LanguageTag::parse("pt-br").unwrap().as_str(), "pt-BR");
+//! assert!(Timezone::parse("Mars/Olympus").is_err());
+//! let id = ProjectId::new();
+//! assert_eq!(ProjectId::parse(&id.to_string()).unwrap(), id);
+//! ```
+//!
+//! With the `store` feature (on by default), [`Projects`] reads and writes them for one
+//! environment.
+//!
 //! A project belongs to one organization; every read and write is scoped by that organization,
 //! so another organization's ids are simply not found. Rows remember which environment wrote
 //! them (`is_sandbox`) through the [`Projects`] value the caller holds: one exists per
