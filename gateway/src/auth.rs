@@ -156,7 +156,7 @@ fn too_many_failures(retry_after_secs: u64) -> ApiError {
 
 /// Resolves the presented key, from the cache when it can, and applies 401 → 503 → 402 in
 /// that order. Every 401 counts against the client's address; an address out of failures gets
-/// 429 for anything the key cache cannot answer from memory.
+/// 429 for any key id this process has not recently seen resolve to a key.
 async fn resolve(
     state: &AppState,
     headers: &HeaderMap,
@@ -177,8 +177,10 @@ async fn resolve(
             return Err(blocked().unwrap_or_else(|| failed(denied(Denied::Unauthenticated))))
         }
         Lookup::Miss => {
-            if let Some(e) = blocked() {
-                return Err(e);
+            if !state.keys.recently_valid(key.key_id()) {
+                if let Some(e) = blocked() {
+                    return Err(e);
+                }
             }
             let generation = state.keys.generation();
             let db = state.pool.get().await?;

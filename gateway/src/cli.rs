@@ -303,10 +303,19 @@ fn parse(command: Admin) -> Result<Op, Failure> {
 pub async fn admin(command: Admin) -> Result<Value, Failure> {
     let op = parse(command)?;
     let url = database_url()?;
-    // as `serve` does: an operator on a fresh database needs no separate `migrate`
-    layers_db::migrate(&url)
+    // An operator command never changes the schema: during a rolling deploy a newer CLI must
+    // not migrate under a fleet still running the old binary. It says what to do instead.
+    let pending = layers_db::pending_migrations(&url)
         .await
-        .map_err(|e| Failure::context("could not prepare the database", e))?;
+        .map_err(|e| Failure::context("could not reach the database", e))?;
+    if !pending.is_empty() {
+        return Err(Failure(format!(
+            "the database schema is behind this binary ({} migration(s) pending: {}); \
+             run `layers-gateway migrate` (or start `layers-gateway serve`) first",
+            pending.len(),
+            pending.join(", ")
+        )));
+    }
     let pool = layers_db::pool(&url, 1)?;
     let mut db = pool
         .get()

@@ -75,14 +75,39 @@ pub fn redact_database_url(url: &str) -> String {
             }
         }
     }
-    // key=value form, or a password in the query string
-    if let Some(start) = out.find("password=") {
-        let value = start + "password=".len();
-        let end = out[value..]
-            .find([' ', '&'])
-            .map(|i| value + i)
-            .unwrap_or(out.len());
-        out.replace_range(value..end, "<redacted>");
+    // key=value form (`password = 'a b'` included), or a password in the query string; every
+    // occurrence
+    let mut from = 0;
+    while let Some(found) = out[from..].to_ascii_lowercase().find("password") {
+        let mut i = from + found + "password".len();
+        let rest = |i: usize| out[i..].chars().next();
+        while rest(i).is_some_and(|c| c == ' ') {
+            i += 1;
+        }
+        if rest(i) != Some('=') {
+            from = i;
+            continue;
+        }
+        i += 1;
+        while rest(i).is_some_and(|c| c == ' ') {
+            i += 1;
+        }
+        let end = if rest(i) == Some('\'') {
+            // quoted: up to the closing quote not escaped by a backslash
+            let mut j = i + 1;
+            let bytes = out.as_bytes();
+            while j < bytes.len() && !(bytes[j] == b'\'' && bytes[j - 1] != b'\\') {
+                j += 1;
+            }
+            (j + 1).min(out.len())
+        } else {
+            out[i..]
+                .find([' ', '&'])
+                .map(|k| i + k)
+                .unwrap_or(out.len())
+        };
+        out.replace_range(i..end, "<redacted>");
+        from = i + "<redacted>".len();
     }
     out
 }
@@ -350,6 +375,8 @@ mod tests {
             "postgres://layers:hunter2@db.internal:5432/layers?sslmode=require",
             "host=db.internal user=layers password=hunter2 dbname=layers",
             "postgres://db.internal/layers?password=hunter2&sslmode=require",
+            "host=db.internal password = hunter2 dbname=layers",
+            "host=db.internal password='hunter2 x' dbname=layers password=hunter2",
         ] {
             let s = settings(&[("DATABASE_URL", url), ("LAYERS_MASTER_KEY", &key)]).unwrap();
             let shown = format!("{s:?} {s:#?}");

@@ -106,6 +106,8 @@ pub struct ApiError {
     reason: Option<&'static str>,
     details: Option<Value>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// Whether the connection is closed after this answer (a body left half-read).
+    close: bool,
     /// The hidden cause of a 500; logged, never sent.
     source: Option<Source>,
 }
@@ -118,8 +120,16 @@ impl ApiError {
             reason: None,
             details: None,
             headers: Vec::new(),
+            close: false,
             source: None,
         }
+    }
+
+    /// Closes the connection after this answer (actix ignores a `Connection` header set by
+    /// hand: the response head decides).
+    pub fn closing_the_connection(mut self) -> ApiError {
+        self.close = true;
+        self
     }
 
     /// 400 `VALIDATION_ERROR` naming the offending field.
@@ -192,12 +202,13 @@ impl ApiError {
     /// The envelope for a framework-made error response that carries no body of ours.
     pub fn for_status(status: StatusCode, method: &str, path: &str) -> ApiError {
         match status {
-            StatusCode::NOT_FOUND => {
-                ApiError::new(Code::NotFound, format!("no route for {method} {path}"))
-            }
+            StatusCode::NOT_FOUND => ApiError::new(
+                Code::NotFound,
+                format!("no route for {} {}", quote(method), quote(path)),
+            ),
             StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
                 Code::MethodNotAllowed,
-                format!("{method} is not allowed on {path}"),
+                format!("{} is not allowed on {}", quote(method), quote(path)),
             ),
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(),
@@ -273,7 +284,12 @@ impl ResponseError for ApiError {
         for (name, value) in &self.headers {
             res.insert_header((name.clone(), value.clone()));
         }
-        res.body(json!({ "error": error }).to_string())
+        let mut res = res.body(json!({ "error": error }).to_string());
+        if self.close {
+            res.head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+        }
+        res
     }
 }
 

@@ -44,6 +44,14 @@ fn bound_quotes(message: &str) -> String {
         .join("`")
 }
 
+/// `message` cut to four quote bounds: room for serde's own words around one quoted part.
+fn quote_long(message: &str) -> String {
+    match message.char_indices().nth(4 * crate::error::QUOTE_LIMIT) {
+        None => message.to_owned(),
+        Some((cut, _)) => format!("{}…", &message[..cut]),
+    }
+}
+
 /// Turns a serde error into a 400 that names the field.
 fn invalid_body(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let inner = err.inner();
@@ -62,7 +70,11 @@ fn invalid_body(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError 
         (true, p, Some(f)) => format!("{p}.{f}"),
         _ => path,
     };
-    let message = bound_quotes(message.split(" at line ").next().unwrap_or(&message));
+    // each quoted part bounded, and the whole too (a backtick inside a field name would
+    // otherwise shift which parts count as quoted)
+    let message = quote_long(&bound_quotes(
+        message.split(" at line ").next().unwrap_or(&message),
+    ));
     let field = quote(&field);
     ApiError::validation(&field, format!("{field}: {message}"))
 }
@@ -262,6 +274,10 @@ mod tests {
         assert!(shown.len() < 1_000, "{} bytes", shown.len());
         assert!(shown.contains(&"k".repeat(64)));
         assert_eq!(res.status(), 400);
+        // a backtick in the name cannot smuggle the rest through unquoted
+        let tricky = format!("{{\"a`{long}`b\": 1}}");
+        let shown = format!("{}", parse_json::<Body>(tricky.as_bytes()).unwrap_err());
+        assert!(shown.len() < 1_000, "{} bytes", shown.len());
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use actix_web::body::{to_bytes, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes, BytesMut};
@@ -61,7 +61,8 @@ impl UnitOfWork {
         })
     }
 
-    /// Wraps a connection on which a transaction is already open.
+    /// Wraps a connection on which a transaction is about to be opened (by the caller's first
+    /// statements).
     fn opened(client: Client) -> UnitOfWork {
         UnitOfWork {
             client: Some(client),
@@ -213,7 +214,7 @@ async fn read_body(
                     Code::RequestTimeout,
                     "the request body arrived too slowly; send it at once and retry",
                 )
-                .with_header(CONNECTION, HeaderValue::from_static("close")))
+                .closing_the_connection())
             }
             Ok(None) => return Ok(body.freeze()),
             Ok(Some(chunk)) => chunk,
@@ -345,9 +346,10 @@ pub async fn transact(
         endpoint: &endpoint.name,
         key: &key,
     };
-    let client = state.pool.get().await.map_err(ApiError::from)?;
-    let begun = idem::begin(&client, scope, &fingerprint).await;
-    let uow = UnitOfWork::opened(client);
+    // Wrapped before the first statement is sent: should this request be dropped during the
+    // claim's round trip, the connection still rolls back before it returns to the pool.
+    let uow = UnitOfWork::opened(state.pool.get().await.map_err(ApiError::from)?);
+    let begun = idem::begin(uow.client(), scope, &fingerprint).await;
     match begun.map_err(ApiError::internal)? {
         Begin::Replay(stored) => Ok(req.into_response(replay(stored))),
         Begin::InProgress => Err(ApiError::conflict(

@@ -319,7 +319,7 @@ async fn bad_input_fails_with_one_line_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn admin_works_on_a_database_that_was_never_migrated() {
+async fn admin_on_a_database_that_was_never_migrated_says_how_to_fix_it() {
     let template = fresh_database().await;
     let name = format!("layers_empty_{}", uuid::Uuid::new_v4().simple());
     let (admin, conn) = tokio_postgres::connect(
@@ -338,7 +338,13 @@ async fn admin_works_on_a_database_that_was_never_migrated() {
         name,
         pool: template.pool.clone(),
     };
-    // as `serve` does, `admin` applies the pending migrations first
+    // an operator command never migrates (a newer CLI must not change the schema under an older
+    // fleet); it names the cause and the command that fixes it, on one line
+    let reason = fails(Some(&empty), &["admin", "org", "create", "--name", "Fresh"]);
+    assert!(reason.contains("schema is behind"), "{reason}");
+    assert!(reason.contains("V1__foundation"), "{reason}");
+    assert!(reason.contains("layers-gateway migrate"), "{reason}");
+    ok(&empty, &["migrate"]);
     let created = ok(&empty, &["admin", "org", "create", "--name", "Fresh"]);
     assert!(created["organizationId"]
         .as_str()
@@ -366,10 +372,7 @@ async fn an_unreachable_database_is_named_with_its_cause_on_one_line() {
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
-    assert!(
-        stderr.contains("could not prepare the database"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("could not reach the database"), "{stderr}");
     assert!(
         stderr.to_lowercase().contains("connection refused"),
         "the cause is named: {stderr}"

@@ -106,6 +106,40 @@ pub async fn migrate(database_url: &str) -> Result<Vec<String>> {
     Ok(applied)
 }
 
+/// The embedded migrations this database has not applied yet (`V4__…`), oldest first.
+pub async fn pending_migrations(database_url: &str) -> Result<Vec<String>> {
+    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+        .await
+        .map_err(Error::Postgres)?;
+    let driver = tokio::spawn(connection);
+    let applied: Vec<i32> = match client
+        .query_one(
+            "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
+            &[],
+        )
+        .await?
+        .get::<_, bool>(0)
+    {
+        true => client
+            .query("SELECT version FROM refinery_schema_history", &[])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+        false => Vec::new(),
+    };
+    drop(client);
+    let _ = driver.await;
+    let mut pending: Vec<_> = embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .filter(|m| !applied.contains(&(m.version() as i32)))
+        .map(|m| (m.version(), m.to_string()))
+        .collect();
+    pending.sort();
+    Ok(pending.into_iter().map(|(_, name)| name).collect())
+}
+
 /// A fingerprint of the embedded migrations: changes whenever a migration is added or edited.
 pub fn migrations_fingerprint() -> u64 {
     embedded::migrations::runner()

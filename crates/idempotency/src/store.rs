@@ -26,7 +26,7 @@ const SAVEPOINT: &str = "SAVEPOINT layers_request";
 const LOOKUP: &str = "SELECT request_hash, response_status, response_type, response_body \
                       FROM idempotency_keys \
                       WHERE api_key_id = $1 AND endpoint = $2 AND idempotency_key = $3 \
-                        AND expires_at > now()";
+                        AND expires_at > now() AND state = 'done'";
 
 const STORE: &str = "INSERT INTO idempotency_keys AS k (api_key_id, endpoint, idempotency_key, \
                          request_hash, response_status, response_type, response_body) \
@@ -35,9 +35,10 @@ const STORE: &str = "INSERT INTO idempotency_keys AS k (api_key_id, endpoint, id
                          request_hash = EXCLUDED.request_hash, \
                          response_status = EXCLUDED.response_status, \
                          response_type = EXCLUDED.response_type, \
-                         response_body = EXCLUDED.response_body, \
+                         response_body = EXCLUDED.response_body, state = 'done', \
+                         claim_token = NULL, \
                          created_at = now(), expires_at = now() + interval '24 hours' \
-                     WHERE k.expires_at <= now()";
+                     WHERE k.expires_at <= now() OR k.state <> 'done'";
 
 /// Opens a transaction on `db` (which must not be in one) and claims the key in it, in one
 /// round trip: `BEGIN`, the advisory lock, the lookup of a stored answer and a savepoint are

@@ -106,6 +106,13 @@ impl KeyCache {
         }
     }
 
+    /// Whether `key_id` resolved to a key since the last change notified about it, however long
+    /// ago: the failed-authentication limiter still lets such ids reach the database from an
+    /// address it blocks, so a partner's working key keeps working beside a flood.
+    pub fn recently_valid(&self, key_id: &KeyId) -> bool {
+        self.is_listening() && self.entries.read().known.contains_key(key_id.as_str())
+    }
+
     /// A cached lookup, if the cache is in use and the entry is fresh.
     pub fn get(&self, key_id: &KeyId) -> Option<Arc<ResolvedKey>> {
         match self.lookup(key_id) {
@@ -233,13 +240,19 @@ impl KeyCache {
                 .await
                 .map_err(|e| e.to_string())?;
             let mut heartbeat = tokio::time::interval(self.heartbeat);
-            // the nonce of the heartbeat in flight, not heard back yet
-            let mut awaiting: Option<String> = None;
+            heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // A heartbeat may take this long to come back before the cache is switched off: a
+            // busy database must not make a working listener flap.
+            let patience = self.heartbeat * 3;
+            // the nonce of the heartbeat in flight, not heard back yet, and when it was sent
+            let mut awaiting: Option<(String, tokio::time::Instant)> = None;
             loop {
                 tokio::select! {
+                    // notifications first: one that is ready must never lose to the clock
+                    biased;
                     payload = rx.recv() => match payload {
                         Some(p) if p.starts_with(HEARTBEAT_PREFIX) => {
-                            if awaiting.as_deref() == Some(p.as_str()) {
+                            if awaiting.as_ref().is_some_and(|(nonce, _)| *nonce == p) {
                                 awaiting = None;
                                 if !self.is_listening() {
                                     // proven once: from now on the cache may be used
@@ -251,14 +264,18 @@ impl KeyCache {
                         None => return Err("the listening connection closed".to_owned()),
                     },
                     _ = heartbeat.tick() => {
-                        if awaiting.is_some() {
-                            return Err("a heartbeat notification did not come back in time".to_owned());
+                        if let Some((_, sent)) = &awaiting {
+                            if sent.elapsed() > patience {
+                                return Err("a heartbeat notification did not come back in time".to_owned());
+                            }
+                            continue;
                         }
                         let nonce = format!("{HEARTBEAT_PREFIX}{}", uuid::Uuid::new_v4().simple());
+                        let sent_at = tokio::time::Instant::now();
                         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&CHANNEL, &nonce];
                         let sent = sender.execute("SELECT pg_notify($1, $2)", &params);
-                        match tokio::time::timeout(self.heartbeat, sent).await {
-                            Ok(Ok(_)) => awaiting = Some(nonce),
+                        match tokio::time::timeout(patience, sent).await {
+                            Ok(Ok(_)) => awaiting = Some((nonce, sent_at)),
                             Ok(Err(e)) => return Err(e.to_string()),
                             Err(_) => return Err("the heartbeat connection stopped answering".to_owned()),
                         }

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::auth::{Authorized, ProjectsRead, ProjectsWrite};
 use crate::env::Env;
-use crate::tx::Tx;
 use crate::error::ApiError;
 use crate::extract::{field, optional_field, path_id, Json, ListParams};
+use crate::tx::Tx;
 use crate::wire::{time, List};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

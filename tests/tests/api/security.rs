@@ -314,7 +314,10 @@ async fn failed_authentications_are_limited_per_address() {
     assert!(retry_after >= 1);
     let error = assert_error(res, 429, "RATE_LIMITED").await;
     assert!(error["details"]["retryAfterSeconds"].as_u64().is_some());
-    // a key the process already knows still works from that address
+    // a key the process already knows still works from that address, also once its cache
+    // entry has expired (it is looked up again: it resolved before)
+    assert_eq!(app.get("/v1/whoami", &good).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
     assert_eq!(app.get("/v1/whoami", &good).await.status(), 200);
     // one it would have to look up does not, until the address has budget again
     let fresh = app.key_with(good.org, Env::Live, "*", Tier::Standard).await;
