@@ -78,24 +78,6 @@ pub async fn begin(
     })
 }
 
-fn store_params<'a>(
-    scope: &'a Scope<'a>,
-    fingerprint: &'a Fingerprint,
-    answer: &'a StoredResponse,
-    key: &'a &'a str,
-    status: &'a i32,
-) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 7] {
-    [
-        &scope.api_key_id,
-        &scope.endpoint,
-        key,
-        &fingerprint.0,
-        status,
-        &answer.content_type,
-        &answer.body,
-    ]
-}
-
 /// Stores the answer and commits the transaction [`begin`] opened, in one round trip: the
 /// request's writes and its answer become visible together. If anything fails, nothing of the
 /// transaction is committed.
@@ -105,12 +87,7 @@ pub async fn commit(
     fingerprint: &Fingerprint,
     answer: &StoredResponse,
 ) -> Result<()> {
-    let store = db.prepare_cached(STORE).await?;
-    let key = scope.key.as_str();
-    let status = i32::from(answer.status);
-    let params = store_params(&scope, fingerprint, answer, &key, &status);
-    try_join(db.execute(&store, &params), db.batch_execute("COMMIT")).await?;
-    Ok(())
+    store_and_commit(db, scope, fingerprint, answer, false).await
 }
 
 /// Undoes the request's own writes (everything after [`begin`]), stores its answer and commits,
@@ -121,16 +98,38 @@ pub async fn commit_answer_only(
     fingerprint: &Fingerprint,
     answer: &StoredResponse,
 ) -> Result<()> {
+    store_and_commit(db, scope, fingerprint, answer, true).await
+}
+
+async fn store_and_commit(
+    db: &impl GenericClient,
+    scope: Scope<'_>,
+    fingerprint: &Fingerprint,
+    answer: &StoredResponse,
+    undo_request: bool,
+) -> Result<()> {
     let store = db.prepare_cached(STORE).await?;
     let key = scope.key.as_str();
     let status = i32::from(answer.status);
-    let params = store_params(&scope, fingerprint, answer, &key, &status);
-    try_join3(
-        db.batch_execute("ROLLBACK TO SAVEPOINT layers_request"),
-        db.execute(&store, &params),
-        db.batch_execute("COMMIT"),
-    )
-    .await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+        &scope.api_key_id,
+        &scope.endpoint,
+        &key,
+        &fingerprint.0,
+        &status,
+        &answer.content_type,
+        &answer.body,
+    ];
+    if undo_request {
+        try_join3(
+            db.batch_execute("ROLLBACK TO SAVEPOINT layers_request"),
+            db.execute(&store, &params),
+            db.batch_execute("COMMIT"),
+        )
+        .await?;
+    } else {
+        try_join(db.execute(&store, &params), db.batch_execute("COMMIT")).await?;
+    }
     Ok(())
 }
 

@@ -55,6 +55,15 @@ mod store {
     use super::*;
     use layers_db::testing::fresh_database;
 
+    /// A scope under a fresh API key id, for `POST /v1/projects`.
+    fn scope(key: &IdempotencyKey) -> Scope<'_> {
+        Scope {
+            api_key_id: uuid::Uuid::new_v4(),
+            endpoint: "POST /v1/projects",
+            key,
+        }
+    }
+
     async fn rollback(c: &layers_db::Client) {
         c.batch_execute("ROLLBACK").await.unwrap();
     }
@@ -64,11 +73,7 @@ mod store {
         let db = fresh_database().await;
         let (a, b) = (db.pool.get().await.unwrap(), db.pool.get().await.unwrap());
         let key = IdempotencyKey::parse("k-1").unwrap();
-        let scope = Scope {
-            api_key_id: uuid::Uuid::new_v4(),
-            endpoint: "POST /v1/projects",
-            key: &key,
-        };
+        let scope = scope(&key);
         let fp = Fingerprint::of("/v1/projects", b"{\"name\":\"a\"}");
         let other = Fingerprint::of("/v1/projects", b"{\"name\":\"b\"}");
 
@@ -109,11 +114,7 @@ mod store {
             .await
             .unwrap();
         let key = IdempotencyKey::parse("k-crash").unwrap();
-        let scope = Scope {
-            api_key_id: uuid::Uuid::new_v4(),
-            endpoint: "POST /v1/projects",
-            key: &key,
-        };
+        let scope = scope(&key);
         let fp = Fingerprint::of("/v1/projects", b"{}");
         // a pool of its own, so that the dead connection is never handed to the retry
         let other_pool = layers_db::pool(&db.url, 1).unwrap();
@@ -162,11 +163,7 @@ mod store {
             .await
             .unwrap();
         let key = IdempotencyKey::parse("k-4xx").unwrap();
-        let scope = Scope {
-            api_key_id: uuid::Uuid::new_v4(),
-            endpoint: "POST /v1/projects",
-            key: &key,
-        };
+        let scope = scope(&key);
         let fp = Fingerprint::of("/v1/projects", b"{}");
         assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::Proceed);
         c.batch_execute("INSERT INTO effect VALUES (1)")
@@ -192,11 +189,7 @@ mod store {
         let db = fresh_database().await;
         let c = db.pool.get().await.unwrap();
         let key = IdempotencyKey::parse("k-2").unwrap();
-        let scope = Scope {
-            api_key_id: uuid::Uuid::new_v4(),
-            endpoint: "POST /v1/projects",
-            key: &key,
-        };
+        let scope = scope(&key);
         let fp = Fingerprint::of("/v1/projects", b"{}");
         assert_eq!(begin(&c, scope, &fp).await.unwrap(), Begin::Proceed);
         commit(&c, scope, &fp, &response("{}")).await.unwrap();
