@@ -365,5 +365,13 @@ async fn live_and_sandbox_are_separate_worlds_on_every_route() {
         .await;
         assert_eq!(error["message"], "no such project");
     }
+    // the same customerExternalId names one project per environment: no upsert across worlds
+    let body = json!({ "name": "CI", "customerExternalId": "ci-run-7" });
+    let in_live = app.post("/v1/projects", &live, &body).await;
+    assert_eq!(in_live.status(), 201);
+    let in_test = app.post("/v1/projects", &test, &body).await;
+    assert_eq!(in_test.status(), 201, "not the live project");
+    let (a, b): (Value, Value) = (in_live.json().await.unwrap(), in_test.json().await.unwrap());
+    assert_ne!(a["id"], b["id"]);
     assert_eq!(app.count("SELECT count(*) FROM influencers").await, 0);
 }
