@@ -1,0 +1,147 @@
+//! Durable jobs (CONTRACT §7): the partner-facing job resource, and the workers that run jobs.
+//!
+//! ```
+//! use layers_jobs::{JobId, JobStatus};
+//!
+//! let id = JobId::new();
+//! assert!(id.to_string().starts_with("job_"));
+//! assert_eq!(JobStatus::parse("running"), Some(JobStatus::Running));
+//! assert!(JobStatus::Canceled.is_terminal() && !JobStatus::Queued.is_terminal());
+//! ```
+//!
+//! With the default `store` feature, a job is a row of the `jobs` table, written in the caller's
+//! transaction ([`enqueue`]) together with what caused it (a credit charge, an idempotent
+//! answer). Workers ([`Worker`]) in any number of processes claim runnable jobs with
+//! `FOR UPDATE SKIP LOCKED`, wake on `LISTEN layers_jobs` (a trigger notifies in the commit that
+//! queues a job), hold a job under a lease that they renew while it runs (a job whose worker
+//! died is claimed again once its lease has passed), retry transient failures with backoff up
+//! to the job's `max_attempts`, and refund the credits of a job that fails, or is canceled
+//! before it spent anything outside.
+
+use chrono::{DateTime, Utc};
+use layers_core::EnvKind;
+use layers_orgs::OrgId;
+use thiserror::Error;
+
+#[cfg(feature = "store")]
+mod store;
+#[cfg(feature = "store")]
+mod worker;
+#[cfg(feature = "store")]
+pub use store::{cancel, enqueue, get, list, Canceled, Filter};
+#[cfg(feature = "store")]
+pub use worker::{Control, Failure, Handler, HandlerFuture, Worker, WorkerConfig};
+
+layers_core::prefixed_id!(
+    /// A job (`job_…`).
+    JobId,
+    "job"
+);
+
+/// Where a job stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        Some(match s {
+            "queued" => JobStatus::Queued,
+            "running" => JobStatus::Running,
+            "succeeded" => JobStatus::Succeeded,
+            "failed" => JobStatus::Failed,
+            "canceled" => JobStatus::Canceled,
+            _ => return None,
+        })
+    }
+
+    /// `succeeded`, `failed` and `canceled` never change again.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Canceled
+        )
+    }
+}
+
+/// A job as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    pub id: JobId,
+    pub organization_id: OrgId,
+    pub project_id: Option<uuid::Uuid>,
+    pub api_key_id: Option<uuid::Uuid>,
+    pub env: EnvKind,
+    pub kind: String,
+    pub status: JobStatus,
+    pub payload: serde_json::Value,
+    pub result: Option<serde_json::Value>,
+    pub error: Option<serde_json::Value>,
+    pub credits_charged: i64,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub cancel_requested: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A job to queue.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub id: JobId,
+    pub organization_id: OrgId,
+    pub project_id: Option<uuid::Uuid>,
+    pub api_key_id: Option<uuid::Uuid>,
+    pub env: EnvKind,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Credits the caller charged for this job in the same transaction (0 in the sandbox).
+    pub credits_charged: i64,
+    /// The credit operation charged, for the refund's ledger row.
+    pub operation: Option<&'static str>,
+}
+
+/// What can go wrong with jobs.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("no such job")]
+    NotFound,
+    /// Read in one environment, the job exists in the other one (named here).
+    #[error("the job exists only in {0}")]
+    InOtherEnvironment(EnvKind),
+    /// An action in one environment naming a job of the other one (named here).
+    #[error("the job belongs to {0}")]
+    EnvironmentMismatch(EnvKind),
+    #[error("the job has already finished")]
+    AlreadyTerminal,
+    #[error("stored job is corrupt: {0}")]
+    Corrupt(String),
+    #[cfg(feature = "store")]
+    #[error(transparent)]
+    Credits(#[from] layers_credits::Error),
+    #[cfg(feature = "store")]
+    #[error(transparent)]
+    Db(#[from] tokio_postgres::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(all(test, feature = "store"))]
+mod tests;

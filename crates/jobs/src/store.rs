@@ -1,0 +1,243 @@
+//! The `jobs` table: queue, read, list and cancel, for one organization and environment.
+
+use layers_core::{EnvKind, Limit, Page};
+use layers_credits::{Charge, Operation};
+use layers_db::GenericClient;
+use layers_orgs::OrgId;
+use tokio_postgres::Row;
+
+use crate::{Error, Job, JobId, JobStatus, NewJob, Result};
+
+pub(crate) const COLUMNS: &str = "id, organization_id, project_id, api_key_id, is_sandbox, kind, \
+     status, payload, result, error, credits_charged, attempts, max_attempts, cancel_requested, \
+     created_at, updated_at, started_at, finished_at";
+
+pub(crate) fn job(row: &Row) -> Result<Job> {
+    let status: &str = row.get("status");
+    Ok(Job {
+        id: JobId::from_uuid(row.get("id")),
+        organization_id: OrgId::from_uuid(row.get("organization_id")),
+        project_id: row.get("project_id"),
+        api_key_id: row.get("api_key_id"),
+        env: if row.get("is_sandbox") {
+            EnvKind::Sandbox
+        } else {
+            EnvKind::Live
+        },
+        kind: row.get("kind"),
+        status: JobStatus::parse(status).ok_or_else(|| Error::Corrupt(status.to_owned()))?,
+        payload: row.get("payload"),
+        result: row.get("result"),
+        error: row.get("error"),
+        credits_charged: row.get("credits_charged"),
+        attempts: row.get("attempts"),
+        max_attempts: row.get("max_attempts"),
+        cancel_requested: row.get("cancel_requested"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        started_at: row.get("started_at"),
+        finished_at: row.get("finished_at"),
+    })
+}
+
+fn other(env: EnvKind) -> EnvKind {
+    match env {
+        EnvKind::Live => EnvKind::Sandbox,
+        EnvKind::Sandbox => EnvKind::Live,
+    }
+}
+
+/// Queues a job in the caller's transaction; workers hear of it when that transaction commits.
+pub async fn enqueue(db: &impl GenericClient, new: &NewJob) -> Result<Job> {
+    let row = layers_db::cached::query_one(
+        db,
+        &format!(
+            "INSERT INTO jobs (id, organization_id, project_id, api_key_id, is_sandbox, kind, \
+                               payload, credits_charged) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+        ),
+        &[
+            &new.id.as_uuid(),
+            &new.organization_id.as_uuid(),
+            &new.project_id,
+            &new.api_key_id,
+            &new.env.is_sandbox(),
+            &new.kind,
+            &with_operation(&new.payload, new.operation),
+            &new.credits_charged,
+        ],
+    )
+    .await?;
+    job(&row)
+}
+
+/// The credit operation rides in the payload so that a refund can name it.
+fn with_operation(payload: &serde_json::Value, operation: Option<&str>) -> serde_json::Value {
+    let mut payload = payload.clone();
+    if let (Some(op), Some(map)) = (operation, payload.as_object_mut()) {
+        map.insert("_operation".into(), serde_json::Value::from(op));
+    }
+    payload
+}
+
+/// The refund owed for a job that ends without success (`failed`, or `canceled` before it spent
+/// anything outside), written in the caller's transaction.
+pub(crate) async fn refund_if_owed(
+    db: &impl GenericClient,
+    job: &Job,
+    spent_outside: bool,
+) -> Result<()> {
+    let owed = job.credits_charged > 0
+        && (job.status == JobStatus::Failed
+            || (job.status == JobStatus::Canceled && !spent_outside));
+    if !owed {
+        return Ok(());
+    }
+    let operation = job
+        .payload
+        .get("_operation")
+        .and_then(|o| o.as_str())
+        .and_then(operation_named)
+        .ok_or_else(|| Error::Corrupt(format!("job {} charged without an operation", job.id)))?;
+    let charge = Charge {
+        organization_id: job.organization_id,
+        operation,
+        units: 1,
+        api_key_id: job.api_key_id,
+        project_id: job.project_id,
+        job_id: Some(job.id.as_uuid()),
+    };
+    layers_credits::refund(db, &charge, job.credits_charged).await?;
+    Ok(())
+}
+
+fn operation_named(name: &str) -> Option<Operation> {
+    [
+        Operation::ContentImage,
+        Operation::ContentSlideshow,
+        Operation::ContentVideoRemix,
+        Operation::ContentUgcCreative,
+        Operation::IngestGithub,
+        Operation::IngestAppstore,
+        Operation::IngestWebsite,
+    ]
+    .into_iter()
+    .find(|o| o.as_str() == name)
+}
+
+/// Reads one of the organization's jobs in `env`; one of the other environment is
+/// [`Error::InOtherEnvironment`].
+pub async fn get(db: &impl GenericClient, org: OrgId, env: EnvKind, id: JobId) -> Result<Job> {
+    let row = layers_db::cached::query_opt(
+        db,
+        &format!("SELECT {COLUMNS} FROM jobs WHERE id = $1 AND organization_id = $2"),
+        &[&id.as_uuid(), &org.as_uuid()],
+    )
+    .await?
+    .ok_or(Error::NotFound)?;
+    let found = job(&row)?;
+    if found.env != env {
+        return Err(Error::InOtherEnvironment(other(env)));
+    }
+    Ok(found)
+}
+
+/// Narrows a listing.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub project_id: Option<uuid::Uuid>,
+    pub status: Option<JobStatus>,
+    pub kind: Option<String>,
+}
+
+/// Lists the organization's jobs of `env`, newest first.
+pub async fn list(
+    db: &impl GenericClient,
+    org: OrgId,
+    env: EnvKind,
+    filter: &Filter,
+    limit: Limit,
+    after: Option<JobId>,
+) -> Result<Page<Job, JobId>> {
+    let rows = layers_db::cached::query(
+        db,
+        &format!(
+            "SELECT {COLUMNS} FROM jobs \
+             WHERE organization_id = $1 AND is_sandbox = $2 \
+               AND ($3::uuid IS NULL OR id < $3) \
+               AND ($5::uuid IS NULL OR project_id = $5) \
+               AND ($6::text IS NULL OR status = $6) \
+               AND ($7::text IS NULL OR kind = $7) \
+             ORDER BY id DESC LIMIT $4"
+        ),
+        &[
+            &org.as_uuid(),
+            &env.is_sandbox(),
+            &after.map(|a| a.as_uuid()),
+            &(i64::from(limit.get()) + 1),
+            &filter.project_id,
+            &filter.status.map(JobStatus::as_str),
+            &filter.kind,
+        ],
+    )
+    .await?;
+    let items = rows.iter().map(job).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, limit, |j: &Job| j.id))
+}
+
+/// How a cancel went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Canceled {
+    /// The job was queued: it is `canceled` now (and refunded).
+    Now,
+    /// The job is running: it stops at its next safe point and ends `canceled`.
+    Requested,
+}
+
+/// Cancels a job of `env`, in the caller's transaction: a queued job at once (refunding its
+/// credits), a running one at its next safe point; a finished one is
+/// [`Error::AlreadyTerminal`], one of the other environment [`Error::EnvironmentMismatch`].
+pub async fn cancel(
+    db: &impl GenericClient,
+    org: OrgId,
+    env: EnvKind,
+    id: JobId,
+) -> Result<(Job, Canceled)> {
+    let row = layers_db::cached::query_opt(
+        db,
+        &format!(
+            "UPDATE jobs SET \
+                 status = CASE status WHEN 'queued' THEN 'canceled' ELSE status END, \
+                 finished_at = CASE status WHEN 'queued' THEN now() ELSE finished_at END, \
+                 cancel_requested = cancel_requested OR status = 'running', \
+                 updated_at = now() \
+             WHERE id = $1 AND organization_id = $2 AND is_sandbox = $3 \
+               AND status IN ('queued', 'running') \
+             RETURNING {COLUMNS}"
+        ),
+        &[&id.as_uuid(), &org.as_uuid(), &env.is_sandbox()],
+    )
+    .await?;
+    let Some(row) = row else {
+        // nothing to cancel: why?
+        let row = layers_db::cached::query_opt(
+            db,
+            "SELECT is_sandbox FROM jobs WHERE id = $1 AND organization_id = $2",
+            &[&id.as_uuid(), &org.as_uuid()],
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+        return Err(if row.get::<_, bool>(0) != env.is_sandbox() {
+            Error::EnvironmentMismatch(other(env))
+        } else {
+            Error::AlreadyTerminal
+        });
+    };
+    let canceled = job(&row)?;
+    if canceled.status == JobStatus::Canceled {
+        refund_if_owed(db, &canceled, false).await?;
+        Ok((canceled, Canceled::Now))
+    } else {
+        Ok((canceled, Canceled::Requested))
+    }
+}

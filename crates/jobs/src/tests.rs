@@ -1,0 +1,294 @@
+//! Jobs against a fresh database, with real workers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use layers_core::{EnvKind, Limit};
+use layers_credits::{Charge, CreditGate, Operation};
+use layers_db::testing::{fresh_database, TestDatabase};
+use layers_orgs::{OrgId, Plan};
+use serde_json::json;
+
+use super::*;
+
+/// Succeeds, fails or waits, as its job's payload says; counts attempts.
+#[derive(Default)]
+struct Scripted {
+    attempts: AtomicUsize,
+}
+
+impl Handler for Scripted {
+    fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let n = self.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+            match job.payload["do"].as_str().unwrap_or("") {
+                "succeed" => Ok(json!({ "attempt": n })),
+                "flaky" if n < 3 => Err(Failure::Transient(format!("attempt {n} timed out"))),
+                "flaky" => Ok(json!({ "attempt": n })),
+                "broken" => Err(Failure::Permanent("the store said 404".into())),
+                "spend then wait" | "wait" => {
+                    if job.payload["do"] == "spend then wait" {
+                        control.spending_outside().await?;
+                    }
+                    for _ in 0..500 {
+                        if control.cancel_requested().await {
+                            return Err(Failure::Canceled);
+                        }
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    Ok(json!({}))
+                }
+                other => Err(Failure::Permanent(format!("unknown script {other}"))),
+            }
+        })
+    }
+}
+
+struct Fixture {
+    db: TestDatabase,
+    org: OrgId,
+    handler: Arc<Scripted>,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.worker.abort();
+    }
+}
+
+async fn fixture(credits: i64) -> Fixture {
+    let db = fresh_database().await;
+    let c = db.pool.get().await.unwrap();
+    let org = layers_orgs::create(&c, "Acme", Plan::Partner, None)
+        .await
+        .unwrap()
+        .id;
+    if credits > 0 {
+        layers_credits::grant(&c, org, credits, "seed")
+            .await
+            .unwrap();
+    }
+    let handler = Arc::new(Scripted::default());
+    let config = WorkerConfig {
+        concurrency: 4,
+        lease: Duration::from_millis(600),
+        poll: Duration::from_millis(100),
+        retry_base: Duration::from_millis(20),
+    };
+    let worker = Worker::new(db.pool.clone(), db.url.clone(), config)
+        .handle("scripted", handler.clone())
+        .spawn()
+        .unwrap();
+    Fixture {
+        db,
+        org,
+        handler,
+        worker,
+    }
+}
+
+impl Fixture {
+    /// Charges (live) and queues a job in one transaction, as a route does.
+    async fn queue(&self, env: EnvKind, script: &str) -> JobId {
+        let mut c = self.db.pool.get().await.unwrap();
+        let tx = c.transaction().await.unwrap();
+        let id = JobId::new();
+        let charged = CreditGate::for_env(env)
+            .charge(
+                &tx,
+                &Charge {
+                    organization_id: self.org,
+                    operation: Operation::IngestGithub,
+                    units: 1,
+                    api_key_id: None,
+                    project_id: None,
+                    job_id: Some(id.as_uuid()),
+                },
+            )
+            .await
+            .unwrap();
+        enqueue(
+            &tx,
+            &NewJob {
+                id,
+                organization_id: self.org,
+                project_id: None,
+                api_key_id: None,
+                env,
+                kind: "scripted".into(),
+                payload: json!({ "do": script }),
+                credits_charged: charged,
+                operation: Some(Operation::IngestGithub.as_str()),
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        id
+    }
+
+    async fn job(&self, env: EnvKind, id: JobId) -> Job {
+        get(&self.db.pool.get().await.unwrap(), self.org, env, id)
+            .await
+            .unwrap()
+    }
+
+    async fn until(&self, env: EnvKind, id: JobId, status: JobStatus) -> (Job, Duration) {
+        let started = Instant::now();
+        loop {
+            let job = self.job(env, id).await;
+            if job.status == status {
+                return (job, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "job still {:?}, wanted {status:?}: {job:?}",
+                job.status
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn balance(&self) -> i64 {
+        layers_credits::balance(&self.db.pool.get().await.unwrap(), self.org)
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_queued_job_runs_at_once_and_keeps_its_result() {
+    let f = fixture(100).await;
+    // let the listener connect, so the wake-up (not the poll) is what is measured
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let id = f.queue(EnvKind::Sandbox, "succeed").await;
+    let (job, waited) = f.until(EnvKind::Sandbox, id, JobStatus::Succeeded).await;
+    assert!(waited < Duration::from_millis(100), "took {waited:?}");
+    assert_eq!(job.result, Some(json!({ "attempt": 1 })));
+    assert_eq!(job.attempts, 1);
+    assert!(job.started_at.is_some() && job.finished_at.is_some());
+    // the sandbox never touched the wallet
+    assert_eq!(f.balance().await, 100);
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_permanent_ones_fail_and_refund() {
+    let f = fixture(100).await;
+    let flaky = f.queue(EnvKind::Live, "flaky").await;
+    let (job, _) = f.until(EnvKind::Live, flaky, JobStatus::Succeeded).await;
+    assert_eq!(job.attempts, 3);
+    assert_eq!(f.balance().await, 90, "a success keeps its charge");
+
+    let broken = f.queue(EnvKind::Live, "broken").await;
+    let (job, _) = f.until(EnvKind::Live, broken, JobStatus::Failed).await;
+    assert_eq!(job.error, Some(json!({ "message": "the store said 404" })));
+    assert_eq!(job.attempts, 1, "a permanent failure is not retried");
+    assert_eq!(f.balance().await, 90, "the failed job was refunded");
+}
+
+#[tokio::test]
+async fn cancel_while_queued_refunds_and_the_other_environment_cannot_cancel() {
+    let f = fixture(100).await;
+    let c = f.db.pool.get().await.unwrap();
+    // a job nobody runs (no handler for its kind is asked before it is canceled): stop the
+    // worker first so that it stays queued
+    f.worker.abort();
+    let queued = f.queue(EnvKind::Live, "succeed").await;
+    assert_eq!(f.balance().await, 90);
+    let (job, how) = cancel(&c, f.org, EnvKind::Live, queued).await.unwrap();
+    assert_eq!((job.status, how), (JobStatus::Canceled, Canceled::Now));
+    assert_eq!(f.balance().await, 100, "canceled while queued: refunded");
+    assert!(matches!(
+        cancel(&c, f.org, EnvKind::Live, queued).await,
+        Err(Error::AlreadyTerminal)
+    ));
+    // the other environment's key cannot act on it, nor read it
+    assert!(matches!(
+        cancel(&c, f.org, EnvKind::Sandbox, queued).await,
+        Err(Error::EnvironmentMismatch(EnvKind::Live))
+    ));
+    assert!(matches!(
+        get(&c, f.org, EnvKind::Sandbox, queued).await,
+        Err(Error::InOtherEnvironment(EnvKind::Live))
+    ));
+}
+
+#[tokio::test]
+async fn a_running_job_stops_at_its_next_safe_point() {
+    let f = fixture(100).await;
+    let c = f.db.pool.get().await.unwrap();
+    // cancelled before it spent anything outside: refunded
+    let waiting = f.queue(EnvKind::Live, "wait").await;
+    f.until(EnvKind::Live, waiting, JobStatus::Running).await;
+    let (_, how) = cancel(&c, f.org, EnvKind::Live, waiting).await.unwrap();
+    assert_eq!(how, Canceled::Requested);
+    f.until(EnvKind::Live, waiting, JobStatus::Canceled).await;
+    assert_eq!(f.balance().await, 100);
+
+    // cancelled after it spent outside: canceled, not refunded
+    let spending = f.queue(EnvKind::Live, "spend then wait").await;
+    f.until(EnvKind::Live, spending, JobStatus::Running).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    cancel(&c, f.org, EnvKind::Live, spending).await.unwrap();
+    f.until(EnvKind::Live, spending, JobStatus::Canceled).await;
+    assert_eq!(f.balance().await, 90);
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_died_runs_again_after_its_lease() {
+    let f = fixture(0).await;
+    let c = f.db.pool.get().await.unwrap();
+    let id = f.queue(EnvKind::Sandbox, "succeed").await;
+    f.until(EnvKind::Sandbox, id, JobStatus::Succeeded).await;
+    // as if a worker had claimed it and died: running, with its lease passed
+    c.execute(
+        "UPDATE jobs SET status = 'running', result = NULL, finished_at = NULL, \
+         locked_until = now() - interval '1 second' WHERE id = $1",
+        &[&id.as_uuid()],
+    )
+    .await
+    .unwrap();
+    let (job, _) = f.until(EnvKind::Sandbox, id, JobStatus::Succeeded).await;
+    assert_eq!(job.attempts, 2);
+    assert_eq!(f.handler.attempts.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn lists_are_per_environment_and_filtered() {
+    let f = fixture(100).await;
+    let c = f.db.pool.get().await.unwrap();
+    let live = f.queue(EnvKind::Live, "succeed").await;
+    let sandbox = f.queue(EnvKind::Sandbox, "broken").await;
+    f.until(EnvKind::Sandbox, sandbox, JobStatus::Failed).await;
+    let ids = |env, filter: Filter| {
+        let c = &c;
+        let org = f.org;
+        async move {
+            list(c, org, env, &filter, Limit::default(), None)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|j| j.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids(EnvKind::Live, Filter::default()).await, vec![live]);
+    assert_eq!(
+        ids(EnvKind::Sandbox, Filter::default()).await,
+        vec![sandbox]
+    );
+    let failed = Filter {
+        status: Some(JobStatus::Failed),
+        ..Filter::default()
+    };
+    assert_eq!(ids(EnvKind::Sandbox, failed.clone()).await, vec![sandbox]);
+    assert!(ids(EnvKind::Live, failed).await.is_empty());
+    let other_kind = Filter {
+        kind: Some("other".into()),
+        ..Filter::default()
+    };
+    assert!(ids(EnvKind::Sandbox, other_kind).await.is_empty());
+}

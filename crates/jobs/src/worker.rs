@@ -1,0 +1,384 @@
+//! Workers: claim runnable jobs, run them through the handler of their kind, and record how they
+//! ended.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt as _;
+use layers_db::Pool;
+use serde_json::json;
+use tokio::sync::{Notify, Semaphore};
+use tokio_postgres::AsyncMessage;
+
+use crate::store::{job, refund_if_owed, COLUMNS};
+use crate::{Job, JobId, Result};
+
+/// The channel the `jobs` trigger notifies when a job becomes runnable.
+pub const CHANNEL: &str = "layers_jobs";
+
+/// Why an attempt did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Worth another attempt (a timeout, a 5xx): retried with backoff up to the job's limit.
+    Transient(String),
+    /// Not worth another attempt (a 404, bad input): the job fails (and is refunded).
+    Permanent(String),
+    /// The job saw its cancellation at a safe point and stopped.
+    Canceled,
+}
+
+/// What a handler's attempt returns: the job's `result`, or why not.
+pub type HandlerFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<serde_json::Value, Failure>> + Send + 'a>>;
+
+/// Runs jobs of one kind. Implemented by the domains; the worker knows only kinds.
+pub trait Handler: Send + Sync + 'static {
+    /// One attempt of `job`. Call [`Control::spending_outside`] before any effect outside the
+    /// database (an HTTP call), and stop with [`Failure::Canceled`] when it says so.
+    fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a>;
+}
+
+/// What a running job may ask of its worker.
+#[derive(Debug, Clone)]
+pub struct Control {
+    pool: Pool,
+    id: JobId,
+}
+
+impl Control {
+    /// Whether the job has been asked to stop.
+    pub async fn cancel_requested(&self) -> bool {
+        let Ok(db) = self.pool.get().await else {
+            return false;
+        };
+        db.query_opt(
+            "SELECT 1 FROM jobs WHERE id = $1 AND cancel_requested",
+            &[&self.id.as_uuid()],
+        )
+        .await
+        .map(|r| r.is_some())
+        .unwrap_or(false)
+    }
+
+    /// Records that the job is about to spend something outside (an outbound call), after which a
+    /// cancel no longer refunds it. Answers [`Failure::Canceled`] instead if a cancel came first:
+    /// then nothing was spent and the job ends canceled and refunded.
+    pub async fn spending_outside(&self) -> Result<(), Failure> {
+        let db = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| Failure::Transient(format!("no database connection: {e}")))?;
+        let marked = db
+            .query_opt(
+                "UPDATE jobs SET spent_outside = true, updated_at = now() \
+                 WHERE id = $1 AND NOT cancel_requested RETURNING 1",
+                &[&self.id.as_uuid()],
+            )
+            .await
+            .map_err(|e| Failure::Transient(format!("could not mark the job: {e}")))?;
+        match marked {
+            Some(_) => Ok(()),
+            None => Err(Failure::Canceled),
+        }
+    }
+}
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Jobs run at once by this process (`LAYERS_JOB_CONCURRENCY`).
+    pub concurrency: usize,
+    /// How long a claimed job is held; renewed while it runs. A job whose worker died is
+    /// claimed again once it has passed.
+    pub lease: Duration,
+    /// How often to look for work without a notification (jobs scheduled for later, expired
+    /// leases, a lost listener).
+    pub poll: Duration,
+    /// The first retry's delay; each later one doubles it, up to five minutes.
+    pub retry_base: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 8,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(500),
+            retry_base: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Claims and runs jobs until its task is aborted.
+pub struct Worker {
+    pool: Pool,
+    database_url: String,
+    handlers: HashMap<String, Arc<dyn Handler>>,
+    config: WorkerConfig,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("kinds", &self.handlers.keys().collect::<Vec<_>>())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    pub fn new(pool: Pool, database_url: String, config: WorkerConfig) -> Worker {
+        Worker {
+            pool,
+            database_url,
+            handlers: HashMap::new(),
+            config,
+        }
+    }
+
+    /// Runs jobs of `kind` with `handler`.
+    pub fn handle(mut self, kind: &str, handler: Arc<dyn Handler>) -> Worker {
+        self.handlers.insert(kind.to_owned(), handler);
+        self
+    }
+
+    /// Starts the worker on the current runtime (nothing when its concurrency is 0).
+    pub fn spawn(self) -> Option<tokio::task::JoinHandle<()>> {
+        (self.config.concurrency > 0).then(|| tokio::spawn(Arc::new(self).run()))
+    }
+
+    async fn run(self: Arc<Self>) {
+        let wake = Arc::new(Notify::new());
+        let listener = tokio::spawn(listen(self.database_url.clone(), wake.clone()));
+        let permits = Arc::new(Semaphore::new(self.config.concurrency));
+        loop {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            match self.claim().await {
+                Ok(Some(job)) => {
+                    let worker = self.clone();
+                    tokio::spawn(async move {
+                        worker.attempt(job).await;
+                        drop(permit);
+                    });
+                }
+                Ok(None) => {
+                    drop(permit);
+                    tokio::select! {
+                        _ = wake.notified() => {}
+                        _ = tokio::time::sleep(self.config.poll) => {}
+                    }
+                }
+                Err(e) => {
+                    drop(permit);
+                    tracing::warn!(error = %e, "could not claim a job");
+                    tokio::time::sleep(self.config.poll).await;
+                }
+            }
+        }
+        listener.abort();
+    }
+
+    /// Takes one runnable job: a queued one whose time has come, or a running one whose worker
+    /// let its lease pass.
+    async fn claim(&self) -> Result<Option<Job>> {
+        let db = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| crate::Error::Corrupt(format!("no database connection: {e}")))?;
+        let lease = format!("{} milliseconds", self.config.lease.as_millis());
+        let row = layers_db::cached::query_opt(
+            &db,
+            &format!(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, \
+                     locked_until = now() + $1::text::interval, \
+                     started_at = coalesce(started_at, now()), updated_at = now() \
+                 WHERE id = ( \
+                     SELECT id FROM jobs \
+                     WHERE (status = 'queued' AND run_at <= now()) \
+                        OR (status = 'running' AND locked_until < now()) \
+                     ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                 RETURNING {COLUMNS}"
+            ),
+            &[&lease],
+        )
+        .await?;
+        row.map(|r| job(&r)).transpose()
+    }
+
+    async fn attempt(self: Arc<Self>, job: Job) {
+        let control = Control {
+            pool: self.pool.clone(),
+            id: job.id,
+        };
+        let renew = tokio::spawn(renew_lease(self.pool.clone(), job.id, self.config.lease));
+        let outcome = if job.attempts > job.max_attempts {
+            Err(Failure::Permanent(format!(
+                "gave up after {} attempts",
+                job.max_attempts
+            )))
+        } else if job.cancel_requested {
+            Err(Failure::Canceled)
+        } else {
+            match self.handlers.get(&job.kind) {
+                None => Err(Failure::Permanent(format!(
+                    "no worker runs jobs of kind {}",
+                    job.kind
+                ))),
+                Some(handler) => {
+                    match AssertUnwindSafe(handler.run(&job, &control))
+                        .catch_unwind()
+                        .await
+                    {
+                        Ok(outcome) => outcome,
+                        Err(_) => Err(Failure::Transient("the job's handler panicked".into())),
+                    }
+                }
+            }
+        };
+        renew.abort();
+        for pause in [10u64, 100, 1_000, 5_000] {
+            match self.finish(&job, &outcome).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %e, "could not record how a job ended");
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+            }
+        }
+        tracing::error!(job = %job.id, "gave up recording how a job ended; its lease will expire and it runs again");
+    }
+
+    /// Records the outcome in one transaction, with the refund it owes.
+    async fn finish(
+        &self,
+        claimed: &Job,
+        outcome: &Result<serde_json::Value, Failure>,
+    ) -> Result<()> {
+        let mut db = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| crate::Error::Corrupt(format!("no database connection: {e}")))?;
+        let tx = db.transaction().await?;
+        let row = tx
+            .query_opt(
+                "SELECT spent_outside, cancel_requested, attempts, max_attempts FROM jobs \
+                 WHERE id = $1 AND status = 'running' FOR UPDATE",
+                &[&claimed.id.as_uuid()],
+            )
+            .await?;
+        let Some(row) = row else {
+            // no longer ours (its lease passed and another worker took it)
+            return Ok(());
+        };
+        let spent_outside: bool = row.get(0);
+        let cancel_requested: bool = row.get(1);
+        let attempts: i32 = row.get(2);
+        let max_attempts: i32 = row.get(3);
+        let (status, result, error, retry_in) = match outcome {
+            Ok(result) => ("succeeded", Some(result.clone()), None, None),
+            Err(Failure::Canceled) => ("canceled", None, None, None),
+            Err(Failure::Transient(_)) if cancel_requested => ("canceled", None, None, None),
+            Err(Failure::Transient(message)) if attempts < max_attempts => {
+                let factor = 1u32 << (attempts - 1).clamp(0, 16);
+                let delay = (self.config.retry_base * factor).min(Duration::from_secs(300));
+                (
+                    "queued",
+                    None,
+                    Some(json!({ "message": message })),
+                    Some(delay),
+                )
+            }
+            Err(Failure::Transient(message)) | Err(Failure::Permanent(message)) => {
+                ("failed", None, Some(json!({ "message": message })), None)
+            }
+        };
+        let retry_in = retry_in.map(|d| format!("{} milliseconds", d.as_millis()));
+        let row = tx
+            .query_one(
+                &format!(
+                    "UPDATE jobs SET status = $2, result = $3, error = $4, locked_until = NULL, \
+                         run_at = CASE WHEN $5::text IS NULL THEN run_at ELSE now() + $5::text::interval END, \
+                         finished_at = CASE WHEN $2 IN ('queued') THEN NULL ELSE now() END, \
+                         updated_at = now() \
+                     WHERE id = $1 RETURNING {COLUMNS}"
+                ),
+                &[&claimed.id.as_uuid(), &status, &result, &error, &retry_in],
+            )
+            .await?;
+        let ended = job(&row)?;
+        refund_if_owed(&tx, &ended, spent_outside).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Keeps a running job's lease fresh.
+async fn renew_lease(pool: Pool, id: JobId, lease: Duration) {
+    let mut every = tokio::time::interval(lease / 3);
+    every.tick().await;
+    let lease = format!("{} milliseconds", lease.as_millis());
+    loop {
+        every.tick().await;
+        if let Ok(db) = pool.get().await {
+            let _ = db
+                .execute(
+                    "UPDATE jobs SET locked_until = now() + $2::text::interval \
+                     WHERE id = $1 AND status = 'running'",
+                    &[&id.as_uuid(), &lease],
+                )
+                .await;
+        }
+    }
+}
+
+/// Wakes the worker whenever a job becomes runnable, reconnecting when the connection drops.
+async fn listen(database_url: String, wake: Arc<Notify>) {
+    loop {
+        let attempt = async {
+            let (client, mut connection) =
+                tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let driver = tokio::spawn(async move {
+                while let Some(message) =
+                    std::future::poll_fn(|cx| connection.poll_message(cx)).await
+                {
+                    match message {
+                        Ok(AsyncMessage::Notification(_)) => {
+                            if tx.send(()).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(_) => return,
+                    }
+                }
+            });
+            client
+                .batch_execute(&format!("LISTEN {CHANNEL}"))
+                .await
+                .map_err(|e| e.to_string())?;
+            // whatever was queued before we listened
+            wake.notify_one();
+            while rx.recv().await.is_some() {
+                wake.notify_one();
+            }
+            driver.abort();
+            Err::<(), String>("the job listener's connection closed".into())
+        };
+        if let Err(e) = attempt.await {
+            tracing::warn!(error = %e, "job listener stopped; polling until it is back");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
