@@ -41,6 +41,16 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// This process's job workers (none with `LAYERS_JOB_CONCURRENCY=0`).
+    jobs: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The job workers' settings.
+pub fn worker_config(settings: &Settings) -> layers_jobs::WorkerConfig {
+    layers_jobs::WorkerConfig {
+        concurrency: settings.job_concurrency,
+        ..layers_jobs::WorkerConfig::default()
+    }
 }
 
 /// Why the server could not start.
@@ -53,6 +63,10 @@ pub enum StartError {
     },
     #[error(transparent)]
     Db(#[from] layers_db::Error),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Environments(#[from] layers_env::Error),
 }
 
 /// Registers every route on an `App`.
@@ -67,7 +81,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(auth::authenticate))
             .configure(routes::whoami::config)
             .configure(routes::projects::config)
-            .configure(routes::influencers::config),
+            .configure(routes::influencers::config)
+            .configure(routes::jobs::config)
+            .configure(routes::credits::config)
+            .configure(routes::ingest::config),
     );
 }
 
@@ -89,12 +106,21 @@ impl Application {
         let keys = KeyCache::new(KEY_CACHE_TTL);
         keys.spawn_listener(settings.database_url.clone());
         tokio::spawn(maintain(pool.clone()));
+        let environments = Environments::new(&settings.environments()?)?;
+        // the job workers of this process: the same services as the handlers, by job row
+        let jobs = environments
+            .worker(
+                pool.clone(),
+                settings.database_url.clone(),
+                worker_config(&settings),
+            )
+            .spawn();
         let state = web::Data::new(AppState {
             auth_failures: FailedAuth::new(settings.auth_failures_per_min),
             limiter: Limiter::with_max_batch(pool.clone(), settings.rate_limit_max_batch),
             keys,
             pool,
-            environments: Environments::new(&settings),
+            environments,
             settings,
         });
         let server = HttpServer::new(move || {
@@ -114,7 +140,7 @@ impl Application {
             source,
         })?
         .run();
-        Ok(Application { port, server })
+        Ok(Application { port, server, jobs })
     }
 
     pub fn port(&self) -> u16 {
@@ -128,12 +154,20 @@ impl Application {
         shutdown_signal().await;
         tracing::info!("shutting down: draining in-flight requests");
         handle.stop(true).await;
+        if let Some(jobs) = &self.jobs {
+            // a job cut short here is picked up again once its lease passes
+            jobs.abort();
+        }
         server.await.map_err(std::io::Error::other)?
     }
 
     /// Serves until dropped (tests spawn this).
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(jobs) = self.jobs {
+            jobs.abort();
+        }
+        served
     }
 }
 
@@ -162,7 +196,8 @@ async fn maintain(pool: Pool) {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -199,7 +234,7 @@ mod tests {
             limiter: Limiter::new(pool.clone()),
             keys: KeyCache::new(KEY_CACHE_TTL),
             auth_failures: FailedAuth::new(60),
-            environments: Environments::new(&settings),
+            environments: Environments::new(&settings.environments().unwrap()).unwrap(),
             pool,
             settings,
         };

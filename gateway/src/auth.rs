@@ -310,7 +310,7 @@ pub async fn authenticate(
         monthly_quota: resolved.monthly_quota,
         monthly_usage,
     };
-    let env = state.environments.get(principal.env);
+    let env = crate::env::Env(state.environments.get(principal.env));
     req.extensions_mut().insert(principal);
     req.extensions_mut().insert(env);
     req.extensions_mut().insert(endpoint);
@@ -362,6 +362,10 @@ macro_rules! required_scopes {
 required_scopes! {
     ProjectsRead => Projects: Read,
     ProjectsWrite => Projects: Write,
+    JobsRead => Jobs: Read,
+    JobsWrite => Jobs: Write,
+    CreditsRead => Credits: Read,
+    IngestWrite => Ingest: Write,
 }
 
 /// No scope needed.

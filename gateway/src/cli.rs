@@ -29,6 +29,8 @@ pub enum Command {
     Serve,
     /// Apply pending migrations only
     Migrate,
+    /// Run job workers only (no HTTP), until SIGTERM or Ctrl-C
+    Worker,
     /// Operator commands (read DATABASE_URL, print one JSON object)
     Admin {
         #[command(subcommand)]
@@ -362,6 +364,45 @@ pub async fn migrate() -> Result<Value, Failure> {
         .await
         .map_err(|e| Failure::context("could not migrate the database", e))?;
     Ok(json!({ "applied": applied }))
+}
+
+/// `layers-gateway worker`: the job workers of `serve`, without the HTTP server, so that work
+/// can be scaled apart from requests.
+pub async fn worker() -> Result<(), Failure> {
+    let settings = Settings::from_env()?;
+    if settings.job_concurrency == 0 {
+        return Err(Failure(
+            "LAYERS_JOB_CONCURRENCY is 0: a worker with no concurrency would run nothing".into(),
+        ));
+    }
+    let pending = layers_db::pending_migrations(&settings.database_url)
+        .await
+        .map_err(|e| Failure::context("could not reach the database", e))?;
+    if !pending.is_empty() {
+        return Err(Failure(format!(
+            "the database schema is behind this binary ({}); run `layers-gateway migrate` first",
+            pending.join(", ")
+        )));
+    }
+    let pool = layers_db::pool(&settings.database_url, settings.db_pool_size)?;
+    let environments = crate::env::Environments::new(&settings.environments()?)?;
+    let jobs = environments
+        .worker(
+            pool,
+            settings.database_url.clone(),
+            crate::app::worker_config(&settings),
+        )
+        .spawn();
+    tracing::info!(
+        concurrency = settings.job_concurrency,
+        "running job workers"
+    );
+    crate::app::shutdown_signal().await;
+    if let Some(jobs) = jobs {
+        jobs.abort();
+    }
+    tracing::info!("stopped");
+    Ok(())
 }
 
 /// `layers-gateway serve`

@@ -57,6 +57,14 @@ pub struct Settings {
     pub body_idle_timeout: Duration,
     /// `LAYERS_BODY_TIMEOUT` (default 30s): longest time to receive a whole request body.
     pub body_timeout: Duration,
+    /// `LAYERS_JOB_CONCURRENCY` (default 8): jobs this process runs at once; 0 runs no worker.
+    pub job_concurrency: usize,
+    /// `LAYERS_APPSTORE_BASE_URL` (default `https://itunes.apple.com`)
+    pub appstore_base_url: String,
+    /// `LAYERS_GITHUB_BASE_URL` (default `https://api.github.com`)
+    pub github_base_url: String,
+    /// `LAYERS_GITHUB_TOKEN` (optional; redacted in `Debug`)
+    pub github_token: Option<String>,
 }
 
 /// `postgres://user:secret@host/db` with the password replaced by `<redacted>`, also in the
@@ -112,6 +120,24 @@ pub fn redact_database_url(url: &str) -> String {
     out
 }
 
+impl Settings {
+    /// What the per-environment services need.
+    pub fn environments(&self) -> Result<layers_env::Settings, ConfigError> {
+        let url = |value: &str, name: &'static str| {
+            layers_outbound::Url::parse(value).map_err(|_| ConfigError {
+                name,
+                problem: format!("must be a URL, got {value:?}"),
+            })
+        };
+        Ok(layers_env::Settings {
+            allow_private_network: self.allow_private_network,
+            appstore_base_url: url(&self.appstore_base_url, "LAYERS_APPSTORE_BASE_URL")?,
+            github_base_url: url(&self.github_base_url, "LAYERS_GITHUB_BASE_URL")?,
+            github_token: self.github_token.clone(),
+        })
+    }
+}
+
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
@@ -132,6 +158,13 @@ impl std::fmt::Debug for Settings {
             .field("auth_failures_per_min", &self.auth_failures_per_min)
             .field("body_idle_timeout", &self.body_idle_timeout)
             .field("body_timeout", &self.body_timeout)
+            .field("job_concurrency", &self.job_concurrency)
+            .field("appstore_base_url", &self.appstore_base_url)
+            .field("github_base_url", &self.github_base_url)
+            .field(
+                "github_token",
+                &self.github_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -239,6 +272,25 @@ impl Settings {
             )?,
             body_idle_timeout,
             body_timeout,
+            job_concurrency: get("LAYERS_JOB_CONCURRENCY", "8")
+                .parse::<u16>()
+                .map(usize::from)
+                .map_err(|_| ConfigError {
+                    name: "LAYERS_JOB_CONCURRENCY",
+                    problem: format!(
+                        "must be a whole number (0 runs no worker), got {:?}",
+                        get("LAYERS_JOB_CONCURRENCY", "8")
+                    ),
+                })?,
+            appstore_base_url: base_url(
+                get("LAYERS_APPSTORE_BASE_URL", "https://itunes.apple.com"),
+                "LAYERS_APPSTORE_BASE_URL",
+            )?,
+            github_base_url: base_url(
+                get("LAYERS_GITHUB_BASE_URL", "https://api.github.com"),
+                "LAYERS_GITHUB_BASE_URL",
+            )?,
+            github_token: lookup("LAYERS_GITHUB_TOKEN").filter(|v| !v.trim().is_empty()),
         })
     }
 }
@@ -316,6 +368,9 @@ mod tests {
         assert_eq!(s.master_key, None);
         assert!(!s.allow_private_network);
         assert_eq!(s.rate_limit_standard_per_min, 120);
+        assert_eq!(s.job_concurrency, 8);
+        assert_eq!(s.appstore_base_url, "https://itunes.apple.com");
+        assert_eq!(s.github_base_url, "https://api.github.com");
         let secs: Vec<u64> = s
             .webhook_retry_schedule
             .iter()

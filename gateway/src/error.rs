@@ -331,3 +331,37 @@ impl From<layers_projects::Error> for ApiError {
         }
     }
 }
+
+impl From<layers_jobs::Error> for ApiError {
+    fn from(e: layers_jobs::Error) -> Self {
+        use layers_jobs::Error as E;
+        match e {
+            E::NotFound => ApiError::not_found("job"),
+            E::InOtherEnvironment(other) => ApiError::in_other_environment("job", other),
+            E::EnvironmentMismatch(other) => ApiError::environment_mismatch("job", other),
+            E::AlreadyTerminal => ApiError::conflict(
+                "already_terminal",
+                "the job has already finished; there is nothing to cancel",
+            ),
+            E::Credits(e) => e.into(),
+            e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<layers_credits::Error> for ApiError {
+    fn from(e: layers_credits::Error) -> Self {
+        use layers_credits::Error as E;
+        match e {
+            E::BillingExhausted { required, balance } => ApiError::new(
+                Code::BillingExhausted,
+                format!(
+                    "this costs {required} credits and the organization's balance is {balance}; \
+                     nothing was started: add credits and retry"
+                ),
+            )
+            .with_details(json!({ "required": required, "balance": balance })),
+            e => ApiError::internal(e),
+        }
+    }
+}

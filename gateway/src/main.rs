@@ -25,6 +25,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve => cli::serve().await.map(|()| None),
         Command::Migrate => cli::migrate().await.map(Some),
+        Command::Worker => cli::worker().await.map(|()| None),
         Command::Admin { command } => cli::admin(command).await.map(Some),
     };
     match outcome {

@@ -45,6 +45,15 @@ use crate::routes;
         routes::projects::archive,
         routes::influencers::create,
         routes::influencers::list,
+        routes::jobs::get,
+        routes::jobs::list,
+        routes::jobs::cancel,
+        routes::credits::summary,
+        routes::credits::ledger,
+        routes::credits::audit,
+        routes::ingest::appstore,
+        routes::ingest::github,
+        routes::ingest::website,
         routes::health::healthz,
         routes::health::readyz,
         routes::docs::openapi_json,
@@ -58,6 +67,12 @@ use crate::routes;
         (name = "Projects", description = "A project is one app or brand of your customer: \
             content, social accounts and metrics hang off it."),
         (name = "Influencers", description = "The personas a project's content speaks as."),
+        (name = "Jobs", description = "Long-running work: poll a job until it is `succeeded`, \
+            `failed` or `canceled`. A test key's jobs run against deterministic fakes."),
+        (name = "Credits", description = "The organization's wallet, shared by live and test \
+            keys: test keys never charge it and record what they would have cost."),
+        (name = "Ingest", description = "Facts about your customer's app, from the App Store, \
+            GitHub or its website, as a job."),
         (name = "Operations", description = "Liveness and readiness, without a key."),
         (name = "Reference", description = "This document and its rendering, without a key."),
     ),
@@ -192,6 +207,33 @@ pub struct ListQuery {
     limit: Option<i64>,
     /// The `nextCursor` of the previous page; absent for the first page.
     cursor: Option<String>,
+}
+
+/// `queued`, `running`, `succeeded`, `failed` or `canceled`.
+pub fn job_status() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([
+            "queued",
+            "running",
+            "succeeded",
+            "failed",
+            "canceled",
+        ]))
+        .into()
+}
+
+/// What a credit decision did.
+pub fn credit_action() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([
+            "credit.charged",
+            "credit.refunded",
+            "credit.granted",
+            "credit.skipped",
+        ]))
+        .into()
 }
 
 /// `active` or `archived` (see `archivedAt`).

@@ -28,7 +28,7 @@ mod store;
 #[cfg(feature = "store")]
 mod worker;
 #[cfg(feature = "store")]
-pub use store::{cancel, enqueue, get, list, Canceled, Filter};
+pub use store::{cancel, enqueue, get, list, Canceled, Filter, Jobs};
 #[cfg(feature = "store")]
 pub use worker::{Control, Failure, Handler, HandlerFuture, Worker, WorkerConfig};
 

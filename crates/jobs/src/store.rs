@@ -241,3 +241,55 @@ pub async fn cancel(
         Ok((canceled, Canceled::Requested))
     }
 }
+
+/// Job operations for one environment: what a handler holds, so that it never passes (or
+/// chooses) the environment itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Jobs {
+    env: EnvKind,
+}
+
+impl layers_core::Environment for Jobs {
+    fn kind(&self) -> EnvKind {
+        self.env
+    }
+}
+
+impl Jobs {
+    pub fn new(env: EnvKind) -> Jobs {
+        Jobs { env }
+    }
+
+    /// Queues `new` in this environment (see [`enqueue`]).
+    pub async fn enqueue(&self, db: &impl GenericClient, mut new: NewJob) -> Result<Job> {
+        new.env = self.env;
+        enqueue(db, &new).await
+    }
+
+    /// See [`get`].
+    pub async fn get(&self, db: &impl GenericClient, org: OrgId, id: JobId) -> Result<Job> {
+        get(db, org, self.env, id).await
+    }
+
+    /// See [`list`].
+    pub async fn list(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        filter: &Filter,
+        limit: Limit,
+        after: Option<JobId>,
+    ) -> Result<Page<Job, JobId>> {
+        list(db, org, self.env, filter, limit, after).await
+    }
+
+    /// See [`cancel`].
+    pub async fn cancel(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        id: JobId,
+    ) -> Result<(Job, Canceled)> {
+        cancel(db, org, self.env, id).await
+    }
+}

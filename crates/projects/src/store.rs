@@ -133,6 +133,24 @@ impl Projects {
         Ok(found)
     }
 
+    /// A project of this environment that work (a job, content) may start under: one of the
+    /// other environment is [`Error::EnvironmentMismatch`], an archived one [`Error::Archived`].
+    pub async fn require_active(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        id: ProjectId,
+    ) -> Result<Project> {
+        let found = self.get_any(db, org, id).await?;
+        if found.is_sandbox != self.env.is_sandbox() {
+            return Err(Error::EnvironmentMismatch(other(self.env)));
+        }
+        if found.archived_at.is_some() {
+            return Err(Error::Archived);
+        }
+        Ok(found)
+    }
+
     /// Reads a project of either environment.
     async fn get_any(&self, db: &impl GenericClient, org: OrgId, id: ProjectId) -> Result<Project> {
         let row = layers_db::cached::query_opt(

@@ -2,9 +2,12 @@
 //! `#[utoipa::path]`) and `config`, which registers them through [`Routes`] so that
 //! [`registered()`] can list every route the app serves.
 
+pub mod credits;
 pub mod docs;
 pub mod health;
 pub mod influencers;
+pub mod ingest;
+pub mod jobs;
 pub mod projects;
 pub mod whoami;
 

@@ -5,6 +5,7 @@ mod auth;
 mod errors;
 mod idempotency;
 mod influencers;
+mod jobs;
 mod limits;
 mod openapi;
 mod projects;

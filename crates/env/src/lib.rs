@@ -1,0 +1,136 @@
+//! The environment seam: one set of services per environment, built once at start-up, shared
+//! by the gateway's handlers (which get the set that matches the request's key) and by job
+//! workers (which get the set that matches the job row's `is_sandbox`).
+//!
+//! ```no_run
+//! use layers_core::EnvKind;
+//! use layers_env::{Environments, Settings};
+//!
+//! # fn example(settings: Settings) -> Result<(), layers_env::Error> {
+//! let environments = Environments::new(&settings)?;
+//! let sandbox = environments.get(EnvKind::Sandbox);
+//! // the sandbox credit gate never touches the wallet; the live one charges it
+//! assert!(matches!(sandbox.credits, layers_credits::CreditGate::Sandbox));
+//! # Ok(()) }
+//! ```
+//!
+//! Every service here splits live from sandbox only at the outside effect, as an enum over the
+//! two (`CreditGate::{Live, Sandbox}`, `Ingest::{Live(..), Sandbox}`): validation, rows and
+//! jobs are one code path for both. A set is handed out whole, so code that holds the sandbox
+//! set cannot reach a live adapter.
+
+use std::sync::Arc;
+
+use layers_core::{EnvKind, Environment};
+use layers_credits::CreditGate;
+use layers_ingest::{Ingest, LiveIngest, Platforms};
+use layers_jobs::{Control, Handler, HandlerFuture, Job, Jobs, Worker, WorkerConfig};
+use layers_outbound::{Outbound, OutboundConfig, Url};
+use layers_projects::Projects;
+use thiserror::Error;
+
+/// What the live adapters need to know.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Lets outbound calls reach loopback and private addresses.
+    pub allow_private_network: bool,
+    pub appstore_base_url: Url,
+    pub github_base_url: Url,
+    pub github_token: Option<String>,
+}
+
+/// Why the services could not be built.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("could not build the outbound HTTP client: {0}")]
+    Outbound(#[from] layers_outbound::OutboundError),
+}
+
+/// Everything whose behaviour depends on live vs sandbox, for one of the two.
+#[derive(Debug)]
+pub struct EnvServices {
+    kind: EnvKind,
+    pub projects: Projects,
+    pub jobs: Jobs,
+    pub credits: CreditGate,
+    pub ingest: Ingest,
+}
+
+impl Environment for EnvServices {
+    fn kind(&self) -> EnvKind {
+        self.kind
+    }
+}
+
+/// Both sets, built once.
+#[derive(Debug, Clone)]
+pub struct Environments {
+    live: Arc<EnvServices>,
+    sandbox: Arc<EnvServices>,
+}
+
+impl Environments {
+    pub fn new(settings: &Settings) -> Result<Environments, Error> {
+        let outbound = Outbound::new(OutboundConfig {
+            allow_private_network: settings.allow_private_network,
+            ..OutboundConfig::default()
+        })?;
+        let platforms = Platforms {
+            appstore_base_url: settings.appstore_base_url.clone(),
+            github_base_url: settings.github_base_url.clone(),
+            github_token: settings.github_token.clone(),
+        };
+        let set = |kind: EnvKind, ingest: Ingest| {
+            Arc::new(EnvServices {
+                kind,
+                projects: Projects::new(kind),
+                jobs: Jobs::new(kind),
+                credits: CreditGate::for_env(kind),
+                ingest,
+            })
+        };
+        Ok(Environments {
+            live: set(
+                EnvKind::Live,
+                Ingest::Live(Box::new(LiveIngest::new(outbound, platforms))),
+            ),
+            sandbox: set(EnvKind::Sandbox, Ingest::Sandbox),
+        })
+    }
+
+    /// The set of `kind`.
+    pub fn get(&self, kind: EnvKind) -> Arc<EnvServices> {
+        match kind {
+            EnvKind::Live => self.live.clone(),
+            EnvKind::Sandbox => self.sandbox.clone(),
+        }
+    }
+
+    /// A worker that runs every job kind of the domains, each with the services of its job's
+    /// environment.
+    pub fn worker(
+        &self,
+        pool: layers_db::Pool,
+        database_url: String,
+        config: WorkerConfig,
+    ) -> Worker {
+        let ingest: Arc<dyn Handler> = Arc::new(IngestJobs(self.clone()));
+        layers_ingest::KINDS
+            .iter()
+            .fold(Worker::new(pool, database_url, config), |w, kind| {
+                w.handle(kind, ingest.clone())
+            })
+    }
+}
+
+/// Runs ingest jobs with the ingest of the job's own environment.
+struct IngestJobs(Environments);
+
+impl Handler for IngestJobs {
+    fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let services = self.0.get(job.env);
+            services.ingest.run(job, control).await
+        })
+    }
+}

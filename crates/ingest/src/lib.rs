@@ -1,0 +1,62 @@
+//! Ingest (CONTRACT §11 "Ingest"): facts about a partner's app, read from the App Store lookup
+//! API, the GitHub REST API or the app's website, as a durable job whose `result` is
+//! `{source, facts: {name, description, …}}`.
+//!
+//! ```
+//! use layers_ingest::{Source, Repository};
+//!
+//! let source = Source::github(Repository::parse("rust-lang/rust").unwrap(), None);
+//! assert_eq!(source.kind(), "ingest_github");
+//! assert_eq!(source.operation().cost(), 10);
+//! // the sandbox answers from the input alone, the same bytes every time
+//! assert_eq!(source.sandbox_facts(), source.sandbox_facts());
+//! assert!(Repository::parse("not a repository").is_err());
+//! ```
+//!
+//! Validation and the job are one code path for both environments; what differs is the
+//! outside effect, [`Ingest`]: `Live` calls the platforms through the guarded outbound client,
+//! `Sandbox` never calls out and derives the facts deterministically from the input.
+
+mod live;
+mod source;
+
+pub use live::{LiveIngest, Platforms};
+pub use source::{AppstoreTarget, Branch, InputError, Repository, Source, WebsiteUrl};
+
+use layers_core::{EnvKind, Environment};
+use layers_jobs::{Control, Failure, Job};
+
+/// The outside effect of ingest for one environment. A closed set of two, so an enum.
+#[derive(Debug, Clone)]
+pub enum Ingest {
+    Live(Box<LiveIngest>),
+    Sandbox,
+}
+
+impl Environment for Ingest {
+    fn kind(&self) -> EnvKind {
+        match self {
+            Ingest::Live(_) => EnvKind::Live,
+            Ingest::Sandbox => EnvKind::Sandbox,
+        }
+    }
+}
+
+impl Ingest {
+    /// One attempt of an ingest job.
+    pub async fn run(&self, job: &Job, control: &Control) -> Result<serde_json::Value, Failure> {
+        let source = Source::from_payload(&job.payload)
+            .ok_or_else(|| Failure::Permanent(format!("job {} has no ingest source", job.id)))?;
+        match self {
+            Ingest::Sandbox => Ok(source.sandbox_facts()),
+            Ingest::Live(live) => {
+                // from here on a cancel no longer refunds: the call is about to be made
+                control.spending_outside().await?;
+                live.facts(&source).await
+            }
+        }
+    }
+}
+
+/// The job kinds ingest runs.
+pub const KINDS: [&str; 3] = ["ingest_appstore", "ingest_github", "ingest_website"];

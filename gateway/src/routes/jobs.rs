@@ -1,0 +1,218 @@
+//! Jobs (CONTRACT §7): `GET /v1/jobs/:jobId`, `GET /v1/jobs`, `POST /v1/jobs/:jobId/cancel`.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use layers_jobs::{Canceled, Filter, Job, JobId, JobStatus};
+use layers_projects::ProjectId;
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::auth::{Authorized, JobsRead, JobsWrite};
+use crate::env::Env;
+use crate::error::{ApiError, Code};
+use crate::extract::{path_id, ListParams};
+use crate::tx::Tx;
+use crate::wire::{time, List};
+
+/// A job, the same shape for every kind and both environments.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Job)]
+pub struct JobBody {
+    #[schema(example = "job_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    id: String,
+    #[schema(example = "ingest_appstore")]
+    kind: String,
+    #[schema(schema_with = crate::openapi::job_status)]
+    status: &'static str,
+    #[schema(required = true, example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    project_id: Option<String>,
+    #[schema(format = DateTime, example = "2026-05-08T12:00:00.000Z")]
+    created_at: String,
+    #[schema(format = DateTime, example = "2026-05-08T12:00:00.000Z")]
+    updated_at: String,
+    #[schema(required = true, format = DateTime, example = "2026-05-08T12:00:00.010Z")]
+    started_at: Option<String>,
+    #[schema(required = true, format = DateTime, example = "2026-05-08T12:00:00.020Z")]
+    finished_at: Option<String>,
+    /// What the job produced, once `succeeded` (for ingest: `{source, facts}`).
+    #[schema(required = true, value_type = Option<Object>)]
+    result: Option<serde_json::Value>,
+    /// Why the job failed, once `failed` (`{message}`).
+    #[schema(required = true, value_type = Option<Object>)]
+    error: Option<serde_json::Value>,
+}
+
+impl From<Job> for JobBody {
+    fn from(j: Job) -> Self {
+        JobBody {
+            id: j.id.to_string(),
+            kind: j.kind,
+            status: j.status.as_str(),
+            project_id: j.project_id.map(|p| ProjectId::from_uuid(p).to_string()),
+            created_at: time(j.created_at),
+            updated_at: time(j.updated_at),
+            started_at: j.started_at.map(time),
+            finished_at: j.finished_at.map(time),
+            result: if j.status == JobStatus::Succeeded {
+                j.result
+            } else {
+                None
+            },
+            error: if j.status == JobStatus::Failed {
+                j.error
+            } else {
+                None
+            },
+        }
+    }
+}
+
+fn job_id(raw: &str) -> Result<JobId, ApiError> {
+    path_id(raw, "job", JobId::parse)
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{jobId}",
+    tag = "Jobs",
+    operation_id = "getJob",
+    summary = "Get a job",
+    params(("jobId" = String, Path, description = "The job's id", example = "job_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
+    responses((status = 200, description = "The job", body = JobBody)),
+    security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])),
+)]
+async fn get(
+    state: web::Data<AppState>,
+    auth: Authorized<JobsRead>,
+    env: Env,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = job_id(&path)?;
+    let db = state.pool.get().await?;
+    let job = env.jobs.get(&db, auth.organization_id, id).await?;
+    Ok(HttpResponse::Ok().json(JobBody::from(job)))
+}
+
+/// The filters of `GET /v1/jobs`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only: `filter` parses the query itself
+pub struct JobQuery {
+    /// Only jobs of this project.
+    project_id: Option<String>,
+    /// Only jobs in this status: `queued`, `running`, `succeeded`, `failed` or `canceled`.
+    status: Option<String>,
+    /// Only jobs of this kind (`ingest_appstore`, …).
+    kind: Option<String>,
+}
+
+fn filter(req: &HttpRequest) -> Result<Filter, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Raw {
+        project_id: Option<String>,
+        status: Option<String>,
+        kind: Option<String>,
+    }
+    let raw = web::Query::<Raw>::from_query(req.query_string())
+        .map_err(|_| {
+            ApiError::new(
+                Code::ValidationError,
+                "the query string could not be parsed",
+            )
+        })?
+        .into_inner();
+    Ok(Filter {
+        project_id: raw
+            .project_id
+            .map(|p| {
+                ProjectId::parse(&p).map(|p| p.as_uuid()).map_err(|_| {
+                    ApiError::validation("projectId", "projectId must be a project id (proj_…)")
+                })
+            })
+            .transpose()?,
+        status: raw
+            .status
+            .map(|s| {
+                JobStatus::parse(&s).ok_or_else(|| {
+                    ApiError::validation(
+                        "status",
+                        "status must be queued, running, succeeded, failed or canceled",
+                    )
+                })
+            })
+            .transpose()?,
+        kind: raw.kind.map(|k| crate::error::quote(&k)),
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/jobs",
+    tag = "Jobs",
+    operation_id = "listJobs",
+    summary = "List jobs",
+    description = "The organization's jobs in the key's environment, newest first.",
+    params(crate::openapi::ListQuery, JobQuery),
+    responses((status = 200, description = "A page of jobs", body = List<JobBody>)),
+    security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])),
+)]
+async fn list(
+    state: web::Data<AppState>,
+    auth: Authorized<JobsRead>,
+    env: Env,
+    params: ListParams,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let cursor = params.cursor(JobId::parse)?;
+    let filter = filter(&req)?;
+    let db = state.pool.get().await?;
+    let page = env
+        .jobs
+        .list(&db, auth.organization_id, &filter, params.limit, cursor)
+        .await?;
+    Ok(HttpResponse::Ok().json(List::from_page(page, JobBody::from)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{jobId}/cancel",
+    tag = "Jobs",
+    operation_id = "cancelJob",
+    summary = "Cancel a job",
+    description = "A queued job is canceled at once (200) and its credits are refunded. A running \
+        job is asked to stop (202): it ends `canceled` at its next safe point, refunded unless it \
+        already called out. A finished job cannot be canceled (409 `already_terminal`).",
+    params(("jobId" = String, Path, description = "The job's id", example = "job_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
+    responses(
+        (status = 200, description = "The job, now `canceled`", body = JobBody),
+        (status = 202, description = "The job, still `running`; cancellation requested", body = JobBody),
+        (status = 409, description = "`CONFLICT`: the job has already finished (reason \
+            `already_terminal`)", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "`ENVIRONMENT_MISMATCH`: the job belongs to the other \
+            environment", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = ["jobs:write"]), ("apiKey" = ["jobs:write"])),
+)]
+async fn cancel(
+    auth: Authorized<JobsWrite>,
+    env: Env,
+    path: web::Path<String>,
+    tx: Tx,
+) -> Result<HttpResponse, ApiError> {
+    let id = job_id(&path)?;
+    let (job, how) = env.jobs.cancel(&*tx, auth.organization_id, id).await?;
+    let mut res = match how {
+        Canceled::Now => HttpResponse::Ok(),
+        Canceled::Requested => HttpResponse::Accepted(),
+    };
+    Ok(res.json(JobBody::from(job)))
+}
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    super::Routes::new(cfg, super::V1)
+        .resource("/jobs", |r| r.get(list))
+        .resource("/jobs/{jobId}", |r| r.get(get))
+        .resource("/jobs/{jobId}/cancel", |r| r.post(cancel));
+}
