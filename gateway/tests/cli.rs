@@ -491,3 +491,66 @@ async fn two_gateway_processes_share_rate_limits() {
     }
     assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
 }
+
+#[tokio::test]
+async fn a_worker_process_runs_queued_jobs_and_refuses_zero_concurrency() {
+    let db = fresh_database().await;
+    let org = new_org(&db);
+    let org = layers_orgs::OrgId::parse(&org).unwrap();
+    let id = layers_jobs::JobId::new();
+    layers_jobs::enqueue(
+        &db.pool.get().await.unwrap(),
+        &layers_jobs::NewJob {
+            id,
+            organization_id: org,
+            project_id: None,
+            api_key_id: None,
+            env: layers_core::EnvKind::Sandbox,
+            kind: "ingest_appstore".into(),
+            payload: serde_json::json!({ "bundleId": "com.example.worker" }),
+            credits_charged: 0,
+            operation: None,
+        },
+    )
+    .await
+    .unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_layers-gateway"))
+        .arg("worker")
+        .env("DATABASE_URL", &db.url)
+        .env("LAYERS_JOB_CONCURRENCY", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("LAYERS_JOB_CONCURRENCY is 0"), "{stderr}");
+
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_layers-gateway"))
+        .arg("worker")
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        let status: String = db
+            .pool
+            .get()
+            .await
+            .unwrap()
+            .query_one("SELECT status FROM jobs WHERE id = $1", &[&id.as_uuid()])
+            .await
+            .unwrap()
+            .get(0);
+        if status == "succeeded" || started.elapsed() > std::time::Duration::from_secs(20) {
+            break status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let _ = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status();
+    let exit = worker.wait().unwrap();
+    assert_eq!(status, "succeeded");
+    assert!(exit.success(), "SIGTERM stops the worker cleanly: {exit}");
+}

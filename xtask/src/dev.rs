@@ -189,6 +189,7 @@ fn print_banner(seed: &Value, url: &str, bind: &str) {
          \n  test key      {test_key}   apiKeyId {}\
          \n  live key      {}   apiKeyId {}\
          \n\n  curl -s http://{bind}/v1/whoami -H \"Authorization: Bearer {test_key}\"\
+         \n  LAYERS_API_KEY={test_key} cargo xtask smoke http://{bind}   # seed 000's CI recipe\
          \n\nOperator CLI, from another terminal (prints one JSON object):\
          \n\n  {}cargo xtask admin credits grant {org} 500\
          \n  DATABASE_URL={url} cargo run -q -p layers-gateway -- admin key mint --org {org} --env test\

@@ -5,11 +5,13 @@
 //! - `cargo xtask admin …`: the operator CLI (`layers-gateway admin …`) against the dev database.
 //! - `cargo xtask test`: a throwaway PostgreSQL and every test in the workspace.
 //! - `cargo xtask bench`: the hot path under load, written to `docs/BENCHMARKS.md`.
+//! - `cargo xtask smoke [BASE_URL]`: seed 000's CI recipe against a running API.
 
 mod bench;
 mod dev;
 mod leftover;
 mod pg;
+mod smoke;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         },
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(),
+        Some("smoke") => smoke::run(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -35,7 +38,8 @@ fn main() -> ExitCode {
                  admin   run the operator CLI against the dev database (or DATABASE_URL), e.g.\n          \
                  cargo xtask admin key revoke API_KEY_ID; cargo xtask admin --help lists the commands\n  \
                  test    run every test against a throwaway local PostgreSQL (extra args go to the test runner)\n  \
-                 bench   measure the request hot path and write docs/BENCHMARKS.md"
+                 bench   measure the request hot path and write docs/BENCHMARKS.md\n  \
+                 smoke   run seed 000's CI recipe against a running API: LAYERS_API_KEY=lp_test_… cargo xtask smoke [BASE_URL]"
             );
             return ExitCode::from(2);
         }
