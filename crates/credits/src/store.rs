@@ -71,6 +71,15 @@ impl CreditGate {
         }
     }
 
+    /// What [`CreditGate::charge`] takes when it succeeds: the cost live, nothing in the sandbox.
+    /// Known before the charge runs, so that what it pays for can be written beside it.
+    pub fn amount(&self, charge: &Charge) -> i64 {
+        match self {
+            CreditGate::Live => charge.cost(),
+            CreditGate::Sandbox => 0,
+        }
+    }
+
     /// Passes a charge through the gate, in the caller's transaction: live, one statement
     /// debits the wallet and writes the ledger and audit rows, or nothing is written and
     /// [`Error::BillingExhausted`] says what was missing; sandbox, one `credit.skipped` audit

@@ -256,7 +256,8 @@ impl Worker {
         tracing::error!(job = %job.id, "gave up recording how a job ended; its lease will expire and it runs again");
     }
 
-    /// Records the outcome in one transaction, with the refund it owes.
+    /// Records the outcome: a success in one statement (a success never owes a refund), any
+    /// other end in one transaction with the refund it owes.
     async fn finish(
         &self,
         claimed: &Job,
@@ -267,53 +268,59 @@ impl Worker {
             .get()
             .await
             .map_err(|e| crate::Error::Corrupt(format!("no database connection: {e}")))?;
-        let tx = db.transaction().await?;
-        let row = tx
-            .query_opt(
-                "SELECT spent_outside, cancel_requested, attempts, max_attempts FROM jobs \
-                 WHERE id = $1 AND status = 'running' FOR UPDATE",
-                &[&claimed.id.as_uuid()],
+        if let Ok(result) = outcome {
+            // no longer ours (its lease passed and another worker took it): nothing to record
+            layers_db::cached::execute(
+                &db,
+                "UPDATE jobs SET status = 'succeeded', result = $2, error = NULL, \
+                     locked_until = NULL, finished_at = now(), updated_at = now() \
+                 WHERE id = $1 AND status = 'running'",
+                &[&claimed.id.as_uuid(), result],
             )
             .await?;
+            return Ok(());
+        }
+        let tx = db.transaction().await?;
+        let row = layers_db::cached::query_opt(
+            &tx,
+            "SELECT spent_outside, cancel_requested, attempts, max_attempts FROM jobs \
+             WHERE id = $1 AND status = 'running' FOR UPDATE",
+            &[&claimed.id.as_uuid()],
+        )
+        .await?;
         let Some(row) = row else {
-            // no longer ours (its lease passed and another worker took it)
             return Ok(());
         };
         let spent_outside: bool = row.get(0);
         let cancel_requested: bool = row.get(1);
         let attempts: i32 = row.get(2);
         let max_attempts: i32 = row.get(3);
-        let (status, result, error, retry_in) = match outcome {
-            Ok(result) => ("succeeded", Some(result.clone()), None, None),
-            Err(Failure::Canceled) => ("canceled", None, None, None),
-            Err(Failure::Transient(_)) if cancel_requested => ("canceled", None, None, None),
+        let (status, error, retry_in) = match outcome {
+            Ok(_) => unreachable!("a success is recorded above"),
+            Err(Failure::Canceled) => ("canceled", None, None),
+            Err(Failure::Transient(_)) if cancel_requested => ("canceled", None, None),
             Err(Failure::Transient(message)) if attempts < max_attempts => {
                 let factor = 1u32 << (attempts - 1).clamp(0, 16);
                 let delay = (self.config.retry_base * factor).min(Duration::from_secs(300));
-                (
-                    "queued",
-                    None,
-                    Some(json!({ "message": message })),
-                    Some(delay),
-                )
+                ("queued", Some(json!({ "message": message })), Some(delay))
             }
             Err(Failure::Transient(message)) | Err(Failure::Permanent(message)) => {
-                ("failed", None, Some(json!({ "message": message })), None)
+                ("failed", Some(json!({ "message": message })), None)
             }
         };
         let retry_in = retry_in.map(|d| format!("{} milliseconds", d.as_millis()));
-        let row = tx
-            .query_one(
-                &format!(
-                    "UPDATE jobs SET status = $2, result = $3, error = $4, locked_until = NULL, \
-                         run_at = CASE WHEN $5::text IS NULL THEN run_at ELSE now() + $5::text::interval END, \
-                         finished_at = CASE WHEN $2 IN ('queued') THEN NULL ELSE now() END, \
-                         updated_at = now() \
-                     WHERE id = $1 RETURNING {COLUMNS}"
-                ),
-                &[&claimed.id.as_uuid(), &status, &result, &error, &retry_in],
-            )
-            .await?;
+        let row = layers_db::cached::query_one(
+            &tx,
+            &format!(
+                "UPDATE jobs SET status = $2, error = $3, locked_until = NULL, \
+                     run_at = CASE WHEN $4::text IS NULL THEN run_at ELSE now() + $4::text::interval END, \
+                     finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END, \
+                     updated_at = now() \
+                 WHERE id = $1 RETURNING {COLUMNS}"
+            ),
+            &[&claimed.id.as_uuid(), &status, &error, &retry_in],
+        )
+        .await?;
         let ended = job(&row)?;
         refund_if_owed(&tx, &ended, spent_outside).await?;
         tx.commit().await?;

@@ -4,6 +4,7 @@
 //! the job does.
 
 use actix_web::{web, HttpResponse};
+use futures_util::future::try_join3;
 use layers_credits::Charge;
 use layers_ingest::{AppstoreTarget, Branch, Repository, Source, WebsiteUrl};
 use layers_jobs::{JobId, NewJob};
@@ -69,37 +70,49 @@ async fn start(
     source: Source,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = path_id(project, "project", ProjectId::parse)?;
-    let project = env
-        .projects
-        .require_active(&**tx, auth.organization_id, project_id)
-        .await?;
     let id = JobId::new();
     let charge = Charge {
         organization_id: auth.organization_id,
         operation: source.operation(),
         units: 1,
         api_key_id: Some(auth.api_key_id),
-        project_id: Some(project.id.as_uuid()),
+        project_id: Some(project_id.as_uuid()),
         job_id: Some(id.as_uuid()),
     };
-    let charged = env.credits.charge(&**tx, &charge).await?;
-    let job = env
-        .jobs
-        .enqueue(
-            &**tx,
-            NewJob {
-                id,
-                organization_id: auth.organization_id,
-                project_id: Some(project.id.as_uuid()),
-                api_key_id: Some(auth.api_key_id),
-                env: auth.env,
-                kind: source.kind().to_owned(),
-                payload: source.to_payload(),
-                credits_charged: charged,
-                operation: Some(source.operation().as_str()),
-            },
-        )
-        .await?;
+    let new_job = NewJob {
+        id,
+        organization_id: auth.organization_id,
+        project_id: Some(project_id.as_uuid()),
+        api_key_id: Some(auth.api_key_id),
+        env: auth.env,
+        kind: source.kind().to_owned(),
+        payload: source.to_payload(),
+        credits_charged: env.credits.amount(&charge),
+        operation: Some(source.operation().as_str()),
+    };
+    // The project check, the charge and the job go out in one round trip: whichever refuses
+    // first answers (in that order), and a refusal rolls all three back with the transaction.
+    let (project, _, job) = try_join3(
+        async {
+            env.projects
+                .require_active(&**tx, auth.organization_id, project_id)
+                .await
+                .map_err(ApiError::from)
+        },
+        async {
+            env.credits
+                .charge(&**tx, &charge)
+                .await
+                .map_err(ApiError::from)
+        },
+        async {
+            env.jobs
+                .enqueue(&**tx, new_job)
+                .await
+                .map_err(ApiError::from)
+        },
+    )
+    .await?;
     Ok(HttpResponse::Accepted().json(Started {
         job_id: job.id.to_string(),
         status: job.status.as_str(),

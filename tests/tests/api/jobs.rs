@@ -553,3 +553,29 @@ async fn seed_000s_ci_recipe_passes_unchanged() {
         );
     }
 }
+
+#[tokio::test]
+async fn work_under_an_unknown_archived_or_foreign_project_starts_nothing() {
+    let app = spawn_app().await;
+    let key = funded_key(&app, Env::Live, 10).await;
+    let stranger = funded_key(&app, Env::Live, 10).await;
+    let theirs = app.project_id(&stranger, "Theirs").await;
+    let body = json!({ "repository": "octo/cat" });
+    let unknown = layers_projects::ProjectId::new().to_string();
+    for project in [unknown.as_str(), theirs.as_str(), "garbage"] {
+        let res = ingest(&app, &key, project, "github", body.clone()).await;
+        assert_error(res, 404, "NOT_FOUND").await;
+    }
+    let archived = app.project_id(&key, "Old").await;
+    app.post_empty(&format!("/v1/projects/{archived}/archive"), &key)
+        .await;
+    let error = assert_error(
+        ingest(&app, &key, &archived, "github", body.clone()).await,
+        409,
+        "CONFLICT",
+    )
+    .await;
+    assert_eq!(error["reason"], "project_archived");
+    assert_eq!(app.count("SELECT count(*) FROM jobs").await, 0);
+    assert_eq!(credits(&app, &key).await["balance"], 10);
+}
