@@ -307,22 +307,7 @@ fn measure(cluster: &Cluster, gateway: &std::path::Path, ceiling: &std::path::Pa
         r#"{"iosBundleId":"com.example.bench"}"#,
     )?;
     let flood = target_dir().join("xtask").join("bench-flood.lua");
-    std::fs::write(
-        &flood,
-        "-- a made-up, well-formed live key per request: what a key-guessing flood sends\n\
-         local threads = 0\n\
-         function setup(thread)\n\
-         \x20 thread:set(\"tid\", threads)\n\
-         \x20 threads = threads + 1\n\
-         end\n\
-         local counter = 0\n\
-         request = function()\n\
-         \x20 counter = counter + 1\n\
-         \x20 local key = string.format(\"lp_live_%02d%014d_\", tid, counter) .. string.rep(\"A\", 40)\n\
-         \x20 return wrk.format(\"GET\", nil, { [\"Authorization\"] = \"Bearer \" .. key }, nil)\n\
-         end\n",
-    )
-    .map_err(|e| format!("write the wrk script: {e}"))?;
+    std::fs::write(&flood, flood_script()).map_err(|e| format!("write the wrk script: {e}"))?;
 
     let mut runs = Vec::new();
     for (name, url, headers, script) in [
@@ -390,18 +375,34 @@ fn measure(cluster: &Cluster, gateway: &std::path::Path, ceiling: &std::path::Pa
     report(&runs, rss, latency)
 }
 
+/// The start of every wrk script: each wrk thread has its own Lua state, so `setup()` numbers
+/// them (`tid`) and each counts its own requests (`counter`): ids built from both never repeat.
+const WRK_THREADS: &str = "local threads = 0\n\
+    function setup(thread)\n\
+    \x20 thread:set(\"tid\", threads)\n\
+    \x20 threads = threads + 1\n\
+    end\n\
+    local counter = 0\n";
+
+/// A wrk script that sends a made-up, well-formed live key per request.
+fn flood_script() -> String {
+    format!(
+            "-- a made-up, well-formed live key per request: what a key-guessing flood sends\n\
+         {WRK_THREADS}\
+         request = function()\n\
+         \x20 counter = counter + 1\n\
+         \x20 local key = string.format(\"lp_live_%02d%014d_\", tid, counter) .. string.rep(\"A\", 40)\n\
+         \x20 return wrk.format(\"GET\", nil, {{ [\"Authorization\"] = \"Bearer \" .. key }}, nil)\n\
+         end\n"
+        )
+}
+
 /// A wrk script that POSTs `body` with a fresh `Idempotency-Key` per request.
 fn write_post_script(path: &std::path::Path, key: &str, body: &str) -> Result<()> {
     std::fs::write(
         path,
         format!(
-            "-- each wrk thread has its own Lua state: setup() numbers them so keys never repeat\n\
-             local threads = 0\n\
-             function setup(thread)\n\
-             \x20 thread:set(\"tid\", threads)\n\
-             \x20 threads = threads + 1\n\
-             end\n\
-             local counter = 0\n\
+            "{WRK_THREADS}\
              local run = tostring(os.time()) .. tostring(math.random(1000000))\n\
              request = function()\n\
              \x20 counter = counter + 1\n\
@@ -559,4 +560,26 @@ fn report(runs: &[Run], rss: Option<f64>, latency: JobLatency) -> Result<()> {
     std::fs::write(&path, doc).map_err(|e| format!("could not write {}: {e}", path.display()))?;
     eprintln!("xtask: wrote {}", path.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_post_script_counts_per_thread_and_sends_the_body() {
+        let path = std::env::temp_dir().join(format!("bench-post-{}.lua", std::process::id()));
+        write_post_script(&path, "lp_test_KEY", r#"{"name":"bench"}"#).unwrap();
+        let script = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(script.starts_with("local threads = 0\nfunction setup(thread)\n"));
+        assert!(script
+            .contains("headers[\"Idempotency-Key\"] = run .. \"-\" .. tid .. \"-\" .. counter"));
+        assert!(script.contains(r#"wrk.format("POST", nil, headers, '{"name":"bench"}')"#));
+        assert!(script.contains("Bearer lp_test_KEY"));
+        let flood = flood_script();
+        assert!(flood.contains("function setup(thread)"));
+        assert!(flood.contains(r#"string.format("lp_live_%02d%014d_", tid, counter)"#));
+        assert!(flood.contains(r#"{ ["Authorization"] = "Bearer " .. key }"#));
+    }
 }
