@@ -65,4 +65,6 @@ CREATE TABLE credit_audit (
     created_at          timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX credit_audit_listing ON credit_audit (organization_id, id DESC);
+-- the month-to-date sums read one month, not the whole history
+CREATE INDEX credit_audit_month ON credit_audit (organization_id, created_at);
 CREATE INDEX credit_ledger_listing ON credit_ledger (organization_id, id DESC);

@@ -167,8 +167,10 @@ pub async fn refund(db: &impl GenericClient, charge: &Charge, amount: i64) -> Re
     layers_db::cached::execute(
         db,
         "WITH credit AS ( \
-             UPDATE credit_balances SET balance = balance + $2, updated_at = now() \
-             WHERE organization_id = $1 RETURNING balance), \
+             INSERT INTO credit_balances (organization_id, balance) VALUES ($1, $2) \
+             ON CONFLICT (organization_id) DO UPDATE \
+                 SET balance = credit_balances.balance + EXCLUDED.balance, updated_at = now() \
+             RETURNING balance), \
          entry AS ( \
              INSERT INTO credit_ledger (id, organization_id, delta, balance_after, reason, \
                                         job_id, api_key_id, project_id) \

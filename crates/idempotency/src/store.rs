@@ -53,6 +53,9 @@ pub async fn begin(
         .prepare_cached("SELECT pg_try_advisory_xact_lock($1)")
         .await?;
     let lookup = db.prepare_cached(LOOKUP).await?;
+    // Prepared now, while no transaction can be aborted yet: storing a 4xx answer after a
+    // failed statement must not need a Parse (refused in an aborted transaction).
+    db.prepare_cached(STORE).await?;
     let key = scope.key.as_str();
     let (_, locked, existing, _) = try_join4(
         db.batch_execute("BEGIN"),

@@ -40,11 +40,25 @@ impl std::fmt::Debug for LiveIngest {
     }
 }
 
+/// A job error a partner reads: bounded (the client's errors quote whole URLs), and a refused
+/// address is not named (it would tell what a partner-chosen name resolves to inside).
 fn failure(e: OutboundError) -> Failure {
+    if matches!(e, OutboundError::Refused { .. }) {
+        return Failure::Permanent(
+            "the host is not reachable from this API: loopback, private, link-local and \
+             metadata addresses are refused"
+                .into(),
+        );
+    }
+    let mut message = e.to_string();
+    if let Some((cut, _)) = message.char_indices().nth(300) {
+        message.truncate(cut);
+        message.push('…');
+    }
     if e.is_transient() {
-        Failure::Transient(e.to_string())
+        Failure::Transient(message)
     } else {
-        Failure::Permanent(e.to_string())
+        Failure::Permanent(message)
     }
 }
 

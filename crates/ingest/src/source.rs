@@ -17,7 +17,7 @@ pub enum InputError {
     Repository,
     #[error("must be a branch name of at most 255 characters without spaces")]
     Branch,
-    #[error("must be an http or https URL")]
+    #[error("must be an http or https URL of at most 2048 characters")]
     Url,
     #[error("must not point at a loopback, private, link-local or metadata address")]
     PrivateAddress,
@@ -119,6 +119,9 @@ impl Branch {
     }
 }
 
+/// The longest website URL accepted.
+pub const MAX_URL_LEN: usize = 2048;
+
 /// A website to read: http(s), and not a literal private address unless private networks are
 /// allowed (a name that resolves to one is refused when the job connects).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +129,9 @@ pub struct WebsiteUrl(url::Url);
 
 impl WebsiteUrl {
     pub fn parse(s: &str, allow_private_network: bool) -> Result<WebsiteUrl, InputError> {
+        if s.len() > MAX_URL_LEN {
+            return Err(InputError::Url);
+        }
         let url = url::Url::parse(s).map_err(|_| InputError::Url)?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
             return Err(InputError::Url);

@@ -213,7 +213,7 @@ pub async fn cancel(
                  updated_at = now() \
              WHERE id = $1 AND organization_id = $2 AND is_sandbox = $3 \
                AND status IN ('queued', 'running') \
-             RETURNING {COLUMNS}"
+             RETURNING {COLUMNS}, spent_outside"
         ),
         &[&id.as_uuid(), &org.as_uuid(), &env.is_sandbox()],
     )
@@ -235,7 +235,8 @@ pub async fn cancel(
     };
     let canceled = job(&row)?;
     if canceled.status == JobStatus::Canceled {
-        refund_if_owed(db, &canceled, false).await?;
+        // a queued job may be waiting for a retry after it already called out
+        refund_if_owed(db, &canceled, row.get("spent_outside")).await?;
         Ok((canceled, Canceled::Now))
     } else {
         Ok((canceled, Canceled::Requested))

@@ -39,6 +39,18 @@ impl Handler for Scripted {
                     }
                     Ok(json!({}))
                 }
+                "spend then fail" => {
+                    control.spending_outside().await?;
+                    Err(Failure::Transient("the store answered 502".into()))
+                }
+                "slow" => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Ok(json!({ "slow": true }))
+                }
+                "hang" => {
+                    std::future::pending::<()>().await;
+                    Ok(json!({}))
+                }
                 other => Err(Failure::Permanent(format!("unknown script {other}"))),
             }
         })
@@ -59,6 +71,10 @@ impl Drop for Fixture {
 }
 
 async fn fixture(credits: i64) -> Fixture {
+    fixture_with(credits, Duration::from_millis(20)).await
+}
+
+async fn fixture_with(credits: i64, retry_base: Duration) -> Fixture {
     let db = fresh_database().await;
     let c = db.pool.get().await.unwrap();
     let org = layers_orgs::create(&c, "Acme", Plan::Partner, None)
@@ -75,7 +91,8 @@ async fn fixture(credits: i64) -> Fixture {
         concurrency: 4,
         lease: Duration::from_millis(600),
         poll: Duration::from_millis(100),
-        retry_base: Duration::from_millis(20),
+        retry_base,
+        attempt_timeout: Duration::from_millis(300),
     };
     let worker = Worker::new(db.pool.clone(), db.url.clone(), config)
         .handle("scripted", handler.clone())
@@ -291,4 +308,57 @@ async fn lists_are_per_environment_and_filtered() {
         ..Filter::default()
     };
     assert!(ids(EnvKind::Sandbox, other_kind).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_attempt_that_never_returns_is_stopped_and_retried_until_the_job_fails() {
+    let f = fixture(100).await;
+    let id = f.queue(EnvKind::Live, "hang").await;
+    let (job, _) = f.until(EnvKind::Live, id, JobStatus::Failed).await;
+    assert_eq!(job.attempts, job.max_attempts);
+    let message = job.error.unwrap()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("ran longer"), "{message}");
+    assert_eq!(f.balance().await, 100, "refunded");
+}
+
+#[tokio::test]
+async fn a_worker_that_lost_its_job_cannot_record_over_the_new_holder() {
+    let f = fixture(0).await;
+    let c = f.db.pool.get().await.unwrap();
+    let id = f.queue(EnvKind::Sandbox, "slow").await;
+    f.until(EnvKind::Sandbox, id, JobStatus::Running).await;
+    // another worker claims it meanwhile (its lease passed): a new attempt, a long lease
+    c.execute(
+        "UPDATE jobs SET attempts = attempts + 1, locked_until = now() + interval '1 hour' \
+         WHERE id = $1",
+        &[&id.as_uuid()],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let job = f.job(EnvKind::Sandbox, id).await;
+    assert_eq!(
+        job.status,
+        JobStatus::Running,
+        "the first worker's success was fenced off"
+    );
+    assert_eq!(job.result, None);
+}
+
+#[tokio::test]
+async fn a_job_that_called_out_is_not_refunded_when_canceled_while_waiting_for_its_retry() {
+    let f = fixture_with(100, Duration::from_secs(30)).await;
+    let c = f.db.pool.get().await.unwrap();
+    let id = f.queue(EnvKind::Live, "spend then fail").await;
+    // back in the queue, its retry half a minute away, after it spent outside
+    let started = Instant::now();
+    while f.job(EnvKind::Live, id).await.attempts < 1
+        || f.job(EnvKind::Live, id).await.status != JobStatus::Queued
+    {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (job, how) = cancel(&c, f.org, EnvKind::Live, id).await.unwrap();
+    assert_eq!((job.status, how), (JobStatus::Canceled, Canceled::Now));
+    assert_eq!(f.balance().await, 90, "it called out: no refund");
 }

@@ -47,6 +47,9 @@ pub trait Handler: Send + Sync + 'static {
 pub struct Control {
     pool: Pool,
     id: JobId,
+    /// The attempt this worker claimed: the fencing token of every write it makes to the job, so
+    /// that a worker that lost its lease cannot touch the job another worker now holds.
+    attempt: i32,
 }
 
 impl Control {
@@ -65,8 +68,9 @@ impl Control {
     }
 
     /// Records that the job is about to spend something outside (an outbound call), after which a
-    /// cancel no longer refunds it. Answers [`Failure::Canceled`] instead if a cancel came first:
-    /// then nothing was spent and the job ends canceled and refunded.
+    /// cancel no longer refunds it. Answers [`Failure::Canceled`] instead if a cancel came first
+    /// (then nothing was spent and the job ends canceled and refunded), or if this worker no
+    /// longer holds the job (its lease passed and another worker claimed it).
     pub async fn spending_outside(&self) -> Result<(), Failure> {
         let db = self
             .pool
@@ -76,8 +80,9 @@ impl Control {
         let marked = db
             .query_opt(
                 "UPDATE jobs SET spent_outside = true, updated_at = now() \
-                 WHERE id = $1 AND NOT cancel_requested RETURNING 1",
-                &[&self.id.as_uuid()],
+                 WHERE id = $1 AND NOT cancel_requested AND status = 'running' AND attempts = $2 \
+                 RETURNING 1",
+                &[&self.id.as_uuid(), &self.attempt],
             )
             .await
             .map_err(|e| Failure::Transient(format!("could not mark the job: {e}")))?;
@@ -101,6 +106,8 @@ pub struct WorkerConfig {
     pub poll: Duration,
     /// The first retry's delay; each later one doubles it, up to five minutes.
     pub retry_base: Duration,
+    /// The longest one attempt may run; a longer one is stopped and retried.
+    pub attempt_timeout: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -110,6 +117,7 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(500),
             retry_base: Duration::from_secs(1),
+            attempt_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -154,7 +162,11 @@ impl Worker {
 
     async fn run(self: Arc<Self>) {
         let wake = Arc::new(Notify::new());
-        let listener = tokio::spawn(listen(self.database_url.clone(), wake.clone()));
+        // aborted with this task, however it ends
+        let _listener = AbortOnDrop(tokio::spawn(listen(
+            self.database_url.clone(),
+            wake.clone(),
+        )));
         let permits = Arc::new(Semaphore::new(self.config.concurrency));
         loop {
             let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -182,11 +194,16 @@ impl Worker {
                 }
             }
         }
-        listener.abort();
     }
 
     /// Takes one runnable job: a queued one whose time has come, or a running one whose worker
     /// let its lease pass.
+    /// The kinds this worker runs: it claims no other (an older worker during a rolling deploy
+    /// leaves newer kinds to the workers that know them).
+    fn kinds(&self) -> Vec<String> {
+        self.handlers.keys().cloned().collect()
+    }
+
     async fn claim(&self) -> Result<Option<Job>> {
         let db = self
             .pool
@@ -202,12 +219,13 @@ impl Worker {
                      started_at = coalesce(started_at, now()), updated_at = now() \
                  WHERE id = ( \
                      SELECT id FROM jobs \
-                     WHERE (status = 'queued' AND run_at <= now()) \
-                        OR (status = 'running' AND locked_until < now()) \
+                     WHERE ((status = 'queued' AND run_at <= now()) \
+                         OR (status = 'running' AND locked_until < now())) \
+                       AND kind = ANY($2) \
                      ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
                  RETURNING {COLUMNS}"
             ),
-            &[&lease],
+            &[&lease, &self.kinds()],
         )
         .await?;
         row.map(|r| job(&r)).transpose()
@@ -217,8 +235,14 @@ impl Worker {
         let control = Control {
             pool: self.pool.clone(),
             id: job.id,
+            attempt: job.attempts,
         };
-        let renew = tokio::spawn(renew_lease(self.pool.clone(), job.id, self.config.lease));
+        let renew = AbortOnDrop(tokio::spawn(renew_lease(
+            self.pool.clone(),
+            job.id,
+            job.attempts,
+            self.config.lease,
+        )));
         let outcome = if job.attempts > job.max_attempts {
             Err(Failure::Permanent(format!(
                 "gave up after {} attempts",
@@ -233,17 +257,19 @@ impl Worker {
                     job.kind
                 ))),
                 Some(handler) => {
-                    match AssertUnwindSafe(handler.run(&job, &control))
-                        .catch_unwind()
-                        .await
-                    {
-                        Ok(outcome) => outcome,
-                        Err(_) => Err(Failure::Transient("the job's handler panicked".into())),
+                    let run = AssertUnwindSafe(handler.run(&job, &control)).catch_unwind();
+                    match tokio::time::timeout(self.config.attempt_timeout, run).await {
+                        Ok(Ok(outcome)) => outcome,
+                        Ok(Err(_)) => Err(Failure::Transient("the job's handler panicked".into())),
+                        Err(_) => Err(Failure::Transient(format!(
+                            "the attempt ran longer than {} s",
+                            self.config.attempt_timeout.as_secs()
+                        ))),
                     }
                 }
             }
         };
-        renew.abort();
+        drop(renew);
         for pause in [10u64, 100, 1_000, 5_000] {
             match self.finish(&job, &outcome).await {
                 Ok(()) => return,
@@ -274,8 +300,8 @@ impl Worker {
                 &db,
                 "UPDATE jobs SET status = 'succeeded', result = $2, error = NULL, \
                      locked_until = NULL, finished_at = now(), updated_at = now() \
-                 WHERE id = $1 AND status = 'running'",
-                &[&claimed.id.as_uuid(), result],
+                 WHERE id = $1 AND status = 'running' AND attempts = $3",
+                &[&claimed.id.as_uuid(), result, &claimed.attempts],
             )
             .await?;
             return Ok(());
@@ -284,11 +310,12 @@ impl Worker {
         let row = layers_db::cached::query_opt(
             &tx,
             "SELECT spent_outside, cancel_requested, attempts, max_attempts FROM jobs \
-             WHERE id = $1 AND status = 'running' FOR UPDATE",
-            &[&claimed.id.as_uuid()],
+             WHERE id = $1 AND status = 'running' AND attempts = $2 FOR UPDATE",
+            &[&claimed.id.as_uuid(), &claimed.attempts],
         )
         .await?;
         let Some(row) = row else {
+            // no longer ours (its lease passed and another worker took it)
             return Ok(());
         };
         let spent_outside: bool = row.get(0);
@@ -328,21 +355,33 @@ impl Worker {
     }
 }
 
-/// Keeps a running job's lease fresh.
-async fn renew_lease(pool: Pool, id: JobId, lease: Duration) {
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keeps a running job's lease fresh, while this worker still holds it.
+async fn renew_lease(pool: Pool, id: JobId, attempt: i32, lease: Duration) {
     let mut every = tokio::time::interval(lease / 3);
     every.tick().await;
     let lease = format!("{} milliseconds", lease.as_millis());
     loop {
         every.tick().await;
-        if let Ok(db) = pool.get().await {
-            let _ = db
-                .execute(
-                    "UPDATE jobs SET locked_until = now() + $2::text::interval \
-                     WHERE id = $1 AND status = 'running'",
-                    &[&id.as_uuid(), &lease],
-                )
-                .await;
+        let Ok(db) = pool.get().await else { continue };
+        let renewed = db
+            .execute(
+                "UPDATE jobs SET locked_until = now() + $2::text::interval \
+                 WHERE id = $1 AND status = 'running' AND attempts = $3",
+                &[&id.as_uuid(), &lease, &attempt],
+            )
+            .await;
+        if let Ok(0) = renewed {
+            tracing::warn!(job = %id, "lost a job's lease to another worker; its writes are fenced off");
+            return;
         }
     }
 }

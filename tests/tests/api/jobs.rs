@@ -565,6 +565,20 @@ async fn work_under_an_unknown_archived_or_foreign_project_starts_nothing() {
     for project in [unknown.as_str(), theirs.as_str(), "garbage"] {
         let res = ingest(&app, &key, project, "github", body.clone()).await;
         assert_error(res, 404, "NOT_FOUND").await;
+        // with an Idempotency-Key, on connections that never stored an answer: still 404 (the
+        // failed job insert aborts the transaction; the stored answer must not need a Parse)
+        let keyed = app
+            .request(
+                Method::POST,
+                &format!("/v1/projects/{project}/ingest/github"),
+                Some(&key),
+            )
+            .header("Idempotency-Key", format!("unknown-{project}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_error(keyed, 404, "NOT_FOUND").await;
     }
     let archived = app.project_id(&key, "Old").await;
     app.post_empty(&format!("/v1/projects/{archived}/archive"), &key)
