@@ -42,7 +42,7 @@ pub struct Application {
     port: u16,
     server: Server,
     /// This process's job workers (none with `LAYERS_JOB_CONCURRENCY=0`).
-    jobs: Option<tokio::task::JoinHandle<()>>,
+    jobs: Option<layers_jobs::WorkerHandle>,
 }
 
 /// The job workers' settings.
@@ -154,9 +154,10 @@ impl Application {
         shutdown_signal().await;
         tracing::info!("shutting down: draining in-flight requests");
         handle.stop(true).await;
-        if let Some(jobs) = &self.jobs {
-            // a job cut short here is picked up again once its lease passes
-            jobs.abort();
+        if let Some(jobs) = self.jobs {
+            // attempts in flight get the same grace as requests; one cut short is picked up
+            // again once its lease passes
+            jobs.shutdown(Duration::from_secs(10)).await;
         }
         server.await.map_err(std::io::Error::other)?
     }

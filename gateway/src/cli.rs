@@ -399,7 +399,8 @@ pub async fn worker() -> Result<(), Failure> {
     );
     crate::app::shutdown_signal().await;
     if let Some(jobs) = jobs {
-        jobs.abort();
+        tracing::info!("stopping: letting the attempts in flight finish");
+        jobs.shutdown(std::time::Duration::from_secs(20)).await;
     }
     tracing::info!("stopped");
     Ok(())

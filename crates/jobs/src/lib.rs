@@ -30,7 +30,7 @@ mod worker;
 #[cfg(feature = "store")]
 pub use store::{cancel, enqueue, get, list, Canceled, Filter, Jobs};
 #[cfg(feature = "store")]
-pub use worker::{Control, Failure, Handler, HandlerFuture, Worker, WorkerConfig};
+pub use worker::{Control, Failure, Handler, HandlerFuture, Worker, WorkerConfig, WorkerHandle};
 
 layers_core::prefixed_id!(
     /// A job (`job_…`).

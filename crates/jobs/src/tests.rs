@@ -61,12 +61,14 @@ struct Fixture {
     db: TestDatabase,
     org: OrgId,
     handler: Arc<Scripted>,
-    worker: tokio::task::JoinHandle<()>,
+    worker: Option<WorkerHandle>,
 }
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        self.worker.abort();
+        if let Some(worker) = &self.worker {
+            worker.abort();
+        }
     }
 }
 
@@ -96,8 +98,7 @@ async fn fixture_with(credits: i64, retry_base: Duration) -> Fixture {
     };
     let worker = Worker::new(db.pool.clone(), db.url.clone(), config)
         .handle("scripted", handler.clone())
-        .spawn()
-        .unwrap();
+        .spawn();
     Fixture {
         db,
         org,
@@ -211,7 +212,7 @@ async fn cancel_while_queued_refunds_and_the_other_environment_cannot_cancel() {
     let c = f.db.pool.get().await.unwrap();
     // a job nobody runs (no handler for its kind is asked before it is canceled): stop the
     // worker first so that it stays queued
-    f.worker.abort();
+    f.worker.as_ref().unwrap().abort();
     let queued = f.queue(EnvKind::Live, "succeed").await;
     assert_eq!(f.balance().await, 90);
     let (job, how) = cancel(&c, f.org, EnvKind::Live, queued).await.unwrap();
@@ -361,4 +362,25 @@ async fn a_job_that_called_out_is_not_refunded_when_canceled_while_waiting_for_i
     let (job, how) = cancel(&c, f.org, EnvKind::Live, id).await.unwrap();
     assert_eq!((job.status, how), (JobStatus::Canceled, Canceled::Now));
     assert_eq!(f.balance().await, 90, "it called out: no refund");
+}
+
+#[tokio::test]
+async fn shutdown_lets_the_attempt_in_flight_finish_and_claims_nothing_more() {
+    let mut f = fixture(0).await;
+    let slow = f.queue(EnvKind::Sandbox, "slow").await;
+    f.until(EnvKind::Sandbox, slow, JobStatus::Running).await;
+    let worker = f.worker.take().unwrap();
+    let stopping = tokio::spawn(worker.shutdown(Duration::from_secs(5)));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let later = f.queue(EnvKind::Sandbox, "succeed").await;
+    stopping.await.unwrap();
+    assert_eq!(
+        f.job(EnvKind::Sandbox, slow).await.status,
+        JobStatus::Succeeded
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        f.job(EnvKind::Sandbox, later).await.status,
+        JobStatus::Queued
+    );
 }

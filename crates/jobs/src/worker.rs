@@ -156,11 +156,17 @@ impl Worker {
     }
 
     /// Starts the worker on the current runtime (nothing when its concurrency is 0).
-    pub fn spawn(self) -> Option<tokio::task::JoinHandle<()>> {
-        (self.config.concurrency > 0).then(|| tokio::spawn(Arc::new(self).run()))
+    pub fn spawn(self) -> Option<WorkerHandle> {
+        (self.config.concurrency > 0).then(|| {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            WorkerHandle {
+                stop,
+                task: tokio::spawn(Arc::new(self).run(stopped)),
+            }
+        })
     }
 
-    async fn run(self: Arc<Self>) {
+    async fn run(self: Arc<Self>, mut stopped: tokio::sync::watch::Receiver<bool>) {
         let wake = Arc::new(Notify::new());
         // aborted with this task, however it ends
         let _listener = AbortOnDrop(tokio::spawn(listen(
@@ -169,8 +175,13 @@ impl Worker {
         )));
         let permits = Arc::new(Semaphore::new(self.config.concurrency));
         loop {
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
+            let permit = tokio::select! {
+                biased;
+                _ = stopped.changed() => break,
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
             };
             match self.claim().await {
                 Ok(Some(job)) => {
@@ -183,6 +194,7 @@ impl Worker {
                 Ok(None) => {
                     drop(permit);
                     tokio::select! {
+                        _ = stopped.changed() => break,
                         _ = wake.notified() => {}
                         _ = tokio::time::sleep(self.config.poll) => {}
                     }
@@ -194,6 +206,10 @@ impl Worker {
                 }
             }
         }
+        // Stopping: claim nothing more and let the attempts in flight finish (each holds a
+        // permit); one cut short by the process ending is claimed again when its lease passes.
+        let all = u32::try_from(self.config.concurrency).unwrap_or(u32::MAX);
+        let _ = permits.acquire_many(all).await;
     }
 
     /// Takes one runnable job: a queued one whose time has come, or a running one whose worker
@@ -352,6 +368,32 @@ impl Worker {
         refund_if_owed(&tx, &ended, spent_outside).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// A running worker.
+#[derive(Debug)]
+pub struct WorkerHandle {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// Stops claiming and waits up to `grace` for the attempts in flight to finish.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let mut task = self.task;
+        if tokio::time::timeout(grace, &mut task).await.is_err() {
+            tracing::warn!(
+                "job attempts still running after the grace period; their leases will pass"
+            );
+            task.abort();
+        }
+    }
+
+    /// Stops at once (tests, and a process that ends anyway).
+    pub fn abort(&self) {
+        self.task.abort();
     }
 }
 
