@@ -227,24 +227,37 @@ impl Worker {
             .await
             .map_err(|e| crate::Error::Corrupt(format!("no database connection: {e}")))?;
         let lease = format!("{} milliseconds", self.config.lease.as_millis());
-        let row = layers_db::cached::query_opt(
-            &db,
-            &format!(
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1, \
-                     locked_until = now() + $1::text::interval, \
-                     started_at = coalesce(started_at, now()), updated_at = now() \
-                 WHERE id = ( \
-                     SELECT id FROM jobs \
-                     WHERE ((status = 'queued' AND run_at <= now()) \
-                         OR (status = 'running' AND locked_until < now())) \
-                       AND kind = ANY($2) \
-                     ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                 RETURNING {COLUMNS}"
-            ),
-            &[&lease, &self.kinds()],
-        )
-        .await?;
-        row.map(|r| job(&r)).transpose()
+        let kinds = self.kinds();
+        // Two claims, each an index scan in order without a sort: runnable queued jobs first
+        // (the common case, one statement), then running jobs whose worker let the lease pass.
+        for runnable in [
+            "status = 'queued' AND run_at <= now()",
+            "status = 'running' AND locked_until < now()",
+        ] {
+            let order = if runnable.starts_with("status = 'queued'") {
+                "run_at"
+            } else {
+                "locked_until"
+            };
+            let row = layers_db::cached::query_opt(
+                &db,
+                &format!(
+                    "UPDATE jobs SET status = 'running', attempts = attempts + 1, \
+                         locked_until = now() + $1::text::interval, \
+                         started_at = coalesce(started_at, now()), updated_at = now() \
+                     WHERE id = ( \
+                         SELECT id FROM jobs WHERE {runnable} AND kind = ANY($2) \
+                         ORDER BY {order} LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                     RETURNING {COLUMNS}"
+                ),
+                &[&lease, &kinds],
+            )
+            .await?;
+            if let Some(row) = row {
+                return job(&row).map(Some);
+            }
+        }
+        Ok(None)
     }
 
     async fn attempt(self: Arc<Self>, job: Job) {
