@@ -6,10 +6,13 @@
 //! - `cargo xtask test`: a throwaway PostgreSQL and every test in the workspace.
 //! - `cargo xtask bench`: the hot path under load, written to `docs/BENCHMARKS.md`.
 //! - `cargo xtask smoke [BASE_URL]`: seed 000's CI recipe against a running API.
+//! - `cargo xtask listen --key lp_test_…`: a key's webhook deliveries on this machine, signatures
+//!   checked (and forwarded with `--forward-to URL`).
 
 mod bench;
 mod dev;
 mod leftover;
+mod listen;
 mod pg;
 mod smoke;
 mod test;
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(),
         Some("smoke") => smoke::run(&args[1..]),
+        Some("listen") => listen::run(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -39,7 +43,9 @@ fn main() -> ExitCode {
                  cargo xtask admin key revoke API_KEY_ID; cargo xtask admin --help lists the commands\n  \
                  test    run every test against a throwaway local PostgreSQL (extra args go to the test runner)\n  \
                  bench   measure the request hot path and write docs/BENCHMARKS.md\n  \
-                 smoke   run seed 000's CI recipe against a running API: LAYERS_API_KEY=lp_test_… cargo xtask smoke [BASE_URL]"
+                 smoke   run seed 000's CI recipe against a running API: LAYERS_API_KEY=lp_test_… cargo xtask smoke [BASE_URL]\n  \
+                 listen  receive the key's webhooks here, signatures checked, like stripe listen:\n          \
+                 cargo xtask listen --key lp_test_… [--forward-to URL] [--api URL] [--events a,b]"
             );
             return ExitCode::from(2);
         }
