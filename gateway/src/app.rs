@@ -41,8 +41,86 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
-    /// This process's job workers (none with `LAYERS_JOB_CONCURRENCY=0`).
+    /// This process's job and delivery workers (none with `LAYERS_JOB_CONCURRENCY=0`).
+    workers: Workers,
+}
+
+/// The background work of one process: job workers and webhook deliveries, both sized by
+/// `LAYERS_JOB_CONCURRENCY` (0 runs neither).
+#[derive(Debug)]
+pub struct Workers {
     jobs: Option<layers_jobs::WorkerHandle>,
+    deliveries: Option<layers_webhooks::DelivererHandle>,
+}
+
+impl Workers {
+    /// Starts the job workers (with the same services as the handlers, chosen by job row) and,
+    /// when a master key is set, the webhook deliveries.
+    pub fn spawn(
+        environments: &Environments,
+        pool: &Pool,
+        settings: &Settings,
+    ) -> Result<Workers, StartError> {
+        let jobs = environments
+            .worker(
+                pool.clone(),
+                settings.database_url.clone(),
+                worker_config(settings),
+            )
+            .spawn();
+        let deliveries = match &settings.master_key {
+            Some(key) => layers_webhooks::Deliverer::new(
+                pool.clone(),
+                settings.database_url.clone(),
+                Arc::new(layers_webhooks::MasterKey::from_bytes(key.0)),
+                delivery_config(settings),
+            )
+            .map_err(layers_env::Error::from)?
+            .spawn(),
+            None => {
+                tracing::warn!("LAYERS_MASTER_KEY is not set: no webhook endpoints can be created and no deliveries are made");
+                None
+            }
+        };
+        Ok(Workers { jobs, deliveries })
+    }
+
+    /// Stops claiming work and lets what is in flight finish within `grace`.
+    pub async fn shutdown(self, grace: Duration) {
+        let jobs = async {
+            if let Some(jobs) = self.jobs {
+                jobs.shutdown(grace).await;
+            }
+        };
+        let deliveries = async {
+            if let Some(deliveries) = self.deliveries {
+                deliveries.shutdown(grace).await;
+            }
+        };
+        tokio::join!(jobs, deliveries);
+    }
+
+    /// Stops at once.
+    pub fn abort(&self) {
+        if let Some(jobs) = &self.jobs {
+            jobs.abort();
+        }
+        if let Some(deliveries) = &self.deliveries {
+            deliveries.abort();
+        }
+    }
+}
+
+/// The webhook delivery worker's settings: an attempt's lease outlasts its timeout twice over.
+pub fn delivery_config(settings: &Settings) -> layers_webhooks::DeliveryConfig {
+    layers_webhooks::DeliveryConfig {
+        concurrency: settings.job_concurrency,
+        schedule: settings.webhook_retry_schedule.clone(),
+        timeout: settings.webhook_timeout,
+        lease: settings.webhook_timeout * 2 + Duration::from_secs(2),
+        allow_private_network: settings.allow_private_network,
+        ..layers_webhooks::DeliveryConfig::default()
+    }
 }
 
 /// The job workers' settings.
@@ -84,7 +162,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(routes::influencers::config)
             .configure(routes::jobs::config)
             .configure(routes::credits::config)
-            .configure(routes::ingest::config),
+            .configure(routes::ingest::config)
+            .configure(routes::webhooks::config),
     );
 }
 
@@ -102,19 +181,12 @@ impl Application {
                 source,
             })?
             .port();
-        let workers = settings.workers;
+        let http_workers = settings.workers;
         let keys = KeyCache::new(KEY_CACHE_TTL);
         keys.spawn_listener(settings.database_url.clone());
         tokio::spawn(maintain(pool.clone()));
         let environments = Environments::new(&settings.environments()?)?;
-        // the job workers of this process: the same services as the handlers, by job row
-        let jobs = environments
-            .worker(
-                pool.clone(),
-                settings.database_url.clone(),
-                worker_config(&settings),
-            )
-            .spawn();
+        let workers = Workers::spawn(&environments, &pool, &settings)?;
         let state = web::Data::new(AppState {
             auth_failures: FailedAuth::new(settings.auth_failures_per_min),
             limiter: Limiter::with_max_batch(pool.clone(), settings.rate_limit_max_batch),
@@ -131,7 +203,7 @@ impl Application {
                 .configure(configure)
                 .default_service(web::to(routes::not_found))
         })
-        .workers(workers)
+        .workers(http_workers)
         .shutdown_timeout(10)
         .disable_signals()
         .listen(listener)
@@ -140,7 +212,11 @@ impl Application {
             source,
         })?
         .run();
-        Ok(Application { port, server, jobs })
+        Ok(Application {
+            port,
+            server,
+            workers,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -154,20 +230,16 @@ impl Application {
         shutdown_signal().await;
         tracing::info!("shutting down: draining in-flight requests");
         handle.stop(true).await;
-        if let Some(jobs) = self.jobs {
-            // attempts in flight get the same grace as requests; one cut short is picked up
-            // again once its lease passes
-            jobs.shutdown(Duration::from_secs(10)).await;
-        }
+        // attempts in flight get the same grace as requests; one cut short is picked up again
+        // once its lease passes
+        self.workers.shutdown(Duration::from_secs(10)).await;
         server.await.map_err(std::io::Error::other)?
     }
 
     /// Serves until dropped (tests spawn this).
     pub async fn run(self) -> std::io::Result<()> {
         let served = self.server.await;
-        if let Some(jobs) = self.jobs {
-            jobs.abort();
-        }
+        self.workers.abort();
         served
     }
 }

@@ -366,6 +366,8 @@ required_scopes! {
     JobsWrite => Jobs: Write,
     CreditsRead => Credits: Read,
     IngestWrite => Ingest: Write,
+    WebhooksRead => Webhooks: Read,
+    WebhooksWrite => Webhooks: Write,
 }
 
 /// No scope needed.

@@ -366,7 +366,7 @@ pub async fn migrate() -> Result<Value, Failure> {
     Ok(json!({ "applied": applied }))
 }
 
-/// `layers-gateway worker`: the job workers of `serve`, without the HTTP server, so that work
+/// `layers-gateway worker`: the job workers and webhook deliveries of `serve`, without the HTTP server, so that work
 /// can be scaled apart from requests.
 pub async fn worker() -> Result<(), Failure> {
     let settings = Settings::from_env()?;
@@ -386,22 +386,14 @@ pub async fn worker() -> Result<(), Failure> {
     }
     let pool = layers_db::pool(&settings.database_url, settings.db_pool_size)?;
     let environments = crate::env::Environments::new(&settings.environments()?)?;
-    let jobs = environments
-        .worker(
-            pool,
-            settings.database_url.clone(),
-            crate::app::worker_config(&settings),
-        )
-        .spawn();
+    let workers = crate::app::Workers::spawn(&environments, &pool, &settings)?;
     tracing::info!(
         concurrency = settings.job_concurrency,
-        "running job workers"
+        "running job workers and webhook deliveries"
     );
     crate::app::shutdown_signal().await;
-    if let Some(jobs) = jobs {
-        tracing::info!("stopping: letting the attempts in flight finish");
-        jobs.shutdown(std::time::Duration::from_secs(20)).await;
-    }
+    tracing::info!("stopping: letting the attempts in flight finish");
+    workers.shutdown(std::time::Duration::from_secs(20)).await;
     tracing::info!("stopped");
     Ok(())
 }

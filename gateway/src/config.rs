@@ -42,6 +42,8 @@ pub struct Settings {
     pub allow_private_network: bool,
     /// `LAYERS_WEBHOOK_RETRY_SCHEDULE`
     pub webhook_retry_schedule: Vec<Duration>,
+    /// `LAYERS_WEBHOOK_TIMEOUT` (default 10s): the longest one delivery attempt may take.
+    pub webhook_timeout: Duration,
     /// `LAYERS_RATE_LIMIT_STANDARD_PER_MIN`
     pub rate_limit_standard_per_min: u32,
     /// `LAYERS_RATE_LIMIT_MAX_BATCH` (default 512): most requests one rate-limit call decides.
@@ -134,6 +136,10 @@ impl Settings {
             appstore_base_url: url(&self.appstore_base_url, "LAYERS_APPSTORE_BASE_URL")?,
             github_base_url: url(&self.github_base_url, "LAYERS_GITHUB_BASE_URL")?,
             github_token: self.github_token.clone(),
+            master_key: self
+                .master_key
+                .as_ref()
+                .map(|k| std::sync::Arc::new(layers_webhooks::MasterKey::from_bytes(k.0))),
         })
     }
 }
@@ -148,6 +154,7 @@ impl std::fmt::Debug for Settings {
             .field("master_key", &self.master_key)
             .field("allow_private_network", &self.allow_private_network)
             .field("webhook_retry_schedule", &self.webhook_retry_schedule)
+            .field("webhook_timeout", &self.webhook_timeout)
             .field(
                 "rate_limit_standard_per_min",
                 &self.rate_limit_standard_per_min,
@@ -240,6 +247,7 @@ impl Settings {
         };
         let body_idle_timeout = duration("LAYERS_BODY_IDLE_TIMEOUT", "5s")?;
         let body_timeout = duration("LAYERS_BODY_TIMEOUT", "30s")?;
+        let webhook_timeout = duration("LAYERS_WEBHOOK_TIMEOUT", "10s")?;
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -257,6 +265,7 @@ impl Settings {
             master_key,
             allow_private_network,
             webhook_retry_schedule,
+            webhook_timeout,
             rate_limit_standard_per_min,
             rate_limit_max_batch: positive::<u32>(
                 &get("LAYERS_RATE_LIMIT_MAX_BATCH", "512"),

@@ -344,6 +344,29 @@ impl From<layers_jobs::Error> for ApiError {
                 "the job has already finished; there is nothing to cancel",
             ),
             E::Credits(e) => e.into(),
+            E::Events(e) => e.into(),
+            e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<layers_webhooks::StoreError> for ApiError {
+    fn from(e: layers_webhooks::StoreError) -> Self {
+        use layers_webhooks::StoreError as E;
+        match e {
+            E::NotFound => ApiError::not_found("webhook endpoint"),
+            E::InOtherEnvironment(other) => {
+                ApiError::in_other_environment("webhook endpoint", other)
+            }
+            E::EnvironmentMismatch(other) => {
+                ApiError::environment_mismatch("webhook endpoint", other)
+            }
+            E::DeliveryNotFound => ApiError::not_found("delivery"),
+            E::EventNotFound => ApiError::not_found("event"),
+            E::InvalidUrl(message) => ApiError::validation("url", message),
+            E::InvalidEvents(message) => ApiError::validation("events", message),
+            e @ E::InvalidDescription => ApiError::validation("description", e.to_string()),
+            e @ E::NotConfigured => ApiError::new(Code::PlatformNotConfigured, e.to_string()),
             e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
         }
     }

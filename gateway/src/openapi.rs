@@ -54,6 +54,17 @@ use crate::routes;
         routes::ingest::appstore,
         routes::ingest::github,
         routes::ingest::website,
+        routes::webhooks::create,
+        routes::webhooks::list,
+        routes::webhooks::get,
+        routes::webhooks::update,
+        routes::webhooks::delete,
+        routes::webhooks::rotate_secret,
+        routes::webhooks::test,
+        routes::webhooks::deliveries,
+        routes::webhooks::redeliver,
+        routes::webhooks::events,
+        routes::webhooks::event,
         routes::health::healthz,
         routes::health::readyz,
         routes::docs::openapi_json,
@@ -73,6 +84,9 @@ use crate::routes;
             keys: test keys never charge it and record what they would have cost."),
         (name = "Ingest", description = "Facts about your customer's app, from the App Store, \
             GitHub or its website, as a job."),
+        (name = "Webhooks", description = "Signed deliveries of your environment's events to \
+            your endpoints, at least once, with retries and a deliveries log; and the events \
+            themselves, for reconciliation. Verify deliveries with any Standard Webhooks library."),
         (name = "Operations", description = "Liveness and readiness, without a key."),
         (name = "Reference", description = "This document and its rendering, without a key."),
     ),
@@ -211,16 +225,7 @@ pub struct ListQuery {
 
 /// `queued`, `running`, `succeeded`, `failed` or `canceled`.
 pub fn job_status() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some([
-            "queued",
-            "running",
-            "succeeded",
-            "failed",
-            "canceled",
-        ]))
-        .into()
+    layers_jobs::status_schema()
 }
 
 /// What a credit decision did.

@@ -31,6 +31,9 @@ pub struct TestKey {
     pub org: OrgId,
 }
 
+/// The master key of test gateways (32 bytes of 0x2a).
+pub const TEST_MASTER_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+
 /// Settings for a gateway on `db`: port 0, one worker, a small pool.
 pub fn test_settings(db: &TestDatabase) -> Settings {
     let url = db.url.clone();
@@ -40,6 +43,7 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
         "LAYERS_WORKERS" => Some("1".into()),
         "LAYERS_DB_POOL_SIZE" => Some("8".into()),
         "LAYERS_ALLOW_PRIVATE_NETWORK" => Some("true".into()),
+        "LAYERS_MASTER_KEY" => Some(TEST_MASTER_KEY.into()),
         _ => None,
     })
     .expect("test settings are valid")

@@ -19,6 +19,23 @@ impl EnvKind {
         matches!(self, EnvKind::Sandbox)
     }
 
+    /// The environment of a row by its `is_sandbox` column.
+    pub fn from_sandbox(is_sandbox: bool) -> EnvKind {
+        if is_sandbox {
+            EnvKind::Sandbox
+        } else {
+            EnvKind::Live
+        }
+    }
+
+    /// The other environment.
+    pub fn other(self) -> EnvKind {
+        match self {
+            EnvKind::Live => EnvKind::Sandbox,
+            EnvKind::Sandbox => EnvKind::Live,
+        }
+    }
+
     /// The key-prefix segment of this environment (`live` or `test`).
     pub fn key_segment(self) -> &'static str {
         match self {

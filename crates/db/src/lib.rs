@@ -13,9 +13,12 @@
 //! ```
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
 use thiserror::Error;
+use tokio::sync::Notify;
+use tokio_postgres::AsyncMessage;
 
 pub use deadpool_postgres::{GenericClient, Object as Client, Pool};
 pub use tokio_postgres;
@@ -153,6 +156,50 @@ pub fn migrations_fingerprint() -> u64 {
 /// `true` when the error is a unique-constraint violation (SQLSTATE 23505).
 pub fn is_unique_violation(err: &tokio_postgres::Error) -> bool {
     err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+}
+
+/// Wakes `wake` on every notification of `channel` (and once as soon as it listens, for what
+/// came before), reconnecting a second after the connection drops. Runs until aborted; a worker
+/// that polls as well loses nothing while it is away.
+pub async fn listen(database_url: String, channel: &'static str, wake: Arc<Notify>) {
+    loop {
+        let attempt = async {
+            let (client, mut connection) =
+                tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let driver = tokio::spawn(async move {
+                while let Some(message) =
+                    std::future::poll_fn(|cx| connection.poll_message(cx)).await
+                {
+                    match message {
+                        Ok(AsyncMessage::Notification(_)) => {
+                            if tx.send(()).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(_) => return,
+                    }
+                }
+            });
+            client
+                .batch_execute(&format!("LISTEN {channel}"))
+                .await
+                .map_err(|e| e.to_string())?;
+            wake.notify_one();
+            while rx.recv().await.is_some() {
+                wake.notify_one();
+            }
+            driver.abort();
+            Err::<(), String>("the listening connection closed".into())
+        };
+        if let Err(e) = attempt.await {
+            tracing::warn!(channel, error = %e, "listener stopped; polling until it is back");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// Statements through each connection's prepared-statement cache: a statement is parsed and

@@ -27,6 +27,7 @@ use layers_ingest::{Ingest, LiveIngest, Platforms};
 use layers_jobs::{Control, Handler, HandlerFuture, Job, Jobs, Worker, WorkerConfig};
 use layers_outbound::{Outbound, OutboundConfig, Url};
 use layers_projects::Projects;
+use layers_webhooks::{MasterKey, Webhooks};
 use thiserror::Error;
 
 /// What the live adapters need to know.
@@ -37,6 +38,9 @@ pub struct Settings {
     pub appstore_base_url: Url,
     pub github_base_url: Url,
     pub github_token: Option<String>,
+    /// Seals and opens webhook secrets (`LAYERS_MASTER_KEY`); without it endpoints cannot be
+    /// created.
+    pub master_key: Option<Arc<MasterKey>>,
 }
 
 /// Why the services could not be built.
@@ -54,6 +58,7 @@ pub struct EnvServices {
     pub jobs: Jobs,
     pub credits: CreditGate,
     pub ingest: Ingest,
+    pub webhooks: Webhooks,
 }
 
 impl Environment for EnvServices {
@@ -87,6 +92,11 @@ impl Environments {
                 jobs: Jobs::new(kind),
                 credits: CreditGate::for_env(kind),
                 ingest,
+                webhooks: Webhooks::new(
+                    kind,
+                    settings.master_key.clone(),
+                    settings.allow_private_network,
+                ),
             })
         };
         Ok(Environments {

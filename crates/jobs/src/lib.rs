@@ -23,10 +23,14 @@ use layers_core::EnvKind;
 use layers_orgs::OrgId;
 use thiserror::Error;
 
+mod object;
 #[cfg(feature = "store")]
 mod store;
 #[cfg(feature = "store")]
 mod worker;
+#[cfg(feature = "openapi")]
+pub use object::status_schema;
+pub use object::JobObject;
 #[cfg(feature = "store")]
 pub use store::{cancel, enqueue, get, list, Canceled, Filter, Jobs};
 #[cfg(feature = "store")]
@@ -139,6 +143,9 @@ pub enum Error {
     #[cfg(feature = "store")]
     #[error(transparent)]
     Db(#[from] tokio_postgres::Error),
+    #[cfg(feature = "store")]
+    #[error(transparent)]
+    Events(#[from] layers_webhooks::StoreError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,7 +6,9 @@ use layers_db::GenericClient;
 use layers_orgs::OrgId;
 use tokio_postgres::Row;
 
-use crate::{Error, Job, JobId, JobStatus, NewJob, Result};
+use layers_webhooks::EventType;
+
+use crate::{Error, Job, JobId, JobObject, JobStatus, NewJob, Result};
 
 pub(crate) const COLUMNS: &str = "id, organization_id, project_id, api_key_id, is_sandbox, kind, \
      status, payload, result, error, credits_charged, attempts, max_attempts, cancel_requested, \
@@ -19,11 +21,7 @@ pub(crate) fn job(row: &Row) -> Result<Job> {
         organization_id: OrgId::from_uuid(row.get("organization_id")),
         project_id: row.get("project_id"),
         api_key_id: row.get("api_key_id"),
-        env: if row.get("is_sandbox") {
-            EnvKind::Sandbox
-        } else {
-            EnvKind::Live
-        },
+        env: EnvKind::from_sandbox(row.get("is_sandbox")),
         kind: row.get("kind"),
         status: JobStatus::parse(status).ok_or_else(|| Error::Corrupt(status.to_owned()))?,
         payload: row.get("payload"),
@@ -38,13 +36,6 @@ pub(crate) fn job(row: &Row) -> Result<Job> {
         started_at: row.get("started_at"),
         finished_at: row.get("finished_at"),
     })
-}
-
-fn other(env: EnvKind) -> EnvKind {
-    match env {
-        EnvKind::Live => EnvKind::Sandbox,
-        EnvKind::Sandbox => EnvKind::Live,
-    }
 }
 
 /// Queues a job in the caller's transaction; workers hear of it when that transaction commits.
@@ -125,6 +116,21 @@ fn operation_named(name: &str) -> Option<Operation> {
     .find(|o| o.as_str() == name)
 }
 
+/// Writes the event of a job that has just ended (`job.succeeded`, `job.failed` or
+/// `job.canceled`, with the job object as its data) in the caller's transaction, the one that
+/// ends the job; a job that has not ended announces nothing.
+pub(crate) async fn announce(db: &impl GenericClient, ended: &Job) -> Result<()> {
+    let event_type = match ended.status {
+        JobStatus::Succeeded => EventType::JobSucceeded,
+        JobStatus::Failed => EventType::JobFailed,
+        JobStatus::Canceled => EventType::JobCanceled,
+        JobStatus::Queued | JobStatus::Running => return Ok(()),
+    };
+    let data = JobObject::from(ended).to_value();
+    layers_webhooks::emit(db, ended.organization_id, ended.env, event_type, data).await?;
+    Ok(())
+}
+
 /// Reads one of the organization's jobs in `env`; one of the other environment is
 /// [`Error::InOtherEnvironment`].
 pub async fn get(db: &impl GenericClient, org: OrgId, env: EnvKind, id: JobId) -> Result<Job> {
@@ -137,7 +143,7 @@ pub async fn get(db: &impl GenericClient, org: OrgId, env: EnvKind, id: JobId) -
     .ok_or(Error::NotFound)?;
     let found = job(&row)?;
     if found.env != env {
-        return Err(Error::InOtherEnvironment(other(env)));
+        return Err(Error::InOtherEnvironment(env.other()));
     }
     Ok(found)
 }
@@ -228,7 +234,7 @@ pub async fn cancel(
         .await?
         .ok_or(Error::NotFound)?;
         return Err(if row.get::<_, bool>(0) != env.is_sandbox() {
-            Error::EnvironmentMismatch(other(env))
+            Error::EnvironmentMismatch(env.other())
         } else {
             Error::AlreadyTerminal
         });
@@ -237,6 +243,7 @@ pub async fn cancel(
     if canceled.status == JobStatus::Canceled {
         // a queued job may be waiting for a retry after it already called out
         refund_if_owed(db, &canceled, row.get("spent_outside")).await?;
+        announce(db, &canceled).await?;
         Ok((canceled, Canceled::Now))
     } else {
         Ok((canceled, Canceled::Requested))

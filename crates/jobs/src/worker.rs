@@ -12,9 +12,8 @@ use futures_util::FutureExt as _;
 use layers_db::Pool;
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
-use tokio_postgres::AsyncMessage;
 
-use crate::store::{job, refund_if_owed, COLUMNS};
+use crate::store::{announce, job, refund_if_owed, COLUMNS};
 use crate::{Job, JobId, Result};
 
 /// The channel the `jobs` trigger notifies when a job becomes runnable.
@@ -169,8 +168,9 @@ impl Worker {
     async fn run(self: Arc<Self>, mut stopped: tokio::sync::watch::Receiver<bool>) {
         let wake = Arc::new(Notify::new());
         // aborted with this task, however it ends
-        let _listener = AbortOnDrop(tokio::spawn(listen(
+        let _listener = AbortOnDrop(tokio::spawn(layers_db::listen(
             self.database_url.clone(),
+            CHANNEL,
             wake.clone(),
         )));
         let permits = Arc::new(Semaphore::new(self.config.concurrency));
@@ -311,8 +311,8 @@ impl Worker {
         tracing::error!(job = %job.id, "gave up recording how a job ended; its lease will expire and it runs again");
     }
 
-    /// Records the outcome: a success in one statement (a success never owes a refund), any
-    /// other end in one transaction with the refund it owes.
+    /// Records the outcome in one transaction with its event (`job.succeeded`, `job.failed`,
+    /// `job.canceled`) and, for an end without success, the refund it owes.
     async fn finish(
         &self,
         claimed: &Job,
@@ -325,14 +325,21 @@ impl Worker {
             .map_err(|e| crate::Error::Corrupt(format!("no database connection: {e}")))?;
         if let Ok(result) = outcome {
             // no longer ours (its lease passed and another worker took it): nothing to record
-            layers_db::cached::execute(
-                &db,
-                "UPDATE jobs SET status = 'succeeded', result = $2, error = NULL, \
-                     locked_until = NULL, finished_at = now(), updated_at = now() \
-                 WHERE id = $1 AND status = 'running' AND attempts = $3",
+            let tx = db.transaction().await?;
+            let row = layers_db::cached::query_opt(
+                &tx,
+                &format!(
+                    "UPDATE jobs SET status = 'succeeded', result = $2, error = NULL, \
+                         locked_until = NULL, finished_at = now(), updated_at = now() \
+                     WHERE id = $1 AND status = 'running' AND attempts = $3 RETURNING {COLUMNS}"
+                ),
                 &[&claimed.id.as_uuid(), result, &claimed.attempts],
             )
             .await?;
+            if let Some(row) = row {
+                announce(&tx, &job(&row)?).await?;
+            }
+            tx.commit().await?;
             return Ok(());
         }
         let tx = db.transaction().await?;
@@ -379,6 +386,7 @@ impl Worker {
         .await?;
         let ended = job(&row)?;
         refund_if_owed(&tx, &ended, spent_outside).await?;
+        announce(&tx, &ended).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -438,48 +446,5 @@ async fn renew_lease(pool: Pool, id: JobId, attempt: i32, lease: Duration) {
             tracing::warn!(job = %id, "lost a job's lease to another worker; its writes are fenced off");
             return;
         }
-    }
-}
-
-/// Wakes the worker whenever a job becomes runnable, reconnecting when the connection drops.
-async fn listen(database_url: String, wake: Arc<Notify>) {
-    loop {
-        let attempt = async {
-            let (client, mut connection) =
-                tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            let driver = tokio::spawn(async move {
-                while let Some(message) =
-                    std::future::poll_fn(|cx| connection.poll_message(cx)).await
-                {
-                    match message {
-                        Ok(AsyncMessage::Notification(_)) => {
-                            if tx.send(()).is_err() {
-                                return;
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(_) => return,
-                    }
-                }
-            });
-            client
-                .batch_execute(&format!("LISTEN {CHANNEL}"))
-                .await
-                .map_err(|e| e.to_string())?;
-            // whatever was queued before we listened
-            wake.notify_one();
-            while rx.recv().await.is_some() {
-                wake.notify_one();
-            }
-            driver.abort();
-            Err::<(), String>("the job listener's connection closed".into())
-        };
-        if let Err(e) = attempt.await {
-            tracing::warn!(error = %e, "job listener stopped; polling until it is back");
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }

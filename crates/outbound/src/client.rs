@@ -48,6 +48,13 @@ impl Default for OutboundConfig {
     }
 }
 
+/// What [`Outbound::check_url`] checks, without a client: a scheme other than `http(s)`, no
+/// host, `localhost`, or a literal IP host in a refused range (unless private networks are
+/// allowed) is refused.
+pub fn check_url(url: &Url, allow_private_network: bool) -> Result<()> {
+    guard::check_url(url, allow_private_network).map_err(Into::into)
+}
+
 /// The outbound HTTP client. Cheap to clone (one connection pool shared by the clones).
 #[derive(Debug, Clone)]
 pub struct Outbound {
@@ -89,7 +96,7 @@ impl Outbound {
     /// or a literal IP host in a refused range (unless private networks are allowed). A name is
     /// checked again, after resolution, by every call.
     pub fn check_url(&self, url: &Url) -> Result<()> {
-        guard::check_url(url, self.config.allow_private_network).map_err(Into::into)
+        check_url(url, self.config.allow_private_network)
     }
 
     /// A request of any method.
@@ -236,19 +243,26 @@ impl Response {
         if code.is_success() {
             return Ok(self);
         }
+        let excerpt = self.excerpt(BODY_EXCERPT_BYTES).await;
+        Err(OutboundError::Status {
+            code,
+            body_excerpt: String::from_utf8_lossy(&excerpt).into_owned(),
+        })
+    }
+
+    /// At most the first `max` bytes of the body, reading no further; a body that breaks off
+    /// gives what arrived.
+    pub async fn excerpt(self, max: usize) -> Vec<u8> {
         let mut inner = self.inner;
         let mut excerpt = Vec::new();
-        while excerpt.len() < BODY_EXCERPT_BYTES {
+        while excerpt.len() < max {
             match inner.chunk().await {
                 Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
                 Ok(None) | Err(_) => break,
             }
         }
-        excerpt.truncate(BODY_EXCERPT_BYTES);
-        Err(OutboundError::Status {
-            code,
-            body_excerpt: String::from_utf8_lossy(&excerpt).into_owned(),
-        })
+        excerpt.truncate(max);
+        excerpt
     }
 
     /// The body, up to the client's `max_response_bytes`.

@@ -40,6 +40,12 @@ pub(crate) fn check_url(url: &Url, allow_private_network: bool) -> Result<(), Re
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(&host);
     let Ok(ip) = literal.parse::<IpAddr>() else {
+        // `localhost` and its subdomains are loopback by definition (RFC 6761), whatever a
+        // resolver says: refused here already, so that a check without DNS catches them
+        let name = literal.trim_end_matches('.').to_ascii_lowercase();
+        if name == "localhost" || name.ends_with(".localhost") {
+            return check_ip(&host, IpAddr::from([127, 0, 0, 1]), allow_private_network);
+        }
         return Ok(());
     };
     check_ip(&host, ip, allow_private_network)
@@ -143,8 +149,12 @@ mod tests {
 
         assert!(check("https://8.8.8.8/", false).is_ok());
         assert!(check("http://127.0.0.1:8080/x", true).is_ok());
-        // names are left to the resolver
-        assert!(check("http://localhost/", false).is_ok());
+        // `localhost` is loopback by definition; other names are left to the resolver
+        assert!(check("http://localhost/", false).is_err());
+        assert!(check("http://LocalHost./", false).is_err());
+        assert!(check("http://api.localhost:8080/", false).is_err());
+        assert!(check("http://localhost:8080/", true).is_ok());
+        assert!(check("http://localhost.example.com/", false).is_ok());
     }
 
     #[test]

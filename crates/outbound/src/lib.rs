@@ -41,7 +41,7 @@ mod error;
 mod guard;
 
 pub use address::{refused_range, AddressRange};
-pub use client::{Outbound, OutboundConfig, Request, Response, BODY_EXCERPT_BYTES};
+pub use client::{check_url, Outbound, OutboundConfig, Request, Response, BODY_EXCERPT_BYTES};
 pub use error::{OutboundError, Refusal, Result};
 pub use reqwest::header;
 pub use reqwest::{Method, StatusCode, Url};

@@ -53,14 +53,6 @@ fn influencer(row: &Row) -> Influencer {
     }
 }
 
-/// The environment that is not `env`.
-fn other(env: EnvKind) -> EnvKind {
-    match env {
-        EnvKind::Live => EnvKind::Sandbox,
-        EnvKind::Sandbox => EnvKind::Live,
-    }
-}
-
 fn taken(err: tokio_postgres::Error) -> Error {
     if is_unique_violation(&err) {
         Error::CustomerExternalIdTaken
@@ -128,7 +120,7 @@ impl Projects {
     pub async fn get(&self, db: &impl GenericClient, org: OrgId, id: ProjectId) -> Result<Project> {
         let found = self.get_any(db, org, id).await?;
         if found.is_sandbox != self.env.is_sandbox() {
-            return Err(Error::InOtherEnvironment(other(self.env)));
+            return Err(Error::InOtherEnvironment(self.env.other()));
         }
         Ok(found)
     }
@@ -143,7 +135,7 @@ impl Projects {
     ) -> Result<Project> {
         let found = self.get_any(db, org, id).await?;
         if found.is_sandbox != self.env.is_sandbox() {
-            return Err(Error::EnvironmentMismatch(other(self.env)));
+            return Err(Error::EnvironmentMismatch(self.env.other()));
         }
         if found.archived_at.is_some() {
             return Err(Error::Archived);
@@ -328,7 +320,7 @@ impl Projects {
             return Err(Error::NotFound);
         };
         if first.get::<_, bool>("project_is_sandbox") != self.env.is_sandbox() {
-            return Err(Error::InOtherEnvironment(other(self.env)));
+            return Err(Error::InOtherEnvironment(self.env.other()));
         }
         let items = rows
             .iter()
@@ -342,7 +334,7 @@ impl Projects {
     async fn why_not_writable(&self, db: &impl GenericClient, org: OrgId, id: ProjectId) -> Error {
         match self.get_any(db, org, id).await {
             Ok(p) if p.is_sandbox != self.env.is_sandbox() => {
-                Error::EnvironmentMismatch(other(self.env))
+                Error::EnvironmentMismatch(self.env.other())
             }
             Ok(p) if p.archived_at.is_some() => Error::Archived,
             Ok(_) => Error::NotFound, // not reachable for a guarded write, but never a success

@@ -49,6 +49,18 @@ impl EventId {
         Ok(EventId(parsed))
     }
 
+    /// The id's 128 bits as a UUID, the form the database stores (byte order is time order).
+    #[cfg(feature = "store")]
+    pub fn as_uuid(&self) -> uuid::Uuid {
+        uuid::Uuid::from_u128(self.0 .0)
+    }
+
+    /// The id stored as [`EventId::as_uuid`].
+    #[cfg(feature = "store")]
+    pub fn from_uuid(uuid: uuid::Uuid) -> EventId {
+        EventId(ulid::Ulid(uuid.as_u128()))
+    }
+
     /// Milliseconds since the Unix epoch when the id was made.
     pub fn timestamp_ms(&self) -> u64 {
         self.0.timestamp_ms()

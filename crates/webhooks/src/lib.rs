@@ -45,11 +45,34 @@
 //!   with a random nonce per seal and associated data that ties a sealed value to its row.
 //! - Events: [`EventId`] (`evt_` + a ULID), [`EventType`] and [`envelope_json`], the exact bytes
 //!   that are delivered and signed.
+//!
+//! With the default `store` feature, the database side:
+//!
+//! - [`Webhooks`]: one environment's endpoints (each belongs to the environment of the key that
+//!   created it and receives only its events), with secrets sealed under the master key,
+//!   rotation with a 24-hour grace, `test.ping`, the deliveries log, redelivery, and the events
+//!   the environment produced.
+//! - [`emit`]: the outbox. An event and a delivery per subscribed endpoint are written in one
+//!   statement on the caller's transaction, so they commit with the change that caused them.
+//! - [`Deliverer`]: the worker that makes deliveries, woken by `LISTEN layers_webhooks`, retrying
+//!   on the schedule, at least once across crashes.
 
+#[cfg(feature = "store")]
+mod deliver;
 mod event;
 mod seal;
 mod secret;
 mod sign;
+#[cfg(feature = "store")]
+mod store;
+
+#[cfg(feature = "store")]
+pub use deliver::{Deliverer, DelivererHandle, DeliveryConfig, DEFAULT_SCHEDULE, EXCERPT_BYTES};
+#[cfg(feature = "store")]
+pub use store::{
+    emit, Attempt, Delivery, DeliveryId, DeliveryStatus, Endpoint, EndpointId, EndpointPatch,
+    NewEndpoint, StoreError, StoreResult, StoredEvent, Subscription, Webhooks, ROTATION_GRACE,
+};
 
 pub use event::{envelope_json, EventId, EventType, API_VERSION};
 pub use layers_core::EnvKind;

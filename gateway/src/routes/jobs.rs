@@ -1,9 +1,9 @@
 //! Jobs (CONTRACT §7): `GET /v1/jobs/:jobId`, `GET /v1/jobs`, `POST /v1/jobs/:jobId/cancel`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use layers_jobs::{Canceled, Filter, Job, JobId, JobStatus};
+use layers_jobs::{Canceled, Filter, JobId, JobObject, JobStatus};
 use layers_projects::ProjectId;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::{Authorized, JobsRead, JobsWrite};
@@ -11,61 +11,7 @@ use crate::env::Env;
 use crate::error::{ApiError, Code};
 use crate::extract::{path_id, ListParams};
 use crate::tx::Tx;
-use crate::wire::{time, List};
-
-/// A job, the same shape for every kind and both environments.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = Job)]
-pub struct JobBody {
-    #[schema(example = "job_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
-    id: String,
-    #[schema(example = "ingest_appstore")]
-    kind: String,
-    #[schema(schema_with = crate::openapi::job_status)]
-    status: &'static str,
-    #[schema(required = true, example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
-    project_id: Option<String>,
-    #[schema(format = DateTime, example = "2026-05-08T12:00:00.000Z")]
-    created_at: String,
-    #[schema(format = DateTime, example = "2026-05-08T12:00:00.000Z")]
-    updated_at: String,
-    #[schema(required = true, format = DateTime, example = "2026-05-08T12:00:00.010Z")]
-    started_at: Option<String>,
-    #[schema(required = true, format = DateTime, example = "2026-05-08T12:00:00.020Z")]
-    finished_at: Option<String>,
-    /// What the job produced, once `succeeded` (for ingest: `{source, facts}`).
-    #[schema(required = true, value_type = Option<Object>)]
-    result: Option<serde_json::Value>,
-    /// Why the job failed, once `failed` (`{message}`).
-    #[schema(required = true, value_type = Option<Object>)]
-    error: Option<serde_json::Value>,
-}
-
-impl From<Job> for JobBody {
-    fn from(j: Job) -> Self {
-        JobBody {
-            id: j.id.to_string(),
-            kind: j.kind,
-            status: j.status.as_str(),
-            project_id: j.project_id.map(|p| ProjectId::from_uuid(p).to_string()),
-            created_at: time(j.created_at),
-            updated_at: time(j.updated_at),
-            started_at: j.started_at.map(time),
-            finished_at: j.finished_at.map(time),
-            result: if j.status == JobStatus::Succeeded {
-                j.result
-            } else {
-                None
-            },
-            error: if j.status == JobStatus::Failed {
-                j.error
-            } else {
-                None
-            },
-        }
-    }
-}
+use crate::wire::List;
 
 fn job_id(raw: &str) -> Result<JobId, ApiError> {
     path_id(raw, "job", JobId::parse)
@@ -78,7 +24,7 @@ fn job_id(raw: &str) -> Result<JobId, ApiError> {
     operation_id = "getJob",
     summary = "Get a job",
     params(("jobId" = String, Path, description = "The job's id", example = "job_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
-    responses((status = 200, description = "The job", body = JobBody)),
+    responses((status = 200, description = "The job", body = JobObject)),
     security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])),
 )]
 async fn get(
@@ -90,7 +36,7 @@ async fn get(
     let id = job_id(&path)?;
     let db = state.pool.get().await?;
     let job = env.jobs.get(&db, auth.organization_id, id).await?;
-    Ok(HttpResponse::Ok().json(JobBody::from(job)))
+    Ok(HttpResponse::Ok().json(JobObject::from(&job)))
 }
 
 /// The filters of `GET /v1/jobs`.
@@ -155,7 +101,7 @@ fn filter(req: &HttpRequest) -> Result<Filter, ApiError> {
     summary = "List jobs",
     description = "The organization's jobs in the key's environment, newest first.",
     params(crate::openapi::ListQuery, JobQuery),
-    responses((status = 200, description = "A page of jobs", body = List<JobBody>)),
+    responses((status = 200, description = "A page of jobs", body = List<JobObject>)),
     security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])),
 )]
 async fn list(
@@ -172,7 +118,7 @@ async fn list(
         .jobs
         .list(&db, auth.organization_id, &filter, params.limit, cursor)
         .await?;
-    Ok(HttpResponse::Ok().json(List::from_page(page, JobBody::from)))
+    Ok(HttpResponse::Ok().json(List::from_page(page, |j| JobObject::from(&j))))
 }
 
 #[utoipa::path(
@@ -186,8 +132,8 @@ async fn list(
         already called out. A finished job cannot be canceled (409 `already_terminal`).",
     params(("jobId" = String, Path, description = "The job's id", example = "job_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
     responses(
-        (status = 200, description = "The job, now `canceled`", body = JobBody),
-        (status = 202, description = "The job, still `running`; cancellation requested", body = JobBody),
+        (status = 200, description = "The job, now `canceled`", body = JobObject),
+        (status = 202, description = "The job, still `running`; cancellation requested", body = JobObject),
         (status = 409, description = "`CONFLICT`: the job has already finished (reason \
             `already_terminal`)", body = crate::openapi::ErrorEnvelope),
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the job belongs to the other \
@@ -207,7 +153,7 @@ async fn cancel(
         Canceled::Now => HttpResponse::Ok(),
         Canceled::Requested => HttpResponse::Accepted(),
     };
-    Ok(res.json(JobBody::from(job)))
+    Ok(res.json(JobObject::from(&job)))
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {

@@ -9,6 +9,7 @@ pub mod influencers;
 pub mod ingest;
 pub mod jobs;
 pub mod projects;
+pub mod webhooks;
 pub mod whoami;
 
 use std::cell::RefCell;

@@ -1,0 +1,500 @@
+//! The delivery worker: takes due deliveries, POSTs each event's envelope to its endpoint with
+//! fresh signatures, records every attempt, and schedules the next one on the retry schedule.
+//!
+//! At least once: a delivery is taken by moving its due time to the end of a lease in the same
+//! statement that counts the attempt; if the process dies mid-attempt, the delivery is due again
+//! when the lease passes and another worker (or this one, restarted) attempts it again. An
+//! attempt records its outcome only while the delivery still counts it, so a late writer never
+//! overwrites a newer attempt.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use layers_db::Pool;
+use layers_outbound::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use layers_outbound::{Outbound, OutboundConfig, OutboundError, Url};
+use ring::rand::{SecureRandom, SystemRandom};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::store::{DeliveryId, EndpointId};
+use crate::{delivery_headers, open, EventId, EventType, MasterKey, WebhookSecret};
+
+/// The channel the deliveries trigger notifies when a delivery is due now.
+pub const CHANNEL: &str = "layers_webhooks";
+
+/// How much of a receiver's answer an attempt keeps.
+pub const EXCERPT_BYTES: usize = 1024;
+
+/// `LAYERS_WEBHOOK_RETRY_SCHEDULE`'s default: the delay before each attempt.
+pub const DEFAULT_SCHEDULE: [Duration; 8] = [
+    Duration::ZERO,
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(10 * 3600),
+];
+
+/// How deliveries are made.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Deliveries in flight at once in this process (`LAYERS_JOB_CONCURRENCY`); 0 runs none.
+    pub concurrency: usize,
+    /// The delay before each attempt, the first counted from the event: its length is the number
+    /// of attempts. Every delay after the first varies by up to ±10 % (jitter), so that a
+    /// receiver coming back is not met by every retry at once.
+    pub schedule: Vec<Duration>,
+    /// The longest one attempt may take (connect, send, answer): 10 s.
+    pub timeout: Duration,
+    /// How long a taken delivery is held: longer than an attempt. A delivery whose worker died
+    /// is attempted again once it has passed.
+    pub lease: Duration,
+    /// How often to look for due deliveries without a notification (retries coming due).
+    pub poll: Duration,
+    /// Lets deliveries reach loopback and private addresses (`LAYERS_ALLOW_PRIVATE_NETWORK`).
+    pub allow_private_network: bool,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            concurrency: 8,
+            schedule: DEFAULT_SCHEDULE.to_vec(),
+            timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(40),
+            poll: Duration::from_millis(500),
+            allow_private_network: false,
+        }
+    }
+}
+
+/// Makes deliveries until stopped.
+pub struct Deliverer {
+    pool: Pool,
+    database_url: String,
+    master_key: Arc<MasterKey>,
+    client: Outbound,
+    config: DeliveryConfig,
+}
+
+impl std::fmt::Debug for Deliverer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliverer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A delivery taken for one attempt.
+struct Taken {
+    id: DeliveryId,
+    attempt: i32,
+    last_attempt: Option<i32>,
+    event_id: EventId,
+    event_type: EventType,
+    body: Vec<u8>,
+    endpoint_id: EndpointId,
+    url: String,
+    secret: Vec<u8>,
+    previous_secret: Option<Vec<u8>>,
+}
+
+/// How one attempt went.
+#[derive(Debug)]
+struct Outcome {
+    attempted_at: DateTime<Utc>,
+    status_code: Option<u16>,
+    duration: Duration,
+    error: Option<String>,
+    excerpt: Option<String>,
+}
+
+impl Outcome {
+    fn succeeded(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+impl Deliverer {
+    /// A worker signing with secrets sealed under `master_key`. Redirects are never followed (a
+    /// 3xx is a failed attempt); private addresses are refused after resolution unless allowed.
+    pub fn new(
+        pool: Pool,
+        database_url: String,
+        master_key: Arc<MasterKey>,
+        config: DeliveryConfig,
+    ) -> Result<Deliverer, OutboundError> {
+        let client = Outbound::new(OutboundConfig {
+            allow_private_network: config.allow_private_network,
+            timeout: config.timeout,
+            connect_timeout: config.timeout.min(Duration::from_secs(5)),
+            max_redirects: 0,
+            ..OutboundConfig::default()
+        })?;
+        Ok(Deliverer {
+            pool,
+            database_url,
+            master_key,
+            client,
+            config,
+        })
+    }
+
+    /// Starts the worker on the current runtime (nothing when its concurrency is 0).
+    pub fn spawn(self) -> Option<DelivererHandle> {
+        (self.config.concurrency > 0).then(|| {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            DelivererHandle {
+                stop,
+                task: tokio::spawn(Arc::new(self).run(stopped)),
+            }
+        })
+    }
+
+    async fn run(self: Arc<Self>, mut stopped: tokio::sync::watch::Receiver<bool>) {
+        let wake = Arc::new(Notify::new());
+        let listener = tokio::spawn(layers_db::listen(
+            self.database_url.clone(),
+            CHANNEL,
+            wake.clone(),
+        ));
+        let permits = Arc::new(Semaphore::new(self.config.concurrency));
+        loop {
+            let first = tokio::select! {
+                biased;
+                _ = stopped.changed() => break,
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            // take as many deliveries as there are free permits, in one statement
+            let mut held = vec![first];
+            while let Ok(permit) = permits.clone().try_acquire_owned() {
+                held.push(permit);
+            }
+            match self.take(held.len()).await {
+                Ok(taken) if !taken.is_empty() => {
+                    for delivery in taken {
+                        let permit = held.pop().expect("no more taken than permits");
+                        let worker = self.clone();
+                        tokio::spawn(async move {
+                            worker.attempt(delivery).await;
+                            drop(permit);
+                        });
+                    }
+                    drop(held);
+                }
+                Ok(_) => {
+                    drop(held);
+                    tokio::select! {
+                        _ = stopped.changed() => break,
+                        _ = wake.notified() => {}
+                        _ = tokio::time::sleep(self.config.poll) => {}
+                    }
+                }
+                Err(e) => {
+                    drop(held);
+                    tracing::warn!(error = %e, "could not take webhook deliveries");
+                    tokio::time::sleep(self.config.poll).await;
+                }
+            }
+        }
+        listener.abort();
+        // Stopping: take nothing more and let the attempts in flight finish; one cut short by
+        // the process ending is attempted again when its lease passes.
+        let all = u32::try_from(self.config.concurrency).unwrap_or(u32::MAX);
+        let _ = permits.acquire_many(all).await;
+    }
+
+    /// Takes up to `n` due deliveries of enabled endpoints, oldest due first.
+    async fn take(&self, n: usize) -> Result<Vec<Taken>, String> {
+        let db = self.pool.get().await.map_err(|e| e.to_string())?;
+        let lease = format!("{} milliseconds", self.config.lease.as_millis());
+        let rows = layers_db::cached::query(
+            &db,
+            "UPDATE webhook_deliveries d SET attempt_count = d.attempt_count + 1, \
+                 next_attempt_at = now() + $1::text::interval, updated_at = now() \
+             FROM events ev, webhook_endpoints e \
+             WHERE d.id = ANY (ARRAY( \
+                     SELECT dd.id FROM webhook_deliveries dd \
+                     JOIN webhook_endpoints ee ON ee.id = dd.endpoint_id \
+                     WHERE dd.status = 'pending' AND dd.next_attempt_at <= now() \
+                       AND NOT ee.disabled \
+                     ORDER BY dd.next_attempt_at LIMIT $2 FOR UPDATE OF dd SKIP LOCKED)) \
+               AND ev.id = d.event_id AND e.id = d.endpoint_id \
+             RETURNING d.id, d.attempt_count, d.last_attempt, ev.id, ev.type, ev.body, e.id, \
+                 e.url, e.secret_sealed, \
+                 CASE WHEN e.previous_secret_until > now() THEN e.previous_secret_sealed END",
+            &[&lease, &i64::try_from(n).unwrap_or(i64::MAX)],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        rows.iter()
+            .map(|row| {
+                Ok(Taken {
+                    id: DeliveryId::from_uuid(row.get(0)),
+                    attempt: row.get(1),
+                    last_attempt: row.get(2),
+                    event_id: EventId::from_uuid(row.get(3)),
+                    event_type: EventType::parse(row.get(4)).map_err(|e| e.to_string())?,
+                    body: row.get(5),
+                    endpoint_id: EndpointId::from_uuid(row.get(6)),
+                    url: row.get(7),
+                    secret: row.get(8),
+                    previous_secret: row.get(9),
+                })
+            })
+            .collect()
+    }
+
+    /// The endpoint's valid secrets, newest first.
+    fn secrets(&self, taken: &Taken) -> Result<Vec<WebhookSecret>, String> {
+        let context = format!("webhook_endpoints.secret:{}", taken.endpoint_id);
+        std::iter::once(&taken.secret)
+            .chain(taken.previous_secret.as_ref())
+            .map(|sealed| {
+                let plain = open(&self.master_key, sealed, context.as_bytes())
+                    .map_err(|e| format!("could not open the endpoint's secret: {e}"))?;
+                let text = String::from_utf8(plain)
+                    .map_err(|_| "the endpoint's secret is not text".to_owned())?;
+                WebhookSecret::parse(&text).map_err(|e| e.to_string())
+            })
+            .collect()
+    }
+
+    async fn send(&self, taken: &Taken) -> Outcome {
+        let attempted_at = Utc::now();
+        let started = Instant::now();
+        let outcome = |status_code, error, excerpt| Outcome {
+            attempted_at,
+            status_code,
+            duration: started.elapsed(),
+            error,
+            excerpt,
+        };
+        let prepared = self.secrets(taken).and_then(|secrets| {
+            let url = Url::parse(&taken.url).map_err(|e| format!("invalid url: {e}"))?;
+            let headers = delivery_headers(
+                &taken.event_id,
+                taken.event_type,
+                attempted_at.timestamp(),
+                &taken.body,
+                &secrets,
+            )
+            .map_err(|e| e.to_string())?;
+            let mut map = HeaderMap::with_capacity(headers.len() + 1);
+            map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            for (name, value) in headers {
+                map.append(
+                    HeaderName::from_static(name_lower(name)),
+                    HeaderValue::from_str(&value).map_err(|e| e.to_string())?,
+                );
+            }
+            Ok((url, map))
+        });
+        let (url, headers) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => return outcome(None, Some(error), None),
+        };
+        let sent = self
+            .client
+            .post(url)
+            .headers(headers)
+            .body(taken.body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(response) => {
+                let status = response.status();
+                let excerpt = response.excerpt(EXCERPT_BYTES).await;
+                let excerpt = String::from_utf8_lossy(&excerpt).into_owned();
+                let error = (!status.is_success()).then(|| {
+                    if status.is_redirection() {
+                        format!("the endpoint answered {status}; redirects are not followed")
+                    } else {
+                        format!("the endpoint answered {status}")
+                    }
+                });
+                outcome(Some(status.as_u16()), error, Some(excerpt))
+            }
+            Err(OutboundError::Timeout) => outcome(
+                None,
+                Some(format!(
+                    "no answer within {} s",
+                    self.config.timeout.as_secs_f32()
+                )),
+                None,
+            ),
+            Err(e) => outcome(None, Some(cause_chain(&e)), None),
+        }
+    }
+
+    async fn attempt(self: Arc<Self>, taken: Taken) {
+        let outcome = self.send(&taken).await;
+        let next = self.next_attempt(&taken, &outcome);
+        for pause in [10u64, 100, 1_000, 5_000] {
+            match self.record(&taken, &outcome, next).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(delivery = %taken.id, error = %e, "could not record a webhook attempt");
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+            }
+        }
+        tracing::error!(delivery = %taken.id, "gave up recording a webhook attempt; it is made again when its lease passes");
+    }
+
+    /// After a failed attempt, the delay before the next one (with jitter), or `None` when the
+    /// delivery has used its attempts.
+    fn next_attempt(&self, taken: &Taken, outcome: &Outcome) -> Option<Duration> {
+        if outcome.succeeded() {
+            return None;
+        }
+        let made = usize::try_from(taken.attempt).unwrap_or(usize::MAX);
+        if taken.last_attempt.is_some_and(|last| taken.attempt >= last) {
+            return None;
+        }
+        let delay = *self.config.schedule.get(made)?;
+        Some(jitter(delay))
+    }
+
+    async fn record(
+        &self,
+        taken: &Taken,
+        outcome: &Outcome,
+        next: Option<Duration>,
+    ) -> Result<(), String> {
+        let status = match (outcome.succeeded(), next) {
+            (true, _) => "succeeded",
+            (false, Some(_)) => "pending",
+            (false, None) => "failed",
+        };
+        let next = next.map(|d| format!("{} milliseconds", d.as_millis()));
+        let db = self.pool.get().await.map_err(|e| e.to_string())?;
+        layers_db::cached::execute(
+            &db,
+            "WITH d AS ( \
+                 UPDATE webhook_deliveries SET status = $3, \
+                     next_attempt_at = CASE WHEN $4::text IS NULL THEN NULL \
+                                            ELSE now() + $4::text::interval END, \
+                     updated_at = now() \
+                 WHERE id = $1 AND attempt_count = $2 AND status = 'pending' RETURNING id) \
+             INSERT INTO webhook_attempts \
+                 (delivery_id, attempt, attempted_at, status_code, duration_ms, error, response_excerpt) \
+             SELECT d.id, $2, $5, $6, $7, $8, $9 FROM d",
+            &[
+                &taken.id.as_uuid(),
+                &taken.attempt,
+                &status,
+                &next,
+                &outcome.attempted_at,
+                &outcome.status_code.map(i32::from),
+                &i32::try_from(outcome.duration.as_millis()).unwrap_or(i32::MAX),
+                &outcome.error,
+                &outcome.excerpt,
+            ],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+/// An error and its causes on one line (reqwest's own message leaves out "connection refused").
+fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The lower-case spelling HTTP/2 requires (HTTP/1.1 does not care).
+fn name_lower(name: &'static str) -> &'static str {
+    match name {
+        "X-Layers-Signature" => "x-layers-signature",
+        "X-Layers-Event-Id" => "x-layers-event-id",
+        "X-Layers-Event-Type" => "x-layers-event-type",
+        other => other,
+    }
+}
+
+/// `delay` varied by up to ±10 %; zero stays zero.
+fn jitter(delay: Duration) -> Duration {
+    let mut bytes = [0u8; 2];
+    if delay.is_zero() || SystemRandom::new().fill(&mut bytes).is_err() {
+        return delay;
+    }
+    // a factor in [0.9, 1.1]
+    let factor = 0.9 + 0.2 * f64::from(u16::from_be_bytes(bytes)) / f64::from(u16::MAX);
+    delay.mul_f64(factor)
+}
+
+/// A running delivery worker.
+#[derive(Debug)]
+pub struct DelivererHandle {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DelivererHandle {
+    /// Stops taking deliveries and waits up to `grace` for the attempts in flight to finish.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let mut task = self.task;
+        if tokio::time::timeout(grace, &mut task).await.is_err() {
+            tracing::warn!(
+                "webhook attempts still running after the grace period; their leases will pass"
+            );
+            task.abort();
+        }
+    }
+
+    /// Stops at once.
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
+        for _ in 0..200 {
+            let d = jitter(Duration::from_secs(100));
+            assert!(
+                d >= Duration::from_secs(90) && d <= Duration::from_secs(110),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_names_are_valid_lower_case() {
+        for name in [
+            crate::HEADER_LAYERS_SIGNATURE,
+            crate::HEADER_EVENT_ID,
+            crate::HEADER_EVENT_TYPE,
+            crate::HEADER_WEBHOOK_ID,
+            crate::HEADER_WEBHOOK_SIGNATURE,
+            crate::HEADER_WEBHOOK_TIMESTAMP,
+        ] {
+            let lower = name_lower(name);
+            assert_eq!(lower, name.to_ascii_lowercase());
+            HeaderName::from_static(lower);
+        }
+    }
+}
