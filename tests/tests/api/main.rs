@@ -10,3 +10,4 @@ mod limits;
 mod openapi;
 mod projects;
 mod security;
+mod webhooks;
