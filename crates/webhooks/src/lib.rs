@@ -65,6 +65,8 @@ mod secret;
 mod sign;
 #[cfg(feature = "store")]
 mod store;
+#[cfg(all(test, feature = "store"))]
+mod tests;
 
 #[cfg(feature = "store")]
 pub use deliver::{Deliverer, DelivererHandle, DeliveryConfig, DEFAULT_SCHEDULE, EXCERPT_BYTES};
