@@ -100,6 +100,15 @@ impl UnitOfWork {
         })
     }
 
+    /// Ends the unit of work after a server error: the transaction is abandoned with its
+    /// connection, which may be the very thing that failed (a connection the server closed is
+    /// not always known to be closed yet when it would return to the pool).
+    fn abandon(mut self) {
+        if let Some(client) = self.client.take() {
+            UnitOfWork::discard(client);
+        }
+    }
+
     /// Closes a connection whose transaction failed to commit instead of returning it to the
     /// pool: it may be dead (the pool's cheap check would not notice yet), and the next request
     /// must not inherit it.
@@ -349,8 +358,15 @@ pub async fn transact(
     // Wrapped before the first statement is sent: should this request be dropped during the
     // claim's round trip, the connection still rolls back before it returns to the pool.
     let uow = UnitOfWork::opened(state.pool.get().await.map_err(ApiError::from)?);
-    let begun = idem::begin(uow.client(), scope, &fingerprint).await;
-    match begun.map_err(ApiError::internal)? {
+    let begun = match idem::begin(uow.client(), scope, &fingerprint).await {
+        Ok(begun) => begun,
+        Err(e) => {
+            // the claim failed, perhaps with its connection: never hand that one out again
+            uow.abandon();
+            return Err(ApiError::internal(e).into());
+        }
+    };
+    match begun {
         Begin::Replay(stored) => Ok(req.into_response(replay(stored))),
         Begin::InProgress => Err(ApiError::conflict(
             "idempotency_in_progress",
@@ -373,6 +389,7 @@ pub async fn transact(
             let status = answer.status();
             if status.is_server_error() {
                 // rolled back: neither the side effect nor an answer, so a retry runs again
+                uow.abandon();
                 return answer.into_result();
             }
             let (response, stored) = match answer {
@@ -448,6 +465,8 @@ async fn finish(
         let status = answer.status();
         if status.is_success() || status.is_redirection() {
             uow.commit().await?;
+        } else if status.is_server_error() {
+            uow.abandon();
         }
     }
     answer.into_result()

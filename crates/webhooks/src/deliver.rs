@@ -15,7 +15,7 @@ use layers_db::Pool;
 use layers_outbound::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use layers_outbound::{Outbound, OutboundConfig, OutboundError, Url};
 use ring::rand::{SecureRandom, SystemRandom};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::store::{DeliveryId, EndpointId};
 use crate::{delivery_headers, open, EventId, EventType, MasterKey, WebhookSecret};
@@ -49,8 +49,9 @@ pub struct DeliveryConfig {
     pub schedule: Vec<Duration>,
     /// The longest one attempt may take (connect, send, answer): 10 s.
     pub timeout: Duration,
-    /// How long a taken delivery is held: longer than an attempt. A delivery whose worker died
-    /// is attempted again once it has passed.
+    /// How long a taken delivery is held: longer than two attempts (a delivery taken ahead
+    /// waits at most one attempt for a sender). A delivery whose worker died is attempted again
+    /// once it has passed.
     pub lease: Duration,
     /// How often to look for due deliveries without a notification (retries coming due).
     pub poll: Duration,
@@ -89,7 +90,7 @@ impl std::fmt::Debug for Deliverer {
 }
 
 /// A delivery taken for one attempt.
-struct Taken {
+struct Delivery {
     id: DeliveryId,
     attempt: i32,
     last_attempt: Option<i32>,
@@ -161,35 +162,55 @@ impl Deliverer {
             CHANNEL,
             wake.clone(),
         ));
-        let permits = Arc::new(Semaphore::new(self.config.concurrency));
+        let (records, recorded) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(record_batches(self.pool.clone(), recorded));
+        // At most `concurrency` attempts send at once; up to as many more wait their turn,
+        // taken ahead so that the senders never wait for a claim. Claims are made a half of
+        // the taken permits at a time, so that one statement takes several deliveries. A
+        // delivery taken ahead starts within one attempt's timeout, well inside its lease.
+        let concurrency = self.config.concurrency;
+        let taken_permits = Arc::new(Semaphore::new(2 * concurrency));
+        let sending = Arc::new(Semaphore::new(concurrency));
+        let half = u32::try_from(concurrency).unwrap_or(u32::MAX);
         loop {
             let first = tokio::select! {
                 biased;
                 _ = stopped.changed() => break,
-                permit = permits.clone().acquire_owned() => match permit {
+                permit = taken_permits.clone().acquire_many_owned(half) => match permit {
                     Ok(permit) => permit,
                     Err(_) => break,
                 },
             };
-            // take as many deliveries as there are free permits, in one statement
             let mut held = vec![first];
-            while let Ok(permit) = permits.clone().try_acquire_owned() {
+            while let Ok(permit) = taken_permits.clone().try_acquire_owned() {
                 held.push(permit);
             }
-            match self.take(held.len()).await {
+            let mut permits: Vec<OwnedSemaphorePermit> = Vec::new();
+            for mut permit in held {
+                while permit.num_permits() > 1 {
+                    permits.push(permit.split(1).expect("more than one permit"));
+                }
+                permits.push(permit);
+            }
+            match self.take(permits.len()).await {
                 Ok(taken) if !taken.is_empty() => {
                     for delivery in taken {
-                        let permit = held.pop().expect("no more taken than permits");
-                        let worker = self.clone();
+                        let permit = permits.pop().expect("no more taken than permits");
+                        let (worker, sending, records) =
+                            (self.clone(), sending.clone(), records.clone());
                         tokio::spawn(async move {
-                            worker.attempt(delivery).await;
+                            let Ok(_sending) = sending.acquire_owned().await else {
+                                return;
+                            };
+                            let record = worker.attempt(delivery).await;
+                            let _ = records.send(record);
                             drop(permit);
                         });
                     }
-                    drop(held);
+                    drop(permits);
                 }
                 Ok(_) => {
-                    drop(held);
+                    drop(permits);
                     tokio::select! {
                         _ = stopped.changed() => break,
                         _ = wake.notified() => {}
@@ -197,21 +218,23 @@ impl Deliverer {
                     }
                 }
                 Err(e) => {
-                    drop(held);
+                    drop(permits);
                     tracing::warn!(error = %e, "could not take webhook deliveries");
                     tokio::time::sleep(self.config.poll).await;
                 }
             }
         }
         listener.abort();
-        // Stopping: take nothing more and let the attempts in flight finish; one cut short by
-        // the process ending is attempted again when its lease passes.
-        let all = u32::try_from(self.config.concurrency).unwrap_or(u32::MAX);
-        let _ = permits.acquire_many(all).await;
+        // Stopping: take nothing more, let the attempts in flight finish and their outcomes be
+        // written; one cut short by the process ending is attempted again when its lease passes.
+        let all = u32::try_from(2 * concurrency).unwrap_or(u32::MAX);
+        let _ = taken_permits.acquire_many(all).await;
+        drop(records);
+        let _ = recorder.await;
     }
 
     /// Takes up to `n` due deliveries of enabled endpoints, oldest due first.
-    async fn take(&self, n: usize) -> Result<Vec<Taken>, String> {
+    async fn take(&self, n: usize) -> Result<Vec<Delivery>, String> {
         let db = self.pool.get().await.map_err(|e| e.to_string())?;
         let lease = format!("{} milliseconds", self.config.lease.as_millis());
         let rows = layers_db::cached::query(
@@ -235,7 +258,7 @@ impl Deliverer {
         .map_err(|e| e.to_string())?;
         rows.iter()
             .map(|row| {
-                Ok(Taken {
+                Ok(Delivery {
                     id: DeliveryId::from_uuid(row.get(0)),
                     attempt: row.get(1),
                     last_attempt: row.get(2),
@@ -252,7 +275,7 @@ impl Deliverer {
     }
 
     /// The endpoint's valid secrets, newest first.
-    fn secrets(&self, taken: &Taken) -> Result<Vec<WebhookSecret>, String> {
+    fn secrets(&self, taken: &Delivery) -> Result<Vec<WebhookSecret>, String> {
         let context = format!("webhook_endpoints.secret:{}", taken.endpoint_id);
         std::iter::once(&taken.secret)
             .chain(taken.previous_secret.as_ref())
@@ -266,7 +289,7 @@ impl Deliverer {
             .collect()
     }
 
-    async fn send(&self, taken: &Taken) -> Outcome {
+    async fn send(&self, taken: &Delivery) -> Outcome {
         let attempted_at = Utc::now();
         let started = Instant::now();
         let outcome = |status_code, error, excerpt| Outcome {
@@ -333,24 +356,27 @@ impl Deliverer {
         }
     }
 
-    async fn attempt(self: Arc<Self>, taken: Taken) {
+    /// Makes one attempt and says what to record.
+    async fn attempt(&self, taken: Delivery) -> Record {
         let outcome = self.send(&taken).await;
         let next = self.next_attempt(&taken, &outcome);
-        for pause in [10u64, 100, 1_000, 5_000] {
-            match self.record(&taken, &outcome, next).await {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::warn!(delivery = %taken.id, error = %e, "could not record a webhook attempt");
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
-                }
-            }
+        let status = match (outcome.succeeded(), next) {
+            (true, _) => "succeeded",
+            (false, Some(_)) => "pending",
+            (false, None) => "failed",
+        };
+        Record {
+            id: taken.id,
+            attempt: taken.attempt,
+            status,
+            next,
+            outcome,
         }
-        tracing::error!(delivery = %taken.id, "gave up recording a webhook attempt; it is made again when its lease passes");
     }
 
     /// After a failed attempt, the delay before the next one (with jitter), or `None` when the
     /// delivery has used its attempts.
-    fn next_attempt(&self, taken: &Taken, outcome: &Outcome) -> Option<Duration> {
+    fn next_attempt(&self, taken: &Delivery, outcome: &Outcome) -> Option<Duration> {
         if outcome.succeeded() {
             return None;
         }
@@ -361,47 +387,96 @@ impl Deliverer {
         let delay = *self.config.schedule.get(made)?;
         Some(jitter(delay))
     }
+}
 
-    async fn record(
-        &self,
-        taken: &Taken,
-        outcome: &Outcome,
-        next: Option<Duration>,
-    ) -> Result<(), String> {
-        let status = match (outcome.succeeded(), next) {
-            (true, _) => "succeeded",
-            (false, Some(_)) => "pending",
-            (false, None) => "failed",
-        };
-        let next = next.map(|d| format!("{} milliseconds", d.as_millis()));
-        let db = self.pool.get().await.map_err(|e| e.to_string())?;
-        layers_db::cached::execute(
-            &db,
-            "WITH d AS ( \
-                 UPDATE webhook_deliveries SET status = $3, \
-                     next_attempt_at = CASE WHEN $4::text IS NULL THEN NULL \
-                                            ELSE now() + $4::text::interval END, \
-                     updated_at = now() \
-                 WHERE id = $1 AND attempt_count = $2 AND status = 'pending' RETURNING id) \
-             INSERT INTO webhook_attempts \
-                 (delivery_id, attempt, attempted_at, status_code, duration_ms, error, response_excerpt) \
-             SELECT d.id, $2, $5, $6, $7, $8, $9 FROM d",
-            &[
-                &taken.id.as_uuid(),
-                &taken.attempt,
-                &status,
-                &next,
-                &outcome.attempted_at,
-                &outcome.status_code.map(i32::from),
-                &i32::try_from(outcome.duration.as_millis()).unwrap_or(i32::MAX),
-                &outcome.error,
-                &outcome.excerpt,
-            ],
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        Ok(())
+/// What one attempt leaves in the database.
+#[derive(Debug)]
+struct Record {
+    id: DeliveryId,
+    attempt: i32,
+    status: &'static str,
+    next: Option<Duration>,
+    outcome: Outcome,
+}
+
+/// Writes attempts' outcomes as they come, as many at a time as have arrived (up to 256) in one
+/// statement. An outcome is written only while its delivery still counts its attempt, so a late
+/// writer (whose lease passed) changes nothing. Ends when every sender is gone and all is
+/// written.
+async fn record_batches(pool: Pool, mut recorded: mpsc::UnboundedReceiver<Record>) {
+    while let Some(first) = recorded.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 256 {
+            match recorded.try_recv() {
+                Ok(record) => batch.push(record),
+                Err(_) => break,
+            }
+        }
+        for pause in [10u64, 100, 1_000, 5_000] {
+            match write_records(&pool, &batch).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, attempts = batch.len(), "could not record webhook attempts");
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+            }
+        }
     }
+}
+
+async fn write_records(pool: &Pool, batch: &[Record]) -> Result<(), String> {
+    let ids: Vec<uuid::Uuid> = batch.iter().map(|r| r.id.as_uuid()).collect();
+    let attempts: Vec<i32> = batch.iter().map(|r| r.attempt).collect();
+    let statuses: Vec<&str> = batch.iter().map(|r| r.status).collect();
+    let next: Vec<Option<String>> = batch
+        .iter()
+        .map(|r| r.next.map(|d| format!("{} milliseconds", d.as_millis())))
+        .collect();
+    let attempted_at: Vec<DateTime<Utc>> = batch.iter().map(|r| r.outcome.attempted_at).collect();
+    let codes: Vec<Option<i32>> = batch
+        .iter()
+        .map(|r| r.outcome.status_code.map(i32::from))
+        .collect();
+    let durations: Vec<i32> = batch
+        .iter()
+        .map(|r| i32::try_from(r.outcome.duration.as_millis()).unwrap_or(i32::MAX))
+        .collect();
+    let errors: Vec<Option<&str>> = batch.iter().map(|r| r.outcome.error.as_deref()).collect();
+    let excerpts: Vec<Option<&str>> = batch.iter().map(|r| r.outcome.excerpt.as_deref()).collect();
+    let db = pool.get().await.map_err(|e| e.to_string())?;
+    layers_db::cached::execute(
+        &db,
+        "WITH i AS ( \
+             SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], \
+                                  $5::timestamptz[], $6::int[], $7::int[], $8::text[], $9::text[]) \
+                 AS i (id, attempt, status, next, attempted_at, status_code, duration_ms, error, \
+                       excerpt)), \
+         d AS ( \
+             UPDATE webhook_deliveries w SET status = i.status, \
+                 next_attempt_at = CASE WHEN i.next IS NULL THEN NULL \
+                                        ELSE now() + i.next::interval END, \
+                 updated_at = now() \
+             FROM i WHERE w.id = i.id AND w.attempt_count = i.attempt AND w.status = 'pending' \
+             RETURNING w.id, w.attempt_count) \
+         INSERT INTO webhook_attempts \
+             (delivery_id, attempt, attempted_at, status_code, duration_ms, error, response_excerpt) \
+         SELECT i.id, i.attempt, i.attempted_at, i.status_code, i.duration_ms, i.error, i.excerpt \
+         FROM i JOIN d ON d.id = i.id AND d.attempt_count = i.attempt",
+        &[
+            &ids,
+            &attempts,
+            &statuses,
+            &next,
+            &attempted_at,
+            &codes,
+            &durations,
+            &errors,
+            &excerpts,
+        ],
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// An error and its causes on one line (reqwest's own message leaves out "connection refused").

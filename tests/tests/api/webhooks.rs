@@ -87,7 +87,7 @@ fn layers_signature_verifies(request: &Request, secret: &str) -> bool {
 }
 
 fn hex_decode(s: &str) -> Result<Vec<u8>, ()> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(());
     }
     (0..s.len())
