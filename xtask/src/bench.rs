@@ -209,10 +209,13 @@ pub fn run() -> Result<()> {
         "layers-gateway",
         "--example",
         "ceiling",
+        "--example",
+        "webhooks_bench",
     ]))?;
     let release = target_dir().join("release");
     let gateway = release.join("layers-gateway");
     let ceiling = release.join("examples").join("ceiling");
+    let webhooks = release.join("examples").join("webhooks_bench");
 
     let cluster = Cluster::new(target_dir().join("xtask").join("bench-pg"), free_port()?)?;
     cluster.stop()?;
@@ -222,13 +225,18 @@ pub fn run() -> Result<()> {
         ("shared_buffers", "256MB"),
         ("track_functions", "pl"),
     ])?;
-    let result = measure(&cluster, &gateway, &ceiling);
+    let result = measure(&cluster, &gateway, &ceiling, &webhooks);
     cluster.stop()?;
     cluster.wipe()?;
     result
 }
 
-fn measure(cluster: &Cluster, gateway: &std::path::Path, ceiling: &std::path::Path) -> Result<()> {
+fn measure(
+    cluster: &Cluster,
+    gateway: &std::path::Path,
+    ceiling: &std::path::Path,
+    webhooks: &std::path::Path,
+) -> Result<()> {
     cluster.ensure_database("layers_bench")?;
     let url = cluster.url("layers_bench");
     let cli = |args: &[&str]| gateway_json(gateway, &url, args);
@@ -372,7 +380,17 @@ fn measure(cluster: &Cluster, gateway: &std::path::Path, ceiling: &std::path::Pa
     let latency = job_latency(cluster, &ingest_url, &ingest_script)?;
     let rss = peak_rss_mb(gateway_pid);
     drop(gateway_server);
-    report(&runs, rss, latency)
+    drop(_unbatched);
+    drop(_ceiling);
+    eprintln!("xtask: webhooks: a plain POST loop, then 10,000 deliveries, then 1,000 one at a time");
+    let figures = capture(
+        Command::new(webhooks)
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn"),
+    )?;
+    let figures: serde_json::Value = serde_json::from_str(figures.trim())
+        .map_err(|e| format!("webhooks bench: {e}: {figures}"))?;
+    report(&runs, rss, latency, &figures)
 }
 
 /// The start of every wrk script: each wrk thread has its own Lua state, so `setup()` numbers
@@ -496,13 +514,49 @@ bound it (see shared/PERFORMANCE.md: a pipelined five-statement write transactio
 wakes the workers at commit.\n\
 - Job latency is measured apart, on an idle worker: ingest requests one at a time, and for each \
 sandbox job the time from its row's creation (just before the 202) to `succeeded`.\n\
+- Webhooks are measured apart by `examples/webhooks_bench.rs`, with the gateway's servers \
+stopped: a receiver that answers 200 at once (actix-web, one worker); a plain reqwest loop of \
+`LAYERS_JOB_CONCURRENCY` (8) tasks POSTing a 1 KiB body to it for 5 s; then 10,000 events \
+emitted to one endpoint while no worker runs, and the product's delivery worker started with \
+the clock running until every delivery is recorded `succeeded`. Each delivery pays its share \
+of a batched claim (one statement takes up to eight), the endpoint's secret opened (AES-GCM), \
+two HMACs (one per signature scheme), the POST, and its share of a batched write of outcomes. Latency: 1,000 events one at a \
+time on the idle worker, each from the statement that writes it (its commit's NOTIFY wakes the \
+worker) to its arrival at the receiver.\n\
 - (e) is a key-guessing flood from one address: each request carries a new well-formed key id. \
 The first `LAYERS_AUTH_FAILURES_PER_MIN` (60) cost a lookup each; then the address is out of \
 budget and every request is answered 429 from memory (a key id seen before is also answered \
 from the negative cache, without the database). The last column counts the lookups that \
 reached `api_keys`.\n";
 
-fn report(runs: &[Run], rss: Option<f64>, latency: JobLatency) -> Result<()> {
+/// The webhook figures of `examples/webhooks_bench.rs`, as lines of the report.
+fn webhook_lines(figures: &serde_json::Value) -> Result<String> {
+    let number = |name: &str| {
+        figures[name]
+            .as_f64()
+            .ok_or_else(|| format!("webhooks bench: no {name} in {figures}"))
+    };
+    Ok(format!(
+        "- webhook deliveries: {:.0}/s with {} in flight, against {:.0}/s for a plain reqwest \
+         POST loop of the same concurrency to the same receiver: ratio {:.2} (target ≥ 0.30)\n\
+         - webhook event-to-delivery latency at idle: p50 {:.2} ms, p99 {:.2} ms over {} events \
+         (target p99 < 100 ms)\n",
+        number("deliveriesPerSec")?,
+        number("concurrency")?,
+        number("plainPerSec")?,
+        number("ratio")?,
+        number("latencyP50Ms")?,
+        number("latencyP99Ms")?,
+        number("latencyEvents")?,
+    ))
+}
+
+fn report(
+    runs: &[Run],
+    rss: Option<f64>,
+    latency: JobLatency,
+    webhooks: &serde_json::Value,
+) -> Result<()> {
     let (a, b, c) = (&runs[0], &runs[1], &runs[2]);
     let pg = Command::new("psql")
         .arg("--version")
@@ -540,7 +594,7 @@ fn report(runs: &[Run], rss: Option<f64>, latency: JobLatency) -> Result<()> {
         latency.drain_secs,
         b.p99_ms,
         rss.map(|m| format!("{m:.1} MB")).unwrap_or_else(|| "unknown".into()),
-    );
+    ) + &webhook_lines(webhooks)?;
     let date =
         capture(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])).unwrap_or_default();
     let doc = format!(
