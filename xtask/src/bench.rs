@@ -382,7 +382,9 @@ fn measure(
     drop(gateway_server);
     drop(_unbatched);
     drop(_ceiling);
-    eprintln!("xtask: webhooks: a plain POST loop, then 10,000 deliveries, then 1,000 one at a time");
+    eprintln!(
+        "xtask: webhooks: a plain POST loop, then 10,000 deliveries, then 1,000 one at a time"
+    );
     let figures = capture(
         Command::new(webhooks)
             .env("DATABASE_URL", &url)

@@ -384,3 +384,81 @@ async fn shutdown_lets_the_attempt_in_flight_finish_and_claims_nothing_more() {
         JobStatus::Queued
     );
 }
+
+/// The events of the jobs that ended: `(type, data.id, data.status, sandbox)`, oldest first.
+async fn job_events(f: &Fixture) -> Vec<(String, String, String, bool)> {
+    let c = f.db.pool.get().await.unwrap();
+    c.query("SELECT type, body FROM events ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let envelope: serde_json::Value = serde_json::from_slice(row.get(1)).unwrap();
+            (
+                row.get::<_, String>(0),
+                envelope["data"]["id"].as_str().unwrap().to_owned(),
+                envelope["data"]["status"].as_str().unwrap().to_owned(),
+                envelope["meta"]["sandbox"] == true,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_ending_writes_its_event_once_with_the_job_as_data() {
+    let f = fixture(100).await;
+    let succeeded = f.queue(EnvKind::Sandbox, "succeed").await;
+    f.until(EnvKind::Sandbox, succeeded, JobStatus::Succeeded)
+        .await;
+    let flaky = f.queue(EnvKind::Live, "flaky").await;
+    f.until(EnvKind::Live, flaky, JobStatus::Succeeded).await;
+    let broken = f.queue(EnvKind::Live, "broken").await;
+    let (failed, _) = f.until(EnvKind::Live, broken, JobStatus::Failed).await;
+    f.worker.as_ref().unwrap().abort();
+    let queued = f.queue(EnvKind::Sandbox, "succeed").await;
+    let c = f.db.pool.get().await.unwrap();
+    cancel(&c, f.org, EnvKind::Sandbox, queued).await.unwrap();
+
+    let events = job_events(&f).await;
+    let expect = |t: &str, id: JobId, status: &str, sandbox: bool| {
+        (t.to_owned(), id.to_string(), status.to_owned(), sandbox)
+    };
+    // the retries of the flaky job wrote nothing: only endings do
+    assert_eq!(
+        events,
+        vec![
+            expect("job.succeeded", succeeded, "succeeded", true),
+            expect("job.succeeded", flaky, "succeeded", false),
+            expect("job.failed", broken, "failed", false),
+            expect("job.canceled", queued, "canceled", true),
+        ]
+    );
+    // the data is the job object as partners read it
+    let body: Vec<u8> = c
+        .query_one("SELECT body FROM events WHERE type = 'job.failed'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let envelope: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        envelope["data"],
+        serde_json::to_value(JobObject::from(&failed)).unwrap()
+    );
+    assert_eq!(
+        envelope["data"]["error"],
+        json!({ "message": "the store said 404" })
+    );
+}
+
+#[tokio::test]
+async fn an_event_is_not_written_when_the_ending_rolls_back() {
+    let f = fixture(100).await;
+    f.worker.as_ref().unwrap().abort();
+    let queued = f.queue(EnvKind::Live, "succeed").await;
+    let mut c = f.db.pool.get().await.unwrap();
+    let tx = c.transaction().await.unwrap();
+    cancel(&tx, f.org, EnvKind::Live, queued).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(job_events(&f).await.is_empty());
+    assert_eq!(f.job(EnvKind::Live, queued).await.status, JobStatus::Queued);
+}

@@ -509,7 +509,8 @@ impl Webhooks {
     }
 
     /// Fires `test.ping` at one endpoint: an ordinary event of this environment, delivered
-    /// (and retried) to that endpoint only, whatever its subscription.
+    /// (and retried) to that endpoint only, whatever its subscription. A disabled endpoint's
+    /// ping waits in its log, pending, until the endpoint is enabled.
     pub async fn test(
         &self,
         db: &impl GenericClient,
@@ -688,8 +689,9 @@ async fn insert_event(
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id) \
          INSERT INTO webhook_deliveries (id, endpoint_id, event_id, next_attempt_at) \
          SELECT layers_uuid_v7(), e.id, event.id, now() FROM webhook_endpoints e, event \
-         WHERE e.organization_id = $2 AND e.is_sandbox = $3 AND NOT e.disabled \
-           AND CASE WHEN $7::uuid IS NULL THEN '*' = ANY (e.events) OR $4 = ANY (e.events) \
+         WHERE e.organization_id = $2 AND e.is_sandbox = $3 \
+           AND CASE WHEN $7::uuid IS NULL \
+                    THEN NOT e.disabled AND ('*' = ANY (e.events) OR $4 = ANY (e.events)) \
                     ELSE e.id = $7 END",
         &[
             &id.as_uuid(),

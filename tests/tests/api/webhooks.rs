@@ -621,3 +621,48 @@ async fn a_pg_dump_of_the_database_holds_no_webhook_secret() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_disabled_endpoint_gets_nothing_until_it_is_enabled_again() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let server = receiver(200).await;
+    let created = endpoint(&app, &key, &server.uri(), None).await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/v1/webhook-endpoints/{id}");
+    let res = app.patch(&path, &key, &json!({ "disabled": true })).await;
+    assert_eq!(res.status(), 200);
+    // a job's event is not even queued for it; an explicit ping waits in its log
+    let project = new_project(&app, &key).await;
+    let started: Value = app
+        .post(
+            &format!("/v1/projects/{project}/ingest/website"),
+            &key,
+            &json!({ "url": "https://example.com" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ping = app.post_empty(&format!("{path}/test"), &key).await;
+    assert_eq!(ping.status(), 202);
+    let job = started["jobId"].as_str().unwrap();
+    let started = Instant::now();
+    while app.get_json(&format!("/v1/jobs/{job}"), &key).await["status"] != "succeeded" {
+        assert!(started.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(server.received_requests().await.unwrap().is_empty());
+    let log = app.get_json(&format!("{path}/deliveries"), &key).await;
+    let deliveries = log["data"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 1, "{log}");
+    assert_eq!(deliveries[0]["eventType"], "test.ping");
+    assert_eq!(deliveries[0]["status"], "pending");
+    assert_eq!(deliveries[0]["attempts"], json!([]));
+
+    let res = app.patch(&path, &key, &json!({ "disabled": false })).await;
+    assert_eq!(res.status(), 200);
+    let delivered = received(&server, 1).await;
+    assert_eq!(header(&delivered[0], "X-Layers-Event-Type"), "test.ping");
+}
