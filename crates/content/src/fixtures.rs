@@ -1,0 +1,1 @@
+//! The sandbox fixture files (filled in by `cargo xtask fixtures`).
