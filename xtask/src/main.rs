@@ -11,6 +11,7 @@
 
 mod bench;
 mod dev;
+mod fixtures;
 mod leftover;
 mod listen;
 mod pg;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(),
         Some("smoke") => smoke::run(&args[1..]),
         Some("listen") => listen::run(&args[1..]),
+        Some("fixtures") => fixtures::run(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -45,7 +47,8 @@ fn main() -> ExitCode {
                  bench   measure the request hot path and write docs/BENCHMARKS.md\n  \
                  smoke   run seed 000's CI recipe against a running API: LAYERS_API_KEY=lp_test_… cargo xtask smoke [BASE_URL]\n  \
                  listen  receive the key's webhooks here, signatures checked, like stripe listen:\n          \
-                 cargo xtask listen --key lp_test_… [--forward-to URL] [--api URL] [--events a,b]"
+                 cargo xtask listen --key lp_test_… [--forward-to URL] [--api URL] [--events a,b]\n  \
+                 fixtures regenerate the sandbox fixture media in crates/content/fixtures (needs ffmpeg)"
             );
             return ExitCode::from(2);
         }
