@@ -34,6 +34,8 @@ pub struct AppState {
     pub limiter: Arc<Limiter>,
     /// Failed authentications per client address.
     pub auth_failures: FailedAuth,
+    /// Live media: its storage and the signer of its URLs.
+    pub media: routes::media::Media,
 }
 
 /// A bound, not yet running server.
@@ -151,6 +153,8 @@ pub enum StartError {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // before the `/v1` scope, so that `/v1/openapi.json` answers without a key
     cfg.configure(routes::docs::config);
+    cfg.configure(routes::content::fixtures_config);
+    cfg.configure(routes::media::config);
     cfg.configure(routes::health::config).service(
         web::scope("/v1")
             // the last wrap runs first: authentication, then the write's transaction (with its
@@ -163,7 +167,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(routes::jobs::config)
             .configure(routes::credits::config)
             .configure(routes::ingest::config)
-            .configure(routes::webhooks::config),
+            .configure(routes::webhooks::config)
+            .configure(routes::content::config),
     );
 }
 
@@ -185,9 +190,18 @@ impl Application {
         let keys = KeyCache::new(KEY_CACHE_TTL);
         keys.spawn_listener(settings.database_url.clone());
         tokio::spawn(maintain(pool.clone()));
-        let environments = Environments::new(&settings.environments()?)?;
+        let env_settings = settings.environments()?;
+        let media = routes::media::Media {
+            storage: env_settings.storage.clone(),
+            signer: settings
+                .master_key
+                .as_ref()
+                .map(|k| layers_storage::UrlSigner::new(&k.0)),
+        };
+        let environments = Environments::new(&env_settings)?;
         let workers = Workers::spawn(&environments, &pool, &settings)?;
         let state = web::Data::new(AppState {
+            media,
             auth_failures: FailedAuth::new(settings.auth_failures_per_min),
             limiter: Limiter::with_max_batch(pool.clone(), settings.rate_limit_max_batch),
             keys,
@@ -308,6 +322,10 @@ mod tests {
             keys: KeyCache::new(KEY_CACHE_TTL),
             auth_failures: FailedAuth::new(60),
             environments: Environments::new(&settings.environments().unwrap()).unwrap(),
+            media: routes::media::Media {
+                storage: settings.environments().unwrap().storage,
+                signer: Some(layers_storage::UrlSigner::new(&[7; 32])),
+            },
             pool,
             settings,
         };

@@ -366,6 +366,8 @@ required_scopes! {
     JobsWrite => Jobs: Write,
     CreditsRead => Credits: Read,
     IngestWrite => Ingest: Write,
+    ContentRead => Content: Read,
+    ContentWrite => Content: Write,
     WebhooksRead => Webhooks: Read,
     WebhooksWrite => Webhooks: Write,
 }

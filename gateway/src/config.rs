@@ -67,6 +67,16 @@ pub struct Settings {
     pub github_base_url: String,
     /// `LAYERS_GITHUB_TOKEN` (optional; redacted in `Debug`)
     pub github_token: Option<String>,
+    /// `LAYERS_STORAGE_URL` (default `file://$HOME/.local/share/layers/media`)
+    pub storage_url: String,
+    /// `LAYERS_UPLOAD_MAX_BYTES` (default 268435456): the largest live media file
+    pub upload_max_bytes: u64,
+    /// `LAYERS_UPLOAD_QUOTA_PER_PROJECT` (default 500): live uploads per project per UTC month
+    pub upload_quota_per_project: u32,
+    /// `LAYERS_GENERATOR_URL` (no default: live generation needs it and the token)
+    pub generator_url: Option<String>,
+    /// `LAYERS_GENERATOR_TOKEN` (redacted in `Debug`)
+    pub generator_token: Option<String>,
 }
 
 /// `postgres://user:secret@host/db` with the password replaced by `<redacted>`, also in the
@@ -136,6 +146,28 @@ impl Settings {
             appstore_base_url: url(&self.appstore_base_url, "LAYERS_APPSTORE_BASE_URL")?,
             github_base_url: url(&self.github_base_url, "LAYERS_GITHUB_BASE_URL")?,
             github_token: self.github_token.clone(),
+            storage: layers_storage::Storage::from_url(&self.storage_url).map_err(|e| {
+                ConfigError {
+                    name: "LAYERS_STORAGE_URL",
+                    problem: e.to_string(),
+                }
+            })?,
+            upload_max_bytes: self.upload_max_bytes,
+            generator: match (&self.generator_url, &self.generator_token) {
+                (Some(u), Some(token)) => Some(layers_content::GeneratorConfig {
+                    url: url(u, "LAYERS_GENERATOR_URL")?,
+                    token: token.clone(),
+                }),
+                (None, None) => None,
+                _ => {
+                    return Err(ConfigError {
+                        name: "LAYERS_GENERATOR_URL",
+                        problem: "live generation needs both LAYERS_GENERATOR_URL and \
+                                  LAYERS_GENERATOR_TOKEN; set both or neither"
+                            .into(),
+                    })
+                }
+            },
             master_key: self
                 .master_key
                 .as_ref()
@@ -171,6 +203,14 @@ impl std::fmt::Debug for Settings {
             .field(
                 "github_token",
                 &self.github_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("storage_url", &self.storage_url)
+            .field("upload_max_bytes", &self.upload_max_bytes)
+            .field("upload_quota_per_project", &self.upload_quota_per_project)
+            .field("generator_url", &self.generator_url)
+            .field(
+                "generator_token",
+                &self.generator_token.as_ref().map(|_| "<redacted>"),
             )
             .finish()
     }
@@ -300,6 +340,22 @@ impl Settings {
                 "LAYERS_GITHUB_BASE_URL",
             )?,
             github_token: lookup("LAYERS_GITHUB_TOKEN").filter(|v| !v.trim().is_empty()),
+            storage_url: lookup("LAYERS_STORAGE_URL")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(default_storage_url),
+            upload_max_bytes: positive::<u64>(
+                &get("LAYERS_UPLOAD_MAX_BYTES", "268435456"),
+                "LAYERS_UPLOAD_MAX_BYTES",
+            )?,
+            upload_quota_per_project: positive(
+                &get("LAYERS_UPLOAD_QUOTA_PER_PROJECT", "500"),
+                "LAYERS_UPLOAD_QUOTA_PER_PROJECT",
+            )?,
+            generator_url: lookup("LAYERS_GENERATOR_URL")
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| base_url(v, "LAYERS_GENERATOR_URL"))
+                .transpose()?,
+            generator_token: lookup("LAYERS_GENERATOR_TOKEN").filter(|v| !v.trim().is_empty()),
         })
     }
 }
@@ -316,6 +372,18 @@ fn positive<T: std::str::FromStr + PartialOrd + Default>(
             name,
             problem: format!("must be a positive integer, got {value:?}"),
         })
+}
+
+/// `file://<data dir>/media`: `$XDG_DATA_HOME/layers/media`, else
+/// `$HOME/.local/share/layers/media`, else under the temporary directory.
+fn default_storage_url() -> String {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/share"))
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    format!("file://{}", data.join("layers").join("media").display())
 }
 
 fn base_url(value: String, name: &'static str) -> Result<String, ConfigError> {

@@ -33,6 +33,8 @@ pub enum Code {
     PaymentRequired,
     BillingExhausted,
     ForbiddenScope,
+    /// A media URL whose signature is wrong or expired.
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -55,7 +57,7 @@ impl Code {
             Code::ValidationError => StatusCode::BAD_REQUEST,
             Code::Unauthenticated => StatusCode::UNAUTHORIZED,
             Code::PaymentRequired | Code::BillingExhausted => StatusCode::PAYMENT_REQUIRED,
-            Code::ForbiddenScope => StatusCode::FORBIDDEN,
+            Code::ForbiddenScope | Code::Forbidden => StatusCode::FORBIDDEN,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::Conflict => StatusCode::CONFLICT,
@@ -79,6 +81,7 @@ impl Code {
             Code::PaymentRequired => "PAYMENT_REQUIRED",
             Code::BillingExhausted => "BILLING_EXHAUSTED",
             Code::ForbiddenScope => "FORBIDDEN_SCOPE",
+            Code::Forbidden => "FORBIDDEN",
             Code::NotFound => "NOT_FOUND",
             Code::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Code::Conflict => "CONFLICT",
@@ -344,6 +347,31 @@ impl From<layers_jobs::Error> for ApiError {
                 "the job has already finished; there is nothing to cancel",
             ),
             E::Credits(e) => e.into(),
+            E::Events(e) => e.into(),
+            e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<layers_content::Error> for ApiError {
+    fn from(e: layers_content::Error) -> Self {
+        use layers_content::Error as E;
+        match e {
+            E::NotFound => ApiError::not_found("content"),
+            E::InOtherEnvironment(other) => ApiError::in_other_environment("content", other),
+            E::EnvironmentMismatch(other) => ApiError::environment_mismatch("content", other),
+            E::AssetNotFound => ApiError::not_found("asset"),
+            E::InfluencerNotFound => {
+                ApiError::new(Code::NotFound, "no such influencer in this project")
+                    .with_details(json!({ "field": "influencerId" }))
+            }
+            E::NotFinished => ApiError::conflict(
+                "content_not_ready",
+                "the content is still being generated; regenerate it once it has finished",
+            ),
+            E::Uploaded => {
+                ApiError::conflict("uploaded_content", "uploaded content cannot be regenerated")
+            }
             E::Events(e) => e.into(),
             e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
         }

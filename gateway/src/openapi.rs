@@ -54,6 +54,14 @@ use crate::routes;
         routes::ingest::appstore,
         routes::ingest::github,
         routes::ingest::website,
+        routes::content::create,
+        routes::content::create_of_format,
+        routes::content::get,
+        routes::content::asset,
+        routes::content::list,
+        routes::content::regenerate,
+        routes::content::sandbox_fixture,
+        routes::media::media,
         routes::webhooks::create,
         routes::webhooks::list,
         routes::webhooks::get,
@@ -84,6 +92,9 @@ use crate::routes;
             keys: test keys never charge it and record what they would have cost."),
         (name = "Ingest", description = "Facts about your customer's app, from the App Store, \
             GitHub or its website, as a job."),
+        (name = "Content", description = "Generated and uploaded social content. A test key's \
+            content is complete at once, backed by fixture media that the gateway serves at \
+            `/sandbox/…`; the JSON is the same shape as live."),
         (name = "Webhooks", description = "Signed deliveries of your environment's events to \
             your endpoints, at least once, with retries and a deliveries log; and the events \
             themselves, for reconciliation. Verify deliveries with any Standard Webhooks library."),
@@ -144,12 +155,13 @@ struct ErrorCode;
 
 /// Every [`Code`]; the match in [`listed`] has no wildcard, so a new code does not compile
 /// until it is listed here too.
-const CODES: [Code; 19] = [
+const CODES: [Code; 20] = [
     Code::ValidationError,
     Code::Unauthenticated,
     Code::PaymentRequired,
     Code::BillingExhausted,
     Code::ForbiddenScope,
+    Code::Forbidden,
     Code::NotFound,
     Code::MethodNotAllowed,
     Code::RequestTimeout,
@@ -174,6 +186,7 @@ fn listed(code: Code) {
         | Code::PaymentRequired
         | Code::BillingExhausted
         | Code::ForbiddenScope
+        | Code::Forbidden
         | Code::NotFound
         | Code::MethodNotAllowed
         | Code::RequestTimeout

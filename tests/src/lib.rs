@@ -37,7 +37,11 @@ pub const TEST_MASTER_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="
 /// Settings for a gateway on `db`: port 0, one worker, a small pool.
 pub fn test_settings(db: &TestDatabase) -> Settings {
     let url = db.url.clone();
+    let media = std::env::temp_dir()
+        .join("layers-test-media")
+        .join(&db.name);
     Settings::from_lookup(|name| match name {
+        "LAYERS_STORAGE_URL" => Some(format!("file://{}", media.display())),
         "DATABASE_URL" => Some(url.clone()),
         "LAYERS_BIND" => Some("127.0.0.1:0".into()),
         "LAYERS_WORKERS" => Some("1".into()),

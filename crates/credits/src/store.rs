@@ -81,14 +81,14 @@ impl CreditGate {
     }
 
     /// Passes a charge through the gate, in the caller's transaction: live, one statement
-    /// debits the wallet and writes the ledger and audit rows, or nothing is written and
-    /// [`Error::BillingExhausted`] says what was missing; sandbox, one `credit.skipped` audit
-    /// row and nothing else. Returns the credits actually charged (0 in the sandbox).
+    /// debits the wallet and writes one ledger row and one `credit.charged` audit row per unit,
+    /// or nothing is written and [`Error::BillingExhausted`] says what was missing; sandbox, one
+    /// `credit.skipped` audit row per unit and nothing else. Returns the credits actually charged (0 in the sandbox).
     pub async fn charge(&self, db: &impl GenericClient, charge: &Charge) -> Result<i64> {
         let cost = charge.cost();
         match self {
             CreditGate::Sandbox => {
-                audit_row(db, charge, "credit.skipped", cost, true).await?;
+                skipped(db, charge).await?;
                 Ok(0)
             }
             CreditGate::Live => {
@@ -104,7 +104,8 @@ impl CreditGate {
                      audit AS ( \
                          INSERT INTO credit_audit (id, organization_id, action, cost, sandbox, \
                                                    operation, job_id, project_id, api_key_id) \
-                         SELECT $8, $1, 'credit.charged', $2, false, $4, $5, $7, $6 FROM debit) \
+                         SELECT layers_uuid_v7(), $1, 'credit.charged', $8, false, $4, $5, $7, $6 \
+                         FROM debit, generate_series(1, $9::bigint)) \
                      SELECT balance FROM debit",
                     &[
                         &charge.organization_id.as_uuid(),
@@ -114,7 +115,8 @@ impl CreditGate {
                         &charge.job_id,
                         &charge.api_key_id,
                         &charge.project_id,
-                        &Uuid::now_v7(),
+                        &charge.operation.cost(),
+                        &charge.units,
                     ],
                 )
                 .await?;
@@ -130,28 +132,22 @@ impl CreditGate {
     }
 }
 
-async fn audit_row(
-    db: &impl GenericClient,
-    charge: &Charge,
-    action: &str,
-    cost: i64,
-    sandbox: bool,
-) -> Result<()> {
+/// One `credit.skipped` audit row per unit (content variant), each with the unit's cost.
+async fn skipped(db: &impl GenericClient, charge: &Charge) -> Result<()> {
     layers_db::cached::execute(
         db,
         "INSERT INTO credit_audit (id, organization_id, action, cost, sandbox, operation, \
                                    job_id, project_id, api_key_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         SELECT layers_uuid_v7(), $1, 'credit.skipped', $2, true, $3, $4, $5, $6 \
+         FROM generate_series(1, $7::bigint)",
         &[
-            &Uuid::now_v7(),
             &charge.organization_id.as_uuid(),
-            &action,
-            &cost,
-            &sandbox,
+            &charge.operation.cost(),
             &charge.operation.as_str(),
             &charge.job_id,
             &charge.project_id,
             &charge.api_key_id,
+            &charge.units,
         ],
     )
     .await?;

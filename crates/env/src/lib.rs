@@ -21,6 +21,7 @@
 
 use std::sync::Arc;
 
+use layers_content::{Content, Generation, GeneratorConfig, LiveGeneration};
 use layers_core::{EnvKind, Environment};
 use layers_credits::CreditGate;
 use layers_ingest::{Ingest, LiveIngest, Platforms};
@@ -41,6 +42,12 @@ pub struct Settings {
     /// Seals and opens webhook secrets (`LAYERS_MASTER_KEY`); without it endpoints cannot be
     /// created.
     pub master_key: Option<Arc<MasterKey>>,
+    /// Where live media is stored (`LAYERS_STORAGE_URL`).
+    pub storage: layers_storage::Storage,
+    /// The largest live media file (`LAYERS_UPLOAD_MAX_BYTES`).
+    pub upload_max_bytes: u64,
+    /// The live content generator (`LAYERS_GENERATOR_URL`, `LAYERS_GENERATOR_TOKEN`), if set.
+    pub generator: Option<GeneratorConfig>,
 }
 
 /// Why the services could not be built.
@@ -59,6 +66,8 @@ pub struct EnvServices {
     pub credits: CreditGate,
     pub ingest: Ingest,
     pub webhooks: Webhooks,
+    pub content: Content,
+    pub generation: Generation,
 }
 
 impl Environment for EnvServices {
@@ -85,7 +94,7 @@ impl Environments {
             github_base_url: settings.github_base_url.clone(),
             github_token: settings.github_token.clone(),
         };
-        let set = |kind: EnvKind, ingest: Ingest| {
+        let set = |kind: EnvKind, ingest: Ingest, generation: Generation| {
             Arc::new(EnvServices {
                 kind,
                 projects: Projects::new(kind),
@@ -97,14 +106,22 @@ impl Environments {
                     settings.master_key.clone(),
                     settings.allow_private_network,
                 ),
+                content: Content::new(kind),
+                generation,
             })
         };
         Ok(Environments {
             live: set(
                 EnvKind::Live,
-                Ingest::Live(Box::new(LiveIngest::new(outbound, platforms))),
+                Ingest::Live(Box::new(LiveIngest::new(outbound.clone(), platforms))),
+                Generation::Live(Box::new(LiveGeneration {
+                    generator: settings.generator.clone(),
+                    outbound,
+                    storage: settings.storage.clone(),
+                    max_bytes: settings.upload_max_bytes,
+                })),
             ),
-            sandbox: set(EnvKind::Sandbox, Ingest::Sandbox),
+            sandbox: set(EnvKind::Sandbox, Ingest::Sandbox, Generation::Sandbox),
         })
     }
 
@@ -125,11 +142,27 @@ impl Environments {
         config: WorkerConfig,
     ) -> Worker {
         let ingest: Arc<dyn Handler> = Arc::new(IngestJobs(self.clone()));
-        layers_ingest::KINDS
+        let content: Arc<dyn Handler> = Arc::new(ContentJobs(self.clone()));
+        let worker = layers_ingest::KINDS
             .iter()
             .fold(Worker::new(pool, database_url, config), |w, kind| {
                 w.handle(kind, ingest.clone())
-            })
+            });
+        layers_content::KINDS
+            .iter()
+            .fold(worker, |w, kind| w.handle(kind, content.clone()))
+    }
+}
+
+/// Runs content jobs with the generation of the job's own environment.
+struct ContentJobs(Environments);
+
+impl Handler for ContentJobs {
+    fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let services = self.0.get(job.env);
+            services.generation.run(job, control).await
+        })
     }
 }
 

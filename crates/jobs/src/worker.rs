@@ -52,6 +52,11 @@ pub struct Control {
 }
 
 impl Control {
+    /// The database, for a handler that records its progress (in its own transactions).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// Whether the job has been asked to stop.
     pub async fn cancel_requested(&self) -> bool {
         let Ok(db) = self.pool.get().await else {

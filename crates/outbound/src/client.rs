@@ -68,6 +68,9 @@ impl Outbound {
     pub fn new(config: OutboundConfig) -> Result<Self> {
         let client = reqwest::Client::builder()
             .use_rustls_tls()
+            // the webpki roots only, whatever features other crates turn on in the same build
+            .tls_built_in_native_certs(false)
+            .http1_only()
             .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver {
                 allow_private_network: config.allow_private_network,
@@ -263,6 +266,21 @@ impl Response {
         }
         excerpt.truncate(max);
         excerpt
+    }
+
+    /// The body as a stream of chunks, for a caller that passes it on without holding it whole
+    /// (the caller counts and caps what it takes).
+    pub fn into_chunks(
+        self,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes>> + Send + 'static {
+        futures_util::stream::unfold(Some(self.inner), |inner| async move {
+            let mut inner = inner?;
+            match inner.chunk().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), Some(inner))),
+                Ok(None) => None,
+                Err(e) => Some((Err(from_reqwest(e)), None)),
+            }
+        })
     }
 
     /// The body, up to the client's `max_response_bytes`.

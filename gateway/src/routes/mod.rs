@@ -2,12 +2,14 @@
 //! `#[utoipa::path]`) and `config`, which registers them through [`Routes`] so that
 //! [`registered()`] can list every route the app serves.
 
+pub mod content;
 pub mod credits;
 pub mod docs;
 pub mod health;
 pub mod influencers;
 pub mod ingest;
 pub mod jobs;
+pub mod media;
 pub mod projects;
 pub mod webhooks;
 pub mod whoami;
@@ -46,17 +48,39 @@ impl<'a> Routes<'a> {
         });
         RECORDING.with(|recording| {
             if let Some(list) = recording.borrow_mut().as_mut() {
-                list.extend(
-                    resource
-                        .methods
-                        .iter()
-                        .map(|m| (m.as_str().to_owned(), format!("{}{path}", self.prefix))),
-                );
+                list.extend(resource.methods.iter().map(|m| {
+                    (
+                        m.as_str().to_owned(),
+                        format!("{}{}", self.prefix, template(path)),
+                    )
+                }));
             }
         });
         self.cfg.service(resource.inner);
         self
     }
+}
+
+/// A path as the document names it: `{path:.*}` (a segment with its pattern) is `{path}`.
+fn template(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut skipping = false;
+    for c in path.chars() {
+        match c {
+            ':' if out.ends_with(|p: char| p.is_alphanumeric() || p == '_')
+                && out.rfind('{') > out.rfind('}') =>
+            {
+                skipping = true
+            }
+            '}' => {
+                skipping = false;
+                out.push(c);
+            }
+            _ if skipping => {}
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The routes of one path, one per method.

@@ -2,6 +2,7 @@
 //! once (zero2prod's `tests/api/main.rs`). The operator CLI is tested in `gateway/tests/cli.rs`.
 
 mod auth;
+mod content;
 mod errors;
 mod idempotency;
 mod influencers;

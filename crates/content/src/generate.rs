@@ -1,0 +1,265 @@
+//! The environment seam of content: what a generation job does. Sandbox containers are
+//! completed when they are created, so the sandbox job only reports them; a live job calls the
+//! generator for each container.
+
+use layers_jobs::{Control, Failure, Job};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::fixtures::AssetKind;
+use crate::model::{ContainerFormat, ContainerId, Location, Status};
+use crate::store::{complete, containers_of_job, fail, mark_generating, NewAsset};
+
+/// The job kinds content queues.
+pub const GENERATE: &str = "content_generate";
+pub const REGENERATE: &str = "content_regenerate";
+pub const KINDS: [&str; 2] = [GENERATE, REGENERATE];
+
+/// The generator a live job calls (`LAYERS_GENERATOR_URL`, `LAYERS_GENERATOR_TOKEN`).
+#[derive(Clone)]
+pub struct GeneratorConfig {
+    pub url: layers_outbound::Url,
+    pub token: String,
+}
+
+impl std::fmt::Debug for GeneratorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratorConfig")
+            .field("url", &self.url.as_str())
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Live generation: the generator's client, and the storage its media is copied into. Without
+/// a generator, live generation is refused before anything is charged.
+#[derive(Debug)]
+pub struct LiveGeneration {
+    pub generator: Option<GeneratorConfig>,
+    pub outbound: layers_outbound::Outbound,
+    pub storage: layers_storage::Storage,
+    /// The largest media file copied (`LAYERS_UPLOAD_MAX_BYTES`).
+    pub max_bytes: u64,
+}
+
+/// What generation does in one environment.
+#[derive(Debug)]
+pub enum Generation {
+    Live(Box<LiveGeneration>),
+    Sandbox,
+}
+
+/// Live generation was asked for and the generator is not configured.
+#[derive(Debug, thiserror::Error)]
+#[error("live content generation needs LAYERS_GENERATOR_URL and LAYERS_GENERATOR_TOKEN")]
+pub struct NotConfigured;
+
+/// The payload of a generation job: the containers it makes and what the generator is told of
+/// the project.
+pub fn payload(containers: &[ContainerId], project: serde_json::Value) -> serde_json::Value {
+    json!({
+        "containerIds": containers.iter().map(ContainerId::to_string).collect::<Vec<_>>(),
+        "project": project,
+    })
+}
+
+impl Generation {
+    /// Refuses live generation when no generator is configured (before any charge).
+    pub fn ready(&self) -> Result<(), NotConfigured> {
+        match self {
+            Generation::Live(live) if live.generator.is_none() => Err(NotConfigured),
+            _ => Ok(()),
+        }
+    }
+
+    /// One attempt of a generation job.
+    pub async fn run(&self, job: &Job, control: &Control) -> Result<serde_json::Value, Failure> {
+        match self {
+            // the containers were completed with fixture media in the request's transaction
+            Generation::Sandbox => Ok(json!({ "containerIds": job.payload["containerIds"] })),
+            Generation::Live(live) => live.run(job, control).await,
+        }
+    }
+}
+
+/// What the generator answers.
+#[derive(Debug, Deserialize)]
+struct Generated {
+    assets: Vec<GeneratedAsset>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GeneratedAsset {
+    kind: String,
+    url: String,
+    content_type: String,
+    width: Option<u32>,
+    height: Option<u32>,
+}
+
+/// Why an attempt stopped, and whether another may do better.
+fn failure(e: &layers_outbound::OutboundError, what: &str) -> Failure {
+    let message = format!("{what}: {e}");
+    if e.is_transient() {
+        Failure::Transient(message)
+    } else {
+        Failure::Permanent(message)
+    }
+}
+
+fn db_failure(e: impl std::fmt::Display) -> Failure {
+    Failure::Transient(format!("the database failed: {e}"))
+}
+
+impl LiveGeneration {
+    async fn run(&self, job: &Job, control: &Control) -> Result<serde_json::Value, Failure> {
+        let outcome = self.generate(job, control).await;
+        let last_attempt = job.attempts >= job.max_attempts;
+        let message = match &outcome {
+            Err(Failure::Permanent(m)) => Some(m.clone()),
+            Err(Failure::Transient(m)) if last_attempt => Some(m.clone()),
+            _ => None,
+        };
+        if let Some(message) = message {
+            // the job fails (and is refunded): so do the containers it had not finished
+            let mut db = control.pool().get().await.map_err(db_failure)?;
+            let tx = db.transaction().await.map_err(db_failure)?;
+            for c in containers_of_job(&tx, job.id.as_uuid())
+                .await
+                .map_err(db_failure)?
+            {
+                fail(&tx, c.id, &message).await.map_err(db_failure)?;
+            }
+            tx.commit().await.map_err(db_failure)?;
+        }
+        outcome
+    }
+
+    /// Generates every container of the job that is not completed yet (a retry picks up where
+    /// the last attempt stopped).
+    async fn generate(&self, job: &Job, control: &Control) -> Result<serde_json::Value, Failure> {
+        let Some(generator) = &self.generator else {
+            return Err(Failure::Permanent(NotConfigured.to_string()));
+        };
+        let endpoint = generator
+            .url
+            .join("generate")
+            .map_err(|e| Failure::Permanent(format!("LAYERS_GENERATOR_URL: {e}")))?;
+        let containers = {
+            let db = control.pool().get().await.map_err(db_failure)?;
+            containers_of_job(&db, job.id.as_uuid())
+                .await
+                .map_err(db_failure)?
+        };
+        let mut done = Vec::new();
+        for container in containers {
+            if container.status == Status::Completed {
+                done.push(container.id.to_string());
+                continue;
+            }
+            let ContainerFormat::Generated(format) = container.format else {
+                return Err(Failure::Permanent(
+                    "an uploaded container cannot be generated".into(),
+                ));
+            };
+            control.spending_outside().await?;
+            {
+                let db = control.pool().get().await.map_err(db_failure)?;
+                mark_generating(&db, container.id)
+                    .await
+                    .map_err(db_failure)?;
+            }
+            let body = json!({
+                "format": format.as_str(),
+                "variantIndex": container.variant_index,
+                "hook": container.hook,
+                "project": job.payload["project"],
+            });
+            let generated: Generated = self
+                .outbound
+                .post(endpoint.clone())
+                .bearer(&generator.token)
+                .json(&body)
+                .fetch_json()
+                .await
+                .map_err(|e| failure(&e, "the generator failed"))?;
+            if generated.assets.is_empty() {
+                return Err(Failure::Permanent("the generator answered no media".into()));
+            }
+            let mut assets = Vec::with_capacity(generated.assets.len());
+            for (i, asset) in generated.assets.iter().enumerate() {
+                assets.push(self.copy(container.id, i, asset).await?);
+            }
+            let mut db = control.pool().get().await.map_err(db_failure)?;
+            let tx = db.transaction().await.map_err(db_failure)?;
+            complete(&tx, container.id, &assets)
+                .await
+                .map_err(db_failure)?;
+            tx.commit().await.map_err(db_failure)?;
+            done.push(container.id.to_string());
+        }
+        Ok(json!({ "containerIds": done }))
+    }
+
+    /// Copies one generated media file into storage, streaming, within the size limit.
+    async fn copy(
+        &self,
+        container: ContainerId,
+        index: usize,
+        asset: &GeneratedAsset,
+    ) -> Result<NewAsset, Failure> {
+        let kind = [AssetKind::Image, AssetKind::Video, AssetKind::Thumbnail]
+            .into_iter()
+            .find(|k| k.as_str() == asset.kind)
+            .ok_or_else(|| {
+                Failure::Permanent(format!(
+                    "the generator answered an asset of unknown kind {:?}",
+                    asset.kind.chars().take(32).collect::<String>()
+                ))
+            })?;
+        let extension = match asset.content_type.as_str() {
+            "image/jpeg" => "jpg",
+            "image/png" => "png",
+            "image/webp" => "webp",
+            "video/mp4" => "mp4",
+            "video/quicktime" => "mov",
+            other => {
+                return Err(Failure::Permanent(format!(
+                    "the generator answered media of type {:?}, which is not served",
+                    other.chars().take(64).collect::<String>()
+                )))
+            }
+        };
+        let url = layers_outbound::Url::parse(&asset.url).map_err(|e| {
+            Failure::Permanent(format!("the generator answered a bad media URL: {e}"))
+        })?;
+        let response = self
+            .outbound
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| failure(&e, "fetching generated media failed"))?
+            .error_for_status()
+            .await
+            .map_err(|e| failure(&e, "fetching generated media failed"))?;
+        let key = format!("content/{container}/{index}-{}.{extension}", kind.as_str());
+        self.storage
+            .put_stream(&key, response.into_chunks(), self.max_bytes)
+            .await
+            .map_err(|e| match e {
+                layers_storage::Error::TooLarge { .. } => Failure::Permanent(format!(
+                    "generated media is larger than {} bytes",
+                    self.max_bytes
+                )),
+                e => Failure::Transient(format!("storing generated media failed: {e}")),
+            })?;
+        Ok(NewAsset {
+            kind,
+            location: Location::Stored(key),
+            content_type: asset.content_type.clone(),
+            width: asset.width,
+            height: asset.height,
+        })
+    }
+}

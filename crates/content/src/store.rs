@@ -1,0 +1,557 @@
+//! Containers and assets in the database, for one environment ([`Content`]).
+
+use layers_core::{EnvKind, Limit, Page};
+use layers_db::GenericClient;
+use layers_orgs::OrgId;
+use layers_webhooks::EventType;
+use serde_json::json;
+use tokio_postgres::Row;
+
+use crate::fixtures::{self, AssetKind, Format};
+use crate::model::{
+    Asset, AssetId, Container, ContainerFormat, ContainerId, Location, Source, Status,
+};
+
+/// What can go wrong with content.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no such content")]
+    NotFound,
+    /// Read in one environment, the container exists in the other one (named here).
+    #[error("the content exists only in {0}")]
+    InOtherEnvironment(EnvKind),
+    /// An action in one environment naming a container of the other one (named here).
+    #[error("the content belongs to {0}")]
+    EnvironmentMismatch(EnvKind),
+    #[error("no such asset")]
+    AssetNotFound,
+    /// The influencer named is not one of the project's.
+    #[error("no such influencer in this project")]
+    InfluencerNotFound,
+    /// Regenerating a container that is still being generated.
+    #[error("the content is still being generated")]
+    NotFinished,
+    /// Regenerating an uploaded container.
+    #[error("uploaded content cannot be regenerated")]
+    Uploaded,
+    #[error("stored content is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Events(#[from] layers_webhooks::StoreError),
+    #[error(transparent)]
+    Db(#[from] tokio_postgres::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The variants a generation request asks for, with the job that makes them.
+#[derive(Clone, Debug)]
+pub struct NewGeneration {
+    pub organization_id: OrgId,
+    pub project_id: uuid::Uuid,
+    pub format: Format,
+    /// 1..=3
+    pub variants: u32,
+    pub hook: Option<String>,
+    pub caption: Option<String>,
+    pub influencer_id: Option<uuid::Uuid>,
+    pub job_id: uuid::Uuid,
+}
+
+/// A media file to attach to a container.
+#[derive(Clone, Debug)]
+pub struct NewAsset {
+    pub kind: AssetKind,
+    pub location: Location,
+    pub content_type: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+impl NewAsset {
+    fn fixture(a: &fixtures::FixtureAsset) -> NewAsset {
+        NewAsset {
+            kind: a.kind,
+            location: Location::Fixture(a.path.to_owned()),
+            content_type: a.content_type.to_owned(),
+            width: Some(a.width),
+            height: Some(a.height),
+        }
+    }
+}
+
+/// Content operations for one environment: what a handler (or a job) holds, so that it never
+/// passes the environment itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Content {
+    env: EnvKind,
+}
+
+impl layers_core::Environment for Content {
+    fn kind(&self) -> EnvKind {
+        self.env
+    }
+}
+
+const COLUMNS: &str = "id, organization_id, project_id, is_sandbox, format, source, status, \
+     variant_index, hook, caption, influencer_id, job_id, regenerations, created_at, updated_at";
+
+impl Content {
+    pub fn new(env: EnvKind) -> Content {
+        Content { env }
+    }
+
+    /// Refuses an influencer that is not one of the project's.
+    pub async fn check_influencer(
+        &self,
+        db: &impl GenericClient,
+        project_id: uuid::Uuid,
+        influencer_id: uuid::Uuid,
+    ) -> Result<()> {
+        layers_db::cached::query_opt(
+            db,
+            "SELECT 1 FROM influencers WHERE id = $1 AND project_id = $2",
+            &[&influencer_id, &project_id],
+        )
+        .await?
+        .map(|_| ())
+        .ok_or(Error::InfluencerNotFound)
+    }
+
+    /// Writes the containers of a generation request, in the caller's transaction. In the
+    /// sandbox they are `completed` at once with fixture media (variant i of the request uses
+    /// sample `((FNV-1a(id of variant 0) + i) mod 3) + 1`), and each fires `content.completed`;
+    /// live they are `queued` for the job to generate.
+    pub async fn create_generated(
+        &self,
+        db: &impl GenericClient,
+        new: &NewGeneration,
+    ) -> Result<Vec<Container>> {
+        let ids: Vec<ContainerId> = (0..new.variants).map(|_| ContainerId::new()).collect();
+        let first = ids.first().map(ContainerId::to_string).unwrap_or_default();
+        let assets: Vec<Vec<NewAsset>> = match self.env {
+            EnvKind::Sandbox => (0..new.variants)
+                .map(|i| {
+                    fixtures::assets(new.format, fixtures::sample_for(&first, i))
+                        .iter()
+                        .map(NewAsset::fixture)
+                        .collect()
+                })
+                .collect(),
+            EnvKind::Live => ids.iter().map(|_| Vec::new()).collect(),
+        };
+        let status = match self.env {
+            EnvKind::Sandbox => Status::Completed,
+            EnvKind::Live => Status::Queued,
+        };
+        let uuids: Vec<uuid::Uuid> = ids.iter().map(ContainerId::as_uuid).collect();
+        let indexes: Vec<i32> = (0..new.variants).map(|i| i as i32).collect();
+        let rows = layers_db::cached::query(
+            db,
+            &format!(
+                "INSERT INTO content_containers (id, organization_id, project_id, is_sandbox, \
+                     format, source, status, variant_index, hook, caption, influencer_id, job_id) \
+                 SELECT u.id, $2, $3, $4, $5, 'generated', $6, u.idx, $7, $8, $9, $10 \
+                 FROM unnest($1::uuid[], $11::int[]) AS u (id, idx) \
+                 RETURNING {COLUMNS}"
+            ),
+            &[
+                &uuids,
+                &new.organization_id.as_uuid(),
+                &new.project_id,
+                &self.env.is_sandbox(),
+                &new.format.as_str(),
+                &status.as_str(),
+                &new.hook,
+                &new.caption,
+                &new.influencer_id,
+                &new.job_id,
+                &indexes,
+            ],
+        )
+        .await?;
+        let mut containers = rows.iter().map(container).collect::<Result<Vec<_>>>()?;
+        containers.sort_by_key(|c| c.variant_index);
+        for (container, assets) in containers.iter_mut().zip(assets) {
+            container.assets = insert_assets(db, container.id, &assets).await?;
+        }
+        if self.env == EnvKind::Sandbox {
+            for container in &containers {
+                announce(db, container).await?;
+            }
+        }
+        Ok(containers)
+    }
+
+    /// Reads one of the organization's containers of this environment, with its assets.
+    pub async fn get(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        id: ContainerId,
+    ) -> Result<Container> {
+        let found = find(db, org, id).await?;
+        if found.env != self.env {
+            return Err(Error::InOtherEnvironment(found.env));
+        }
+        Ok(found)
+    }
+
+    /// A project's containers of this environment, newest first, with their assets.
+    pub async fn list(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        project_id: uuid::Uuid,
+        limit: Limit,
+        after: Option<ContainerId>,
+    ) -> Result<Page<Container, ContainerId>> {
+        let rows = layers_db::cached::query(
+            db,
+            &format!(
+                "SELECT {COLUMNS} FROM content_containers \
+                 WHERE organization_id = $1 AND project_id = $2 AND is_sandbox = $3 \
+                   AND ($4::uuid IS NULL OR id < $4) \
+                 ORDER BY id DESC LIMIT $5"
+            ),
+            &[
+                &org.as_uuid(),
+                &project_id,
+                &self.env.is_sandbox(),
+                &after.map(|a| a.as_uuid()),
+                &(i64::from(limit.get()) + 1),
+            ],
+        )
+        .await?;
+        let mut items = rows.iter().map(container).collect::<Result<Vec<_>>>()?;
+        attach_assets(db, &mut items).await?;
+        Ok(Page::from_overfetch(items, limit, |c: &Container| c.id))
+    }
+
+    /// Starts a regeneration of a finished, generated container of this environment, in the
+    /// caller's transaction. In the sandbox its n-th regeneration completes at once with sample
+    /// `((FNV-1a(containerId) + n) mod 3) + 1` and fires `content.completed`; live it is queued
+    /// for `job_id` to generate again.
+    pub async fn regenerate(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        id: ContainerId,
+        job_id: uuid::Uuid,
+    ) -> Result<Container> {
+        let row = layers_db::cached::query_opt(
+            db,
+            &format!(
+                "SELECT {COLUMNS} FROM content_containers \
+                 WHERE id = $1 AND organization_id = $2 FOR UPDATE"
+            ),
+            &[&id.as_uuid(), &org.as_uuid()],
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+        let current = container(&row)?;
+        if current.env != self.env {
+            return Err(Error::EnvironmentMismatch(current.env));
+        }
+        let ContainerFormat::Generated(format) = current.format else {
+            return Err(Error::Uploaded);
+        };
+        if current.source == Source::Uploaded {
+            return Err(Error::Uploaded);
+        }
+        if matches!(current.status, Status::Queued | Status::Generating) {
+            return Err(Error::NotFinished);
+        }
+        let n = current.regenerations + 1;
+        let status = match self.env {
+            EnvKind::Sandbox => Status::Completed,
+            EnvKind::Live => Status::Queued,
+        };
+        let row = layers_db::cached::query_one(
+            db,
+            &format!(
+                "UPDATE content_containers SET status = $2, regenerations = $3, job_id = $4, \
+                     error = NULL, updated_at = now() \
+                 WHERE id = $1 RETURNING {COLUMNS}"
+            ),
+            &[&id.as_uuid(), &status.as_str(), &(n as i32), &job_id],
+        )
+        .await?;
+        let mut updated = container(&row)?;
+        layers_db::cached::execute(
+            db,
+            "DELETE FROM content_assets WHERE container_id = $1",
+            &[&id.as_uuid()],
+        )
+        .await?;
+        if self.env == EnvKind::Sandbox {
+            let sample = fixtures::regeneration_sample(&id.to_string(), n);
+            let assets: Vec<NewAsset> = fixtures::assets(format, sample)
+                .iter()
+                .map(NewAsset::fixture)
+                .collect();
+            updated.assets = insert_assets(db, id, &assets).await?;
+            announce(db, &updated).await?;
+        }
+        Ok(updated)
+    }
+
+    /// One asset of a container of this environment.
+    pub async fn asset(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        id: ContainerId,
+        asset: AssetId,
+    ) -> Result<(Container, Asset)> {
+        let container = self.get(db, org, id).await?;
+        let found = container
+            .assets
+            .iter()
+            .find(|a| a.id == asset)
+            .cloned()
+            .ok_or(Error::AssetNotFound)?;
+        Ok((container, found))
+    }
+}
+
+/// The containers a generation job makes, in variant order.
+pub async fn containers_of_job(
+    db: &impl GenericClient,
+    job_id: uuid::Uuid,
+) -> Result<Vec<Container>> {
+    let rows = layers_db::cached::query(
+        db,
+        &format!(
+            "SELECT {COLUMNS} FROM content_containers WHERE job_id = $1 ORDER BY variant_index"
+        ),
+        &[&job_id],
+    )
+    .await?;
+    let mut items = rows.iter().map(container).collect::<Result<Vec<_>>>()?;
+    attach_assets(db, &mut items).await?;
+    Ok(items)
+}
+
+/// Marks a queued container as being generated.
+pub async fn mark_generating(db: &impl GenericClient, id: ContainerId) -> Result<()> {
+    layers_db::cached::execute(
+        db,
+        "UPDATE content_containers SET status = 'generating', updated_at = now() \
+         WHERE id = $1 AND status IN ('queued', 'generating')",
+        &[&id.as_uuid()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Completes a container with its media, and fires `content.completed`, in the caller's
+/// transaction.
+pub async fn complete(
+    db: &impl GenericClient,
+    id: ContainerId,
+    assets: &[NewAsset],
+) -> Result<Container> {
+    let row = layers_db::cached::query_one(
+        db,
+        &format!(
+            "UPDATE content_containers SET status = 'completed', error = NULL, updated_at = now() \
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ),
+        &[&id.as_uuid()],
+    )
+    .await?;
+    let mut done = container(&row)?;
+    layers_db::cached::execute(
+        db,
+        "DELETE FROM content_assets WHERE container_id = $1",
+        &[&id.as_uuid()],
+    )
+    .await?;
+    done.assets = insert_assets(db, id, assets).await?;
+    announce(db, &done).await?;
+    Ok(done)
+}
+
+/// Fails a container that is not completed, with why, and fires `content.failed`, in the
+/// caller's transaction. A completed container is left as it is.
+pub async fn fail(
+    db: &impl GenericClient,
+    id: ContainerId,
+    message: &str,
+) -> Result<Option<Container>> {
+    let row = layers_db::cached::query_opt(
+        db,
+        &format!(
+            "UPDATE content_containers SET status = 'failed', error = $2, updated_at = now() \
+             WHERE id = $1 AND status <> 'completed' RETURNING {COLUMNS}"
+        ),
+        &[&id.as_uuid(), &json!({ "message": message })],
+    )
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let failed = container(&row)?;
+    announce(db, &failed).await?;
+    Ok(Some(failed))
+}
+
+/// `content.completed` or `content.failed` for a container that has just finished.
+async fn announce(db: &impl GenericClient, c: &Container) -> Result<()> {
+    let event_type = match c.status {
+        Status::Completed => EventType::ContentCompleted,
+        Status::Failed => EventType::ContentFailed,
+        Status::Queued | Status::Generating => return Ok(()),
+    };
+    let data = json!({
+        "containerId": c.id.to_string(),
+        "projectId": layers_projects::ProjectId::from_uuid(c.project_id).to_string(),
+        "jobId": c.job_id.map(|j| layers_jobs::JobId::from_uuid(j).to_string()),
+        "format": c.format.as_str(),
+        "status": c.status.as_str(),
+    });
+    layers_webhooks::emit(db, c.organization_id, c.env, event_type, data).await?;
+    Ok(())
+}
+
+async fn insert_assets(
+    db: &impl GenericClient,
+    container: ContainerId,
+    assets: &[NewAsset],
+) -> Result<Vec<Asset>> {
+    if assets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<AssetId> = assets.iter().map(|_| AssetId::new()).collect();
+    let uuids: Vec<uuid::Uuid> = ids.iter().map(AssetId::as_uuid).collect();
+    let positions: Vec<i32> = (0..assets.len() as i32).collect();
+    let kinds: Vec<&str> = assets.iter().map(|a| a.kind.as_str()).collect();
+    let fixture_paths: Vec<Option<&str>> = assets
+        .iter()
+        .map(|a| match &a.location {
+            Location::Fixture(p) => Some(p.as_str()),
+            Location::Stored(_) => None,
+        })
+        .collect();
+    let keys: Vec<Option<&str>> = assets
+        .iter()
+        .map(|a| match &a.location {
+            Location::Stored(k) => Some(k.as_str()),
+            Location::Fixture(_) => None,
+        })
+        .collect();
+    let types: Vec<&str> = assets.iter().map(|a| a.content_type.as_str()).collect();
+    let widths: Vec<Option<i32>> = assets.iter().map(|a| a.width.map(|w| w as i32)).collect();
+    let heights: Vec<Option<i32>> = assets.iter().map(|a| a.height.map(|h| h as i32)).collect();
+    layers_db::cached::execute(
+        db,
+        "INSERT INTO content_assets (id, container_id, position, kind, fixture_path, storage_key, \
+             content_type, width, height) \
+         SELECT a.id, $2, a.position, a.kind, a.fixture_path, a.storage_key, a.content_type, \
+             a.width, a.height \
+         FROM unnest($1::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                     $8::int[], $9::int[]) \
+             AS a (id, position, kind, fixture_path, storage_key, content_type, width, height)",
+        &[
+            &uuids,
+            &container.as_uuid(),
+            &positions,
+            &kinds,
+            &fixture_paths,
+            &keys,
+            &types,
+            &widths,
+            &heights,
+        ],
+    )
+    .await?;
+    Ok(ids
+        .into_iter()
+        .zip(assets)
+        .map(|(id, a)| Asset {
+            id,
+            kind: a.kind,
+            location: a.location.clone(),
+            content_type: a.content_type.clone(),
+            width: a.width,
+            height: a.height,
+        })
+        .collect())
+}
+
+async fn find(db: &impl GenericClient, org: OrgId, id: ContainerId) -> Result<Container> {
+    let row = layers_db::cached::query_opt(
+        db,
+        &format!("SELECT {COLUMNS} FROM content_containers WHERE id = $1 AND organization_id = $2"),
+        &[&id.as_uuid(), &org.as_uuid()],
+    )
+    .await?
+    .ok_or(Error::NotFound)?;
+    let mut found = vec![container(&row)?];
+    attach_assets(db, &mut found).await?;
+    Ok(found.remove(0))
+}
+
+async fn attach_assets(db: &impl GenericClient, containers: &mut [Container]) -> Result<()> {
+    if containers.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<uuid::Uuid> = containers.iter().map(|c| c.id.as_uuid()).collect();
+    let rows = layers_db::cached::query(
+        db,
+        "SELECT container_id, id, kind, fixture_path, storage_key, content_type, width, height \
+         FROM content_assets WHERE container_id = ANY ($1) ORDER BY container_id, position",
+        &[&ids],
+    )
+    .await?;
+    for row in rows {
+        let owner = ContainerId::from_uuid(row.get(0));
+        let kind: &str = row.get(2);
+        let location = match (
+            row.get::<_, Option<String>>(3),
+            row.get::<_, Option<String>>(4),
+        ) {
+            (Some(path), None) => Location::Fixture(path),
+            (None, Some(key)) => Location::Stored(key),
+            _ => return Err(Error::Corrupt("an asset with no single location".into())),
+        };
+        let asset = Asset {
+            id: AssetId::from_uuid(row.get(1)),
+            kind: [AssetKind::Image, AssetKind::Video, AssetKind::Thumbnail]
+                .into_iter()
+                .find(|k| k.as_str() == kind)
+                .ok_or_else(|| Error::Corrupt(kind.to_owned()))?,
+            location,
+            content_type: row.get(5),
+            width: row.get::<_, Option<i32>>(6).map(|w| w as u32),
+            height: row.get::<_, Option<i32>>(7).map(|h| h as u32),
+        };
+        if let Some(c) = containers.iter_mut().find(|c| c.id == owner) {
+            c.assets.push(asset);
+        }
+    }
+    Ok(())
+}
+
+fn container(row: &Row) -> Result<Container> {
+    let format: &str = row.get("format");
+    let source: &str = row.get("source");
+    let status: &str = row.get("status");
+    Ok(Container {
+        id: ContainerId::from_uuid(row.get("id")),
+        organization_id: OrgId::from_uuid(row.get("organization_id")),
+        project_id: row.get("project_id"),
+        env: EnvKind::from_sandbox(row.get("is_sandbox")),
+        format: ContainerFormat::parse(format).ok_or_else(|| Error::Corrupt(format.to_owned()))?,
+        source: Source::parse(source).ok_or_else(|| Error::Corrupt(source.to_owned()))?,
+        status: Status::parse(status).ok_or_else(|| Error::Corrupt(status.to_owned()))?,
+        variant_index: row.get::<_, i32>("variant_index") as u32,
+        hook: row.get("hook"),
+        caption: row.get("caption"),
+        influencer_id: row.get("influencer_id"),
+        job_id: row.get("job_id"),
+        regenerations: row.get::<_, i32>("regenerations") as u32,
+        assets: Vec::new(),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    })
+}

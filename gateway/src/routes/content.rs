@@ -1,0 +1,697 @@
+//! Content (CONTRACT §11 "Content"): generation (`POST /v1/projects/:projectId/content` and
+//! `…/content/:format`) → 202 job with its containers, regeneration, reads; and the sandbox
+//! fixture files at `GET /sandbox/…`, without a key. One code path for both environments: the
+//! environment's `Content` decides whether containers complete at once (fixtures) or wait for
+//! the generator.
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::{web, HttpResponse};
+use futures_util::future::try_join;
+use layers_content::{
+    preview, Asset, AssetId, Container, ContainerId, Format, Location, NewGeneration,
+};
+use layers_credits::{Charge, Operation};
+use layers_jobs::{JobId, NewJob};
+use layers_projects::{InfluencerId, ProjectId};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::auth::{Authorized, ContentRead, ContentWrite};
+use crate::env::Env;
+use crate::error::{quote, ApiError, Code};
+use crate::extract::{path_id, Json, ListParams};
+use crate::tx::Tx;
+use crate::wire::{time, List};
+
+/// The longest hook and caption kept.
+const MAX_HOOK: usize = 500;
+const MAX_CAPTION: usize = 2200;
+
+/// What to generate: the format and the options of `POST …/content/{format}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct GenerateBody {
+    /// `slideshow`, `video-remix`, `ugc-creative` or `image`.
+    #[schema(example = "slideshow")]
+    format: String,
+    #[schema(minimum = 1, maximum = 3, default = 1)]
+    variant_count: Option<i64>,
+    #[schema(max_length = 500, example = "3 habits that doubled my focus")]
+    hook: Option<String>,
+    #[schema(max_length = 2200, example = "Try these this week #focus")]
+    caption: Option<String>,
+    #[schema(example = "inf_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    influencer_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct GenerateOptions {
+    /// How many variants, 1 to 3; each is a container and is charged.
+    #[schema(minimum = 1, maximum = 3, default = 1)]
+    variant_count: Option<i64>,
+    /// Kept on `metadata.partner.hook`; it steers live generation, not the sandbox's fixtures.
+    #[schema(max_length = 500, example = "3 habits that doubled my focus")]
+    hook: Option<String>,
+    #[schema(max_length = 2200, example = "Try these this week #focus")]
+    caption: Option<String>,
+    /// One of the project's influencers.
+    #[schema(example = "inf_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    influencer_id: Option<String>,
+}
+
+/// One media file of a container.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ContentAsset)]
+struct AssetBody {
+    #[schema(example = "asset_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    id: String,
+    /// `image`, `video` or `thumbnail`.
+    #[schema(example = "image")]
+    kind: &'static str,
+    #[schema(example = "https://media.layers.com/sandbox/slideshow/sample-2/slide-1.jpg")]
+    url: String,
+    #[schema(example = "image/jpeg")]
+    content_type: String,
+    #[schema(required = true, example = 1080)]
+    width: Option<u32>,
+    #[schema(required = true, example = 1920)]
+    height: Option<u32>,
+}
+
+/// What a renderer shows, the same shape in both environments.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ContentPreview)]
+struct PreviewBody {
+    primary_url: String,
+    thumbnail_url: String,
+    image_urls: Vec<String>,
+    #[schema(required = true)]
+    video_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct PartnerMetadata {
+    #[schema(required = true)]
+    hook: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Metadata {
+    partner: PartnerMetadata,
+}
+
+/// A content container: one variant of generated content, or an upload.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ContentContainer)]
+struct ContainerBody {
+    #[schema(example = "cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    id: String,
+    #[schema(example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    project_id: String,
+    /// `slideshow`, `video-remix`, `ugc-creative`, `image` or `video` (uploads).
+    #[schema(example = "slideshow")]
+    format: &'static str,
+    /// `generated` or `uploaded`.
+    #[schema(example = "generated")]
+    source: &'static str,
+    /// `queued`, `generating`, `completed` or `failed`.
+    #[schema(example = "completed")]
+    status: &'static str,
+    variant_index: u32,
+    #[schema(required = true)]
+    hook: Option<String>,
+    #[schema(required = true)]
+    caption: Option<String>,
+    /// `null` until the container has media.
+    #[schema(required = true)]
+    preview: Option<PreviewBody>,
+    assets: Vec<AssetBody>,
+    metadata: Metadata,
+    #[schema(format = DateTime, example = "2026-05-08T12:00:00.000Z")]
+    created_at: String,
+    #[schema(format = DateTime, example = "2026-05-08T12:00:00.000Z")]
+    updated_at: String,
+}
+
+/// The URL of an asset: a sandbox fixture under `LAYERS_MEDIA_BASE_URL`, or live media served
+/// by the gateway.
+fn asset_url(state: &AppState, asset: &Asset) -> String {
+    match &asset.location {
+        Location::Fixture(path) => layers_content::url(&state.settings.media_base_url, path),
+        Location::Stored(key) => state.media.url(&state.settings.public_base_url, key),
+    }
+}
+
+impl ContainerBody {
+    fn new(state: &AppState, c: Container) -> ContainerBody {
+        let urls: Vec<String> = c.assets.iter().map(|a| asset_url(state, a)).collect();
+        let preview = preview(&c.assets, &urls).map(|p| PreviewBody {
+            primary_url: p.primary_url,
+            thumbnail_url: p.thumbnail_url,
+            image_urls: p.image_urls,
+            video_url: p.video_url,
+        });
+        ContainerBody {
+            id: c.id.to_string(),
+            project_id: ProjectId::from_uuid(c.project_id).to_string(),
+            format: c.format.as_str(),
+            source: c.source.as_str(),
+            status: c.status.as_str(),
+            variant_index: c.variant_index,
+            metadata: Metadata {
+                partner: PartnerMetadata {
+                    hook: c.hook.clone(),
+                },
+            },
+            hook: c.hook,
+            caption: c.caption,
+            preview,
+            assets: c
+                .assets
+                .into_iter()
+                .zip(urls)
+                .map(|(a, url)| AssetBody {
+                    id: a.id.to_string(),
+                    kind: a.kind.as_str(),
+                    url,
+                    content_type: a.content_type,
+                    width: a.width,
+                    height: a.height,
+                })
+                .collect(),
+            created_at: time(c.created_at),
+            updated_at: time(c.updated_at),
+        }
+    }
+}
+
+/// `202 {jobId, status, kind, projectId, containers}`
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ContentStarted)]
+struct Started {
+    #[schema(example = "job_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    job_id: String,
+    #[schema(schema_with = crate::openapi::job_status)]
+    status: &'static str,
+    #[schema(example = "content_generate")]
+    kind: String,
+    #[schema(example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    project_id: String,
+    /// One per variant: `completed` already for test keys, `queued` for live ones.
+    containers: Vec<ContainerBody>,
+}
+
+/// `202 {jobId, status, kind, projectId, container}`
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ContentRegenerating)]
+struct Regenerating {
+    #[schema(example = "job_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    job_id: String,
+    #[schema(schema_with = crate::openapi::job_status)]
+    status: &'static str,
+    #[schema(example = "content_regenerate")]
+    kind: String,
+    #[schema(example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    project_id: String,
+    container: ContainerBody,
+}
+
+fn operation(format: Format) -> Operation {
+    match format {
+        Format::Slideshow => Operation::ContentSlideshow,
+        Format::VideoRemix => Operation::ContentVideoRemix,
+        Format::UgcCreative => Operation::ContentUgcCreative,
+        Format::Image => Operation::ContentImage,
+    }
+}
+
+fn format_of(raw: &str) -> Result<Format, ApiError> {
+    Format::parse(raw).ok_or_else(|| {
+        ApiError::validation(
+            "format",
+            format!(
+                "format must be slideshow, video-remix, ugc-creative or image, got {}",
+                quote(raw)
+            ),
+        )
+    })
+}
+
+fn bounded(name: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(ApiError::validation(
+            name,
+            format!("{name} must be at most {max} characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The shared path of both generation routes.
+async fn generate(
+    state: &AppState,
+    auth: &Authorized<ContentWrite>,
+    env: &Env,
+    tx: &Tx,
+    project: &str,
+    format: Format,
+    options: GenerateOptions,
+) -> Result<HttpResponse, ApiError> {
+    let project_id = path_id(project, "project", ProjectId::parse)?;
+    let variants = match options.variant_count {
+        None => 1,
+        Some(n @ 1..=3) => n as u32,
+        Some(_) => {
+            return Err(ApiError::validation(
+                "variantCount",
+                "variantCount must be 1, 2 or 3",
+            ))
+        }
+    };
+    let hook = bounded("hook", options.hook, MAX_HOOK)?;
+    let caption = bounded("caption", options.caption, MAX_CAPTION)?;
+    let influencer = options
+        .influencer_id
+        .as_deref()
+        .map(|i| {
+            InfluencerId::parse(i).map_err(|_| {
+                ApiError::validation(
+                    "influencerId",
+                    "influencerId must be an influencer id (inf_…)",
+                )
+            })
+        })
+        .transpose()?;
+    let job_id = JobId::new();
+    let charge = Charge {
+        organization_id: auth.organization_id,
+        operation: operation(format),
+        units: i64::from(variants),
+        api_key_id: Some(auth.api_key_id),
+        project_id: Some(project_id.as_uuid()),
+        job_id: Some(job_id.as_uuid()),
+    };
+    let project = env
+        .projects
+        .require_active(&**tx, auth.organization_id, project_id)
+        .await?;
+    // a live key without a generator is refused before anything is charged
+    env.generation
+        .ready()
+        .map_err(|e| ApiError::new(Code::PlatformNotConfigured, e.to_string()))?;
+    if let Some(influencer) = influencer {
+        env.content
+            .check_influencer(&**tx, project_id.as_uuid(), influencer.as_uuid())
+            .await
+            .map_err(|e| match e {
+                layers_content::Error::InfluencerNotFound => {
+                    ApiError::new(Code::NotFound, "no such influencer in this project")
+                        .with_details(json!({ "field": "influencerId" }))
+                }
+                e => e.into(),
+            })?;
+    }
+    let new = NewGeneration {
+        organization_id: auth.organization_id,
+        project_id: project_id.as_uuid(),
+        format,
+        variants,
+        hook,
+        caption,
+        influencer_id: influencer.map(|i| i.as_uuid()),
+        job_id: job_id.as_uuid(),
+    };
+    let project_facts = json!({
+        "name": project.name,
+        "timezone": project.timezone,
+        "primaryLanguage": project.primary_language,
+    });
+    // the charge, the containers and the job go out together; a refusal rolls all back
+    let (_, containers) = try_join(
+        async {
+            env.credits
+                .charge(&**tx, &charge)
+                .await
+                .map_err(ApiError::from)
+        },
+        async {
+            env.content
+                .create_generated(&**tx, &new)
+                .await
+                .map_err(ApiError::from)
+        },
+    )
+    .await?;
+    let ids: Vec<ContainerId> = containers.iter().map(|c| c.id).collect();
+    let job = env
+        .jobs
+        .enqueue(
+            &**tx,
+            NewJob {
+                id: job_id,
+                organization_id: auth.organization_id,
+                project_id: Some(project_id.as_uuid()),
+                api_key_id: Some(auth.api_key_id),
+                env: auth.env,
+                kind: layers_content::GENERATE.to_owned(),
+                payload: layers_content::payload(&ids, project_facts),
+                credits_charged: env.credits.amount(&charge),
+                operation: Some(charge.operation.as_str()),
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Accepted().json(Started {
+        job_id: job.id.to_string(),
+        status: job.status.as_str(),
+        kind: job.kind,
+        project_id: project_id.to_string(),
+        containers: containers
+            .into_iter()
+            .map(|c| ContainerBody::new(state, c))
+            .collect(),
+    }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{projectId}/content",
+    tag = "Content",
+    operation_id = "generateContent",
+    summary = "Generate content",
+    description = "Starts a job (kind `content_generate`) that makes `variantCount` containers \
+        of `format`, charged per variant (image 1, slideshow 3, video-remix 5, ugc-creative 8 \
+        credits). A test key charges nothing and answers with the containers already \
+        `completed`, backed by fixture media; a live key's containers are `queued` until the \
+        generator has made them.",
+    params(("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
+    request_body = GenerateBody,
+    responses(
+        (status = 202, description = "The job and its containers", body = Started),
+        (status = 402, description = "`BILLING_EXHAUSTED`: the balance is below the cost; \
+            nothing was started", body = crate::openapi::ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: the project, or the influencer \
+            (`details.field` `influencerId`)", body = crate::openapi::ErrorEnvelope),
+        (status = 409, description = "`CONFLICT`: the project is archived (reason `project_archived`)", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
+            environment", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = ["content:write"]), ("apiKey" = ["content:write"])),
+)]
+async fn create(
+    state: web::Data<AppState>,
+    auth: Authorized<ContentWrite>,
+    env: Env,
+    path: web::Path<String>,
+    Json(body): Json<GenerateBody>,
+    tx: Tx,
+) -> Result<HttpResponse, ApiError> {
+    let format = format_of(&body.format)?;
+    let options = GenerateOptions {
+        variant_count: body.variant_count,
+        hook: body.hook,
+        caption: body.caption,
+        influencer_id: body.influencer_id,
+    };
+    generate(&state, &auth, &env, &tx, &path, format, options).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{projectId}/content/{format}",
+    tag = "Content",
+    operation_id = "generateContentOfFormat",
+    summary = "Generate content of a format",
+    description = "As `POST /v1/projects/{projectId}/content`, with the format in the path.",
+    params(
+        ("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
+        ("format" = String, Path, description = "`slideshow`, `video-remix`, `ugc-creative` or `image`", example = "slideshow"),
+    ),
+    request_body = GenerateOptions,
+    responses(
+        (status = 202, description = "The job and its containers", body = Started),
+        (status = 402, description = "`BILLING_EXHAUSTED`: the balance is below the cost; \
+            nothing was started", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
+            environment", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = ["content:write"]), ("apiKey" = ["content:write"])),
+)]
+async fn create_of_format(
+    state: web::Data<AppState>,
+    auth: Authorized<ContentWrite>,
+    env: Env,
+    path: web::Path<(String, String)>,
+    Json(body): Json<GenerateOptions>,
+    tx: Tx,
+) -> Result<HttpResponse, ApiError> {
+    let (project, format) = path.into_inner();
+    let format = Format::parse(&format).ok_or_else(|| ApiError::not_found("content format"))?;
+    generate(&state, &auth, &env, &tx, &project, format, body).await
+}
+
+fn container_id(raw: &str) -> Result<ContainerId, ApiError> {
+    path_id(raw, "content", ContainerId::parse)
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/content/{contentId}",
+    tag = "Content",
+    operation_id = "getContent",
+    summary = "Get a container",
+    params(("contentId" = String, Path, description = "The container's id", example = "cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
+    responses((status = 200, description = "The container", body = ContainerBody)),
+    security(("bearer" = ["content:read"]), ("apiKey" = ["content:read"])),
+)]
+async fn get(
+    state: web::Data<AppState>,
+    auth: Authorized<ContentRead>,
+    env: Env,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = container_id(&path)?;
+    let db = state.pool.get().await?;
+    let container = env.content.get(&db, auth.organization_id, id).await?;
+    Ok(HttpResponse::Ok().json(ContainerBody::new(&state, container)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/content/{contentId}/assets/{assetId}",
+    tag = "Content",
+    operation_id = "getContentAsset",
+    summary = "Get one asset of a container",
+    params(
+        ("contentId" = String, Path, description = "The container's id", example = "cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
+        ("assetId" = String, Path, description = "The asset's id", example = "asset_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
+    ),
+    responses((status = 200, description = "The asset", body = AssetBody)),
+    security(("bearer" = ["content:read"]), ("apiKey" = ["content:read"])),
+)]
+async fn asset(
+    state: web::Data<AppState>,
+    auth: Authorized<ContentRead>,
+    env: Env,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (container, asset) = path.into_inner();
+    let id = container_id(&container)?;
+    let asset = path_id(&asset, "asset", AssetId::parse)?;
+    let db = state.pool.get().await?;
+    let (_, found) = env
+        .content
+        .asset(&db, auth.organization_id, id, asset)
+        .await?;
+    let url = asset_url(&state, &found);
+    Ok(HttpResponse::Ok().json(AssetBody {
+        id: found.id.to_string(),
+        kind: found.kind.as_str(),
+        url,
+        content_type: found.content_type,
+        width: found.width,
+        height: found.height,
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{projectId}/content",
+    tag = "Content",
+    operation_id = "listContent",
+    summary = "List a project's content",
+    description = "The project's containers, newest first.",
+    params(
+        ("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
+        crate::openapi::ListQuery,
+    ),
+    responses((status = 200, description = "A page of containers", body = List<ContainerBody>)),
+    security(("bearer" = ["content:read"]), ("apiKey" = ["content:read"])),
+)]
+async fn list(
+    state: web::Data<AppState>,
+    auth: Authorized<ContentRead>,
+    env: Env,
+    path: web::Path<String>,
+    params: ListParams,
+) -> Result<HttpResponse, ApiError> {
+    let project_id = path_id(&path, "project", ProjectId::parse)?;
+    let cursor = params.cursor(ContainerId::parse)?;
+    let db = state.pool.get().await?;
+    // the project must be readable in this environment (404 otherwise, or "exists in …")
+    env.projects
+        .get(&db, auth.organization_id, project_id)
+        .await?;
+    let page = env
+        .content
+        .list(
+            &db,
+            auth.organization_id,
+            project_id.as_uuid(),
+            params.limit,
+            cursor,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(List::from_page(page, |c| ContainerBody::new(&state, c))))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/content/{contentId}/regenerate",
+    tag = "Content",
+    operation_id = "regenerateContent",
+    summary = "Regenerate a container",
+    description = "Starts a job (kind `content_regenerate`) that makes the container's media \
+        again, charged as one variant of its format. A test key's container is `completed` \
+        again at once with the next fixture sample.",
+    params(("contentId" = String, Path, description = "The container's id", example = "cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
+    responses(
+        (status = 202, description = "The job and the container", body = Regenerating),
+        (status = 409, description = "`CONFLICT`: the container is still being generated \
+            (reason `content_not_ready`) or was uploaded (reason `uploaded_content`)", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "`ENVIRONMENT_MISMATCH`: the container belongs to the \
+            other environment", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = ["content:write"]), ("apiKey" = ["content:write"])),
+)]
+async fn regenerate(
+    state: web::Data<AppState>,
+    auth: Authorized<ContentWrite>,
+    env: Env,
+    path: web::Path<String>,
+    tx: Tx,
+) -> Result<HttpResponse, ApiError> {
+    let id = container_id(&path)?;
+    let job_id = JobId::new();
+    let container = env
+        .content
+        .regenerate(&*tx, auth.organization_id, id, job_id.as_uuid())
+        .await?;
+    // checked after the container's own checks; refusing rolls the regeneration back
+    env.generation
+        .ready()
+        .map_err(|e| ApiError::new(Code::PlatformNotConfigured, e.to_string()))?;
+    let format = match container.format {
+        layers_content::ContainerFormat::Generated(f) => f,
+        layers_content::ContainerFormat::Video => {
+            return Err(ApiError::conflict(
+                "uploaded_content",
+                "uploaded content cannot be regenerated",
+            ))
+        }
+    };
+    let charge = Charge {
+        organization_id: auth.organization_id,
+        operation: operation(format),
+        units: 1,
+        api_key_id: Some(auth.api_key_id),
+        project_id: Some(container.project_id),
+        job_id: Some(job_id.as_uuid()),
+    };
+    env.credits.charge(&*tx, &charge).await?;
+    let project = ProjectId::from_uuid(container.project_id);
+    let db_project = env
+        .projects
+        .require_active(&*tx, auth.organization_id, project)
+        .await?;
+    let job = env
+        .jobs
+        .enqueue(
+            &*tx,
+            NewJob {
+                id: job_id,
+                organization_id: auth.organization_id,
+                project_id: Some(container.project_id),
+                api_key_id: Some(auth.api_key_id),
+                env: auth.env,
+                kind: layers_content::REGENERATE.to_owned(),
+                payload: layers_content::payload(
+                    &[container.id],
+                    json!({
+                        "name": db_project.name,
+                        "timezone": db_project.timezone,
+                        "primaryLanguage": db_project.primary_language,
+                    }),
+                ),
+                credits_charged: env.credits.amount(&charge),
+                operation: Some(charge.operation.as_str()),
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Accepted().json(Regenerating {
+        job_id: job.id.to_string(),
+        status: job.status.as_str(),
+        kind: job.kind,
+        project_id: project.to_string(),
+        container: ContainerBody::new(&state, container),
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/sandbox/{path}",
+    tag = "Content",
+    operation_id = "getSandboxFixture",
+    summary = "A sandbox fixture file",
+    description = "The media behind sandbox content URLs, served without a key at exactly the \
+        layout of `LAYERS_MEDIA_BASE_URL/sandbox/…` (`slideshow/sample-1/slide-1.jpg`, \
+        `video-remix/sample-2/video.mp4`, `image/sample-3.jpg`, …). Every file is 1080×1920.",
+    params(("path" = String, Path, description = "The file's path", example = "slideshow/sample-1/slide-1.jpg"),),
+    responses(
+        (status = 200, description = "The file", content_type = "image/jpeg"),
+        (status = 404, description = "`NOT_FOUND`: no such fixture", body = crate::openapi::ErrorEnvelope),
+    ),
+)]
+async fn sandbox_fixture(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (bytes, content_type) =
+        layers_content::file(&path).ok_or_else(|| ApiError::not_found("sandbox fixture"))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, content_type))
+        .insert_header((CACHE_CONTROL, "public, max-age=86400, immutable"))
+        .body(bytes))
+}
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    super::Routes::new(cfg, super::V1)
+        .resource("/projects/{projectId}/content", |r| {
+            r.get(list).post(create)
+        })
+        .resource("/projects/{projectId}/content/{format}", |r| {
+            r.post(create_of_format)
+        })
+        .resource("/content/{contentId}", |r| r.get(get))
+        .resource("/content/{contentId}/assets/{assetId}", |r| r.get(asset))
+        .resource("/content/{contentId}/regenerate", |r| r.post(regenerate));
+}
+
+/// `GET /sandbox/{path:.*}`, mounted outside `/v1` (no key).
+pub fn fixtures_config(cfg: &mut web::ServiceConfig) {
+    super::Routes::new(cfg, "").resource("/sandbox/{path:.*}", |r| r.get(sandbox_fixture));
+}

@@ -1,0 +1,134 @@
+//! Live media (CONTRACT §11 "Uploads"): `GET /media/{key}?exp=…&sig=…`, without a key. The
+//! gateway hands out these URLs signed (HMAC under a key derived from `LAYERS_MASTER_KEY`) and
+//! expiring; a wrong or expired signature answers 403 with the error envelope.
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::TryStreamExt as _;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::error::{ApiError, Code};
+
+/// How long a media URL the API hands out stays valid.
+pub const URL_LIFETIME_SECS: i64 = 3600;
+
+/// The signer and the storage behind `/media/…`.
+pub struct Media {
+    pub storage: layers_storage::Storage,
+    /// `None` without `LAYERS_MASTER_KEY`: no media URL can be signed, and none is served.
+    pub signer: Option<layers_storage::UrlSigner>,
+}
+
+impl std::fmt::Debug for Media {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Media")
+            .field("storage", &self.storage)
+            .field("signer", &self.signer.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Media {
+    /// The signed URL of a stored object, valid for [`URL_LIFETIME_SECS`].
+    pub fn url(&self, public_base_url: &str, key: &str) -> String {
+        let path = format!("/media/{key}");
+        match &self.signer {
+            Some(signer) => {
+                let exp = chrono::Utc::now().timestamp() + URL_LIFETIME_SECS;
+                format!("{public_base_url}{path}?{}", signer.sign("GET", &path, exp))
+            }
+            None => format!("{public_base_url}{path}"),
+        }
+    }
+}
+
+/// The content type a stored object is served with, by its extension.
+fn content_type(key: &str) -> &'static str {
+    match key.rsplit('.').next() {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("webp") => "image/webp",
+        Some("mp4") => "video/mp4",
+        Some("mov") => "video/quicktime",
+        _ => "application/octet-stream",
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct Signed {
+    /// When the URL stops working, in Unix seconds.
+    exp: Option<String>,
+    /// The URL's signature.
+    sig: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/media/{key}",
+    tag = "Content",
+    operation_id = "getMedia",
+    summary = "Live media",
+    description = "A stored media file, at the signed, expiring URL the API handed out in a \
+        container's `assets` and `preview`. No API key: the signature is the credential.",
+    params(("key" = String, Path, description = "The object's key", example = "content/cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f/0-image.jpg"), Signed),
+    responses(
+        (status = 200, description = "The file", content_type = "image/jpeg"),
+        (status = 403, description = "`FORBIDDEN`: the signature is wrong or expired", body = crate::openapi::ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: no such file", body = crate::openapi::ErrorEnvelope),
+    ),
+)]
+async fn media(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let query = web::Query::<Signed>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or(Signed {
+            exp: None,
+            sig: None,
+        });
+    let forbidden = |why: &str| ApiError::new(Code::Forbidden, format!("this media URL {why}"));
+    let signer = state
+        .media
+        .signer
+        .as_ref()
+        .ok_or_else(|| forbidden("cannot be checked: the server has no LAYERS_MASTER_KEY"))?;
+    let (Some(exp), Some(sig)) = (query.exp, query.sig) else {
+        return Err(forbidden("is not signed: use the URL the API handed out"));
+    };
+    let key = path.into_inner();
+    signer
+        .verify(
+            "GET",
+            &format!("/media/{key}"),
+            &exp,
+            &sig,
+            chrono::Utc::now().timestamp(),
+        )
+        .map_err(|e| match e {
+            layers_storage::SignatureError::Expired => {
+                forbidden("has expired: read the content again for a fresh one")
+            }
+            _ => forbidden("has a wrong signature"),
+        })?;
+    let (body, size) = match state.media.storage.get(&key).await {
+        Ok(found) => found,
+        Err(layers_storage::Error::NotFound | layers_storage::Error::InvalidKey(_)) => {
+            return Err(ApiError::not_found("media"))
+        }
+        Err(e) => return Err(ApiError::internal(e)),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, content_type(&key)))
+        .insert_header((CONTENT_LENGTH, size))
+        .insert_header((CACHE_CONTROL, "private, max-age=3600"))
+        .streaming(body.map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))))
+}
+
+/// `GET /media/{key:.*}`, mounted outside `/v1` (no key).
+pub fn config(cfg: &mut web::ServiceConfig) {
+    super::Routes::new(cfg, "").resource("/media/{key:.*}", |r| r.get(media));
+}
