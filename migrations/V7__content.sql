@@ -40,3 +40,36 @@ CREATE TABLE content_assets (
     CHECK ((fixture_path IS NULL) <> (storage_key IS NULL)),
     UNIQUE (container_id, position)
 );
+
+-- Direct uploads: a session of declared files, each PUT to its signed URL, then finalized into a
+-- container.
+CREATE TABLE upload_sessions (
+    id                  uuid PRIMARY KEY,
+    organization_id     uuid NOT NULL REFERENCES organizations (id),
+    project_id          uuid NOT NULL REFERENCES projects (id),
+    is_sandbox          boolean NOT NULL,
+    caption             text,
+    hook                text,
+    -- set once finalized: the container it became
+    container_id        uuid REFERENCES content_containers (id),
+    expires_at          timestamptz NOT NULL,
+    created_at          timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE upload_files (
+    session_id          uuid NOT NULL REFERENCES upload_sessions (id) ON DELETE CASCADE,
+    index               integer NOT NULL,
+    filename            text NOT NULL,
+    content_type        text NOT NULL,
+    size_bytes          bigint NOT NULL,
+    -- set once the bytes are stored and checked
+    storage_key         text,
+    width               integer,
+    height              integer,
+    received_at         timestamptz,
+    PRIMARY KEY (session_id, index)
+);
+
+-- the monthly upload quota counts a project's live uploaded containers
+CREATE INDEX content_containers_uploads ON content_containers (project_id, created_at)
+    WHERE source = 'uploaded' AND NOT is_sandbox;

@@ -155,6 +155,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(routes::docs::config);
     cfg.configure(routes::content::fixtures_config);
     cfg.configure(routes::media::config);
+    cfg.configure(routes::uploads::put_config);
     cfg.configure(routes::health::config).service(
         web::scope("/v1")
             // the last wrap runs first: authentication, then the write's transaction (with its
@@ -168,6 +169,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(routes::credits::config)
             .configure(routes::ingest::config)
             .configure(routes::webhooks::config)
+            // before content's `…/content/{format}`, which would take `…/content/upload`
+            .configure(routes::uploads::config)
             .configure(routes::content::config),
     );
 }

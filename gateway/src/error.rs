@@ -43,6 +43,9 @@ pub enum Code {
     UnsupportedMediaType,
     IdempotencyKeyReused,
     EnvironmentMismatch,
+    /// A live upload's file was refused (`reason`: too_large, unsupported_type, unreadable,
+    /// fetch_failed).
+    MediaRejected,
     RateLimited,
     QuotaExceeded,
     Internal,
@@ -64,7 +67,7 @@ impl Code {
             Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Code::IdempotencyKeyReused | Code::EnvironmentMismatch => {
+            Code::IdempotencyKeyReused | Code::EnvironmentMismatch | Code::MediaRejected => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Code::RateLimited | Code::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
@@ -90,6 +93,7 @@ impl Code {
             Code::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Code::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Code::EnvironmentMismatch => "ENVIRONMENT_MISMATCH",
+            Code::MediaRejected => "MEDIA_REJECTED",
             Code::RateLimited => "RATE_LIMITED",
             Code::QuotaExceeded => "QUOTA_EXCEEDED",
             Code::Internal => "INTERNAL",
@@ -372,6 +376,15 @@ impl From<layers_content::Error> for ApiError {
             E::Uploaded => {
                 ApiError::conflict("uploaded_content", "uploaded content cannot be regenerated")
             }
+            e @ E::MixedUpload => ApiError::validation("urls", e.to_string()),
+            E::UploadNotFound => ApiError::not_found("upload"),
+            e @ E::UploadExpired => ApiError::conflict("upload_expired", e.to_string()),
+            E::UploadIncomplete(missing) => ApiError::conflict(
+                "upload_incomplete",
+                format!("files {missing:?} have not been uploaded yet: PUT them first"),
+            )
+            .with_details(json!({ "missing": missing })),
+            E::UploadOfAnotherProject => ApiError::not_found("upload"),
             E::Events(e) => e.into(),
             e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
         }

@@ -62,6 +62,10 @@ use crate::routes;
         routes::content::regenerate,
         routes::content::sandbox_fixture,
         routes::media::media,
+        routes::uploads::upload,
+        routes::uploads::start_session,
+        routes::uploads::finalize,
+        routes::uploads::put_file,
         routes::webhooks::create,
         routes::webhooks::list,
         routes::webhooks::get,
@@ -155,7 +159,7 @@ struct ErrorCode;
 
 /// Every [`Code`]; the match in [`listed`] has no wildcard, so a new code does not compile
 /// until it is listed here too.
-const CODES: [Code; 20] = [
+const CODES: [Code; 21] = [
     Code::ValidationError,
     Code::Unauthenticated,
     Code::PaymentRequired,
@@ -170,6 +174,7 @@ const CODES: [Code; 20] = [
     Code::UnsupportedMediaType,
     Code::IdempotencyKeyReused,
     Code::EnvironmentMismatch,
+    Code::MediaRejected,
     Code::RateLimited,
     Code::QuotaExceeded,
     Code::Internal,
@@ -195,6 +200,7 @@ fn listed(code: Code) {
         | Code::UnsupportedMediaType
         | Code::IdempotencyKeyReused
         | Code::EnvironmentMismatch
+        | Code::MediaRejected
         | Code::RateLimited
         | Code::QuotaExceeded
         | Code::Internal

@@ -148,6 +148,14 @@ fn serve(gateway: &Path, url: &str, interrupted: &AtomicBool) -> Result<()> {
         .env("LAYERS_BIND", &bind)
         .env("LAYERS_MASTER_KEY", master_key)
         .env("LAYERS_ALLOW_PRIVATE_NETWORK", "true")
+        // every URL the API hands out (sandbox fixtures, live media, upload URLs) is this
+        // gateway's own, so each one can be fetched on this machine
+        .env("LAYERS_PUBLIC_BASE_URL", format!("http://{bind}"))
+        .env("LAYERS_MEDIA_BASE_URL", format!("http://{bind}"))
+        .env(
+            "LAYERS_STORAGE_URL",
+            format!("file://{}", dev_dir().join("media").display()),
+        )
         .spawn()
         .map_err(|e| format!("could not start the gateway: {e}"))?;
     // Should xtask be killed hard, the next run finds this gateway by its pid and stops it.

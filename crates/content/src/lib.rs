@@ -4,9 +4,14 @@
 mod fixtures;
 #[cfg(feature = "store")]
 mod generate;
+#[cfg(feature = "store")]
+mod ingest_media;
 mod model;
+mod probe;
 #[cfg(feature = "store")]
 mod store;
+#[cfg(feature = "store")]
+mod uploads;
 
 pub use fixtures::*;
 #[cfg(feature = "store")]
@@ -14,12 +19,19 @@ pub use generate::{
     payload, Generation, GeneratorConfig, LiveGeneration, NotConfigured, GENERATE, KINDS,
     REGENERATE,
 };
+#[cfg(feature = "store")]
+pub use ingest_media::{Intake, MediaIntake, Refused};
 pub use model::{
     preview, Asset, AssetId, Container, ContainerFormat, ContainerId, Location, Preview, Source,
     Status,
 };
+pub use probe::{check_declared, probe, MediaKind, Probe, Rejection, ACCEPTED, HEAD_BYTES};
 #[cfg(feature = "store")]
 pub use store::{
     complete, containers_of_job, fail, mark_generating, Content, Error, NewAsset, NewGeneration,
     Result,
+};
+#[cfg(feature = "store")]
+pub use uploads::{
+    record_file, sandbox_kind, upload_format, upload_session, DeclaredFile, UploadId, UploadSession,
 };

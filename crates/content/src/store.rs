@@ -34,6 +34,20 @@ pub enum Error {
     /// Regenerating an uploaded container.
     #[error("uploaded content cannot be regenerated")]
     Uploaded,
+    /// An upload mixing a video with other files, or more than one video.
+    #[error("a video is uploaded alone: one video, or one to ten images")]
+    MixedUpload,
+    #[error("no such upload")]
+    UploadNotFound,
+    /// The upload session has expired.
+    #[error("the upload has expired; start a new one")]
+    UploadExpired,
+    /// Finalizing before every file was PUT (the indexes missing).
+    #[error("files {0:?} have not been uploaded yet")]
+    UploadIncomplete(Vec<u32>),
+    /// The upload belongs to another project.
+    #[error("the upload belongs to another project")]
+    UploadOfAnotherProject,
     #[error("stored content is corrupt: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -69,7 +83,7 @@ pub struct NewAsset {
 }
 
 impl NewAsset {
-    fn fixture(a: &fixtures::FixtureAsset) -> NewAsset {
+    pub(crate) fn fixture(a: &fixtures::FixtureAsset) -> NewAsset {
         NewAsset {
             kind: a.kind,
             location: Location::Fixture(a.path.to_owned()),
@@ -93,7 +107,8 @@ impl layers_core::Environment for Content {
     }
 }
 
-const COLUMNS: &str = "id, organization_id, project_id, is_sandbox, format, source, status, \
+pub(crate) const COLUMNS: &str =
+    "id, organization_id, project_id, is_sandbox, format, source, status, \
      variant_index, hook, caption, influencer_id, job_id, regenerations, created_at, updated_at";
 
 impl Content {
@@ -413,7 +428,7 @@ async fn announce(db: &impl GenericClient, c: &Container) -> Result<()> {
     Ok(())
 }
 
-async fn insert_assets(
+pub(crate) async fn insert_assets(
     db: &impl GenericClient,
     container: ContainerId,
     assets: &[NewAsset],
@@ -478,7 +493,11 @@ async fn insert_assets(
         .collect())
 }
 
-async fn find(db: &impl GenericClient, org: OrgId, id: ContainerId) -> Result<Container> {
+pub(crate) async fn find(
+    db: &impl GenericClient,
+    org: OrgId,
+    id: ContainerId,
+) -> Result<Container> {
     let row = layers_db::cached::query_opt(
         db,
         &format!("SELECT {COLUMNS} FROM content_containers WHERE id = $1 AND organization_id = $2"),
@@ -532,7 +551,7 @@ async fn attach_assets(db: &impl GenericClient, containers: &mut [Container]) ->
     Ok(())
 }
 
-fn container(row: &Row) -> Result<Container> {
+pub(crate) fn container(row: &Row) -> Result<Container> {
     let format: &str = row.get("format");
     let source: &str = row.get("source");
     let status: &str = row.get("status");

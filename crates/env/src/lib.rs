@@ -21,7 +21,7 @@
 
 use std::sync::Arc;
 
-use layers_content::{Content, Generation, GeneratorConfig, LiveGeneration};
+use layers_content::{Content, Generation, GeneratorConfig, Intake, LiveGeneration, MediaIntake};
 use layers_core::{EnvKind, Environment};
 use layers_credits::CreditGate;
 use layers_ingest::{Ingest, LiveIngest, Platforms};
@@ -68,6 +68,7 @@ pub struct EnvServices {
     pub webhooks: Webhooks,
     pub content: Content,
     pub generation: Generation,
+    pub intake: Intake,
 }
 
 impl Environment for EnvServices {
@@ -89,12 +90,20 @@ impl Environments {
             allow_private_network: settings.allow_private_network,
             ..OutboundConfig::default()
         })?;
+        // media files can be large: a longer time limit and no response-size cap of its own
+        // (the intake counts against LAYERS_UPLOAD_MAX_BYTES while streaming)
+        let uploads_outbound = Outbound::new(OutboundConfig {
+            allow_private_network: settings.allow_private_network,
+            timeout: std::time::Duration::from_secs(300),
+            max_response_bytes: usize::try_from(settings.upload_max_bytes).unwrap_or(usize::MAX),
+            ..OutboundConfig::default()
+        })?;
         let platforms = Platforms {
             appstore_base_url: settings.appstore_base_url.clone(),
             github_base_url: settings.github_base_url.clone(),
             github_token: settings.github_token.clone(),
         };
-        let set = |kind: EnvKind, ingest: Ingest, generation: Generation| {
+        let set = |kind: EnvKind, ingest: Ingest, generation: Generation, intake: Intake| {
             Arc::new(EnvServices {
                 kind,
                 projects: Projects::new(kind),
@@ -108,20 +117,32 @@ impl Environments {
                 ),
                 content: Content::new(kind),
                 generation,
+                intake,
             })
         };
         Ok(Environments {
             live: set(
                 EnvKind::Live,
                 Ingest::Live(Box::new(LiveIngest::new(outbound.clone(), platforms))),
+                // (intake below: the same guarded client, with the uploads' time limit)
                 Generation::Live(Box::new(LiveGeneration {
                     generator: settings.generator.clone(),
                     outbound,
                     storage: settings.storage.clone(),
                     max_bytes: settings.upload_max_bytes,
                 })),
+                Intake::Live(Box::new(MediaIntake {
+                    outbound: uploads_outbound,
+                    storage: settings.storage.clone(),
+                    max_bytes: settings.upload_max_bytes,
+                })),
             ),
-            sandbox: set(EnvKind::Sandbox, Ingest::Sandbox, Generation::Sandbox),
+            sandbox: set(
+                EnvKind::Sandbox,
+                Ingest::Sandbox,
+                Generation::Sandbox,
+                Intake::Sandbox,
+            ),
         })
     }
 

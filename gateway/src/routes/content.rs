@@ -109,7 +109,7 @@ struct Metadata {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = ContentContainer)]
-struct ContainerBody {
+pub(crate) struct ContainerBody {
     #[schema(example = "cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
     id: String,
     #[schema(example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
@@ -149,7 +149,7 @@ fn asset_url(state: &AppState, asset: &Asset) -> String {
 }
 
 impl ContainerBody {
-    fn new(state: &AppState, c: Container) -> ContainerBody {
+    pub(crate) fn new(state: &AppState, c: Container) -> ContainerBody {
         let urls: Vec<String> = c.assets.iter().map(|a| asset_url(state, a)).collect();
         let preview = preview(&c.assets, &urls).map(|p| PreviewBody {
             primary_url: p.primary_url,

@@ -11,4 +11,5 @@ mod limits;
 mod openapi;
 mod projects;
 mod security;
+mod uploads;
 mod webhooks;

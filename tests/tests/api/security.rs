@@ -225,7 +225,9 @@ async fn slow_bodies_are_cut_off_without_holding_a_connection_or_a_key() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let held: i64 = c
                     .query_one(
-                        "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory') \
+                        "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+                                   AND database = (SELECT oid FROM pg_database \
+                                                   WHERE datname = current_database())) \
                          + (SELECT count(*) FROM pg_stat_activity \
                             WHERE datname = current_database() AND state LIKE 'idle in transaction%')",
                         &[],

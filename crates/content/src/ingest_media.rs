@@ -1,0 +1,283 @@
+//! Live media intake: bytes from a URL or from a PUT are probed before anything is stored (the
+//! first [`HEAD_BYTES`] decide the type and dimensions), then streamed into storage within the
+//! size limit. A file refused on the way leaves nothing stored.
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _};
+
+use crate::fixtures::AssetKind;
+use crate::model::Location;
+use crate::probe::{probe, MediaKind, Probe, Rejection, HEAD_BYTES};
+use crate::store::NewAsset;
+
+/// Why a live file was refused: a [`Rejection`] of its bytes, or a fetch that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("{0}")]
+    Media(Rejection),
+    /// The URL could not be fetched (refused address, timeout, a non-2xx answer).
+    #[error("{0}")]
+    FetchFailed(String),
+    /// The declared size and the bytes that arrived differ.
+    #[error("{0}")]
+    SizeMismatch(String),
+    /// Storage failed: not the partner's fault.
+    #[error("storing the file failed: {0}")]
+    Storage(String),
+}
+
+impl Refused {
+    /// The `reason` of 422 `MEDIA_REJECTED` (`None` for a storage failure, a 500).
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Refused::Media(r) => Some(r.reason()),
+            Refused::FetchFailed(_) => Some("fetch_failed"),
+            Refused::SizeMismatch(_) => Some("unreadable"),
+            Refused::Storage(_) => None,
+        }
+    }
+}
+
+/// Where live files go, and how big they may be.
+#[derive(Clone, Debug)]
+pub struct MediaIntake {
+    pub outbound: layers_outbound::Outbound,
+    pub storage: layers_storage::Storage,
+    /// `LAYERS_UPLOAD_MAX_BYTES`
+    pub max_bytes: u64,
+}
+
+fn kind_of(probe: &Probe) -> AssetKind {
+    match probe.kind {
+        MediaKind::Image => AssetKind::Image,
+        MediaKind::Video => AssetKind::Video,
+    }
+}
+
+fn extension(content_type: &str) -> &'static str {
+    match content_type {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "video/mp4" => "mp4",
+        "video/quicktime" => "mov",
+        _ => "bin",
+    }
+}
+
+impl MediaIntake {
+    /// Reads `body`'s first bytes, probes them (against `declared` when given), then streams
+    /// everything into storage under `key_stem` + the type's extension. With `exact_size`, a
+    /// body of any other length is refused. Nothing stays stored when it is refused.
+    pub async fn store_checked<S, E>(
+        &self,
+        key_stem: &str,
+        body: S,
+        declared: Option<&str>,
+        exact_size: Option<u64>,
+    ) -> Result<NewAsset, Refused>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut body = body;
+        let mut head: Vec<Bytes> = Vec::new();
+        let mut head_len = 0usize;
+        let mut ended = false;
+        while head_len < HEAD_BYTES {
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    head_len += chunk.len();
+                    head.push(chunk);
+                }
+                Some(Err(e)) => {
+                    return Err(Refused::FetchFailed(format!(
+                        "reading the file failed: {e}"
+                    )))
+                }
+                None => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        let limit = exact_size.unwrap_or(self.max_bytes).min(self.max_bytes);
+        if head_len as u64 > limit {
+            return Err(match exact_size {
+                Some(size) if size < self.max_bytes => {
+                    Refused::SizeMismatch(format!("more bytes arrived than the {size} declared"))
+                }
+                _ => Refused::Media(Rejection::TooLarge {
+                    max_bytes: self.max_bytes,
+                }),
+            });
+        }
+        let first: Vec<u8> = head.iter().flat_map(|c| c.iter().copied()).collect();
+        let probed = probe(&first, declared).map_err(Refused::Media)?;
+        let key = format!("{key_stem}.{}", extension(probed.content_type));
+        let rest = if ended {
+            futures_util::stream::empty().boxed_local()
+        } else {
+            body.map(|r| r.map_err(|e| std::io::Error::other(e.to_string())))
+                .boxed_local()
+        };
+        let all = futures_util::stream::iter(head.into_iter().map(Ok)).chain(rest);
+        let stored = self
+            .storage
+            .put_stream(&key, all, limit)
+            .await
+            .map_err(|e| match e {
+                layers_storage::Error::TooLarge { .. } => match exact_size {
+                    Some(size) if size < self.max_bytes => Refused::SizeMismatch(format!(
+                        "more bytes arrived than the {size} declared"
+                    )),
+                    _ => Refused::Media(Rejection::TooLarge {
+                        max_bytes: self.max_bytes,
+                    }),
+                },
+                layers_storage::Error::Body(e) => {
+                    Refused::FetchFailed(format!("reading the file failed: {e}"))
+                }
+                e => Refused::Storage(e.to_string()),
+            })?;
+        if let Some(size) = exact_size {
+            if stored != size {
+                let _ = self.storage.delete(&key).await;
+                return Err(Refused::SizeMismatch(format!(
+                    "{stored} bytes arrived, {size} were declared"
+                )));
+            }
+        }
+        Ok(NewAsset {
+            kind: kind_of(&probed),
+            location: Location::Stored(key),
+            content_type: probed.content_type.to_owned(),
+            width: probed.width,
+            height: probed.height,
+        })
+    }
+
+    /// Fetches `url` (through the outbound guard: private addresses refused after resolution)
+    /// and stores it checked, as [`MediaIntake::store_checked`]. The answer's `Content-Type`, when
+    /// it names an accepted type, must agree with the bytes.
+    pub async fn fetch(&self, url: &str, key_stem: &str) -> Result<NewAsset, Refused> {
+        let parsed = layers_outbound::Url::parse(url)
+            .map_err(|e| Refused::FetchFailed(format!("not a URL: {e}")))?;
+        let response = self
+            .outbound
+            .get(parsed)
+            .send()
+            .await
+            .map_err(|e| Refused::FetchFailed(e.to_string()))?
+            .error_for_status()
+            .await
+            .map_err(|e| Refused::FetchFailed(e.to_string()))?;
+        let declared = response
+            .headers()
+            .get(layers_outbound::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or(v).trim().to_ascii_lowercase())
+            .filter(|v| crate::probe::ACCEPTED.contains(&v.as_str()));
+        let length = response
+            .headers()
+            .get(layers_outbound::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if length.is_some_and(|l| l > self.max_bytes) {
+            return Err(Refused::Media(Rejection::TooLarge {
+                max_bytes: self.max_bytes,
+            }));
+        }
+        let chunks = Box::pin(response.into_chunks());
+        self.store_checked(key_stem, chunks, declared.as_deref(), None)
+            .await
+    }
+}
+
+/// What uploads do in one environment: live files are fetched, probed, stored and counted;
+/// sandbox files are never fetched, stored, validated or counted.
+#[derive(Clone, Debug)]
+pub enum Intake {
+    Live(Box<MediaIntake>),
+    Sandbox,
+}
+
+impl Intake {
+    /// Whether uploads count toward the per-project monthly quota.
+    pub fn counts_toward_quota(&self) -> bool {
+        matches!(self, Intake::Live(_))
+    }
+
+    /// Takes in the files at `urls` for container `container`: live, each is fetched, probed
+    /// and stored (all or none: a refusal deletes what was stored before it); in the sandbox
+    /// only the names' extensions are read. Answers the files' kinds and, live, their assets.
+    pub async fn fetch_all(
+        &self,
+        container: crate::ContainerId,
+        urls: &[String],
+    ) -> Result<(Vec<AssetKind>, Vec<NewAsset>), (usize, Refused)> {
+        let live = match self {
+            Intake::Sandbox => {
+                return Ok((
+                    urls.iter().map(|u| crate::sandbox_kind(u)).collect(),
+                    Vec::new(),
+                ))
+            }
+            Intake::Live(live) => live,
+        };
+        let mut assets: Vec<NewAsset> = Vec::with_capacity(urls.len());
+        for (i, url) in urls.iter().enumerate() {
+            match live.fetch(url, &format!("uploads/{container}/{i}")).await {
+                Ok(asset) => assets.push(asset),
+                Err(refused) => {
+                    for stored in &assets {
+                        if let Location::Stored(key) = &stored.location {
+                            let _ = live.storage.delete(key).await;
+                        }
+                    }
+                    return Err((i, refused));
+                }
+            }
+        }
+        Ok((assets.iter().map(|a| a.kind).collect(), assets))
+    }
+
+    /// Checks what a direct-upload session declares: live, each type must be accepted and each
+    /// size within the limit; the sandbox accepts anything.
+    pub fn check_declared(&self, files: &[crate::DeclaredFile]) -> Result<(), (usize, Refused)> {
+        let Intake::Live(live) = self else {
+            return Ok(());
+        };
+        for (i, f) in files.iter().enumerate() {
+            crate::probe::check_declared(&f.content_type).map_err(|r| (i, Refused::Media(r)))?;
+            if f.size_bytes > live.max_bytes {
+                return Err((
+                    i,
+                    Refused::Media(Rejection::TooLarge {
+                        max_bytes: live.max_bytes,
+                    }),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes what a refused live upload stored (nothing in the sandbox).
+    pub async fn discard(&self, assets: &[NewAsset]) {
+        if let Intake::Live(live) = self {
+            for asset in assets {
+                if let Location::Stored(key) = &asset.location {
+                    let _ = live.storage.delete(key).await;
+                }
+            }
+        }
+    }
+
+    /// The live intake, for a PUT: `None` in the sandbox, whose upload URLs are inert.
+    pub fn live(&self) -> Option<&MediaIntake> {
+        match self {
+            Intake::Live(live) => Some(live),
+            Intake::Sandbox => None,
+        }
+    }
+}

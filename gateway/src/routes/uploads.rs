@@ -1,0 +1,595 @@
+//! Uploads (CONTRACT §11 "Uploads"): by URL (`POST …/content/upload` → 201 a completed
+//! container), or direct (`POST …/content/uploads` → a session, `PUT` each file to its signed
+//! URL, `POST …/content/finalize-upload` → the container). One code path for both environments:
+//! the environment's `Intake` fetches, probes, stores and counts live files, and does none of
+//! that in the sandbox.
+
+use actix_web::http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{Datelike, TimeZone, Utc};
+use layers_content::{ContainerId, DeclaredFile, Refused, UploadId};
+use layers_projects::ProjectId;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+use crate::app::AppState;
+use crate::auth::{Authorized, ContentWrite};
+use crate::env::Env;
+use crate::error::{quote, ApiError, Code};
+use crate::extract::{path_id, Json};
+use crate::routes::content::ContainerBody;
+use crate::tx::Tx;
+use crate::wire::time;
+
+/// How long a direct upload's URLs stay valid.
+const SESSION_SECS: i64 = 3600;
+const MAX_FILES: usize = 10;
+const MAX_URL_LEN: usize = 2048;
+const MAX_FILENAME: usize = 255;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct UrlUpload {
+    /// 1 to 10 `http(s)` URLs: one image (format `image`), 2 to 10 images (`slideshow`) or one
+    /// video (`video`).
+    #[schema(example = json!(["https://example.com/a.jpg", "https://example.com/b.jpg"]))]
+    urls: Vec<String>,
+    #[schema(max_length = 2200)]
+    caption: Option<String>,
+    #[schema(max_length = 500)]
+    hook: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FileDeclaration {
+    #[schema(example = "clip.mp4")]
+    filename: String,
+    /// `image/jpeg`, `image/png`, `image/webp`, `video/mp4` or `video/quicktime`.
+    #[schema(example = "video/mp4")]
+    content_type: String,
+    #[schema(example = 10485760)]
+    size_bytes: u64,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SessionRequest {
+    /// 1 to 10 files.
+    files: Vec<FileDeclaration>,
+    #[schema(max_length = 2200)]
+    caption: Option<String>,
+    #[schema(max_length = 500)]
+    hook: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct UploadTarget {
+    index: u32,
+    /// PUT the file's bytes here (signed, valid until `expiresAt`). A test key's URLs are
+    /// inert: a PUT is refused and stores nothing.
+    upload_url: String,
+    #[schema(example = "PUT")]
+    method: &'static str,
+    /// Send these headers with the PUT.
+    #[schema(value_type = Object, example = json!({"Content-Type": "video/mp4"}))]
+    headers: BTreeMap<&'static str, String>,
+}
+
+/// A direct-upload session.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UploadSession)]
+struct SessionBody {
+    #[schema(example = "upl_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    id: String,
+    #[schema(example = "pending")]
+    status: &'static str,
+    files: Vec<UploadTarget>,
+    #[schema(format = DateTime, example = "2026-05-08T13:00:00.000Z")]
+    expires_at: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Finalize {
+    #[schema(example = "upl_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    upload_id: String,
+}
+
+/// What a PUT stored.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UploadedFile)]
+struct Received {
+    index: u32,
+    size_bytes: u64,
+    content_type: String,
+}
+
+fn bounded(name: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(ApiError::validation(
+            name,
+            format!("{name} must be at most {max} characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn media_rejected(field: &str, index: usize, refused: Refused) -> ApiError {
+    match refused.reason() {
+        Some(reason) => ApiError::new(
+            Code::MediaRejected,
+            format!("file {index} was refused: {refused}"),
+        )
+        .with_reason(reason)
+        .with_details(json!({ "field": field, "index": index })),
+        None => ApiError::internal(refused),
+    }
+}
+
+/// 429 `QUOTA_EXCEEDED` (reason `upload_quota`) when the project used its live uploads for the
+/// month; the sandbox never counts.
+async fn check_quota(
+    state: &AppState,
+    env: &Env,
+    tx: &Tx,
+    project: ProjectId,
+) -> Result<(), ApiError> {
+    if !env.intake.counts_toward_quota() {
+        return Ok(());
+    }
+    let used = env
+        .content
+        .uploads_this_month(&**tx, project.as_uuid())
+        .await?;
+    let quota = state.settings.upload_quota_per_project;
+    if used < i64::from(quota) {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let (y, m) = if now.month() == 12 {
+        (now.year() + 1, 1)
+    } else {
+        (now.year(), now.month() + 1)
+    };
+    let next = Utc
+        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now);
+    let retry = (next - now).num_seconds().max(1) as u64;
+    Err(ApiError::new(
+        Code::QuotaExceeded,
+        format!("this project used its {quota} live uploads of the month"),
+    )
+    .with_reason("upload_quota")
+    .with_details(json!({ "uploadQuota": quota, "retryAfterSeconds": retry }))
+    .with_header(RETRY_AFTER, HeaderValue::from(retry)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{projectId}/content/upload",
+    tag = "Content",
+    operation_id = "uploadContentFromUrls",
+    summary = "Upload content from URLs",
+    description = "Makes a completed container (`source: uploaded`) from your files: one image \
+        is an `image`, 2 to 10 images a `slideshow`, one video a `video`. A live key's files are \
+        fetched (private addresses refused), checked by their bytes (JPEG, PNG, WebP, MP4, \
+        QuickTime; at most `LAYERS_UPLOAD_MAX_BYTES`) and stored; a test key's are never fetched \
+        and fixture media stands in, with your caption and hook kept.",
+    params(("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
+    request_body = UrlUpload,
+    responses(
+        (status = 201, description = "The container", body = ContainerBody),
+        (status = 422, description = "`MEDIA_REJECTED` (reason `too_large`, `unsupported_type`, \
+            `unreadable` or `fetch_failed`; `details.index`), or `ENVIRONMENT_MISMATCH`", body = crate::openapi::ErrorEnvelope),
+        (status = 429, description = "`QUOTA_EXCEEDED` (reason `upload_quota`): the project's \
+            live uploads of the month are used up", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = ["content:write"]), ("apiKey" = ["content:write"])),
+)]
+async fn upload(
+    state: web::Data<AppState>,
+    auth: Authorized<ContentWrite>,
+    env: Env,
+    path: web::Path<String>,
+    Json(body): Json<UrlUpload>,
+    tx: Tx,
+) -> Result<HttpResponse, ApiError> {
+    let project = path_id(&path, "project", ProjectId::parse)?;
+    if body.urls.is_empty() || body.urls.len() > MAX_FILES {
+        return Err(ApiError::validation("urls", "urls must hold 1 to 10 URLs"));
+    }
+    for url in &body.urls {
+        let ok = url.len() <= MAX_URL_LEN
+            && layers_outbound::Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if !ok {
+            return Err(ApiError::validation(
+                "urls",
+                format!("urls must be http or https URLs, got {}", quote(url)),
+            ));
+        }
+    }
+    let caption = bounded("caption", body.caption, 2200)?;
+    let hook = bounded("hook", body.hook, 500)?;
+    env.projects
+        .require_active(&*tx, auth.organization_id, project)
+        .await?;
+    check_quota(&state, &env, &tx, project).await?;
+    let id = ContainerId::new();
+    let (kinds, media) = env
+        .intake
+        .fetch_all(id, &body.urls)
+        .await
+        .map_err(|(i, refused)| media_rejected("urls", i, refused))?;
+    let created = env
+        .content
+        .create_uploaded(
+            &*tx,
+            auth.organization_id,
+            project.as_uuid(),
+            id,
+            &kinds,
+            media.clone(),
+            caption,
+            hook,
+        )
+        .await;
+    let created = match created {
+        Ok(c) => c,
+        Err(e) => {
+            env.intake.discard(&media).await;
+            return Err(match e {
+                layers_content::Error::MixedUpload => ApiError::validation("urls", e.to_string()),
+                e => e.into(),
+            });
+        }
+    };
+    Ok(HttpResponse::Created().json(ContainerBody::new(&state, created)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{projectId}/content/uploads",
+    tag = "Content",
+    operation_id = "createUploadSession",
+    summary = "Start a direct upload",
+    description = "Declares up to 10 files and answers a signed `PUT` URL for each, valid for an \
+        hour; then `POST …/content/finalize-upload`. A live key's declared types and sizes are \
+        checked here and the bytes at each PUT; a test key's URLs are inert.",
+    params(("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
+    request_body = SessionRequest,
+    responses(
+        (status = 201, description = "The session", body = SessionBody),
+        (status = 422, description = "`MEDIA_REJECTED` (a declared type or size; \
+            `details.index`), or `ENVIRONMENT_MISMATCH`", body = crate::openapi::ErrorEnvelope),
+        (status = 429, description = "`QUOTA_EXCEEDED` (reason `upload_quota`)", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = ["content:write"]), ("apiKey" = ["content:write"])),
+)]
+async fn start_session(
+    state: web::Data<AppState>,
+    auth: Authorized<ContentWrite>,
+    env: Env,
+    path: web::Path<String>,
+    Json(body): Json<SessionRequest>,
+    tx: Tx,
+) -> Result<HttpResponse, ApiError> {
+    let project = path_id(&path, "project", ProjectId::parse)?;
+    if body.files.is_empty() || body.files.len() > MAX_FILES {
+        return Err(ApiError::validation(
+            "files",
+            "files must hold 1 to 10 files",
+        ));
+    }
+    let mut files = Vec::with_capacity(body.files.len());
+    for (i, f) in body.files.into_iter().enumerate() {
+        if f.filename.is_empty() || f.filename.chars().count() > MAX_FILENAME {
+            return Err(ApiError::validation(
+                "files",
+                format!("files[{i}].filename must be 1 to 255 characters"),
+            ));
+        }
+        if f.size_bytes == 0 {
+            return Err(ApiError::validation(
+                "files",
+                format!("files[{i}].sizeBytes must be at least 1"),
+            ));
+        }
+        files.push(DeclaredFile {
+            index: i as u32,
+            filename: f.filename,
+            content_type: f.content_type.trim().to_ascii_lowercase(),
+            size_bytes: f.size_bytes,
+            storage_key: None,
+            width: None,
+            height: None,
+        });
+    }
+    let caption = bounded("caption", body.caption, 2200)?;
+    let hook = bounded("hook", body.hook, 500)?;
+    env.projects
+        .require_active(&*tx, auth.organization_id, project)
+        .await?;
+    check_quota(&state, &env, &tx, project).await?;
+    env.intake
+        .check_declared(&files)
+        .map_err(|(i, refused)| media_rejected("files", i, refused))?;
+    let expires_at = Utc::now() + chrono::Duration::seconds(SESSION_SECS);
+    let session = env
+        .content
+        .create_session(
+            &*tx,
+            auth.organization_id,
+            project.as_uuid(),
+            &files,
+            caption,
+            hook,
+            expires_at,
+        )
+        .await?;
+    let base = &state.settings.public_base_url;
+    let targets = session
+        .files
+        .iter()
+        .map(|f| {
+            let path = format!("/uploads/{}/{}", session.id, f.index);
+            // live URLs are signed; the sandbox's carry no signature, so every PUT is refused
+            let query = match (&state.media.signer, env.intake.live()) {
+                (Some(signer), Some(_)) => {
+                    format!("?{}", signer.sign("PUT", &path, expires_at.timestamp()))
+                }
+                _ => String::new(),
+            };
+            UploadTarget {
+                index: f.index,
+                upload_url: format!("{base}{path}{query}"),
+                method: "PUT",
+                headers: BTreeMap::from([("Content-Type", f.content_type.clone())]),
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Created().json(SessionBody {
+        id: session.id.to_string(),
+        status: "pending",
+        files: targets,
+        expires_at: time(expires_at),
+    }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{projectId}/content/finalize-upload",
+    tag = "Content",
+    operation_id = "finalizeUpload",
+    summary = "Finish a direct upload",
+    description = "Makes the session's completed container: 201 the first time, 200 with the \
+        same container after. A live session whose files were not all PUT answers 409 \
+        `upload_incomplete` (`details.missing` lists them).",
+    params(("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
+    request_body = Finalize,
+    responses(
+        (status = 201, description = "The container, made now", body = ContainerBody),
+        (status = 200, description = "The container made before", body = ContainerBody),
+        (status = 409, description = "`CONFLICT`: reason `upload_incomplete` or `upload_expired`", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "`ENVIRONMENT_MISMATCH`", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = ["content:write"]), ("apiKey" = ["content:write"])),
+)]
+async fn finalize(
+    state: web::Data<AppState>,
+    auth: Authorized<ContentWrite>,
+    env: Env,
+    path: web::Path<String>,
+    Json(body): Json<Finalize>,
+    tx: Tx,
+) -> Result<HttpResponse, ApiError> {
+    let project = path_id(&path, "project", ProjectId::parse)?;
+    let upload = UploadId::parse(&body.upload_id)
+        .map_err(|_| ApiError::validation("uploadId", "uploadId must be an upload id (upl_…)"))?;
+    env.projects
+        .require_active(&*tx, auth.organization_id, project)
+        .await?;
+    let finalized = env
+        .content
+        .finalize(&*tx, auth.organization_id, project.as_uuid(), upload)
+        .await;
+    let (container, created) = finalized.map_err(|e| match e {
+        layers_content::Error::UploadNotFound | layers_content::Error::UploadOfAnotherProject => {
+            ApiError::new(Code::NotFound, "no such upload in this project")
+                .with_details(json!({ "field": "uploadId" }))
+        }
+        layers_content::Error::UploadIncomplete(missing) => ApiError::conflict(
+            "upload_incomplete",
+            format!("files {missing:?} have not been uploaded yet: PUT them first"),
+        )
+        .with_details(json!({ "missing": missing })),
+        layers_content::Error::UploadExpired => {
+            ApiError::conflict("upload_expired", "the upload has expired; start a new one")
+        }
+        layers_content::Error::EnvironmentMismatch(other) => {
+            ApiError::environment_mismatch("upload", other)
+        }
+        e => e.into(),
+    })?;
+    let mut res = if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(res.json(ContainerBody::new(&state, container)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct Signed {
+    /// When the URL stops working, in Unix seconds.
+    exp: Option<String>,
+    /// The URL's signature.
+    sig: Option<String>,
+}
+
+#[utoipa::path(
+    put,
+    path = "/uploads/{uploadId}/{index}",
+    tag = "Content",
+    operation_id = "putUploadFile",
+    summary = "Upload one file's bytes",
+    description = "The signed URL a session answered, with its `Content-Type`. The bytes must \
+        be the declared size and type (checked by their content); then the file counts as \
+        uploaded. No API key: the signature is the credential. A test key's URLs are inert.",
+    params(
+        ("uploadId" = String, Path, description = "The session's id", example = "upl_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
+        ("index" = u32, Path, description = "The file's index", example = 0),
+        Signed,
+    ),
+    responses(
+        (status = 200, description = "Stored", body = Received),
+        (status = 403, description = "`FORBIDDEN`: the signature is wrong or expired", body = crate::openapi::ErrorEnvelope),
+        (status = 409, description = "`CONFLICT`: the session was finalized (reason \
+            `already_finalized`) or belongs to a test key (reason `sandbox_upload`)", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "`MEDIA_REJECTED`: the bytes are not the declared size or \
+            type", body = crate::openapi::ErrorEnvelope),
+    ),
+)]
+async fn put_file(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (upload, index) = path.into_inner();
+    let upload = UploadId::parse(&upload).map_err(|_| ApiError::not_found("upload"))?;
+    let index: u32 = index
+        .parse()
+        .map_err(|_| ApiError::not_found("upload file"))?;
+    let db = state.pool.get().await?;
+    let session = layers_content::upload_session(&db, upload)
+        .await
+        .map_err(|_| ApiError::not_found("upload"))?;
+    let services = state.environments.get(session.env);
+    let Some(intake) = services.intake.live() else {
+        return Err(ApiError::conflict(
+            "sandbox_upload",
+            "this upload belongs to a test key: its URLs are inert and nothing is stored; \
+             finalize it to get fixture media",
+        ));
+    };
+    let query = web::Query::<Signed>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or(Signed {
+            exp: None,
+            sig: None,
+        });
+    let forbidden = |why: &str| ApiError::new(Code::Forbidden, format!("this upload URL {why}"));
+    let signer = state
+        .media
+        .signer
+        .as_ref()
+        .ok_or_else(|| forbidden("cannot be checked: the server has no LAYERS_MASTER_KEY"))?;
+    let (Some(exp), Some(sig)) = (query.exp, query.sig) else {
+        return Err(forbidden("is not signed: use the URL the session answered"));
+    };
+    signer
+        .verify(
+            "PUT",
+            &format!("/uploads/{upload}/{index}"),
+            &exp,
+            &sig,
+            Utc::now().timestamp(),
+        )
+        .map_err(|e| match e {
+            layers_storage::SignatureError::Expired => forbidden("has expired: start a new upload"),
+            _ => forbidden("has a wrong signature"),
+        })?;
+    if session.container_id.is_some() {
+        return Err(ApiError::conflict(
+            "already_finalized",
+            "this upload was finalized; start a new one",
+        ));
+    }
+    let file = session
+        .files
+        .iter()
+        .find(|f| f.index == index)
+        .ok_or_else(|| ApiError::not_found("upload file"))?;
+    let declared_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or(v).trim().to_ascii_lowercase());
+    if declared_type.as_deref() != Some(file.content_type.as_str()) {
+        return Err(ApiError::new(
+            Code::MediaRejected,
+            format!(
+                "send the file with Content-Type: {} as declared",
+                file.content_type
+            ),
+        )
+        .with_reason("unsupported_type"));
+    }
+    if let Some(length) = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if length != file.size_bytes {
+            return Err(ApiError::new(
+                Code::MediaRejected,
+                format!(
+                    "the file is {length} bytes; {} were declared",
+                    file.size_bytes
+                ),
+            )
+            .with_reason("unreadable"));
+        }
+    }
+    let stored = intake
+        .store_checked(
+            &format!("uploads/{upload}/{index}"),
+            payload,
+            Some(&file.content_type),
+            Some(file.size_bytes),
+        )
+        .await
+        .map_err(|refused| media_rejected("body", index as usize, refused))?;
+    let layers_content::Location::Stored(key) = &stored.location else {
+        return Err(ApiError::internal("a live upload was not stored"));
+    };
+    let recorded =
+        layers_content::record_file(&db, upload, index, key, stored.width, stored.height).await?;
+    if !recorded {
+        let _ = intake.storage.delete(key).await;
+        return Err(ApiError::conflict(
+            "already_finalized",
+            "this upload was finalized while the file arrived; start a new one",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(Received {
+        index,
+        size_bytes: file.size_bytes,
+        content_type: stored.content_type,
+    }))
+}
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    super::Routes::new(cfg, super::V1)
+        .resource("/projects/{projectId}/content/upload", |r| r.post(upload))
+        .resource("/projects/{projectId}/content/uploads", |r| {
+            r.post(start_session)
+        })
+        .resource("/projects/{projectId}/content/finalize-upload", |r| {
+            r.post(finalize)
+        });
+}
+
+/// `PUT /uploads/{uploadId}/{index}`, mounted outside `/v1` (no key).
+pub fn put_config(cfg: &mut web::ServiceConfig) {
+    super::Routes::new(cfg, "").resource("/uploads/{uploadId}/{index}", |r| r.put(put_file));
+}
