@@ -554,3 +554,34 @@ async fn a_generator_failure_fails_the_containers_and_refunds_the_job() {
     let events = app.get_json("/v1/events?type=content.failed", &key).await;
     assert_eq!(events["data"][0]["data"]["containerId"], id);
 }
+
+#[tokio::test]
+async fn a_test_key_never_reaches_the_generator_even_when_one_is_configured() {
+    let generator = fake_generator(200).await;
+    let app = live_app(&generator).await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let project = project(&app, &key).await;
+    let started: Value = generate(
+        &app,
+        &key,
+        &project,
+        json!({ "format": "video-remix", "variantCount": 3 }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    job_settles(&app, &key, started["jobId"].as_str().unwrap()).await;
+    let id = started["containers"][0]["id"].as_str().unwrap();
+    let regenerated: Value = app
+        .post_empty(&format!("/v1/content/{id}/regenerate"), &key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    job_settles(&app, &key, regenerated["jobId"].as_str().unwrap()).await;
+    assert!(
+        generator.received_requests().await.unwrap().is_empty(),
+        "the sandbox called the generator"
+    );
+}
