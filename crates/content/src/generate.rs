@@ -3,7 +3,7 @@
 //! generator for each container.
 
 use layers_jobs::{Control, Failure, Job};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::fixtures::AssetKind;
@@ -54,12 +54,10 @@ pub enum Generation {
 #[error("live content generation needs LAYERS_GENERATOR_URL and LAYERS_GENERATOR_TOKEN")]
 pub struct NotConfigured;
 
-/// The payload of a generation job: the containers it makes and what the generator is told of
-/// the project.
-pub fn payload(containers: &[ContainerId], project: serde_json::Value) -> serde_json::Value {
+/// The payload of a generation job: the containers it makes.
+pub fn payload(containers: &[ContainerId]) -> serde_json::Value {
     json!({
         "containerIds": containers.iter().map(ContainerId::to_string).collect::<Vec<_>>(),
-        "project": project,
     })
 }
 
@@ -80,6 +78,25 @@ impl Generation {
             Generation::Live(live) => live.run(job, control).await,
         }
     }
+}
+
+/// What the generator is asked (CONTRACT §11: `{format, variantIndex, hook, project: {name,
+/// timezone, primaryLanguage}}`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GeneratorRequest<'a> {
+    format: &'static str,
+    variant_index: u32,
+    hook: Option<&'a str>,
+    project: Option<&'a GeneratorProject>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GeneratorProject {
+    name: String,
+    timezone: String,
+    primary_language: String,
 }
 
 /// What the generator answers.
@@ -146,11 +163,25 @@ impl LiveGeneration {
             .url
             .join("generate")
             .map_err(|e| Failure::Permanent(format!("LAYERS_GENERATOR_URL: {e}")))?;
-        let containers = {
+        let (containers, project) = {
             let db = control.pool().get().await.map_err(db_failure)?;
-            containers_of_job(&db, job.id.as_uuid())
+            let containers = containers_of_job(&db, job.id.as_uuid())
+                .await
+                .map_err(db_failure)?;
+            // what the generator is told of the project, as it is now
+            let project = db
+                .query_opt(
+                    "SELECT name, timezone, primary_language FROM projects WHERE id = $1",
+                    &[&job.project_id],
+                )
                 .await
                 .map_err(db_failure)?
+                .map(|row| GeneratorProject {
+                    name: row.get(0),
+                    timezone: row.get(1),
+                    primary_language: row.get(2),
+                });
+            (containers, project)
         };
         let mut done = Vec::new();
         for container in containers {
@@ -170,12 +201,12 @@ impl LiveGeneration {
                     .await
                     .map_err(db_failure)?;
             }
-            let body = json!({
-                "format": format.as_str(),
-                "variantIndex": container.variant_index,
-                "hook": container.hook,
-                "project": job.payload["project"],
-            });
+            let body = GeneratorRequest {
+                format: format.as_str(),
+                variant_index: container.variant_index,
+                hook: container.hook.as_deref(),
+                project: project.as_ref(),
+            };
             let generated: Generated = self
                 .outbound
                 .post(endpoint.clone())

@@ -64,8 +64,9 @@ pub struct NewGeneration {
     pub organization_id: OrgId,
     pub project_id: uuid::Uuid,
     pub format: Format,
-    /// 1..=3
-    pub variants: u32,
+    /// One per variant (1..=3), made by the caller so that the job naming them can be written
+    /// in the same round trip.
+    pub container_ids: Vec<ContainerId>,
     pub hook: Option<String>,
     pub caption: Option<String>,
     pub influencer_id: Option<uuid::Uuid>,
@@ -142,10 +143,10 @@ impl Content {
         db: &impl GenericClient,
         new: &NewGeneration,
     ) -> Result<Vec<Container>> {
-        let ids: Vec<ContainerId> = (0..new.variants).map(|_| ContainerId::new()).collect();
+        let ids = &new.container_ids;
         let first = ids.first().map(ContainerId::to_string).unwrap_or_default();
         let assets: Vec<Vec<NewAsset>> = match self.env {
-            EnvKind::Sandbox => (0..new.variants)
+            EnvKind::Sandbox => (0..ids.len() as u32)
                 .map(|i| {
                     fixtures::assets(new.format, fixtures::sample_for(&first, i))
                         .iter()
@@ -160,40 +161,76 @@ impl Content {
             EnvKind::Live => Status::Queued,
         };
         let uuids: Vec<uuid::Uuid> = ids.iter().map(ContainerId::as_uuid).collect();
-        let indexes: Vec<i32> = (0..new.variants).map(|i| i as i32).collect();
-        let rows = layers_db::cached::query(
-            db,
-            &format!(
-                "INSERT INTO content_containers (id, organization_id, project_id, is_sandbox, \
-                     format, source, status, variant_index, hook, caption, influencer_id, job_id) \
-                 SELECT u.id, $2, $3, $4, $5, 'generated', $6, u.idx, $7, $8, $9, $10 \
-                 FROM unnest($1::uuid[], $11::int[]) AS u (id, idx) \
-                 RETURNING {COLUMNS}"
-            ),
-            &[
-                &uuids,
-                &new.organization_id.as_uuid(),
-                &new.project_id,
-                &self.env.is_sandbox(),
-                &new.format.as_str(),
-                &status.as_str(),
-                &new.hook,
-                &new.caption,
-                &new.influencer_id,
-                &new.job_id,
-                &indexes,
-            ],
+        let indexes: Vec<i32> = (0..ids.len() as i32).collect();
+        let with_assets: Vec<(ContainerId, &[NewAsset])> = ids
+            .iter()
+            .copied()
+            .zip(assets.iter().map(Vec::as_slice))
+            .collect();
+        let events: Vec<serde_json::Value> = match self.env {
+            EnvKind::Sandbox => ids
+                .iter()
+                .map(|id| {
+                    event_data(
+                        *id,
+                        new.project_id,
+                        Some(new.job_id),
+                        ContainerFormat::Generated(new.format),
+                        Status::Completed,
+                    )
+                })
+                .collect(),
+            EnvKind::Live => Vec::new(),
+        };
+        // the containers, their assets and their events go out in one round trip (in this
+        // order on the connection, so the assets find their containers)
+        let (rows, made, _) = futures_util::future::try_join3(
+            async {
+                layers_db::cached::query(
+                    db,
+                    &format!(
+                        "INSERT INTO content_containers (id, organization_id, project_id, \
+                             is_sandbox, format, source, status, variant_index, hook, caption, \
+                             influencer_id, job_id) \
+                         SELECT u.id, $2, $3, $4, $5, 'generated', $6, u.idx, $7, $8, $9, $10 \
+                         FROM unnest($1::uuid[], $11::int[]) AS u (id, idx) \
+                         RETURNING {COLUMNS}"
+                    ),
+                    &[
+                        &uuids,
+                        &new.organization_id.as_uuid(),
+                        &new.project_id,
+                        &self.env.is_sandbox(),
+                        &new.format.as_str(),
+                        &status.as_str(),
+                        &new.hook,
+                        &new.caption,
+                        &new.influencer_id,
+                        &new.job_id,
+                        &indexes,
+                    ],
+                )
+                .await
+                .map_err(Error::from)
+            },
+            insert_assets_of(db, &with_assets),
+            async {
+                layers_webhooks::emit_many(
+                    db,
+                    new.organization_id,
+                    self.env,
+                    EventType::ContentCompleted,
+                    events,
+                )
+                .await
+                .map_err(Error::from)
+            },
         )
         .await?;
         let mut containers = rows.iter().map(container).collect::<Result<Vec<_>>>()?;
         containers.sort_by_key(|c| c.variant_index);
-        for (container, assets) in containers.iter_mut().zip(assets) {
-            container.assets = insert_assets(db, container.id, &assets).await?;
-        }
-        if self.env == EnvKind::Sandbox {
-            for container in &containers {
-                announce(db, container).await?;
-            }
+        for (container, assets) in containers.iter_mut().zip(made) {
+            container.assets = assets;
         }
         Ok(containers)
     }
@@ -410,6 +447,23 @@ pub async fn fail(
     Ok(Some(failed))
 }
 
+/// The `data` of `content.completed` and `content.failed` (CONTRACT §10).
+fn event_data(
+    id: ContainerId,
+    project_id: uuid::Uuid,
+    job_id: Option<uuid::Uuid>,
+    format: ContainerFormat,
+    status: Status,
+) -> serde_json::Value {
+    json!({
+        "containerId": id.to_string(),
+        "projectId": layers_projects::ProjectId::from_uuid(project_id).to_string(),
+        "jobId": job_id.map(|j| layers_jobs::JobId::from_uuid(j).to_string()),
+        "format": format.as_str(),
+        "status": status.as_str(),
+    })
+}
+
 /// `content.completed` or `content.failed` for a container that has just finished.
 async fn announce(db: &impl GenericClient, c: &Container) -> Result<()> {
     let event_type = match c.status {
@@ -417,13 +471,7 @@ async fn announce(db: &impl GenericClient, c: &Container) -> Result<()> {
         Status::Failed => EventType::ContentFailed,
         Status::Queued | Status::Generating => return Ok(()),
     };
-    let data = json!({
-        "containerId": c.id.to_string(),
-        "projectId": layers_projects::ProjectId::from_uuid(c.project_id).to_string(),
-        "jobId": c.job_id.map(|j| layers_jobs::JobId::from_uuid(j).to_string()),
-        "format": c.format.as_str(),
-        "status": c.status.as_str(),
-    });
+    let data = event_data(c.id, c.project_id, c.job_id, c.format, c.status);
     layers_webhooks::emit(db, c.organization_id, c.env, event_type, data).await?;
     Ok(())
 }
@@ -433,42 +481,69 @@ pub(crate) async fn insert_assets(
     container: ContainerId,
     assets: &[NewAsset],
 ) -> Result<Vec<Asset>> {
-    if assets.is_empty() {
-        return Ok(Vec::new());
+    Ok(insert_assets_of(db, &[(container, assets)])
+        .await?
+        .remove(0))
+}
+
+/// The assets of several containers, in one statement; each container's assets come back in
+/// its order.
+pub(crate) async fn insert_assets_of(
+    db: &impl GenericClient,
+    containers: &[(ContainerId, &[NewAsset])],
+) -> Result<Vec<Vec<Asset>>> {
+    let mut owners = Vec::new();
+    let mut ids = Vec::new();
+    let mut positions = Vec::new();
+    let mut kinds = Vec::new();
+    let mut fixture_paths: Vec<Option<&str>> = Vec::new();
+    let mut keys: Vec<Option<&str>> = Vec::new();
+    let mut types = Vec::new();
+    let mut widths = Vec::new();
+    let mut heights = Vec::new();
+    let mut made = Vec::with_capacity(containers.len());
+    for (container, assets) in containers {
+        let mut these = Vec::with_capacity(assets.len());
+        for (position, a) in assets.iter().enumerate() {
+            let id = AssetId::new();
+            owners.push(container.as_uuid());
+            ids.push(id.as_uuid());
+            positions.push(position as i32);
+            kinds.push(a.kind.as_str());
+            fixture_paths.push(match &a.location {
+                Location::Fixture(p) => Some(p.as_str()),
+                Location::Stored(_) => None,
+            });
+            keys.push(match &a.location {
+                Location::Stored(k) => Some(k.as_str()),
+                Location::Fixture(_) => None,
+            });
+            types.push(a.content_type.as_str());
+            widths.push(a.width.map(|w| w as i32));
+            heights.push(a.height.map(|h| h as i32));
+            these.push(Asset {
+                id,
+                kind: a.kind,
+                location: a.location.clone(),
+                content_type: a.content_type.clone(),
+                width: a.width,
+                height: a.height,
+            });
+        }
+        made.push(these);
     }
-    let ids: Vec<AssetId> = assets.iter().map(|_| AssetId::new()).collect();
-    let uuids: Vec<uuid::Uuid> = ids.iter().map(AssetId::as_uuid).collect();
-    let positions: Vec<i32> = (0..assets.len() as i32).collect();
-    let kinds: Vec<&str> = assets.iter().map(|a| a.kind.as_str()).collect();
-    let fixture_paths: Vec<Option<&str>> = assets
-        .iter()
-        .map(|a| match &a.location {
-            Location::Fixture(p) => Some(p.as_str()),
-            Location::Stored(_) => None,
-        })
-        .collect();
-    let keys: Vec<Option<&str>> = assets
-        .iter()
-        .map(|a| match &a.location {
-            Location::Stored(k) => Some(k.as_str()),
-            Location::Fixture(_) => None,
-        })
-        .collect();
-    let types: Vec<&str> = assets.iter().map(|a| a.content_type.as_str()).collect();
-    let widths: Vec<Option<i32>> = assets.iter().map(|a| a.width.map(|w| w as i32)).collect();
-    let heights: Vec<Option<i32>> = assets.iter().map(|a| a.height.map(|h| h as i32)).collect();
+    if ids.is_empty() {
+        return Ok(made);
+    }
     layers_db::cached::execute(
         db,
         "INSERT INTO content_assets (id, container_id, position, kind, fixture_path, storage_key, \
              content_type, width, height) \
-         SELECT a.id, $2, a.position, a.kind, a.fixture_path, a.storage_key, a.content_type, \
-             a.width, a.height \
-         FROM unnest($1::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], \
-                     $8::int[], $9::int[]) \
-             AS a (id, position, kind, fixture_path, storage_key, content_type, width, height)",
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], \
+                              $6::text[], $7::text[], $8::int[], $9::int[])",
         &[
-            &uuids,
-            &container.as_uuid(),
+            &ids,
+            &owners,
             &positions,
             &kinds,
             &fixture_paths,
@@ -479,18 +554,7 @@ pub(crate) async fn insert_assets(
         ],
     )
     .await?;
-    Ok(ids
-        .into_iter()
-        .zip(assets)
-        .map(|(id, a)| Asset {
-            id,
-            kind: a.kind,
-            location: a.location.clone(),
-            content_type: a.content_type.clone(),
-            width: a.width,
-            height: a.height,
-        })
-        .collect())
+    Ok(made)
 }
 
 pub(crate) async fn find(

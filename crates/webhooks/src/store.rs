@@ -671,6 +671,51 @@ pub async fn emit(
     insert_event(db, org, env, event_type, data, None).await
 }
 
+/// Writes several events of one type in `env` and their deliveries, in one statement (see
+/// [`emit`]); the ids in the order of `data`.
+pub async fn emit_many(
+    db: &impl GenericClient,
+    org: OrgId,
+    env: EnvKind,
+    event_type: EventType,
+    data: Vec<serde_json::Value>,
+) -> StoreResult<Vec<EventId>> {
+    if data.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = Utc::now();
+    let rng = SystemRandom::new();
+    let mut ids = Vec::with_capacity(data.len());
+    let mut bodies = Vec::with_capacity(data.len());
+    for d in data {
+        let id = EventId::at(now, &rng);
+        bodies.push(envelope_json(&id, event_type, now, env, d));
+        ids.push(id);
+    }
+    let uuids: Vec<uuid::Uuid> = ids.iter().map(EventId::as_uuid).collect();
+    layers_db::cached::execute(
+        db,
+        "WITH event AS ( \
+             INSERT INTO events (id, organization_id, is_sandbox, type, body, created_at) \
+             SELECT u.id, $2, $3, $4, u.body, $6 FROM unnest($1::uuid[], $5::bytea[]) AS u (id, body) \
+             RETURNING id) \
+         INSERT INTO webhook_deliveries (id, endpoint_id, event_id, next_attempt_at) \
+         SELECT layers_uuid_v7(), e.id, event.id, now() FROM webhook_endpoints e, event \
+         WHERE e.organization_id = $2 AND e.is_sandbox = $3 AND NOT e.disabled \
+           AND ('*' = ANY (e.events) OR $4 = ANY (e.events))",
+        &[
+            &uuids,
+            &org.as_uuid(),
+            &env.is_sandbox(),
+            &event_type.as_str(),
+            &bodies,
+            &now,
+        ],
+    )
+    .await?;
+    Ok(ids)
+}
+
 async fn insert_event(
     db: &impl GenericClient,
     org: OrgId,

@@ -6,7 +6,7 @@
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{web, HttpResponse};
-use futures_util::future::try_join;
+use futures_util::future::try_join5;
 use layers_content::{
     preview, Asset, AssetId, Container, ContainerId, Format, Location, NewGeneration,
 };
@@ -14,7 +14,6 @@ use layers_credits::{Charge, Operation};
 use layers_jobs::{JobId, NewJob};
 use layers_projects::{InfluencerId, ProjectId};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::app::AppState;
 use crate::auth::{Authorized, ContentRead, ContentWrite};
@@ -299,43 +298,56 @@ async fn generate(
         project_id: Some(project_id.as_uuid()),
         job_id: Some(job_id.as_uuid()),
     };
-    let project = env
-        .projects
-        .require_active(&**tx, auth.organization_id, project_id)
-        .await?;
-    // a live key without a generator is refused before anything is charged
-    env.generation
-        .ready()
-        .map_err(|e| ApiError::new(Code::PlatformNotConfigured, e.to_string()))?;
-    if let Some(influencer) = influencer {
-        env.content
-            .check_influencer(&**tx, project_id.as_uuid(), influencer.as_uuid())
-            .await
-            .map_err(|e| match e {
-                layers_content::Error::InfluencerNotFound => {
-                    ApiError::new(Code::NotFound, "no such influencer in this project")
-                        .with_details(json!({ "field": "influencerId" }))
-                }
-                e => e.into(),
-            })?;
+    // a live key without a generator is refused before anything is charged (after the
+    // project's own refusals, which come first)
+    if let Err(e) = env.generation.ready() {
+        env.projects
+            .require_active(&**tx, auth.organization_id, project_id)
+            .await?;
+        return Err(ApiError::new(Code::PlatformNotConfigured, e.to_string()));
     }
+    let ids: Vec<ContainerId> = (0..variants).map(|_| ContainerId::new()).collect();
     let new = NewGeneration {
         organization_id: auth.organization_id,
         project_id: project_id.as_uuid(),
         format,
-        variants,
+        container_ids: ids.clone(),
         hook,
         caption,
         influencer_id: influencer.map(|i| i.as_uuid()),
         job_id: job_id.as_uuid(),
     };
-    let project_facts = json!({
-        "name": project.name,
-        "timezone": project.timezone,
-        "primaryLanguage": project.primary_language,
-    });
-    // the charge, the containers and the job go out together; a refusal rolls all back
-    let (_, containers) = try_join(
+    let new_job = NewJob {
+        id: job_id,
+        organization_id: auth.organization_id,
+        project_id: Some(project_id.as_uuid()),
+        api_key_id: Some(auth.api_key_id),
+        env: auth.env,
+        kind: layers_content::GENERATE.to_owned(),
+        payload: layers_content::payload(&ids),
+        credits_charged: env.credits.amount(&charge),
+        operation: Some(charge.operation.as_str()),
+    };
+    // The project check, the influencer check, the charge, the containers and the job go out
+    // in one round trip: whichever refuses first answers (in that order), and a refusal rolls
+    // everything back with the transaction.
+    let (project, _, _, containers, job) = try_join5(
+        async {
+            env.projects
+                .require_active(&**tx, auth.organization_id, project_id)
+                .await
+                .map_err(ApiError::from)
+        },
+        async {
+            match influencer {
+                Some(influencer) => env
+                    .content
+                    .check_influencer(&**tx, project_id.as_uuid(), influencer.as_uuid())
+                    .await
+                    .map_err(ApiError::from),
+                None => Ok(()),
+            }
+        },
         async {
             env.credits
                 .charge(&**tx, &charge)
@@ -348,26 +360,15 @@ async fn generate(
                 .await
                 .map_err(ApiError::from)
         },
+        async {
+            env.jobs
+                .enqueue(&**tx, new_job)
+                .await
+                .map_err(ApiError::from)
+        },
     )
     .await?;
-    let ids: Vec<ContainerId> = containers.iter().map(|c| c.id).collect();
-    let job = env
-        .jobs
-        .enqueue(
-            &**tx,
-            NewJob {
-                id: job_id,
-                organization_id: auth.organization_id,
-                project_id: Some(project_id.as_uuid()),
-                api_key_id: Some(auth.api_key_id),
-                env: auth.env,
-                kind: layers_content::GENERATE.to_owned(),
-                payload: layers_content::payload(&ids, project_facts),
-                credits_charged: env.credits.amount(&charge),
-                operation: Some(charge.operation.as_str()),
-            },
-        )
-        .await?;
+    let _ = project;
     Ok(HttpResponse::Accepted().json(Started {
         job_id: job.id.to_string(),
         status: job.status.as_str(),
@@ -617,8 +618,7 @@ async fn regenerate(
     };
     env.credits.charge(&*tx, &charge).await?;
     let project = ProjectId::from_uuid(container.project_id);
-    let db_project = env
-        .projects
+    env.projects
         .require_active(&*tx, auth.organization_id, project)
         .await?;
     let job = env
@@ -632,14 +632,7 @@ async fn regenerate(
                 api_key_id: Some(auth.api_key_id),
                 env: auth.env,
                 kind: layers_content::REGENERATE.to_owned(),
-                payload: layers_content::payload(
-                    &[container.id],
-                    json!({
-                        "name": db_project.name,
-                        "timezone": db_project.timezone,
-                        "primaryLanguage": db_project.primary_language,
-                    }),
-                ),
+                payload: layers_content::payload(&[container.id]),
                 credits_charged: env.credits.amount(&charge),
                 operation: Some(charge.operation.as_str()),
             },
