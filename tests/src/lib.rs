@@ -12,6 +12,17 @@ use serde_json::Value;
 
 pub use layers_core::EnvKind as Env;
 
+/// FNV-1a, 32 bits (CONTRACT §8), written here from the contract rather than taken from the
+/// crate that the tests check.
+pub fn fnv1a(s: &str) -> u32 {
+    let mut h: u32 = 2_166_136_261;
+    for b in s.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(16_777_619);
+    }
+    h
+}
+
 /// Both environments, for tests that must hold for live and test keys alike.
 pub const BOTH: [EnvKind; 2] = [EnvKind::Live, EnvKind::Sandbox];
 

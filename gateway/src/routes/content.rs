@@ -244,7 +244,12 @@ fn format_of(raw: &str) -> Result<Format, ApiError> {
     })
 }
 
-fn bounded(name: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+/// `value` if it has at most `max` characters, else 400 naming `name`.
+pub(crate) fn bounded(
+    name: &str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
     match value {
         Some(v) if v.chars().count() > max => Err(ApiError::validation(
             name,

@@ -43,6 +43,40 @@ impl Media {
     }
 }
 
+/// Checks the `exp` and `sig` of a signed URL the API handed out for `method path`: 403
+/// `FORBIDDEN` (saying why) unless it is right and unexpired. `what` names the URL in messages.
+pub fn check_signature(
+    state: &AppState,
+    req: &HttpRequest,
+    method: &str,
+    path: &str,
+    what: &str,
+) -> Result<(), ApiError> {
+    let query = web::Query::<Signed>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or(Signed {
+            exp: None,
+            sig: None,
+        });
+    let forbidden = |why: &str| ApiError::new(Code::Forbidden, format!("this {what} {why}"));
+    let signer = state
+        .media
+        .signer
+        .as_ref()
+        .ok_or_else(|| forbidden("cannot be checked: the server has no LAYERS_MASTER_KEY"))?;
+    let (Some(exp), Some(sig)) = (query.exp, query.sig) else {
+        return Err(forbidden("is not signed: use the URL the API handed out"));
+    };
+    signer
+        .verify(method, path, &exp, &sig, chrono::Utc::now().timestamp())
+        .map_err(|e| match e {
+            layers_storage::SignatureError::Expired => {
+                forbidden("has expired: ask the API for a fresh one")
+            }
+            _ => forbidden("has a wrong signature"),
+        })
+}
+
 /// The content type a stored object is served with, by its extension.
 fn content_type(key: &str) -> &'static str {
     match key.rsplit('.').next() {
@@ -55,9 +89,10 @@ fn content_type(key: &str) -> &'static str {
     }
 }
 
+/// The query of a signed URL.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-struct Signed {
+pub(crate) struct Signed {
     /// When the URL stops working, in Unix seconds.
     exp: Option<String>,
     /// The URL's signature.
@@ -84,36 +119,8 @@ async fn media(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = web::Query::<Signed>::from_query(req.query_string())
-        .map(web::Query::into_inner)
-        .unwrap_or(Signed {
-            exp: None,
-            sig: None,
-        });
-    let forbidden = |why: &str| ApiError::new(Code::Forbidden, format!("this media URL {why}"));
-    let signer = state
-        .media
-        .signer
-        .as_ref()
-        .ok_or_else(|| forbidden("cannot be checked: the server has no LAYERS_MASTER_KEY"))?;
-    let (Some(exp), Some(sig)) = (query.exp, query.sig) else {
-        return Err(forbidden("is not signed: use the URL the API handed out"));
-    };
     let key = path.into_inner();
-    signer
-        .verify(
-            "GET",
-            &format!("/media/{key}"),
-            &exp,
-            &sig,
-            chrono::Utc::now().timestamp(),
-        )
-        .map_err(|e| match e {
-            layers_storage::SignatureError::Expired => {
-                forbidden("has expired: read the content again for a fresh one")
-            }
-            _ => forbidden("has a wrong signature"),
-        })?;
+    check_signature(&state, &req, "GET", &format!("/media/{key}"), "media URL")?;
     let (body, size) = match state.media.storage.get(&key).await {
         Ok(found) => found,
         Err(layers_storage::Error::NotFound | layers_storage::Error::InvalidKey(_)) => {

@@ -18,7 +18,8 @@ use crate::auth::{Authorized, ContentWrite};
 use crate::env::Env;
 use crate::error::{quote, ApiError, Code};
 use crate::extract::{path_id, Json};
-use crate::routes::content::ContainerBody;
+use crate::routes::content::{bounded, ContainerBody};
+use crate::routes::media::check_signature;
 use crate::tx::Tx;
 use crate::wire::time;
 
@@ -107,16 +108,6 @@ struct Received {
     index: u32,
     size_bytes: u64,
     content_type: String,
-}
-
-fn bounded(name: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
-    match value {
-        Some(v) if v.chars().count() > max => Err(ApiError::validation(
-            name,
-            format!("{name} must be at most {max} characters"),
-        )),
-        other => Ok(other),
-    }
 }
 
 fn media_rejected(field: &str, index: usize, refused: Refused) -> ApiError {
@@ -425,15 +416,6 @@ async fn finalize(
     Ok(res.json(ContainerBody::new(&state, container)))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-struct Signed {
-    /// When the URL stops working, in Unix seconds.
-    exp: Option<String>,
-    /// The URL's signature.
-    sig: Option<String>,
-}
-
 #[utoipa::path(
     put,
     path = "/uploads/{uploadId}/{index}",
@@ -446,7 +428,7 @@ struct Signed {
     params(
         ("uploadId" = String, Path, description = "The session's id", example = "upl_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
         ("index" = u32, Path, description = "The file's index", example = 0),
-        Signed,
+        crate::routes::media::Signed,
     ),
     responses(
         (status = 200, description = "Stored", body = Received),
@@ -480,33 +462,13 @@ async fn put_file(
              finalize it to get fixture media",
         ));
     };
-    let query = web::Query::<Signed>::from_query(req.query_string())
-        .map(web::Query::into_inner)
-        .unwrap_or(Signed {
-            exp: None,
-            sig: None,
-        });
-    let forbidden = |why: &str| ApiError::new(Code::Forbidden, format!("this upload URL {why}"));
-    let signer = state
-        .media
-        .signer
-        .as_ref()
-        .ok_or_else(|| forbidden("cannot be checked: the server has no LAYERS_MASTER_KEY"))?;
-    let (Some(exp), Some(sig)) = (query.exp, query.sig) else {
-        return Err(forbidden("is not signed: use the URL the session answered"));
-    };
-    signer
-        .verify(
-            "PUT",
-            &format!("/uploads/{upload}/{index}"),
-            &exp,
-            &sig,
-            Utc::now().timestamp(),
-        )
-        .map_err(|e| match e {
-            layers_storage::SignatureError::Expired => forbidden("has expired: start a new upload"),
-            _ => forbidden("has a wrong signature"),
-        })?;
+    check_signature(
+        &state,
+        &req,
+        "PUT",
+        &format!("/uploads/{upload}/{index}"),
+        "upload URL",
+    )?;
     if session.container_id.is_some() {
         return Err(ApiError::conflict(
             "already_finalized",

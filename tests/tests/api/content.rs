@@ -5,32 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use layers_tests::{assert_error, spawn_app, spawn_app_with, Env, TestApp, TestKey};
+use layers_tests::{assert_error, fnv1a, spawn_app, spawn_app_with, Env, TestApp, TestKey};
 use serde_json::{json, Value};
-
-/// FNV-1a, 32 bits, written here from the contract rather than taken from the crate.
-fn fnv1a(s: &str) -> u32 {
-    let mut h: u32 = 2_166_136_261;
-    for b in s.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(16_777_619);
-    }
-    h
-}
 
 fn sample(id: &str, offset: u32) -> u32 {
     ((u64::from(fnv1a(id)) + u64::from(offset)) % 3) as u32 + 1
-}
-
-async fn project(app: &TestApp, key: &TestKey) -> String {
-    let res = app
-        .post("/v1/projects", key, &json!({ "name": "Content" }))
-        .await;
-    assert_eq!(res.status(), 201);
-    res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 async fn generate(app: &TestApp, key: &TestKey, project: &str, body: Value) -> reqwest::Response {
@@ -82,7 +61,7 @@ async fn sandbox_generation_is_complete_at_once_with_the_fixtures_the_formula_na
     layers_credits::grant(&app.client().await, key.org, 100, "test")
         .await
         .unwrap();
-    let project = project(&app, &key).await;
+    let project = app.project_id(&key, "Content").await;
     let base = "https://media.layers.com";
     for format in ["slideshow", "video-remix", "ugc-creative", "image"] {
         let res = generate(
@@ -198,7 +177,7 @@ async fn sandbox_generation_is_complete_at_once_with_the_fixtures_the_formula_na
 async fn regeneration_walks_the_samples_and_the_format_route_agrees() {
     let app = spawn_app().await;
     let key = app.partner_key(Env::Sandbox).await;
-    let project = project(&app, &key).await;
+    let project = app.project_id(&key, "Content").await;
     let res = app
         .post(
             &format!("/v1/projects/{project}/content/image"),
@@ -251,7 +230,7 @@ async fn the_gateway_serves_every_fixture_it_hands_out() {
     })
     .await;
     let key = app.partner_key(Env::Sandbox).await;
-    let project = project(&app, &key).await;
+    let project = app.project_id(&key, "Content").await;
     for format in ["slideshow", "video-remix", "ugc-creative", "image"] {
         let started: Value = generate(
             &app,
@@ -302,7 +281,7 @@ async fn the_gateway_serves_every_fixture_it_hands_out() {
 async fn bad_requests_are_refused_whole() {
     let app = spawn_app().await;
     let key = app.partner_key(Env::Sandbox).await;
-    let project = project(&app, &key).await;
+    let project = app.project_id(&key, "Content").await;
     for (body, field) in [
         (json!({ "format": "gif" }), "format"),
         (
@@ -398,7 +377,7 @@ async fn live_generation_without_a_generator_is_refused_before_any_charge() {
     layers_credits::grant(&app.client().await, key.org, 50, "test")
         .await
         .unwrap();
-    let project = project(&app, &key).await;
+    let project = app.project_id(&key, "Content").await;
     let res = generate(&app, &key, &project, json!({ "format": "slideshow" })).await;
     let error = assert_error(res, 503, "PLATFORM_NOT_CONFIGURED").await;
     assert!(error["message"]
@@ -460,7 +439,7 @@ async fn live_generation_calls_the_generator_stores_the_media_and_serves_it_sign
     layers_credits::grant(&app.client().await, key.org, 10, "test")
         .await
         .unwrap();
-    let project = project(&app, &key).await;
+    let project = app.project_id(&key, "Content").await;
     let res = generate(
         &app,
         &key,
@@ -534,7 +513,7 @@ async fn a_generator_failure_fails_the_containers_and_refunds_the_job() {
     layers_credits::grant(&app.client().await, key.org, 10, "test")
         .await
         .unwrap();
-    let project = project(&app, &key).await;
+    let project = app.project_id(&key, "Content").await;
     let started: Value = generate(&app, &key, &project, json!({ "format": "slideshow" }))
         .await
         .json()
@@ -560,7 +539,7 @@ async fn a_test_key_never_reaches_the_generator_even_when_one_is_configured() {
     let generator = fake_generator(200).await;
     let app = live_app(&generator).await;
     let key = app.partner_key(Env::Sandbox).await;
-    let project = project(&app, &key).await;
+    let project = app.project_id(&key, "Content").await;
     let started: Value = generate(
         &app,
         &key,

@@ -2,30 +2,10 @@
 //! counts (a counting server proves no request left); live files are fetched or PUT, probed by
 //! their bytes, stored and served signed; bad media is refused whole.
 
-use layers_tests::{assert_error, spawn_app, spawn_app_with, Env, TestApp, TestKey};
+use layers_tests::{assert_error, fnv1a, spawn_app, spawn_app_with, Env, TestApp, TestKey};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn fnv1a(s: &str) -> u32 {
-    let mut h: u32 = 2_166_136_261;
-    for b in s.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(16_777_619);
-    }
-    h
-}
-
-async fn project(app: &TestApp, key: &TestKey) -> String {
-    let res = app
-        .post("/v1/projects", key, &json!({ "name": "Uploads" }))
-        .await;
-    assert_eq!(res.status(), 201);
-    res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 fn jpeg() -> &'static [u8] {
     layers_content::file("image/sample-2.jpg").unwrap().0
@@ -121,7 +101,7 @@ async fn sandbox_uploads_fetch_store_and_count_nothing() {
     let server = files().await;
     let app = spawn_app_with(|s| s.upload_quota_per_project = 1).await;
     let key = app.partner_key(Env::Sandbox).await;
-    let project = project(&app, &key).await;
+    let project = app.project_id(&key, "Uploads").await;
     let base = "https://media.layers.com/sandbox";
     // three images (named by extension only: the .gif is an "image" too), then a video
     let res = app
@@ -224,7 +204,7 @@ async fn live_url_uploads_are_fetched_probed_stored_and_served_signed() {
     let server = files().await;
     let app = spawn_app_with(|s| s.upload_quota_per_project = 2).await;
     let key = app.partner_key(Env::Live).await;
-    let project = project(&app, &key).await;
+    let project = app.project_id(&key, "Uploads").await;
     let res = upload(
         &app,
         &key,
@@ -323,7 +303,7 @@ async fn live_uploads_past_the_size_limit_are_refused() {
     let server = files().await;
     let app = spawn_app_with(|s| s.upload_max_bytes = 10_000).await;
     let key = app.partner_key(Env::Live).await;
-    let project = project(&app, &key).await;
+    let project = app.project_id(&key, "Uploads").await;
     let res = app
         .post(
             &format!("/v1/projects/{project}/content/upload"),
@@ -349,7 +329,7 @@ async fn live_uploads_past_the_size_limit_are_refused() {
 async fn live_direct_uploads_check_every_put_and_finalize_once() {
     let app = spawn_app().await;
     let key = app.partner_key(Env::Live).await;
-    let project = project(&app, &key).await;
+    let project = app.project_id(&key, "Uploads").await;
     let size = jpeg().len();
     let res = app
         .post(
@@ -455,7 +435,7 @@ async fn live_direct_uploads_check_every_put_and_finalize_once() {
 async fn upload_requests_are_validated() {
     let app = spawn_app().await;
     let key = app.partner_key(Env::Sandbox).await;
-    let project = project(&app, &key).await;
+    let project = app.project_id(&key, "Uploads").await;
     for (path, body, field) in [
         ("upload", json!({ "urls": [] }), "urls"),
         ("upload", json!({ "urls": ["ftp://x/a.jpg"] }), "urls"),

@@ -105,17 +105,6 @@ fn standard_signature_verifies(request: &Request, secret: &str) -> bool {
         .is_ok()
 }
 
-async fn new_project(app: &TestApp, key: &TestKey) -> String {
-    let res = app
-        .post("/v1/projects", key, &json!({ "name": "Webhooks" }))
-        .await;
-    assert_eq!(res.status(), 201);
-    res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// The endpoint's deliveries once the first one has `status`, for at most ten seconds.
 async fn deliveries_once(app: &TestApp, key: &TestKey, id: &str, status: &str) -> Value {
     let started = Instant::now();
@@ -474,7 +463,7 @@ async fn job_events_come_from_the_outbox_with_the_job_as_data() {
         Some(json!(["job.failed"])),
     )
     .await;
-    let project = new_project(&app, &key).await;
+    let project = app.project_id(&key, "Webhooks").await;
     let started: Value = app
         .post(
             &format!("/v1/projects/{project}/ingest/website"),
@@ -633,7 +622,7 @@ async fn a_disabled_endpoint_gets_nothing_until_it_is_enabled_again() {
     let res = app.patch(&path, &key, &json!({ "disabled": true })).await;
     assert_eq!(res.status(), 200);
     // a job's event is not even queued for it; an explicit ping waits in its log
-    let project = new_project(&app, &key).await;
+    let project = app.project_id(&key, "Webhooks").await;
     let started: Value = app
         .post(
             &format!("/v1/projects/{project}/ingest/website"),
