@@ -3,12 +3,23 @@
 //!   (a) a ceiling: a minimal actix-web endpoint doing one prepared SELECT through the same pool,
 //!   (b) `GET /v1/whoami` with a test key (rate limiting on, never tripping),
 //!   (c) `POST /v1/projects` with a fresh `Idempotency-Key` per request,
-//!   (d) `GET /v1/whoami` with a made-up (well-formed, unknown) key per request, from one address,
+//!   (b') (b) with one rate-limit call per request,
+//!   (d) `POST /v1/projects/:id/ingest/appstore` with a test key,
+//!   (e) `POST /v1/projects/:id/content` with a test key (a slideshow, three variants),
+//!   (f) `GET /v1/whoami` with a made-up (well-formed, unknown) key per request, from one address,
 //! printing requests/s, p50 and p99, the ratios to (a), and how many key lookups reached the
-//! database during (d), and writing them to `docs/BENCHMARKS.md`.
+//! database during (f); then sandbox job latency, a live direct upload of 50 MiB (session, `PUT`
+//! with curl, finalize) against a plain copy of the same file, with the gateway's RSS sampled
+//! during the `PUT`, and the webhook figures; and writing them all to `docs/BENCHMARKS.md`.
 
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::pg::Cluster;
 use crate::util::{
@@ -19,6 +30,12 @@ const CONNECTIONS: u32 = 64;
 const THREADS: u32 = 2;
 const DURATION_SECS: u32 = 15;
 const WARMUP_SECS: u32 = 3;
+/// The size of the live upload's file: exactly 50 MiB.
+const UPLOAD_BYTES: usize = 50 * 1024 * 1024;
+/// How many times the live upload (and the plain copy) is measured; the median is reported.
+const UPLOAD_ROUNDS: usize = 3;
+/// How often the gateway's RSS is read during an upload's `PUT`.
+const RSS_EVERY: Duration = Duration::from_millis(50);
 
 /// One measured run.
 #[derive(Debug, Clone)]
@@ -225,10 +242,36 @@ pub fn run() -> Result<()> {
         ("shared_buffers", "256MB"),
         ("track_functions", "pl"),
     ])?;
-    let result = measure(&cluster, &gateway, &ceiling, &webhooks);
+    // live media of the upload runs, and the file they upload (and copy)
+    let scratch = target_dir().join("xtask");
+    let media = scratch.join("bench-media");
+    let clean = || {
+        let _ = std::fs::remove_dir_all(&media);
+        for name in [UPLOAD_FILE, COPY_FILE] {
+            let _ = std::fs::remove_file(scratch.join(name));
+        }
+    };
+    clean();
+    std::fs::create_dir_all(&media)
+        .map_err(|e| format!("could not create {}: {e}", media.display()))?;
+    let result = measure(&cluster, &gateway, &ceiling, &webhooks, &media);
+    clean();
     cluster.stop()?;
     cluster.wipe()?;
     result
+}
+
+/// The upload runs' file and its plain copy, in `target/xtask/`.
+const UPLOAD_FILE: &str = "bench-upload.jpg";
+const COPY_FILE: &str = "bench-upload-copy.jpg";
+
+/// 32 random bytes, base64: a master key for this run only (signed upload URLs need one).
+fn random_master_key() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| "the system CSPRNG failed".to_string())?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 fn measure(
@@ -236,6 +279,7 @@ fn measure(
     gateway: &std::path::Path,
     ceiling: &std::path::Path,
     webhooks: &std::path::Path,
+    media: &Path,
 ) -> Result<()> {
     cluster.ensure_database("layers_bench")?;
     let url = cluster.url("layers_bench");
@@ -249,6 +293,8 @@ fn measure(
     let minted = cli(&["admin", "key", "mint", "--org", &org, "--env", "test"])?;
     let key = minted["key"].as_str().ok_or("no key")?.to_owned();
     let key_id = key.split('_').nth(2).ok_or("bad key")?.to_owned();
+    let live = cli(&["admin", "key", "mint", "--org", &org, "--env", "live"])?;
+    let live_key = live["key"].as_str().ok_or("no live key")?.to_owned();
 
     let (ceiling_port, gateway_port) = (free_port()?, free_port()?);
     let common = |cmd: &mut Command, port: u16| {
@@ -262,7 +308,14 @@ fn measure(
     let _ceiling = Server(c.spawn().map_err(|e| format!("start the ceiling: {e}"))?);
     let mut g = Command::new(gateway);
     g.arg("serve")
-        .env("LAYERS_RATE_LIMIT_STANDARD_PER_MIN", "100000000");
+        .env("LAYERS_RATE_LIMIT_STANDARD_PER_MIN", "100000000")
+        // live uploads: signed URLs that point back at this gateway, stored on the local disk
+        .env("LAYERS_MASTER_KEY", random_master_key()?)
+        .env("LAYERS_STORAGE_URL", format!("file://{}", media.display()))
+        .env(
+            "LAYERS_PUBLIC_BASE_URL",
+            format!("http://127.0.0.1:{gateway_port}"),
+        );
     common(&mut g, gateway_port);
     let gateway_server = Server(g.spawn().map_err(|e| format!("start the gateway: {e}"))?);
     let gateway_pid = gateway_server.0.id();
@@ -314,6 +367,13 @@ fn measure(
         &key,
         r#"{"iosBundleId":"com.example.bench"}"#,
     )?;
+    let content_url = format!("http://127.0.0.1:{gateway_port}/v1/projects/{project}/content");
+    let content_script = target_dir().join("xtask").join("bench-content.lua");
+    write_post_script(
+        &content_script,
+        &key,
+        r#"{"format":"slideshow","variantCount":3}"#,
+    )?;
     let flood = target_dir().join("xtask").join("bench-flood.lua");
     std::fs::write(&flood, flood_script()).map_err(|e| format!("write the wrk script: {e}"))?;
 
@@ -350,13 +410,19 @@ fn measure(
             Some(ingest_script.as_path()),
         ),
         (
-            "(e) GET /v1/whoami, a made-up key per request",
+            "(e) POST /v1/projects/:id/content, test key, variantCount 3, fresh Idempotency-Key",
+            &content_url,
+            vec![],
+            Some(content_script.as_path()),
+        ),
+        (
+            "(f) GET /v1/whoami, a made-up key per request",
             &whoami_url,
             vec![],
             Some(flood.as_path()),
         ),
     ] {
-        let refused = name.starts_with("(e)");
+        let refused = name.starts_with("(f)");
         eprintln!("xtask: {name}: warming up {WARMUP_SECS}s, measuring {DURATION_SECS}s");
         wrk(url, script, &headers, WARMUP_SECS)?;
         let calls_before = admit_calls(cluster)?;
@@ -379,6 +445,12 @@ fn measure(
     }
     let latency = job_latency(cluster, &ingest_url, &ingest_script)?;
     let rss = peak_rss_mb(gateway_pid);
+    let upload = upload_throughput(
+        &format!("http://127.0.0.1:{gateway_port}"),
+        &live_key,
+        gateway_pid,
+        media,
+    )?;
     drop(gateway_server);
     drop(_unbatched);
     drop(_ceiling);
@@ -392,7 +464,244 @@ fn measure(
     )?;
     let figures: serde_json::Value = serde_json::from_str(figures.trim())
         .map_err(|e| format!("webhooks bench: {e}: {figures}"))?;
-    report(&runs, rss, latency, &figures)
+    report(&runs, rss, latency, &upload, &figures)
+}
+
+/// The live upload figures: medians over [`UPLOAD_ROUNDS`], in MB/s (MB = 2^20 bytes, as for
+/// RSS), and the gateway's RSS.
+#[derive(Debug, Clone)]
+struct Upload {
+    /// Median MB/s of the `PUT` alone (curl's own transfer time).
+    put_mb_s: f64,
+    /// Each round's `PUT` MB/s, in order.
+    put_rounds: Vec<f64>,
+    /// Median MB/s of `std::fs::copy` of the same file on the same disk.
+    copy_mb_s: f64,
+    copy_rounds: Vec<f64>,
+    /// The highest VmRSS read during any `PUT`, and the VmRSS just before the first.
+    peak_rss_mb: f64,
+    rss_before_mb: f64,
+    /// The gateway's answer when the `PUT` with a Content-Length was refused (then the figures
+    /// are of a chunked `PUT`).
+    refused_with_length: Option<String>,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+/// VmRSS of `pid` in MB (2^20 bytes).
+fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// A thread reading the VmRSS of `pid` every [`RSS_EVERY`] until `stop`; it answers the highest.
+fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<f64> {
+    std::thread::spawn(move || {
+        let mut peak: f64 = 0.0;
+        loop {
+            let last = stop.load(Ordering::SeqCst);
+            if let Some(mb) = rss_mb(pid) {
+                peak = peak.max(mb);
+            }
+            if last {
+                return peak;
+            }
+            std::thread::sleep(RSS_EVERY);
+        }
+    })
+}
+
+/// curl with an optional key and JSON body; answers the status and the parsed body.
+fn curl_json(
+    method: &str,
+    url: &str,
+    key: &str,
+    body: Option<&str>,
+) -> Result<(u16, serde_json::Value)> {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "-X", method, url, "-w", "\n%{http_code}"])
+        .args(["-H", &format!("Authorization: Bearer {key}")]);
+    if let Some(body) = body {
+        cmd.args(["-H", "Content-Type: application/json", "-d", body]);
+    }
+    let out = capture(&mut cmd)?;
+    let (body, code) = out.trim_end().rsplit_once('\n').unwrap_or(("", out.trim()));
+    let code: u16 = code
+        .trim()
+        .parse()
+        .map_err(|e| format!("{method} {url}: no status ({e}): {out}"))?;
+    let json = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+    Ok((code, json))
+}
+
+/// The upload's file: a real JPEG (the first fixture image, whose SOF the probe reads in the
+/// first 64 KiB) followed by random bytes up to exactly [`UPLOAD_BYTES`].
+fn write_upload_file(path: &Path) -> Result<()> {
+    let jpeg_path = root().join("crates/content/fixtures/image/sample-1.jpg");
+    let mut bytes =
+        std::fs::read(&jpeg_path).map_err(|e| format!("{}: {e}", jpeg_path.display()))?;
+    let start = bytes.len();
+    bytes.resize(UPLOAD_BYTES, 0);
+    for chunk in bytes[start..].chunks_mut(1 << 20) {
+        SystemRandom::new()
+            .fill(chunk)
+            .map_err(|_| "the system CSPRNG failed".to_string())?;
+    }
+    std::fs::write(path, &bytes).map_err(|e| format!("could not write {}: {e}", path.display()))
+}
+
+/// A live direct upload of a 50 MiB JPEG, [`UPLOAD_ROUNDS`] times: session, `PUT` (timed, with
+/// the gateway's RSS sampled), finalize (must answer 201); and a timed plain copy of the same
+/// file beside it each round.
+fn upload_throughput(base: &str, live_key: &str, gateway_pid: u32, media: &Path) -> Result<Upload> {
+    let scratch: PathBuf = target_dir().join("xtask");
+    let file = scratch.join(UPLOAD_FILE);
+    let copy = scratch.join(COPY_FILE);
+    write_upload_file(&file)?;
+    let (code, project) = curl_json(
+        "POST",
+        &format!("{base}/v1/projects"),
+        live_key,
+        Some(r#"{"name":"bench-upload"}"#),
+    )?;
+    let project = project["id"]
+        .as_str()
+        .filter(|_| code == 201)
+        .ok_or_else(|| format!("live project: {code} {project}"))?
+        .to_owned();
+    let megabytes = UPLOAD_BYTES as f64 / (1024.0 * 1024.0);
+    let rss_before_mb = rss_mb(gateway_pid).unwrap_or(0.0);
+    let (mut put_rounds, mut copy_rounds, mut peak_rss_mb) = (Vec::new(), Vec::new(), 0.0_f64);
+    let (mut chunked, mut refused) = (false, None);
+    for round in 1..=UPLOAD_ROUNDS {
+        eprintln!("xtask: live upload of 50 MiB, round {round} of {UPLOAD_ROUNDS}");
+        let declared = format!(
+            r#"{{"files":[{{"filename":"bench.jpg","contentType":"image/jpeg","sizeBytes":{UPLOAD_BYTES}}}]}}"#
+        );
+        let (code, session) = curl_json(
+            "POST",
+            &format!("{base}/v1/projects/{project}/content/uploads"),
+            live_key,
+            Some(&declared),
+        )?;
+        let (Some(upload_id), Some(put_url)) = (
+            session["id"].as_str().filter(|_| code == 201),
+            session["files"][0]["uploadUrl"].as_str(),
+        ) else {
+            return Err(format!("upload session: {code} {session}"));
+        };
+        let mut sent = put(&file, put_url, chunked, gateway_pid)?;
+        if round == 1 && !chunked && sent.status == 413 {
+            // the documented PUT, with its Content-Length, is refused by the request-body limit
+            // before the route sees it: measure the route itself with a chunked body (no
+            // Content-Length), which that limit does not see, and say so in the report
+            eprintln!(
+                "xtask: the PUT with Content-Length answered 413: {}; measuring a chunked PUT",
+                sent.body.trim()
+            );
+            refused = Some(sent.body.trim().to_owned());
+            chunked = true;
+            sent = put(&file, put_url, chunked, gateway_pid)?;
+        }
+        if sent.status != 200 || sent.body_json["sizeBytes"].as_u64() != Some(UPLOAD_BYTES as u64) {
+            return Err(format!(
+                "upload PUT answered {} after {} s: {}",
+                sent.status, sent.secs, sent.body
+            ));
+        }
+        let (code, container) = curl_json(
+            "POST",
+            &format!("{base}/v1/projects/{project}/content/finalize-upload"),
+            live_key,
+            Some(&format!(r#"{{"uploadId":"{upload_id}"}}"#)),
+        )?;
+        if code != 201 {
+            return Err(format!("finalize-upload answered {code}: {container}"));
+        }
+        let stored = media
+            .join("uploads")
+            .join(upload_id)
+            .join("0.jpg")
+            .metadata()
+            .map(|m| m.len())
+            .map_err(|e| format!("the stored upload under {}: {e}", media.display()))?;
+        if stored as usize != UPLOAD_BYTES {
+            return Err(format!("{stored} bytes were stored, {UPLOAD_BYTES} sent"));
+        }
+        put_rounds.push(megabytes / sent.secs);
+        peak_rss_mb = peak_rss_mb.max(sent.peak_rss_mb);
+        // the same bytes, copied on the same disk (the source is in the page cache: it was just
+        // written, and just read by curl; neither side syncs)
+        let _ = std::fs::remove_file(&copy);
+        let started = Instant::now();
+        std::fs::copy(&file, &copy).map_err(|e| format!("copy {}: {e}", file.display()))?;
+        copy_rounds.push(megabytes / started.elapsed().as_secs_f64());
+        let _ = std::fs::remove_file(&copy);
+    }
+    Ok(Upload {
+        put_mb_s: median(&put_rounds),
+        put_rounds,
+        copy_mb_s: median(&copy_rounds),
+        copy_rounds,
+        peak_rss_mb,
+        rss_before_mb,
+        refused_with_length: refused,
+    })
+}
+
+/// One `PUT` of an upload's file, timed by curl, with the gateway's RSS sampled meanwhile.
+struct Put {
+    status: u16,
+    /// curl's `time_total`: connect, send, answer.
+    secs: f64,
+    body: String,
+    body_json: serde_json::Value,
+    peak_rss_mb: f64,
+}
+
+fn put(file: &Path, url: &str, chunked: bool, gateway_pid: u32) -> Result<Put> {
+    let mut cmd = Command::new("curl");
+    // -T streams the file (no copy in curl's memory); `Expect:` off, so that nothing waits on a
+    // 100 Continue
+    cmd.arg("-sS").arg("-T").arg(file).args([
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: image/jpeg",
+        "-H",
+        "Expect:",
+    ]);
+    if chunked {
+        cmd.args(["-H", "Transfer-Encoding: chunked"]);
+    }
+    cmd.args(["-w", "\n%{http_code} %{time_total}", url]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = sample_rss(gateway_pid, stop.clone());
+    let out = capture(&mut cmd);
+    stop.store(true, Ordering::SeqCst);
+    let peak_rss_mb = sampler.join().map_err(|_| "the RSS sampler panicked")?;
+    let out = out?;
+    let (body, last) = out.rsplit_once('\n').unwrap_or(("", out.as_str()));
+    let mut fields = last.split_whitespace();
+    let (Some(status), Some(secs)) = (
+        fields.next().and_then(|f| f.parse::<u16>().ok()),
+        fields.next().and_then(|f| f.parse::<f64>().ok()),
+    ) else {
+        return Err(format!("upload PUT: unexpected curl output {out:?}"));
+    };
+    Ok(Put {
+        status,
+        secs: secs.max(1e-6),
+        body: body.to_owned(),
+        body_json: serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+        peak_rss_mb,
+    })
 }
 
 /// The start of every wrk script: each wrk thread has its own Lua state, so `setup()` numbers
@@ -514,6 +823,9 @@ bound it (see shared/PERFORMANCE.md: a pipelined five-statement write transactio
 - (d) pays what (c) pays plus the project check, the credit gate (the sandbox's: one \
 `credit.skipped` audit row) and the job row, all in the same transaction; the job's trigger \
 wakes the workers at commit.\n\
+- (e) pays what (d) pays with three container rows (one per variant) beside the job row, in \
+the same transaction; the sandbox's jobs then complete the containers with fixture media, and \
+the worker's work competes with the requests for the two cores.\n\
 - Job latency is measured apart, on an idle worker: ingest requests one at a time, and for each \
 sandbox job the time from its row's creation (just before the 202) to `succeeded`.\n\
 - Webhooks are measured apart by `examples/webhooks_bench.rs`, with the gateway's servers \
@@ -525,11 +837,21 @@ of a batched claim (one statement takes up to eight), the endpoint's secret open
 two HMACs (one per signature scheme), the POST, and its share of a batched write of outcomes. Latency: 1,000 events one at a \
 time on the idle worker, each from the statement that writes it (its commit's NOTIFY wakes the \
 worker) to its arrival at the receiver.\n\
-- (e) is a key-guessing flood from one address: each request carries a new well-formed key id. \
+- (f) is a key-guessing flood from one address: each request carries a new well-formed key id. \
 The first `LAYERS_AUTH_FAILURES_PER_MIN` (60) cost a lookup each; then the address is out of \
 budget and every request is answered 429 from memory (a key id seen before is also answered \
 from the negative cache, without the database). The last column counts the lookups that \
-reached `api_keys`.\n";
+reached `api_keys`.\n\
+- The live upload measures the direct-upload path end to end on one connection, after the load \
+runs: a session with a live key, then the 50 MiB file `PUT` by curl to the signed URL (streamed \
+from the file; the figure is the `PUT` alone, curl's own transfer time), which the gateway \
+probes from its first 64 KiB and streams to `LAYERS_STORAGE_URL` (`file://` on the same disk, \
+in 8 MiB parts) while counting bytes against the declared size; then finalize (201). The file \
+is a fixture JPEG followed by random bytes. The plain copy is `std::fs::copy` of the same file \
+to the same folder: the disk's own ceiling, with the source in the page cache and no fsync on \
+either side (nor does the gateway's local store sync). MB is 2^20 bytes. RSS is the gateway's \
+VmRSS read every 50 ms during each `PUT`; the highest reading of the three rounds is reported, \
+and the reading just before the first `PUT`, after the load runs, for scale.\n";
 
 /// The webhook figures of `examples/webhooks_bench.rs`, as lines of the report.
 fn webhook_lines(figures: &serde_json::Value) -> Result<String> {
@@ -553,10 +875,34 @@ fn webhook_lines(figures: &serde_json::Value) -> Result<String> {
     ))
 }
 
+/// When the documented `PUT` was refused: what the gateway answered, and what was measured.
+fn upload_note(upload: &Upload) -> String {
+    match &upload.refused_with_length {
+        None => String::new(),
+        Some(answer) => format!(
+            "- **the live upload's documented PUT failed**: with its Content-Length (what curl, \
+             browsers and SDKs send for a file) the gateway answered 413 before the route ran: \
+             `{answer}`; the request-body limit of 1 MiB applies to `PUT /uploads/…` too, so no \
+             live direct upload larger than 1 MiB can succeed. The figures above are of the same \
+             PUT sent chunked (no Content-Length), which that limit does not see\n"
+        ),
+    }
+}
+
+/// Each round's figure, for the report: `412, 398, 405`.
+fn rounds(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn report(
     runs: &[Run],
     rss: Option<f64>,
     latency: JobLatency,
+    upload: &Upload,
     webhooks: &serde_json::Value,
 ) -> Result<()> {
     let (a, b, c) = (&runs[0], &runs[1], &runs[2]);
@@ -584,19 +930,28 @@ fn report(
         ));
     }
     let ratios = format!(
-        "- b/a = {:.2} (target ≥ 0.80)\n- c/a = {:.2} (target ≥ 0.50)\n- b'/a = {:.2} (the same path without batching)\n- d/a = {:.2} (target ≥ 0.30)\n- e/a = {:.2} (a flood of made-up keys, answered 429 from memory once the address used its budget)\n- sandbox job latency, 202 to succeeded: p50 {:.1} ms, p99 {:.1} ms over {} jobs (target p99 < 50 ms); the load runs' backlog drained in {:.1} s\n- p99 of (b) = {:.2} ms (target < 10 ms)\n- gateway peak RSS = {} (target < 100 MB)\n",
+        "- b/a = {:.2} (target ≥ 0.80)\n- c/a = {:.2} (target ≥ 0.50)\n- b'/a = {:.2} (the same path without batching)\n- d/a = {:.2} (target ≥ 0.30)\n- e/a = {:.2} (target ≥ 0.30)\n- f/a = {:.2} (a flood of made-up keys, answered 429 from memory once the address used its budget)\n- sandbox job latency, 202 to succeeded: p50 {:.1} ms, p99 {:.1} ms over {} jobs (target p99 < 50 ms); the load runs' backlog drained in {:.1} s\n- p99 of (b) = {:.2} ms (target < 10 ms)\n- gateway peak RSS = {} (target < 100 MB)\n- live upload of 50 MiB (session → PUT → finalize): {:.0} MB/s against {:.0} MB/s for a plain file copy on the same disk; gateway peak RSS during the PUT {:.1} MB (target < 100 MB; {:.1} MB just before the first PUT); medians of {} rounds, PUT {} MB/s, copy {} MB/s\n",
         b.requests_per_sec / a.requests_per_sec,
         c.requests_per_sec / a.requests_per_sec,
         runs[3].requests_per_sec / a.requests_per_sec,
         runs[4].requests_per_sec / a.requests_per_sec,
         runs[5].requests_per_sec / a.requests_per_sec,
+        runs[6].requests_per_sec / a.requests_per_sec,
         latency.p50_ms,
         latency.p99_ms,
         latency.jobs,
         latency.drain_secs,
         b.p99_ms,
         rss.map(|m| format!("{m:.1} MB")).unwrap_or_else(|| "unknown".into()),
-    ) + &webhook_lines(webhooks)?;
+        upload.put_mb_s,
+        upload.copy_mb_s,
+        upload.peak_rss_mb,
+        upload.rss_before_mb,
+        upload.put_rounds.len(),
+        rounds(&upload.put_rounds),
+        rounds(&upload.copy_rounds),
+    ) + &upload_note(upload)
+        + &webhook_lines(webhooks)?;
     let date =
         capture(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])).unwrap_or_default();
     let doc = format!(
