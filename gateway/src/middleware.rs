@@ -118,6 +118,12 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "non-string panic".into())
 }
 
+/// The routes that stream their body to storage under limits of their own (a live upload's
+/// `PUT`: its declared size, at most `LAYERS_UPLOAD_MAX_BYTES`) rather than [`BODY_LIMIT`].
+fn streams_its_body(req: &ServiceRequest) -> bool {
+    req.method() == actix_web::http::Method::PUT && req.path().starts_with("/uploads/")
+}
+
 /// See the module docs.
 pub async fn envelope(
     req: ServiceRequest,
@@ -130,7 +136,7 @@ pub async fn envelope(
     let path = req.path().to_owned();
 
     let served = async {
-        if declared_length(&req).is_some_and(|n| n > BODY_LIMIT as u64) {
+        if declared_length(&req).is_some_and(|n| n > BODY_LIMIT as u64) && !streams_its_body(&req) {
             return Outcome::Served(
                 req.into_response(ApiError::payload_too_large().error_response()),
             );

@@ -477,3 +477,54 @@ async fn upload_requests_are_validated() {
     let error = assert_error(res, 404, "NOT_FOUND").await;
     assert_eq!(error["details"]["field"], "uploadId");
 }
+
+#[tokio::test]
+async fn a_live_put_larger_than_the_json_body_limit_streams_through() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Live).await;
+    let project = app.project_id(&key, "Uploads").await;
+    // a real JPEG head, padded to 3 MiB: the probe reads the head, the size is what was declared
+    let mut big = jpeg().to_vec();
+    big.resize(3 * 1024 * 1024, 0x5a);
+    let res = app
+        .post(
+            &format!("/v1/projects/{project}/content/uploads"),
+            &key,
+            &json!({ "files": [{ "filename": "big.jpg", "contentType": "image/jpeg", "sizeBytes": big.len() }] }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let session: Value = res.json().await.unwrap();
+    let url = session["files"][0]["uploadUrl"]
+        .as_str()
+        .unwrap()
+        .replace("http://127.0.0.1:8080", &app.address);
+    // reqwest sends Content-Length for a byte body, as browsers and curl -T do
+    let res = app
+        .http
+        .put(&url)
+        .header("content-type", "image/jpeg")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let done = finalize(&app, &key, &project, session["id"].as_str().unwrap()).await;
+    assert_eq!(done.status(), 201);
+    let container: Value = done.json().await.unwrap();
+    let media = container["assets"][0]["url"]
+        .as_str()
+        .unwrap()
+        .replace("http://127.0.0.1:8080", &app.address);
+    let got = app.http.get(&media).send().await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), big.as_slice());
+    // elsewhere the 1 MiB limit still holds
+    let res = app
+        .request(reqwest::Method::POST, "/v1/projects", Some(&key))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 413, "PAYLOAD_TOO_LARGE").await;
+}
