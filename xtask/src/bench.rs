@@ -481,9 +481,6 @@ struct Upload {
     /// The highest VmRSS read during any `PUT`, and the VmRSS just before the first.
     peak_rss_mb: f64,
     rss_before_mb: f64,
-    /// The gateway's answer when the `PUT` with a Content-Length was refused (then the figures
-    /// are of a chunked `PUT`).
-    refused_with_length: Option<String>,
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -578,7 +575,6 @@ fn upload_throughput(base: &str, live_key: &str, gateway_pid: u32, media: &Path)
     let megabytes = UPLOAD_BYTES as f64 / (1024.0 * 1024.0);
     let rss_before_mb = rss_mb(gateway_pid).unwrap_or(0.0);
     let (mut put_rounds, mut copy_rounds, mut peak_rss_mb) = (Vec::new(), Vec::new(), 0.0_f64);
-    let (mut chunked, mut refused) = (false, None);
     for round in 1..=UPLOAD_ROUNDS {
         eprintln!("xtask: live upload of 50 MiB, round {round} of {UPLOAD_ROUNDS}");
         let declared = format!(
@@ -596,19 +592,7 @@ fn upload_throughput(base: &str, live_key: &str, gateway_pid: u32, media: &Path)
         ) else {
             return Err(format!("upload session: {code} {session}"));
         };
-        let mut sent = put(&file, put_url, chunked, gateway_pid)?;
-        if round == 1 && !chunked && sent.status == 413 {
-            // the documented PUT, with its Content-Length, is refused by the request-body limit
-            // before the route sees it: measure the route itself with a chunked body (no
-            // Content-Length), which that limit does not see, and say so in the report
-            eprintln!(
-                "xtask: the PUT with Content-Length answered 413: {}; measuring a chunked PUT",
-                sent.body.trim()
-            );
-            refused = Some(sent.body.trim().to_owned());
-            chunked = true;
-            sent = put(&file, put_url, chunked, gateway_pid)?;
-        }
+        let sent = put(&file, put_url, gateway_pid)?;
         if sent.status != 200 || sent.body_json["sizeBytes"].as_u64() != Some(UPLOAD_BYTES as u64) {
             return Err(format!(
                 "upload PUT answered {} after {} s: {}",
@@ -651,7 +635,6 @@ fn upload_throughput(base: &str, live_key: &str, gateway_pid: u32, media: &Path)
         copy_rounds,
         peak_rss_mb,
         rss_before_mb,
-        refused_with_length: refused,
     })
 }
 
@@ -665,7 +648,7 @@ struct Put {
     peak_rss_mb: f64,
 }
 
-fn put(file: &Path, url: &str, chunked: bool, gateway_pid: u32) -> Result<Put> {
+fn put(file: &Path, url: &str, gateway_pid: u32) -> Result<Put> {
     let mut cmd = Command::new("curl");
     // -T streams the file (no copy in curl's memory); `Expect:` off, so that nothing waits on a
     // 100 Continue
@@ -677,9 +660,6 @@ fn put(file: &Path, url: &str, chunked: bool, gateway_pid: u32) -> Result<Put> {
         "-H",
         "Expect:",
     ]);
-    if chunked {
-        cmd.args(["-H", "Transfer-Encoding: chunked"]);
-    }
     cmd.args(["-w", "\n%{http_code} %{time_total}", url]);
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = sample_rss(gateway_pid, stop.clone());
@@ -875,20 +855,6 @@ fn webhook_lines(figures: &serde_json::Value) -> Result<String> {
     ))
 }
 
-/// When the documented `PUT` was refused: what the gateway answered, and what was measured.
-fn upload_note(upload: &Upload) -> String {
-    match &upload.refused_with_length {
-        None => String::new(),
-        Some(answer) => format!(
-            "- **the live upload's documented PUT failed**: with its Content-Length (what curl, \
-             browsers and SDKs send for a file) the gateway answered 413 before the route ran: \
-             `{answer}`; the request-body limit of 1 MiB applies to `PUT /uploads/…` too, so no \
-             live direct upload larger than 1 MiB can succeed. The figures above are of the same \
-             PUT sent chunked (no Content-Length), which that limit does not see\n"
-        ),
-    }
-}
-
 /// Each round's figure, for the report: `412, 398, 405`.
 fn rounds(values: &[f64]) -> String {
     values
@@ -950,8 +916,7 @@ fn report(
         upload.put_rounds.len(),
         rounds(&upload.put_rounds),
         rounds(&upload.copy_rounds),
-    ) + &upload_note(upload)
-        + &webhook_lines(webhooks)?;
+    ) + &webhook_lines(webhooks)?;
     let date =
         capture(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])).unwrap_or_default();
     let doc = format!(
