@@ -564,3 +564,45 @@ async fn a_test_key_never_reaches_the_generator_even_when_one_is_configured() {
         "the sandbox called the generator"
     );
 }
+
+#[tokio::test]
+async fn a_generator_5xx_is_retried_and_the_job_then_succeeds() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let generator = fake_generator(200).await;
+    // the first call fails with a 503; the mock above answers the retry
+    Mock::given(method("POST"))
+        .and(path("/generate"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&generator)
+        .await;
+    let app = live_app(&generator).await;
+    let key = app.partner_key(Env::Live).await;
+    layers_credits::grant(&app.client().await, key.org, 10, "test")
+        .await
+        .unwrap();
+    let project = app.project_id(&key, "Content").await;
+    let started: Value = generate(&app, &key, &project, json!({ "format": "image" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job = job_settles(&app, &key, started["jobId"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let calls = generator
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/generate")
+        .count();
+    assert_eq!(calls, 2, "one 503, then the retry");
+    let id = started["containers"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        app.get_json(&format!("/v1/content/{id}"), &key).await["status"],
+        "completed"
+    );
+    assert_eq!(app.get_json("/v1/credits", &key).await["balance"], 9);
+}
