@@ -153,6 +153,8 @@ pub enum StartError {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // before the `/v1` scope, so that `/v1/openapi.json` answers without a key
     cfg.configure(routes::docs::config);
+    // before the authenticated `/v1` scope: the state is the credential
+    cfg.configure(routes::social::public_config);
     cfg.configure(routes::content::fixtures_config);
     cfg.configure(routes::media::config);
     cfg.configure(routes::uploads::put_config);
@@ -170,6 +172,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(routes::ingest::config)
             .configure(routes::webhooks::config)
             // before content's `…/content/{format}`, which would take `…/content/upload`
+            .configure(routes::social::config)
             .configure(routes::uploads::config)
             .configure(routes::content::config),
     );

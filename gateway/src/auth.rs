@@ -368,6 +368,8 @@ required_scopes! {
     IngestWrite => Ingest: Write,
     ContentRead => Content: Read,
     ContentWrite => Content: Write,
+    SocialRead => Social: Read,
+    SocialWrite => Social: Write,
     WebhooksRead => Webhooks: Read,
     WebhooksWrite => Webhooks: Write,
 }

@@ -391,6 +391,31 @@ impl From<layers_content::Error> for ApiError {
     }
 }
 
+impl From<layers_social::Error> for ApiError {
+    fn from(e: layers_social::Error) -> Self {
+        use layers_social::Error as E;
+        match e {
+            e @ E::UnknownState => ApiError::new(Code::NotFound, e.to_string()),
+            E::EnvironmentMismatch(other) => ApiError::new(
+                Code::EnvironmentMismatch,
+                format!(
+                    "this state was minted with a {} key: complete it through that \
+                     environment's flow",
+                    other.key_segment()
+                ),
+            ),
+            e @ E::WrongPlatform(_) => ApiError::validation("platform", e.to_string()),
+            E::NotFound => ApiError::not_found("social account"),
+            E::InOtherEnvironment(other) => ApiError::in_other_environment("social account", other),
+            E::AccountEnvironmentMismatch(other) => {
+                ApiError::environment_mismatch("social account", other)
+            }
+            E::Events(e) => e.into(),
+            e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
+        }
+    }
+}
+
 impl From<layers_webhooks::StoreError> for ApiError {
     fn from(e: layers_webhooks::StoreError) -> Self {
         use layers_webhooks::StoreError as E;

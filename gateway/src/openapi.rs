@@ -62,6 +62,10 @@ use crate::routes;
         routes::content::regenerate,
         routes::content::sandbox_fixture,
         routes::media::media,
+        routes::social::oauth_url,
+        routes::social::sandbox_complete,
+        routes::social::list,
+        routes::social::disconnect,
         routes::uploads::upload,
         routes::uploads::start_session,
         routes::uploads::finalize,
@@ -99,6 +103,8 @@ use crate::routes;
         (name = "Content", description = "Generated and uploaded social content. A test key's \
             content is complete at once, backed by fixture media that the gateway serves at \
             `/sandbox/…`; the JSON is the same shape as live."),
+        (name = "Social", description = "The Instagram, TikTok and YouTube accounts a project \
+            publishes through. A test key connects sandbox accounts with a plain GET, no browser."),
         (name = "Webhooks", description = "Signed deliveries of your environment's events to \
             your endpoints, at least once, with retries and a deliveries log; and the events \
             themselves, for reconciliation. Verify deliveries with any Standard Webhooks library."),

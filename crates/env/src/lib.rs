@@ -69,6 +69,8 @@ pub struct EnvServices {
     pub content: Content,
     pub generation: Generation,
     pub intake: Intake,
+    pub social: layers_social::Social,
+    pub oauth: layers_social::OAuth,
 }
 
 impl Environment for EnvServices {
@@ -116,6 +118,8 @@ impl Environments {
                     settings.allow_private_network,
                 ),
                 content: Content::new(kind),
+                social: layers_social::Social::new(kind),
+                oauth: layers_social::OAuth::for_env(kind),
                 generation,
                 intake,
             })

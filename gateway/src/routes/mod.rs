@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod media;
 pub mod projects;
+pub mod social;
 pub mod uploads;
 pub mod webhooks;
 pub mod whoami;

@@ -11,5 +11,6 @@ mod limits;
 mod openapi;
 mod projects;
 mod security;
+mod social;
 mod uploads;
 mod webhooks;

@@ -179,9 +179,14 @@ async fn every_operation_enforces_the_scope_it_declares() {
         let op = &doc["paths"][&path][method.to_lowercase()];
         let what = format!("{method} {path}");
         match declared_scopes(op) {
-            None if path.contains('{') => {
-                // a file by its path (`/sandbox/…`, `/media/…`): the placeholder names none, and
-                // the answer is about the file, never about a key
+            None if path.contains('{')
+                || op["parameters"].as_array().is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| p["in"] == "query" && p["required"] == true)
+                }) =>
+            {
+                // a file by its path (`/sandbox/…`, `/media/…`) or a state in the query: the
+                // placeholder names none, and the answer is about it, never about a key
                 let res = call(&app, &method, &path, None).await;
                 assert_ne!(res.status(), 401, "{what} needs no key");
                 assert!(res.status().is_client_error(), "{what}: {}", res.status());

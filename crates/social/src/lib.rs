@@ -1,0 +1,482 @@
+//! Social accounts (CONTRACT §11 "Social accounts", §8): OAuth states, the sandbox's
+//! server-side completion, and the accounts a project connects.
+//!
+//! ```
+//! use layers_social::{sandbox_platform_user_id, Platform};
+//!
+//! let id = sandbox_platform_user_id(Platform::Instagram, uuid::Uuid::nil(), "state-token");
+//! assert!(id.starts_with("sb_instagram_00000000_"));
+//! assert_eq!(id.len(), "sb_instagram_00000000_".len() + 8);
+//! ```
+//!
+//! A state is minted per `oauth-url` call and stored by the SHA-256 of its token (the token
+//! itself lives only in the URL handed to the partner), with a PKCE verifier and a 15-minute
+//! expiry. In the sandbox the completion is a plain GET of the URL the API handed out: it
+//! writes the account (`platform_user_id = sb_<platform>_<keyId-prefix>_<stateHash>`, vault
+//! token the sentinel `sandbox_token`), fires `social_account.connected`, and a replay answers
+//! the same account without writing anything.
+
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use layers_core::{EnvKind, Limit, Page};
+use layers_db::GenericClient;
+use layers_orgs::OrgId;
+use layers_webhooks::EventType;
+use ring::digest::{digest, SHA256};
+use ring::rand::{SecureRandom, SystemRandom};
+use tokio_postgres::Row;
+
+layers_core::prefixed_id!(
+    /// A connected social account (`sa_…`).
+    SocialAccountId,
+    "sa"
+);
+
+/// How long a state may be completed.
+pub const STATE_LIFETIME: Duration = Duration::minutes(15);
+
+/// The vault token of every sandbox account: no path ever uses it.
+pub const SANDBOX_TOKEN: &str = "sandbox_token";
+
+/// The platforms an account connects to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Platform {
+    Instagram,
+    Tiktok,
+    Youtube,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 3] = [Platform::Instagram, Platform::Tiktok, Platform::Youtube];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Instagram => "instagram",
+            Platform::Tiktok => "tiktok",
+            Platform::Youtube => "youtube",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Platform> {
+        Platform::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// Where an account stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountStatus {
+    Active,
+    NeedsReauth,
+    Disconnected,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::NeedsReauth => "needs_reauth",
+            AccountStatus::Disconnected => "disconnected",
+        }
+    }
+
+    fn parse(s: &str) -> Option<AccountStatus> {
+        Some(match s {
+            "active" => AccountStatus::Active,
+            "needs_reauth" => AccountStatus::NeedsReauth,
+            "disconnected" => AccountStatus::Disconnected,
+            _ => return None,
+        })
+    }
+}
+
+/// A connected account, the same shape in both environments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Account {
+    pub id: SocialAccountId,
+    pub organization_id: OrgId,
+    pub project_id: uuid::Uuid,
+    pub env: EnvKind,
+    pub platform: Platform,
+    pub platform_user_id: String,
+    pub handle: String,
+    pub status: AccountStatus,
+    pub connected_at: DateTime<Utc>,
+}
+
+/// A minted state: the token goes into the partner's URL.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MintedState {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    /// The PKCE verifier (live authorize URLs carry its S256 challenge).
+    pub code_verifier: String,
+}
+
+/// What went wrong with social accounts.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An unknown or expired state.
+    #[error("no such state, or it has expired: start again with a new oauth-url")]
+    UnknownState,
+    /// A state minted in the other environment (named here).
+    #[error("the state was minted with a {0} key")]
+    EnvironmentMismatch(EnvKind),
+    /// The completion names another platform than the state's.
+    #[error("the state was minted for {0}")]
+    WrongPlatform(&'static str),
+    #[error("no such social account")]
+    NotFound,
+    /// Read in one environment, the account exists in the other one.
+    #[error("the account exists only in {0}")]
+    InOtherEnvironment(EnvKind),
+    /// A change in one environment naming an account of the other one.
+    #[error("the account belongs to {0}")]
+    AccountEnvironmentMismatch(EnvKind),
+    #[error("stored social data is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Events(#[from] layers_webhooks::StoreError),
+    #[error(transparent)]
+    Db(#[from] tokio_postgres::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `sb_<platform>_<keyId-prefix>_<stateHash>` (CONTRACT §8): the key's UUID's first 8
+/// characters without hyphens, and the first 8 hex characters of the SHA-256 of the state token.
+pub fn sandbox_platform_user_id(platform: Platform, api_key_id: uuid::Uuid, state: &str) -> String {
+    let key_prefix: String = api_key_id.simple().to_string().chars().take(8).collect();
+    let hash = hex(digest(&SHA256, state.as_bytes()).as_ref());
+    format!("sb_{}_{key_prefix}_{}", platform.as_str(), &hash[..8])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn state_hash(token: &str) -> Vec<u8> {
+    digest(&SHA256, token.as_bytes()).as_ref().to_vec()
+}
+
+/// 32 random bytes from the CSPRNG, base64url without padding.
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system CSPRNG failed");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The PKCE S256 challenge of a verifier.
+pub fn pkce_challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()))
+}
+
+/// Where `oauth-url` sends the user, per environment.
+#[derive(Clone, Copy, Debug)]
+pub enum OAuth {
+    /// The platforms' authorize URLs: not built yet.
+    Live,
+    /// The API's own `sandbox-complete`, completed by a plain GET.
+    Sandbox,
+}
+
+/// Live connections are not available (yet).
+#[derive(Debug, thiserror::Error)]
+#[error("connecting live {0} accounts is not available yet; test keys connect sandbox accounts")]
+pub struct NotAvailable(pub &'static str);
+
+impl OAuth {
+    pub fn for_env(env: EnvKind) -> OAuth {
+        match env {
+            EnvKind::Live => OAuth::Live,
+            EnvKind::Sandbox => OAuth::Sandbox,
+        }
+    }
+
+    /// The URL to send the user to for `state`.
+    pub fn authorize_url(
+        &self,
+        public_base_url: &str,
+        platform: Platform,
+        state: &MintedState,
+    ) -> Result<String, NotAvailable> {
+        match self {
+            OAuth::Sandbox => Ok(format!(
+                "{public_base_url}/v1/social/sandbox-complete?state={}&platform={}",
+                state.token,
+                platform.as_str()
+            )),
+            OAuth::Live => Err(NotAvailable(platform.as_str())),
+        }
+    }
+}
+
+/// Social operations for one environment.
+#[derive(Clone, Copy, Debug)]
+pub struct Social {
+    env: EnvKind,
+}
+
+impl layers_core::Environment for Social {
+    fn kind(&self) -> EnvKind {
+        self.env
+    }
+}
+
+const ACCOUNT_COLUMNS: &str = "id, organization_id, project_id, is_sandbox, platform, \
+     platform_user_id, handle, status, connected_at";
+
+impl Social {
+    pub fn new(env: EnvKind) -> Social {
+        Social { env }
+    }
+
+    /// Mints a state for connecting `platform` to a project of this environment.
+    pub async fn mint_state(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        project_id: uuid::Uuid,
+        api_key_id: uuid::Uuid,
+        platform: Platform,
+        redirect_uri: Option<&str>,
+    ) -> Result<MintedState> {
+        let token = random_token();
+        let code_verifier = random_token();
+        let row = layers_db::cached::query_one(
+            db,
+            "INSERT INTO oauth_states (state_hash, organization_id, project_id, api_key_id, \
+                 is_sandbox, platform, redirect_uri, code_verifier, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9::text::interval) \
+             RETURNING expires_at",
+            &[
+                &state_hash(&token),
+                &org.as_uuid(),
+                &project_id,
+                &api_key_id,
+                &self.env.is_sandbox(),
+                &platform.as_str(),
+                &redirect_uri,
+                &code_verifier,
+                &format!("{} seconds", STATE_LIFETIME.num_seconds()),
+            ],
+        )
+        .await?;
+        Ok(MintedState {
+            token,
+            expires_at: row.get(0),
+            code_verifier,
+        })
+    }
+
+    /// Lists a project's accounts of this environment, newest first.
+    pub async fn list(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        project_id: uuid::Uuid,
+        limit: Limit,
+        after: Option<SocialAccountId>,
+    ) -> Result<Page<Account, SocialAccountId>> {
+        let rows = layers_db::cached::query(
+            db,
+            &format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM social_accounts \
+                 WHERE organization_id = $1 AND project_id = $2 AND is_sandbox = $3 \
+                   AND ($4::uuid IS NULL OR id < $4) \
+                 ORDER BY id DESC LIMIT $5"
+            ),
+            &[
+                &org.as_uuid(),
+                &project_id,
+                &self.env.is_sandbox(),
+                &after.map(|a| a.as_uuid()),
+                &(i64::from(limit.get()) + 1),
+            ],
+        )
+        .await?;
+        let items = rows.iter().map(account).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, limit, |a: &Account| a.id))
+    }
+
+    /// Disconnects one of the project's accounts of this environment (again: no change), and
+    /// fires `social_account.disconnected` the first time.
+    pub async fn disconnect(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        project_id: uuid::Uuid,
+        id: SocialAccountId,
+    ) -> Result<Account> {
+        let row = layers_db::cached::query_opt(
+            db,
+            &format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM social_accounts \
+                 WHERE id = $1 AND organization_id = $2 AND project_id = $3 FOR UPDATE"
+            ),
+            &[&id.as_uuid(), &org.as_uuid(), &project_id],
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+        let found = account(&row)?;
+        if found.env != self.env {
+            return Err(Error::AccountEnvironmentMismatch(found.env));
+        }
+        if found.status == AccountStatus::Disconnected {
+            return Ok(found);
+        }
+        let row = layers_db::cached::query_one(
+            db,
+            &format!(
+                "UPDATE social_accounts SET status = 'disconnected', disconnected_at = now() \
+                 WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
+            ),
+            &[&id.as_uuid()],
+        )
+        .await?;
+        let gone = account(&row)?;
+        announce(db, &gone, EventType::SocialAccountDisconnected).await?;
+        Ok(gone)
+    }
+}
+
+/// Completes a sandbox state with no browser and no platform: writes the account and fires
+/// `social_account.connected`, in the caller's transaction; a replay answers the same account
+/// and writes nothing. An unknown or expired state is [`Error::UnknownState`], a live key's
+/// state [`Error::EnvironmentMismatch`].
+pub async fn complete_sandbox(
+    db: &impl GenericClient,
+    token: &str,
+    platform: &str,
+) -> Result<Account> {
+    let row = layers_db::cached::query_opt(
+        db,
+        "SELECT organization_id, project_id, api_key_id, is_sandbox, platform, \
+             social_account_id, expires_at > now() \
+         FROM oauth_states WHERE state_hash = $1 FOR UPDATE",
+        &[&state_hash(token)],
+    )
+    .await?
+    .ok_or(Error::UnknownState)?;
+    let org = OrgId::from_uuid(row.get(0));
+    let project_id: uuid::Uuid = row.get(1);
+    let api_key_id: uuid::Uuid = row.get(2);
+    let is_sandbox: bool = row.get(3);
+    let minted_for =
+        Platform::parse(row.get(4)).ok_or_else(|| Error::Corrupt("platform".into()))?;
+    let done: Option<uuid::Uuid> = row.get(5);
+    let live: bool = row.get(6);
+    if !is_sandbox {
+        return Err(Error::EnvironmentMismatch(EnvKind::Live));
+    }
+    if let Some(id) = done {
+        // a replay: the same account, nothing written
+        let row = layers_db::cached::query_one(
+            db,
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM social_accounts WHERE id = $1"),
+            &[&id],
+        )
+        .await?;
+        return account(&row);
+    }
+    if !live {
+        return Err(Error::UnknownState);
+    }
+    if platform != minted_for.as_str() {
+        return Err(Error::WrongPlatform(minted_for.as_str()));
+    }
+    let id = SocialAccountId::new();
+    let row = layers_db::cached::query_one(
+        db,
+        &format!(
+            "WITH a AS ( \
+                 INSERT INTO social_accounts (id, organization_id, project_id, is_sandbox, \
+                     platform, platform_user_id, handle, token) \
+                 VALUES ($1, $2, $3, true, $4, $5, $6, $7) RETURNING {ACCOUNT_COLUMNS}), \
+             s AS (UPDATE oauth_states SET social_account_id = $1 WHERE state_hash = $8) \
+             SELECT * FROM a"
+        ),
+        &[
+            &id.as_uuid(),
+            &org.as_uuid(),
+            &project_id,
+            &minted_for.as_str(),
+            &sandbox_platform_user_id(minted_for, api_key_id, token),
+            &format!("sandbox_{}", minted_for.as_str()),
+            &SANDBOX_TOKEN.as_bytes(),
+            &state_hash(token),
+        ],
+    )
+    .await?;
+    let connected = account(&row)?;
+    announce(db, &connected, EventType::SocialAccountConnected).await?;
+    Ok(connected)
+}
+
+/// The `data` of `social_account.connected` and `social_account.disconnected` (CONTRACT §10).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccountEvent<'a> {
+    social_account_id: String,
+    project_id: String,
+    platform: &'static str,
+    handle: &'a str,
+}
+
+async fn announce(db: &impl GenericClient, a: &Account, event_type: EventType) -> Result<()> {
+    let data = serde_json::to_value(AccountEvent {
+        social_account_id: a.id.to_string(),
+        project_id: format!("proj_{}", a.project_id.simple()),
+        platform: a.platform.as_str(),
+        handle: &a.handle,
+    })
+    .expect("an event of strings serializes");
+    layers_webhooks::emit(db, a.organization_id, a.env, event_type, data).await?;
+    Ok(())
+}
+
+fn account(row: &Row) -> Result<Account> {
+    let platform: &str = row.get("platform");
+    let status: &str = row.get("status");
+    Ok(Account {
+        id: SocialAccountId::from_uuid(row.get("id")),
+        organization_id: OrgId::from_uuid(row.get("organization_id")),
+        project_id: row.get("project_id"),
+        env: EnvKind::from_sandbox(row.get("is_sandbox")),
+        platform: Platform::parse(platform).ok_or_else(|| Error::Corrupt(platform.into()))?,
+        platform_user_id: row.get("platform_user_id"),
+        handle: row.get("handle"),
+        status: AccountStatus::parse(status).ok_or_else(|| Error::Corrupt(status.into()))?,
+        connected_at: row.get("connected_at"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sandbox_ids_follow_the_contract() {
+        let key = uuid::Uuid::parse_str("b3ac7561-422e-4c71-bf35-ed103dc68928").unwrap();
+        let id = sandbox_platform_user_id(Platform::Tiktok, key, "abc");
+        // SHA-256("abc") = ba7816bf…
+        assert_eq!(id, "sb_tiktok_b3ac7561_ba7816bf");
+    }
+
+    #[test]
+    fn pkce_challenge_matches_rfc_7636() {
+        // RFC 7636, appendix B
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn tokens_are_long_and_distinct() {
+        let (a, b) = (random_token(), random_token());
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,299 @@
+//! Social accounts (CONTRACT §11 "Social accounts"): `POST …/social/oauth-url`, the sandbox's
+//! `GET /v1/social/sandbox-complete` (no key: the state is the credential), list and
+//! disconnect. Live connections (the platforms' authorize URLs and `/v1/social/callback`) are
+//! not built yet: a live key's `oauth-url` answers 503 and says so.
+
+use actix_web::{web, HttpResponse};
+use layers_projects::ProjectId;
+use layers_social::{Account, Platform, SocialAccountId};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::auth::{Authorized, SocialRead, SocialWrite};
+use crate::env::Env;
+use crate::error::{quote, ApiError, Code};
+use crate::extract::{path_id, Json, ListParams};
+use crate::tx::Tx;
+use crate::wire::{time, List};
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct OauthUrlRequest {
+    /// `instagram`, `tiktok` or `youtube`.
+    #[schema(example = "instagram")]
+    platform: String,
+    /// Where the live callback sends the browser once connected.
+    #[schema(example = "https://example.com/connected")]
+    redirect_uri: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = OauthUrl)]
+struct OauthUrlBody {
+    /// Send the user here (a test key's URL completes the connection with a plain GET).
+    url: String,
+    state: String,
+    #[schema(format = DateTime, example = "2026-05-08T12:15:00.000Z")]
+    expires_at: String,
+}
+
+/// A connected account, the same shape in both environments.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SocialAccount)]
+struct AccountBody {
+    #[schema(example = "sa_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    id: String,
+    #[schema(example = "instagram")]
+    platform: &'static str,
+    #[schema(example = "sandbox_instagram")]
+    handle: String,
+    /// `active`, `needs_reauth` or `disconnected`.
+    #[schema(example = "active")]
+    status: &'static str,
+    #[schema(format = DateTime, example = "2026-05-08T12:00:00.000Z")]
+    connected_at: String,
+}
+
+impl From<Account> for AccountBody {
+    fn from(a: Account) -> Self {
+        AccountBody {
+            id: a.id.to_string(),
+            platform: a.platform.as_str(),
+            handle: a.handle,
+            status: a.status.as_str(),
+            connected_at: time(a.connected_at),
+        }
+    }
+}
+
+/// The answer of a sandbox completion.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SandboxConnection)]
+struct CompletedBody {
+    state: String,
+    #[schema(example = "completed")]
+    status: &'static str,
+    #[schema(example = "sa_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    social_account_id: String,
+    #[schema(example = "instagram")]
+    platform: &'static str,
+    #[schema(example = "sandbox_instagram")]
+    handle: String,
+    #[schema(format = DateTime, example = "2026-05-08T12:00:00.000Z")]
+    connected_at: String,
+    sandbox: bool,
+}
+
+fn platform_of(raw: &str) -> Result<Platform, ApiError> {
+    Platform::parse(raw).ok_or_else(|| {
+        ApiError::validation(
+            "platform",
+            format!(
+                "platform must be instagram, tiktok or youtube, got {}",
+                quote(raw)
+            ),
+        )
+    })
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{projectId}/social/oauth-url",
+    tag = "Social",
+    operation_id = "createOauthUrl",
+    summary = "Start connecting a social account",
+    description = "Mints a state, valid 15 minutes, and answers the URL to send the user to. A \
+        test key's URL is the API's own `sandbox-complete`: a plain GET connects a sandbox \
+        account, no browser needed. Live connections are not available yet (503).",
+    params(("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
+    request_body = OauthUrlRequest,
+    responses(
+        (status = 200, description = "The URL and its state", body = OauthUrlBody),
+        (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
+            environment", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = ["social:write"]), ("apiKey" = ["social:write"])),
+)]
+async fn oauth_url(
+    state: web::Data<AppState>,
+    auth: Authorized<SocialWrite>,
+    env: Env,
+    path: web::Path<String>,
+    Json(body): Json<OauthUrlRequest>,
+    tx: Tx,
+) -> Result<HttpResponse, ApiError> {
+    let project = path_id(&path, "project", ProjectId::parse)?;
+    let platform = platform_of(&body.platform)?;
+    if let Some(uri) = &body.redirect_uri {
+        let ok = uri.len() <= 2048
+            && layers_outbound::Url::parse(uri)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !ok {
+            return Err(ApiError::validation(
+                "redirectUri",
+                "redirectUri must be an http or https URL",
+            ));
+        }
+    }
+    env.projects
+        .require_active(&*tx, auth.organization_id, project)
+        .await?;
+    let base = &state.settings.public_base_url;
+    let minted = env
+        .social
+        .mint_state(
+            &*tx,
+            auth.organization_id,
+            project.as_uuid(),
+            auth.api_key_id,
+            platform,
+            body.redirect_uri.as_deref(),
+        )
+        .await?;
+    let url = env
+        .oauth
+        .authorize_url(base, platform, &minted)
+        .map_err(|e| ApiError::new(Code::PlatformNotConfigured, e.to_string()))?;
+    Ok(HttpResponse::Ok().json(OauthUrlBody {
+        url,
+        state: minted.token,
+        expires_at: time(minted.expires_at),
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct CompleteQuery {
+    /// The state the oauth-url answer carried.
+    state: String,
+    /// The platform it was minted for.
+    platform: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/social/sandbox-complete",
+    tag = "Social",
+    operation_id = "completeSandboxConnection",
+    summary = "Complete a sandbox connection",
+    description = "What a test key's oauth-url points at: connects a sandbox account \
+        (`handle` `sandbox_<platform>`) and fires `social_account.connected`. No API key: the \
+        state is the credential. A replay answers the same body and writes nothing.",
+    params(CompleteQuery),
+    responses(
+        (status = 200, description = "Connected", body = CompletedBody),
+        (status = 404, description = "`NOT_FOUND`: no such state, or it expired", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "`ENVIRONMENT_MISMATCH`: the state was minted by a live key", body = crate::openapi::ErrorEnvelope),
+    ),
+)]
+async fn sandbox_complete(
+    state: web::Data<AppState>,
+    query: web::Query<CompleteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let mut db = state.pool.get().await?;
+    let tx = db.transaction().await?;
+    let account = layers_social::complete_sandbox(&tx, &query.state, &query.platform).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(CompletedBody {
+        state: query.state,
+        status: "completed",
+        social_account_id: account.id.to_string(),
+        platform: account.platform.as_str(),
+        handle: account.handle,
+        connected_at: time(account.connected_at),
+        sandbox: true,
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{projectId}/social/accounts",
+    tag = "Social",
+    operation_id = "listSocialAccounts",
+    summary = "List a project's social accounts",
+    params(
+        ("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
+        crate::openapi::ListQuery,
+    ),
+    responses((status = 200, description = "A page of accounts", body = List<AccountBody>)),
+    security(("bearer" = ["social:read"]), ("apiKey" = ["social:read"])),
+)]
+async fn list(
+    state: web::Data<AppState>,
+    auth: Authorized<SocialRead>,
+    env: Env,
+    path: web::Path<String>,
+    params: ListParams,
+) -> Result<HttpResponse, ApiError> {
+    let project = path_id(&path, "project", ProjectId::parse)?;
+    let cursor = params.cursor(SocialAccountId::parse)?;
+    let db = state.pool.get().await?;
+    env.projects.get(&db, auth.organization_id, project).await?;
+    let page = env
+        .social
+        .list(
+            &db,
+            auth.organization_id,
+            project.as_uuid(),
+            params.limit,
+            cursor,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(List::from_page(page, AccountBody::from)))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/projects/{projectId}/social/accounts/{accountId}",
+    tag = "Social",
+    operation_id = "disconnectSocialAccount",
+    summary = "Disconnect a social account",
+    description = "Marks the account `disconnected` and fires `social_account.disconnected`; \
+        disconnecting it again changes nothing.",
+    params(
+        ("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
+        ("accountId" = String, Path, description = "The account's id", example = "sa_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
+    ),
+    responses(
+        (status = 200, description = "The account, disconnected", body = AccountBody),
+        (status = 422, description = "`ENVIRONMENT_MISMATCH`: the account belongs to the other \
+            environment", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = ["social:write"]), ("apiKey" = ["social:write"])),
+)]
+async fn disconnect(
+    auth: Authorized<SocialWrite>,
+    env: Env,
+    path: web::Path<(String, String)>,
+    tx: Tx,
+) -> Result<HttpResponse, ApiError> {
+    let (project, account) = path.into_inner();
+    let project = path_id(&project, "project", ProjectId::parse)?;
+    let account = path_id(&account, "social account", SocialAccountId::parse)?;
+    let gone = env
+        .social
+        .disconnect(&*tx, auth.organization_id, project.as_uuid(), account)
+        .await?;
+    Ok(HttpResponse::Ok().json(AccountBody::from(gone)))
+}
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    super::Routes::new(cfg, super::V1)
+        .resource("/projects/{projectId}/social/oauth-url", |r| {
+            r.post(oauth_url)
+        })
+        .resource("/projects/{projectId}/social/accounts", |r| r.get(list))
+        .resource("/projects/{projectId}/social/accounts/{accountId}", |r| {
+            r.delete(disconnect)
+        });
+}
+
+/// `GET /v1/social/sandbox-complete`, registered before the authenticated `/v1` scope (no key).
+pub fn public_config(cfg: &mut web::ServiceConfig) {
+    super::Routes::new(cfg, "")
+        .resource("/v1/social/sandbox-complete", |r| r.get(sandbox_complete));
+}
