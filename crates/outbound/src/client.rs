@@ -179,6 +179,12 @@ impl Request {
         self
     }
 
+    /// Sends `body` as an `application/x-www-form-urlencoded` form (OAuth token endpoints).
+    pub fn form<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
+        self.inner = self.inner.form(body);
+        self
+    }
+
     /// Sends raw bytes.
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.inner = self.inner.body(body.into());
@@ -322,5 +328,28 @@ impl Response {
     pub async fn json<T: DeserializeOwned>(self) -> Result<T> {
         let bytes = self.bytes().await?;
         serde_json::from_slice(&bytes).map_err(OutboundError::Decode)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_bodies_are_url_encoded() {
+        let client = Outbound::new(OutboundConfig::default()).unwrap();
+        let url = Url::parse("https://example.com/token").unwrap();
+        let request = client
+            .post(url)
+            .form(&[("grant_type", "authorization_code"), ("code", "a b&c=d")])
+            .inner
+            .build()
+            .unwrap();
+        assert_eq!(
+            request.headers()[reqwest::header::CONTENT_TYPE],
+            "application/x-www-form-urlencoded"
+        );
+        let body = request.body().and_then(|b| b.as_bytes()).unwrap();
+        assert_eq!(body, b"grant_type=authorization_code&code=a+b%26c%3Dd");
     }
 }
