@@ -173,6 +173,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(routes::webhooks::config)
             // before content's `…/content/{format}`, which would take `…/content/upload`
             .configure(routes::social::config)
+            .configure(routes::publishing::config)
+            .configure(routes::metrics::config)
             .configure(routes::uploads::config)
             .configure(routes::content::config),
     );

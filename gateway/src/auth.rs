@@ -370,6 +370,9 @@ required_scopes! {
     ContentWrite => Content: Write,
     SocialRead => Social: Read,
     SocialWrite => Social: Write,
+    PublishingRead => Publishing: Read,
+    PublishingWrite => Publishing: Write,
+    MetricsRead => Metrics: Read,
     WebhooksRead => Webhooks: Read,
     WebhooksWrite => Webhooks: Write,
 }

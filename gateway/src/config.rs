@@ -77,6 +77,9 @@ pub struct Settings {
     pub generator_url: Option<String>,
     /// `LAYERS_GENERATOR_TOKEN` (redacted in `Debug`)
     pub generator_token: Option<String>,
+    /// `LAYERS_META_*`, `LAYERS_TIKTOK_*`, `LAYERS_GOOGLE_*`: the social platforms' apps and
+    /// base URLs (secrets redacted in `Debug`)
+    pub platforms: layers_platforms::Config,
 }
 
 /// `postgres://user:secret@host/db` with the password replaced by `<redacted>`, also in the
@@ -172,6 +175,12 @@ impl Settings {
                 .master_key
                 .as_ref()
                 .map(|k| std::sync::Arc::new(layers_webhooks::MasterKey::from_bytes(k.0))),
+            platforms: self.platforms.clone(),
+            public_base_url: self.public_base_url.clone(),
+            media_signer: self
+                .master_key
+                .as_ref()
+                .map(|k| layers_storage::UrlSigner::new(&k.0)),
         })
     }
 }
@@ -212,6 +221,7 @@ impl std::fmt::Debug for Settings {
                 "generator_token",
                 &self.generator_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("platforms", &self.platforms)
             .finish()
     }
 }
@@ -356,6 +366,12 @@ impl Settings {
                 .map(|v| base_url(v, "LAYERS_GENERATOR_URL"))
                 .transpose()?,
             generator_token: lookup("LAYERS_GENERATOR_TOKEN").filter(|v| !v.trim().is_empty()),
+            platforms: layers_platforms::Config::from_lookup(&lookup).map_err(|problem| {
+                ConfigError {
+                    name: "LAYERS_*_BASE_URL",
+                    problem,
+                }
+            })?,
         })
     }
 }

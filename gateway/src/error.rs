@@ -411,6 +411,88 @@ impl From<layers_social::Error> for ApiError {
                 ApiError::environment_mismatch("social account", other)
             }
             E::Events(e) => e.into(),
+            e @ (E::Corrupt(_) | E::Db(_) | E::Unavailable(_)) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<layers_social::CallbackError> for ApiError {
+    fn from(e: layers_social::CallbackError) -> Self {
+        use layers_social::CallbackError as E;
+        match e {
+            E::Store(e) => e.into(),
+            e @ E::CodeRefused { .. } => ApiError::validation("code", e.to_string()),
+            e @ E::MissingCode => ApiError::validation("code", e.to_string()),
+            e @ E::Platform { .. } => ApiError::new(Code::PlatformError, e.to_string()),
+            E::NotConfigured(e) => e.into(),
+        }
+    }
+}
+
+impl From<layers_platforms::NotConfigured> for ApiError {
+    fn from(e: layers_platforms::NotConfigured) -> Self {
+        ApiError::new(Code::PlatformNotConfigured, e.to_string())
+    }
+}
+
+/// `targets[i].socialAccountId`, the field a target's error names.
+fn target_field(index: usize) -> String {
+    format!("targets[{index}].socialAccountId")
+}
+
+impl From<layers_publishing::Error> for ApiError {
+    fn from(e: layers_publishing::Error) -> Self {
+        use layers_publishing::Error as E;
+        match e {
+            E::ContentNotFound => ApiError::not_found("content"),
+            E::AccountNotFound { index } => ApiError::new(
+                Code::NotFound,
+                "no such social account in the content's project",
+            )
+            .with_details(json!({ "field": target_field(index) })),
+            E::NotFound => ApiError::not_found("scheduled post"),
+            E::InOtherEnvironment(other) => ApiError::in_other_environment("scheduled post", other),
+            E::EnvironmentMismatch(other) => {
+                ApiError::environment_mismatch("scheduled post", other)
+            }
+            E::ContentEnvironmentMismatch(other) => ApiError::new(
+                Code::EnvironmentMismatch,
+                format!(
+                    "this content belongs to {other}: publish it with a {} key; nothing was \
+                     written",
+                    other.key_segment()
+                ),
+            ),
+            E::AccountEnvironmentMismatch { index, env } => ApiError::new(
+                Code::EnvironmentMismatch,
+                format!(
+                    "this social account belongs to {env}: publish through it with a {} key; \
+                     nothing was written",
+                    env.key_segment()
+                ),
+            )
+            .with_details(json!({ "field": target_field(index) })),
+            e @ E::ContentNotReady(_) => ApiError::conflict("content_not_ready", e.to_string()),
+            e @ E::AlreadyPublished => ApiError::conflict("already_published", e.to_string()),
+            ref e @ E::AccountNotActive { index, .. } => {
+                ApiError::conflict("account_not_active", e.to_string())
+                    .with_details(json!({ "field": target_field(index) }))
+            }
+            e @ E::AlreadyTerminal(_) => ApiError::conflict("already_terminal", e.to_string()),
+            E::Jobs(e) => e.into(),
+            E::Events(e) => e.into(),
+            e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<layers_metrics::Error> for ApiError {
+    fn from(e: layers_metrics::Error) -> Self {
+        use layers_metrics::Error as E;
+        match e {
+            e @ E::UnknownPosts(_) => ApiError::new(Code::NotFound, e.to_string())
+                .with_details(json!({ "field": "postIds" })),
+            E::Publishing(e) => e.into(),
             e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
         }
     }

@@ -64,8 +64,16 @@ use crate::routes;
         routes::media::media,
         routes::social::oauth_url,
         routes::social::sandbox_complete,
+        routes::social::callback,
         routes::social::list,
         routes::social::disconnect,
+        routes::publishing::publish,
+        routes::publishing::schedule,
+        routes::publishing::get,
+        routes::publishing::list,
+        routes::publishing::cancel,
+        routes::metrics::metrics,
+        routes::metrics::summary,
         routes::uploads::upload,
         routes::uploads::start_session,
         routes::uploads::finalize,
@@ -105,6 +113,11 @@ use crate::routes;
             `/sandbox/…`; the JSON is the same shape as live."),
         (name = "Social", description = "The Instagram, TikTok and YouTube accounts a project \
             publishes through. A test key connects sandbox accounts with a plain GET, no browser."),
+        (name = "Publishing", description = "Content posted to connected accounts, now or at a \
+            time. A test key's posts are published at once with `sb_post_…` ids and never reach \
+            a platform."),
+        (name = "Metrics", description = "Daily post metrics. A test key's posts get a \
+            deterministic synthesized series; live posts read what the platforms reported."),
         (name = "Webhooks", description = "Signed deliveries of your environment's events to \
             your endpoints, at least once, with retries and a deliveries log; and the events \
             themselves, for reconciliation. Verify deliveries with any Standard Webhooks library."),

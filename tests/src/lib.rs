@@ -192,6 +192,61 @@ impl TestApp {
         }
     }
 
+    /// Polls a job until it has ended (`succeeded`, `failed` or `canceled`), for at most ten
+    /// seconds, and returns it.
+    pub async fn job_settles(&self, key: &TestKey, job: &str) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let body = self.get_json(&format!("/v1/jobs/{job}"), key).await;
+            if matches!(
+                body["status"].as_str(),
+                Some("succeeded" | "failed" | "canceled")
+            ) {
+                return body;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "the job has not ended: {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Connects a sandbox account of `platform` to the project (oauth-url, then a plain GET of
+    /// its URL) and returns its id.
+    pub async fn connect_sandbox(&self, key: &TestKey, project: &str, platform: &str) -> String {
+        let res = self
+            .post(
+                &format!("/v1/projects/{project}/social/oauth-url"),
+                key,
+                &serde_json::json!({ "platform": platform }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let minted: Value = res.json().await.unwrap();
+        let url = minted["url"]
+            .as_str()
+            .unwrap()
+            .replace("http://127.0.0.1:8080", &self.address);
+        let res = self.http.get(url).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        body["socialAccountId"].as_str().unwrap().to_owned()
+    }
+
+    /// Generates one piece of `format` content in the project and returns the 202's body.
+    pub async fn generate(&self, key: &TestKey, project: &str, format: &str) -> Value {
+        let res = self
+            .post(
+                &format!("/v1/projects/{project}/content/{format}"),
+                key,
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 202);
+        res.json().await.unwrap()
+    }
+
     /// Waits until the gateway's key cache is in use (its listener has proven that
     /// notifications arrive): before that, every lookup goes to the database.
     pub async fn wait_for_key_cache(&self) {

@@ -25,9 +25,13 @@ use layers_content::{Content, Generation, GeneratorConfig, Intake, LiveGeneratio
 use layers_core::{EnvKind, Environment};
 use layers_credits::CreditGate;
 use layers_ingest::{Ingest, LiveIngest, Platforms};
-use layers_jobs::{Control, Handler, HandlerFuture, Job, Jobs, Worker, WorkerConfig};
+use layers_jobs::{Control, Failure, Handler, HandlerFuture, Job, Jobs, Worker, WorkerConfig};
+use layers_metrics::Sync;
 use layers_outbound::{Outbound, OutboundConfig, Url};
+use layers_platforms::Clients;
 use layers_projects::Projects;
+use layers_publishing::{LivePublisher, Publisher, Publishing};
+use layers_social::{OAuth, Vault};
 use layers_webhooks::{MasterKey, Webhooks};
 use thiserror::Error;
 
@@ -48,6 +52,13 @@ pub struct Settings {
     pub upload_max_bytes: u64,
     /// The live content generator (`LAYERS_GENERATOR_URL`, `LAYERS_GENERATOR_TOKEN`), if set.
     pub generator: Option<GeneratorConfig>,
+    /// The social platforms' apps and base URLs (`LAYERS_META_*`, `LAYERS_TIKTOK_*`,
+    /// `LAYERS_GOOGLE_*`).
+    pub platforms: layers_platforms::Config,
+    /// `LAYERS_PUBLIC_BASE_URL`: the OAuth callback, and the media URLs handed to platforms.
+    pub public_base_url: String,
+    /// Signs the media URLs handed to platforms (`None` without a master key).
+    pub media_signer: Option<layers_storage::UrlSigner>,
 }
 
 /// Why the services could not be built.
@@ -71,6 +82,8 @@ pub struct EnvServices {
     pub intake: Intake,
     pub social: layers_social::Social,
     pub oauth: layers_social::OAuth,
+    pub publishing: Publishing,
+    pub publisher: Publisher,
 }
 
 impl Environment for EnvServices {
@@ -84,6 +97,16 @@ impl Environment for EnvServices {
 pub struct Environments {
     live: Arc<EnvServices>,
     sandbox: Arc<EnvServices>,
+    /// The live metrics sync (sandbox metrics are synthesized on read: no job).
+    sync: Sync,
+}
+
+impl Environments {
+    /// The live OAuth vault, for the platforms' callback: it carries no key, so no
+    /// environment is chosen by one (a test key's state is refused there).
+    pub fn vault(&self) -> &Vault {
+        &self.sync.vault
+    }
 }
 
 impl Environments {
@@ -105,7 +128,17 @@ impl Environments {
             github_base_url: settings.github_base_url.clone(),
             github_token: settings.github_token.clone(),
         };
-        let set = |kind: EnvKind, ingest: Ingest, generation: Generation, intake: Intake| {
+        let vault = Vault::new(
+            Clients::new(outbound.clone(), settings.platforms.clone()),
+            settings.master_key.clone(),
+            settings.public_base_url.clone(),
+        );
+        let set = |kind: EnvKind,
+                   ingest: Ingest,
+                   generation: Generation,
+                   intake: Intake,
+                   oauth: OAuth,
+                   publisher: Publisher| {
             Arc::new(EnvServices {
                 kind,
                 projects: Projects::new(kind),
@@ -119,12 +152,17 @@ impl Environments {
                 ),
                 content: Content::new(kind),
                 social: layers_social::Social::new(kind),
-                oauth: layers_social::OAuth::for_env(kind),
+                oauth,
+                publishing: Publishing::new(kind),
+                publisher,
                 generation,
                 intake,
             })
         };
         Ok(Environments {
+            sync: Sync {
+                vault: vault.clone(),
+            },
             live: set(
                 EnvKind::Live,
                 Ingest::Live(Box::new(LiveIngest::new(outbound.clone(), platforms))),
@@ -140,12 +178,20 @@ impl Environments {
                     storage: settings.storage.clone(),
                     max_bytes: settings.upload_max_bytes,
                 })),
+                OAuth::Live(Box::new(vault.clone())),
+                Publisher::Live(Box::new(LivePublisher {
+                    vault: vault.clone(),
+                    media_signer: settings.media_signer.clone(),
+                    public_base_url: settings.public_base_url.clone(),
+                })),
             ),
             sandbox: set(
                 EnvKind::Sandbox,
                 Ingest::Sandbox,
                 Generation::Sandbox,
                 Intake::Sandbox,
+                OAuth::Sandbox,
+                Publisher::Sandbox,
             ),
         })
     }
@@ -173,9 +219,60 @@ impl Environments {
             .fold(Worker::new(pool, database_url, config), |w, kind| {
                 w.handle(kind, ingest.clone())
             });
-        layers_content::KINDS
+        let worker = layers_content::KINDS
             .iter()
-            .fold(worker, |w, kind| w.handle(kind, content.clone()))
+            .fold(worker, |w, kind| w.handle(kind, content.clone()));
+        worker
+            .handle(
+                layers_publishing::PUBLISH,
+                Arc::new(PublishJobs(self.clone())),
+            )
+            .handle(layers_metrics::SYNC, Arc::new(SyncJobs(self.clone())))
+            .handle(layers_social::REFRESH, Arc::new(RefreshJobs(self.clone())))
+    }
+}
+
+/// Runs `publish` jobs with the publisher of the job's own environment.
+struct PublishJobs(Environments);
+
+impl Handler for PublishJobs {
+    fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let services = self.0.get(job.env);
+            services.publisher.run(job, control).await
+        })
+    }
+}
+
+/// Runs live `metrics_sync` jobs; a sandbox one (none is ever queued) does nothing outside.
+struct SyncJobs(Environments);
+
+impl Handler for SyncJobs {
+    fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            match job.env {
+                EnvKind::Live => self.0.sync.run(job, control).await,
+                EnvKind::Sandbox => Err(Failure::Permanent(
+                    "sandbox metrics are synthesized on read, never synced".into(),
+                )),
+            }
+        })
+    }
+}
+
+/// Runs live token refreshes; a sandbox account's sentinel token is never refreshed.
+struct RefreshJobs(Environments);
+
+impl Handler for RefreshJobs {
+    fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            match &self.0.get(job.env).oauth {
+                OAuth::Live(vault) => vault.run_refresh(job, control.pool()).await,
+                OAuth::Sandbox => Err(Failure::Permanent(
+                    "sandbox accounts never need a refresh".into(),
+                )),
+            }
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `jobs` table: queue, read, list and cancel, for one organization and environment.
 
+use chrono::{DateTime, Utc};
 use layers_core::{EnvKind, Limit, Page};
 use layers_credits::{Charge, Operation};
 use layers_db::GenericClient;
@@ -40,12 +41,22 @@ pub(crate) fn job(row: &Row) -> Result<Job> {
 
 /// Queues a job in the caller's transaction; workers hear of it when that transaction commits.
 pub async fn enqueue(db: &impl GenericClient, new: &NewJob) -> Result<Job> {
+    enqueue_at(db, new, None).await
+}
+
+/// Queues a job that no worker runs before `run_at` (now when `None`), in the caller's
+/// transaction. Workers find it by their periodic look once it is due.
+pub async fn enqueue_at(
+    db: &impl GenericClient,
+    new: &NewJob,
+    run_at: Option<DateTime<Utc>>,
+) -> Result<Job> {
     let row = layers_db::cached::query_one(
         db,
         &format!(
             "INSERT INTO jobs (id, organization_id, project_id, api_key_id, is_sandbox, kind, \
-                               payload, credits_charged) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+                               payload, credits_charged, run_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now())) RETURNING {COLUMNS}"
         ),
         &[
             &new.id.as_uuid(),
@@ -56,6 +67,7 @@ pub async fn enqueue(db: &impl GenericClient, new: &NewJob) -> Result<Job> {
             &new.kind,
             &with_operation(&new.payload, new.operation),
             &new.credits_charged,
+            &run_at,
         ],
     )
     .await?;
@@ -272,6 +284,17 @@ impl Jobs {
     pub async fn enqueue(&self, db: &impl GenericClient, mut new: NewJob) -> Result<Job> {
         new.env = self.env;
         enqueue(db, &new).await
+    }
+
+    /// Queues `new` in this environment, to run at `run_at` (see [`enqueue_at`]).
+    pub async fn enqueue_at(
+        &self,
+        db: &impl GenericClient,
+        mut new: NewJob,
+        run_at: DateTime<Utc>,
+    ) -> Result<Job> {
+        new.env = self.env;
+        enqueue_at(db, &new, Some(run_at)).await
     }
 
     /// See [`get`].

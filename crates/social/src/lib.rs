@@ -26,6 +26,11 @@ use ring::digest::{digest, SHA256};
 use ring::rand::{SecureRandom, SystemRandom};
 use tokio_postgres::Row;
 
+mod live;
+
+pub use layers_platforms::NotConfigured;
+pub use live::{mark_needs_reauth, Callback, CallbackError, TokenError, Vault, REFRESH};
+
 layers_core::prefixed_id!(
     /// A connected social account (`sa_…`).
     SocialAccountId,
@@ -38,29 +43,7 @@ pub const STATE_LIFETIME: Duration = Duration::minutes(15);
 /// The vault token of every sandbox account: no path ever uses it.
 pub const SANDBOX_TOKEN: &str = "sandbox_token";
 
-/// The platforms an account connects to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Platform {
-    Instagram,
-    Tiktok,
-    Youtube,
-}
-
-impl Platform {
-    pub const ALL: [Platform; 3] = [Platform::Instagram, Platform::Tiktok, Platform::Youtube];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Instagram => "instagram",
-            Platform::Tiktok => "tiktok",
-            Platform::Youtube => "youtube",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Platform> {
-        Platform::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-}
+pub use layers_platforms::Platform;
 
 /// Where an account stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +62,7 @@ impl AccountStatus {
         }
     }
 
-    fn parse(s: &str) -> Option<AccountStatus> {
+    pub fn parse(s: &str) -> Option<AccountStatus> {
         Some(match s {
             "active" => AccountStatus::Active,
             "needs_reauth" => AccountStatus::NeedsReauth,
@@ -132,6 +115,8 @@ pub enum Error {
     /// A change in one environment naming an account of the other one.
     #[error("the account belongs to {0}")]
     AccountEnvironmentMismatch(EnvKind),
+    #[error("no database connection: {0}")]
+    Unavailable(String),
     #[error("stored social data is corrupt: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -173,41 +158,37 @@ pub fn pkce_challenge(verifier: &str) -> String {
 }
 
 /// Where `oauth-url` sends the user, per environment.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum OAuth {
-    /// The platforms' authorize URLs: not built yet.
-    Live,
-    /// The API's own `sandbox-complete`, completed by a plain GET.
+    /// The platforms' authorize URLs, the callback and the token vault.
+    Live(Box<Vault>),
+    /// The API's own `sandbox-complete`, completed by a plain GET: no platform, no token.
     Sandbox,
 }
 
-/// Live connections are not available (yet).
-#[derive(Debug, thiserror::Error)]
-#[error("connecting live {0} accounts is not available yet; test keys connect sandbox accounts")]
-pub struct NotAvailable(pub &'static str);
-
 impl OAuth {
-    pub fn for_env(env: EnvKind) -> OAuth {
-        match env {
-            EnvKind::Live => OAuth::Live,
-            EnvKind::Sandbox => OAuth::Sandbox,
-        }
-    }
-
     /// The URL to send the user to for `state`.
     pub fn authorize_url(
         &self,
         public_base_url: &str,
         platform: Platform,
         state: &MintedState,
-    ) -> Result<String, NotAvailable> {
+    ) -> Result<String, NotConfigured> {
         match self {
             OAuth::Sandbox => Ok(format!(
                 "{public_base_url}/v1/social/sandbox-complete?state={}&platform={}",
                 state.token,
                 platform.as_str()
             )),
-            OAuth::Live => Err(NotAvailable(platform.as_str())),
+            OAuth::Live(vault) => vault.authorize_url(platform, state),
+        }
+    }
+
+    /// Refuses (before anything is written) a platform the live side is not configured for.
+    pub fn ready(&self, platform: Platform) -> Result<(), NotConfigured> {
+        match self {
+            OAuth::Sandbox => Ok(()),
+            OAuth::Live(vault) => vault.ready(platform),
         }
     }
 }

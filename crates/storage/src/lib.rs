@@ -66,7 +66,7 @@ mod sign;
 mod store;
 
 pub use bytes::Bytes;
-pub use sign::{SignatureError, UrlSigner, SIGNING_LABEL};
+pub use sign::{media_url, SignatureError, UrlSigner, SIGNING_LABEL};
 pub use store::{ByteStream, Storage, MAX_KEY_LEN, MAX_PARTS_IN_FLIGHT, PART_SIZE};
 
 /// What a failing body stream's error becomes ([`Error::Body`]).

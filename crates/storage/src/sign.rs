@@ -12,6 +12,7 @@ const SIG_LEN: usize = 32;
 
 /// Signs and checks media URLs with a key derived from the master key (`LAYERS_MASTER_KEY`). Its
 /// `Debug` is redacted.
+#[derive(Clone)]
 pub struct UrlSigner {
     key: hmac::Key,
 }
@@ -106,6 +107,25 @@ fn is_method(method: &str) -> bool {
 /// so no two requests share a message.
 fn message(method: &str, path: &str, exp: &str) -> Vec<u8> {
     [method.as_bytes(), path.as_bytes(), exp.as_bytes()].join(&b'\n')
+}
+
+/// The URL of the stored object `key` as the gateway serves it (`{public_base_url}/media/{key}`),
+/// signed for GET for `lifetime_secs` from now; unsigned when there is no signer (no master key:
+/// the gateway then serves nothing, so the URL only names the object).
+pub fn media_url(
+    signer: Option<&UrlSigner>,
+    public_base_url: &str,
+    key: &str,
+    lifetime_secs: i64,
+) -> String {
+    let path = format!("/media/{key}");
+    match signer {
+        Some(signer) => {
+            let exp = chrono::Utc::now().timestamp() + lifetime_secs;
+            format!("{public_base_url}{path}?{}", signer.sign("GET", &path, exp))
+        }
+        None => format!("{public_base_url}{path}"),
+    }
 }
 
 #[cfg(test)]
@@ -278,3 +298,4 @@ mod tests {
         assert_eq!(format!("{:?}", signer()), "UrlSigner(<redacted>)");
     }
 }
+

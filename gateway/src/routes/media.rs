@@ -32,14 +32,12 @@ impl std::fmt::Debug for Media {
 impl Media {
     /// The signed URL of a stored object, valid for [`URL_LIFETIME_SECS`].
     pub fn url(&self, public_base_url: &str, key: &str) -> String {
-        let path = format!("/media/{key}");
-        match &self.signer {
-            Some(signer) => {
-                let exp = chrono::Utc::now().timestamp() + URL_LIFETIME_SECS;
-                format!("{public_base_url}{path}?{}", signer.sign("GET", &path, exp))
-            }
-            None => format!("{public_base_url}{path}"),
-        }
+        layers_storage::media_url(
+            self.signer.as_ref(),
+            public_base_url,
+            key,
+            URL_LIFETIME_SECS,
+        )
     }
 }
 

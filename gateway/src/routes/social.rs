@@ -1,11 +1,10 @@
 //! Social accounts (CONTRACT §11 "Social accounts"): `POST …/social/oauth-url`, the sandbox's
-//! `GET /v1/social/sandbox-complete` (no key: the state is the credential), list and
-//! disconnect. Live connections (the platforms' authorize URLs and `/v1/social/callback`) are
-//! not built yet: a live key's `oauth-url` answers 503 and says so.
+//! `GET /v1/social/sandbox-complete` and the live `GET /v1/social/callback` (neither takes a
+//! key: the state is the credential), list and disconnect.
 
 use actix_web::{web, HttpResponse};
 use layers_projects::ProjectId;
-use layers_social::{Account, Platform, SocialAccountId};
+use layers_social::{Account, Callback, Platform, SocialAccountId};
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
@@ -107,13 +106,16 @@ fn platform_of(raw: &str) -> Result<Platform, ApiError> {
     summary = "Start connecting a social account",
     description = "Mints a state, valid 15 minutes, and answers the URL to send the user to. A \
         test key's URL is the API's own `sandbox-complete`: a plain GET connects a sandbox \
-        account, no browser needed. Live connections are not available yet (503).",
+        account, no browser needed. A live key's URL is the platform's consent page (PKCE \
+        S256), which sends the browser back to `/v1/social/callback`.",
     params(("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
     request_body = OauthUrlRequest,
     responses(
         (status = 200, description = "The URL and its state", body = OauthUrlBody),
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
+        (status = 503, description = "`PLATFORM_NOT_CONFIGURED`: live, the platform's app \
+            credentials are not set (the message names the variables)", body = crate::openapi::ErrorEnvelope),
     ),
     security(("bearer" = ["social:write"]), ("apiKey" = ["social:write"])),
 )]
@@ -141,6 +143,7 @@ async fn oauth_url(
     env.projects
         .require_active(&*tx, auth.organization_id, project)
         .await?;
+    env.oauth.ready(platform)?;
     let base = &state.settings.public_base_url;
     let minted = env
         .social
@@ -153,10 +156,7 @@ async fn oauth_url(
             body.redirect_uri.as_deref(),
         )
         .await?;
-    let url = env
-        .oauth
-        .authorize_url(base, platform, &minted)
-        .map_err(|e| ApiError::new(Code::PlatformNotConfigured, e.to_string()))?;
+    let url = env.oauth.authorize_url(base, platform, &minted)?;
     Ok(HttpResponse::Ok().json(OauthUrlBody {
         url,
         state: minted.token,
@@ -198,15 +198,120 @@ async fn sandbox_complete(
     let tx = db.transaction().await?;
     let account = layers_social::complete_sandbox(&tx, &query.state, &query.platform).await?;
     tx.commit().await?;
-    Ok(HttpResponse::Ok().json(CompletedBody {
-        state: query.state,
-        status: "completed",
-        social_account_id: account.id.to_string(),
-        platform: account.platform.as_str(),
-        handle: account.handle,
-        connected_at: time(account.connected_at),
-        sandbox: true,
-    }))
+    Ok(HttpResponse::Ok().json(CompletedBody::new(query.state, account)))
+}
+
+impl CompletedBody {
+    fn new(state: String, account: Account) -> CompletedBody {
+        CompletedBody {
+            state,
+            status: "completed",
+            social_account_id: account.id.to_string(),
+            platform: account.platform.as_str(),
+            sandbox: account.env.is_sandbox(),
+            handle: account.handle,
+            connected_at: time(account.connected_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct CallbackQuery {
+    /// The state the oauth-url answer carried, sent back by the platform.
+    state: String,
+    /// The authorization code (absent when the user declined).
+    code: Option<String>,
+    /// The platform's error when the user declined (`access_denied`).
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/social/callback",
+    tag = "Social",
+    operation_id = "completeConnection",
+    summary = "Finish a live connection",
+    description = "Where the platform sends the browser back. Exchanges the code (with the \
+        state's PKCE verifier), keeps the token encrypted, reads the profile, writes the account \
+        and fires `social_account.connected`; then redirects (302) to the `redirectUri` given to \
+        oauth-url, with `socialAccountId` and `state` added to its query (or `error` when the \
+        user declined), else answers 200. No API key: the state is the credential. A replay of a \
+        completed state answers the same account and calls no platform.",
+    params(CallbackQuery),
+    responses(
+        (status = 200, description = "Connected", body = CompletedBody),
+        (status = 302, description = "Connected (or declined): back to the `redirectUri`"),
+        (status = 400, description = "`VALIDATION_ERROR`: the user declined (reason \
+            `access_denied`), or the platform refused the code", body = crate::openapi::ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: no such state, or it expired", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "`ENVIRONMENT_MISMATCH`: the state was minted by a test key", body = crate::openapi::ErrorEnvelope),
+        (status = 502, description = "`PLATFORM_ERROR`: the platform failed; start again", body = crate::openapi::ErrorEnvelope),
+    ),
+)]
+async fn callback(
+    state: web::Data<AppState>,
+    query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let vault = state.environments.vault();
+    let denied = query
+        .error
+        .clone()
+        .map(|error| (error, query.error_description.clone()));
+    let done = vault
+        .complete(&state.pool, &query.state, query.code.as_deref(), denied)
+        .await?;
+    match done {
+        Callback::Connected {
+            account,
+            redirect_uri: Some(uri),
+        } => Ok(redirect(
+            &uri,
+            &[
+                ("socialAccountId", &account.id.to_string()),
+                ("state", &query.state),
+            ],
+        )),
+        Callback::Connected { account, .. } => {
+            Ok(HttpResponse::Ok().json(CompletedBody::new(query.state, account)))
+        }
+        Callback::Denied {
+            error,
+            redirect_uri: Some(uri),
+            ..
+        } => Ok(redirect(
+            &uri,
+            &[("error", &error), ("state", &query.state)],
+        )),
+        Callback::Denied {
+            error, description, ..
+        } => Err(ApiError::new(
+            Code::ValidationError,
+            format!(
+                "the user declined the connection ({}{})",
+                quote(&error),
+                description.map(|d| format!(": {d}")).unwrap_or_default()
+            ),
+        )
+        .with_reason("access_denied")
+        .with_details(serde_json::json!({ "field": "error" }))),
+    }
+}
+
+/// 302 to `uri` with `pairs` added to its query.
+fn redirect(uri: &str, pairs: &[(&str, &str)]) -> HttpResponse {
+    let location = match layers_outbound::Url::parse(uri) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(pairs);
+            url.to_string()
+        }
+        Err(_) => uri.to_owned(),
+    };
+    HttpResponse::Found()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
 }
 
 #[utoipa::path(
@@ -292,8 +397,10 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         });
 }
 
-/// `GET /v1/social/sandbox-complete`, registered before the authenticated `/v1` scope (no key).
+/// `GET /v1/social/sandbox-complete` and `GET /v1/social/callback`, registered before the
+/// authenticated `/v1` scope (no key).
 pub fn public_config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, "")
-        .resource("/v1/social/sandbox-complete", |r| r.get(sandbox_complete));
+        .resource("/v1/social/sandbox-complete", |r| r.get(sandbox_complete))
+        .resource("/v1/social/callback", |r| r.get(callback));
 }

@@ -3,7 +3,6 @@
 //! and never charged, events fire; bad input is refused whole; live generation without a
 //! generator is refused before any charge.
 
-use std::time::{Duration, Instant};
 
 use layers_tests::{assert_error, fnv1a, spawn_app, spawn_app_with, Env, TestApp, TestKey};
 use serde_json::{json, Value};
@@ -40,18 +39,6 @@ fn urls_of(container: &Value) -> Vec<String> {
         .iter()
         .map(|a| a["url"].as_str().unwrap().to_owned())
         .collect()
-}
-
-async fn job_settles(app: &TestApp, key: &TestKey, job: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let body = app.get_json(&format!("/v1/jobs/{job}"), key).await;
-        if body["status"] == "succeeded" || body["status"] == "failed" {
-            return body;
-        }
-        assert!(started.elapsed() < Duration::from_secs(5), "{body}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]
@@ -132,7 +119,9 @@ async fn sandbox_generation_is_complete_at_once_with_the_fixtures_the_formula_na
         }
         samples.sort_unstable();
         assert_eq!(samples, vec![1, 2, 3], "three variants, three samples");
-        let job = job_settles(&app, &key, started["jobId"].as_str().unwrap()).await;
+        let job = app
+            .job_settles(&key, started["jobId"].as_str().unwrap())
+            .await;
         assert_eq!(job["status"], "succeeded");
     }
     // never charged; audited once per variant at the would-be cost
@@ -209,7 +198,7 @@ async fn regeneration_walks_the_samples_and_the_format_route_agrees() {
             fixture_urls(base, "image", sample(id, n)),
             "regeneration {n}"
         );
-        job_settles(&app, &key, body["jobId"].as_str().unwrap()).await;
+        app.job_settles(&key, body["jobId"].as_str().unwrap()).await;
     }
     let asset = &app.get_json(&format!("/v1/content/{id}"), &key).await["assets"][0];
     let one = app
@@ -455,7 +444,9 @@ async fn live_generation_calls_the_generator_stores_the_media_and_serves_it_sign
         assert_eq!(c["assets"], json!([]));
     }
     assert_eq!(app.get_json("/v1/credits", &key).await["balance"], 8);
-    let job = job_settles(&app, &key, started["jobId"].as_str().unwrap()).await;
+    let job = app
+        .job_settles(&key, started["jobId"].as_str().unwrap())
+        .await;
     assert_eq!(job["status"], "succeeded", "{job}");
 
     let asked = generator.received_requests().await.unwrap();
@@ -520,7 +511,9 @@ async fn a_generator_failure_fails_the_containers_and_refunds_the_job() {
         .await
         .unwrap();
     assert_eq!(app.get_json("/v1/credits", &key).await["balance"], 7);
-    let job = job_settles(&app, &key, started["jobId"].as_str().unwrap()).await;
+    let job = app
+        .job_settles(&key, started["jobId"].as_str().unwrap())
+        .await;
     assert_eq!(job["status"], "failed");
     assert!(job["error"]["message"]
         .as_str()
@@ -550,7 +543,8 @@ async fn a_test_key_never_reaches_the_generator_even_when_one_is_configured() {
     .json()
     .await
     .unwrap();
-    job_settles(&app, &key, started["jobId"].as_str().unwrap()).await;
+    app.job_settles(&key, started["jobId"].as_str().unwrap())
+        .await;
     let id = started["containers"][0]["id"].as_str().unwrap();
     let regenerated: Value = app
         .post_empty(&format!("/v1/content/{id}/regenerate"), &key)
@@ -558,7 +552,8 @@ async fn a_test_key_never_reaches_the_generator_even_when_one_is_configured() {
         .json()
         .await
         .unwrap();
-    job_settles(&app, &key, regenerated["jobId"].as_str().unwrap()).await;
+    app.job_settles(&key, regenerated["jobId"].as_str().unwrap())
+        .await;
     assert!(
         generator.received_requests().await.unwrap().is_empty(),
         "the sandbox called the generator"
@@ -589,7 +584,9 @@ async fn a_generator_5xx_is_retried_and_the_job_then_succeeds() {
         .json()
         .await
         .unwrap();
-    let job = job_settles(&app, &key, started["jobId"].as_str().unwrap()).await;
+    let job = app
+        .job_settles(&key, started["jobId"].as_str().unwrap())
+        .await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let calls = generator
         .received_requests()

@@ -184,7 +184,10 @@ async fn states_are_checked_and_environments_kept_apart() {
     let live_project = app.project_id(&live, "Live").await;
     let res = oauth_url(&app, &live, &live_project, "instagram").await;
     let error = assert_error(res, 503, "PLATFORM_NOT_CONFIGURED").await;
-    assert!(error["message"].as_str().unwrap().contains("not available"));
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("LAYERS_META_APP_ID"));
     let res = app
         .get(&format!("/v1/projects/{project}/social/accounts"), &live)
         .await;

@@ -1,0 +1,359 @@
+//! The `publish` job, per environment: a no-op in the sandbox (its post was published by the
+//! request), the platforms' publishing live.
+//!
+//! Live, the job runs at `publishAt`. It moves the post to `publishing` (a post canceled before
+//! then is left alone: no platform call), then publishes each target that has not ended yet, in
+//! order, recording each outcome with its event in one transaction: `published` with the
+//! platform's id and `post.published`; a platform refusal `failed` with the platform's message
+//! and `post.failed`; an expired token likewise, the account marked `needs_reauth`. A transient
+//! failure (a 5xx, a timeout) retries the job, which skips the targets already ended; once the
+//! job's attempts are spent the remaining targets fail. The post ends `published` when at least
+//! one target was published, else `failed`.
+
+use layers_content::{AssetKind, Container, Location};
+use layers_core::EnvKind;
+use layers_jobs::{Control, Failure, Job, JobId, NewJob};
+use layers_platforms::{Clients, Media, NotConfigured, PlatformError};
+use layers_social::{Platform, TokenError, Vault};
+use layers_webhooks::EventType;
+
+use crate::store::{find, post_of_job};
+use crate::{PostEvent, PostStatus, ScheduledPost, Target};
+
+/// The job kind that syncs a live post's metrics from the platforms' insights (run by
+/// `layers-metrics`); publishing queues the first one when a post is published.
+pub const METRICS_SYNC: &str = "metrics_sync";
+
+/// The environment's side of publishing.
+#[derive(Debug)]
+pub enum Publisher {
+    /// Calls the platforms.
+    Live(Box<LivePublisher>),
+    /// Publishes in the request; the job is a no-op.
+    Sandbox,
+}
+
+/// What live publishing needs: the platforms' clients and tokens, and URLs they can fetch the
+/// media from.
+pub struct LivePublisher {
+    pub vault: Vault,
+    /// Signs the media URLs handed to the platforms (`None` without `LAYERS_MASTER_KEY`).
+    pub media_signer: Option<layers_storage::UrlSigner>,
+    /// `LAYERS_PUBLIC_BASE_URL`: where the platforms fetch the media from.
+    pub public_base_url: String,
+}
+
+impl std::fmt::Debug for LivePublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LivePublisher")
+            .field("vault", &self.vault)
+            .field(
+                "media_signer",
+                &self.media_signer.as_ref().map(|_| "<redacted>"),
+            )
+            .field("public_base_url", &self.public_base_url)
+            .finish()
+    }
+}
+
+/// How long the media URLs handed to a platform stay valid: platforms fetch them within
+/// minutes, a resumable upload may take longer.
+const MEDIA_URL_LIFETIME_SECS: i64 = 6 * 3600;
+
+impl Publisher {
+    /// Refuses, before anything is written, a live platform that is not configured.
+    pub fn ready(&self, platform: Platform) -> Result<(), NotConfigured> {
+        match self {
+            Publisher::Sandbox => Ok(()),
+            Publisher::Live(live) => live.vault.ready(platform),
+        }
+    }
+
+    /// One attempt of a `publish` job.
+    pub async fn run(&self, job: &Job, control: &Control) -> Result<serde_json::Value, Failure> {
+        let id = post_of_job(job)
+            .ok_or_else(|| Failure::Permanent("the job names no scheduled post".into()))?;
+        match self {
+            // the request published it already
+            Publisher::Sandbox => Ok(result(id.to_string(), PostStatus::Published)),
+            Publisher::Live(live) => live.run(job, control, id).await,
+        }
+    }
+}
+
+fn result(id: String, status: PostStatus) -> serde_json::Value {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Outcome {
+        scheduled_post_id: String,
+        status: &'static str,
+    }
+    serde_json::to_value(Outcome {
+        scheduled_post_id: id,
+        status: status.as_str(),
+    })
+    .expect("strings serialize")
+}
+
+fn transient(e: impl std::fmt::Display) -> Failure {
+    Failure::Transient(e.to_string())
+}
+
+/// How one target's attempt ended.
+enum Outcome {
+    Published {
+        external_id: String,
+        external_url: Option<String>,
+    },
+    Failed(String),
+    /// Worth another attempt of the job.
+    Retry(String),
+}
+
+impl LivePublisher {
+    fn clients(&self) -> &Clients {
+        &self.vault.clients
+    }
+
+    async fn run(
+        &self,
+        job: &Job,
+        control: &Control,
+        id: crate::ScheduledPostId,
+    ) -> Result<serde_json::Value, Failure> {
+        let pool = control.pool();
+        let post = {
+            let db = pool.get().await.map_err(transient)?;
+            // a post canceled before its time is left alone
+            let started = layers_db::cached::query_opt(
+                &db,
+                "WITH t AS (UPDATE platform_posts SET status = 'publishing' \
+                            WHERE scheduled_post_id = $1 AND status = 'scheduled') \
+                 UPDATE scheduled_posts SET status = 'publishing', updated_at = now() \
+                 WHERE id = $1 AND status IN ('scheduled', 'publishing') RETURNING 1",
+                &[&id.as_uuid()],
+            )
+            .await
+            .map_err(transient)?;
+            if started.is_none() {
+                return Err(Failure::Canceled);
+            }
+            find(&db, job.organization_id, id)
+                .await
+                .map_err(transient)?
+                .ok_or_else(|| Failure::Permanent(format!("scheduled post {id} is gone")))?
+        };
+        let container = {
+            let db = pool.get().await.map_err(transient)?;
+            layers_content::Content::new(EnvKind::Live)
+                .get(&db, job.organization_id, post.container_id)
+                .await
+                .map_err(transient)?
+        };
+        let media = self.media_of(&container);
+        let last_attempt = job.attempts >= job.max_attempts;
+        let mut retry: Option<String> = None;
+        for target in post.targets.iter().filter(|t| !t.status.is_terminal()) {
+            let outcome = match &media {
+                Err(why) => Outcome::Failed(why.clone()),
+                Ok(media) => {
+                    control.spending_outside().await?;
+                    let caption = target.caption.as_deref().or(container.caption.as_deref());
+                    self.publish_one(pool, target, media, caption).await
+                }
+            };
+            let outcome = match outcome {
+                Outcome::Retry(why) if last_attempt => Outcome::Failed(why),
+                Outcome::Retry(why) => {
+                    retry.get_or_insert(why);
+                    continue;
+                }
+                other => other,
+            };
+            self.record(pool, &post, target, outcome).await?;
+        }
+        if let Some(why) = retry {
+            return Err(Failure::Transient(why));
+        }
+        let status = self.finish(pool, &post).await?;
+        Ok(result(id.to_string(), status))
+    }
+
+    /// What the platforms are given: the container's media as URLs they can fetch.
+    fn media_of(&self, c: &Container) -> Result<Media, String> {
+        let url = |kind: AssetKind| -> Vec<String> {
+            c.assets
+                .iter()
+                .filter(|a| a.kind == kind)
+                .filter_map(|a| match &a.location {
+                    Location::Stored(key) => Some(self.media_url(key)),
+                    Location::Fixture(_) => None,
+                })
+                .collect()
+        };
+        let videos = url(AssetKind::Video);
+        let images = url(AssetKind::Image);
+        if let Some(video) = videos.into_iter().next() {
+            return Ok(Media::Video {
+                url: video,
+                thumbnail_url: url(AssetKind::Thumbnail).into_iter().next(),
+            });
+        }
+        match images.len() {
+            0 => Err("the content has no media to publish".into()),
+            1 => Ok(Media::Image {
+                url: images.into_iter().next().expect("one image"),
+            }),
+            _ => Ok(Media::Carousel { urls: images }),
+        }
+    }
+
+    fn media_url(&self, key: &str) -> String {
+        layers_storage::media_url(
+            self.media_signer.as_ref(),
+            &self.public_base_url,
+            key,
+            MEDIA_URL_LIFETIME_SECS,
+        )
+    }
+
+    async fn publish_one(
+        &self,
+        pool: &layers_db::Pool,
+        target: &Target,
+        media: &Media,
+        caption: Option<&str>,
+    ) -> Outcome {
+        let (platform, token) = match self
+            .vault
+            .usable_token(pool, target.social_account_id)
+            .await
+        {
+            Ok(found) => found,
+            Err(TokenError::NeedsReauth(why)) => return Outcome::Failed(why),
+            Err(TokenError::Transient(why)) => return Outcome::Retry(why),
+            Err(TokenError::Store(e)) => return Outcome::Retry(e.to_string()),
+        };
+        match self
+            .clients()
+            .publish(platform, &token, media, caption)
+            .await
+        {
+            Ok(done) => Outcome::Published {
+                external_id: done.external_id,
+                external_url: done.external_url,
+            },
+            Err(e) if e.is_transient() => Outcome::Retry(e.to_string()),
+            Err(PlatformError::TokenExpired(why)) => {
+                let marked = match pool.get().await {
+                    Ok(db) => layers_social::mark_needs_reauth(&db, target.social_account_id).await,
+                    Err(e) => Err(layers_social::Error::Unavailable(e.to_string())),
+                };
+                match marked {
+                    Ok(()) => Outcome::Failed(format!(
+                        "the {} token has expired or was revoked: connect the account again \
+                         ({why})",
+                        platform.as_str()
+                    )),
+                    Err(e) => Outcome::Retry(e.to_string()),
+                }
+            }
+            Err(PlatformError::Rejected { message, .. }) => Outcome::Failed(message),
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+
+    /// Writes one target's outcome and its event in one transaction; a published one also
+    /// queues the post's first metrics sync.
+    async fn record(
+        &self,
+        pool: &layers_db::Pool,
+        post: &ScheduledPost,
+        target: &Target,
+        outcome: Outcome,
+    ) -> Result<(), Failure> {
+        let mut db = pool.get().await.map_err(transient)?;
+        let tx = db.transaction().await.map_err(transient)?;
+        let mut ended = target.clone();
+        let event = match outcome {
+            Outcome::Published {
+                external_id,
+                external_url,
+            } => {
+                let row = layers_db::cached::query_one(
+                    &tx,
+                    "UPDATE platform_posts SET status = 'published', platform_post_id = $3, \
+                         permalink = $4, posted_at = now(), error = NULL \
+                     WHERE scheduled_post_id = $1 AND target_index = $2 RETURNING posted_at",
+                    &[
+                        &post.id.as_uuid(),
+                        &(target.index as i32),
+                        &external_id,
+                        &external_url,
+                    ],
+                )
+                .await
+                .map_err(transient)?;
+                ended.status = PostStatus::Published;
+                ended.external_id = Some(external_id);
+                ended.external_url = external_url;
+                ended.posted_at = row.get(0);
+                EventType::PostPublished
+            }
+            Outcome::Failed(why) | Outcome::Retry(why) => {
+                layers_db::cached::execute(
+                    &tx,
+                    "UPDATE platform_posts SET status = 'failed', error = $3 \
+                     WHERE scheduled_post_id = $1 AND target_index = $2",
+                    &[&post.id.as_uuid(), &(target.index as i32), &why],
+                )
+                .await
+                .map_err(transient)?;
+                ended.status = PostStatus::Failed;
+                ended.error = Some(why);
+                EventType::PostFailed
+            }
+        };
+        let data = PostEvent::of(post.id, post.container_id, &ended).to_value();
+        layers_webhooks::emit(&tx, post.organization_id, EnvKind::Live, event, data)
+            .await
+            .map_err(transient)?;
+        if ended.status == PostStatus::Published {
+            let sync = NewJob {
+                id: JobId::new(),
+                organization_id: post.organization_id,
+                project_id: Some(post.project_id),
+                api_key_id: None,
+                env: EnvKind::Live,
+                kind: METRICS_SYNC.to_owned(),
+                payload: serde_json::json!({ "scheduledPost": post.id.to_string() }),
+                credits_charged: 0,
+                operation: None,
+            };
+            layers_jobs::enqueue(&tx, &sync).await.map_err(transient)?;
+        }
+        tx.commit().await.map_err(transient)
+    }
+
+    /// Ends the post once every target has ended: `published` if any target was.
+    async fn finish(
+        &self,
+        pool: &layers_db::Pool,
+        post: &ScheduledPost,
+    ) -> Result<PostStatus, Failure> {
+        let db = pool.get().await.map_err(transient)?;
+        let row = layers_db::cached::query_one(
+            &db,
+            "UPDATE scheduled_posts SET updated_at = now(), status = CASE \
+                 WHEN EXISTS (SELECT 1 FROM platform_posts \
+                              WHERE scheduled_post_id = $1 AND status = 'published') \
+                 THEN 'published' ELSE 'failed' END \
+             WHERE id = $1 RETURNING status",
+            &[&post.id.as_uuid()],
+        )
+        .await
+        .map_err(transient)?;
+        let status: &str = row.get(0);
+        PostStatus::parse(status).ok_or_else(|| Failure::Permanent(format!("status {status}")))
+    }
+}

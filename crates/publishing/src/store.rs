@@ -1,0 +1,530 @@
+//! The `scheduled_posts` and `platform_posts` tables: create (checks, rows, job and the sandbox's
+//! events), read, list and cancel, for one environment.
+
+use chrono::{DateTime, Utc};
+use layers_content::ContainerId;
+use layers_core::{EnvKind, Limit, Page};
+use layers_db::GenericClient;
+use layers_jobs::{Job, JobId, NewJob};
+use layers_orgs::OrgId;
+use layers_social::{Platform, SocialAccountId};
+use layers_webhooks::EventType;
+use tokio_postgres::Row;
+
+use crate::{
+    sandbox_external_id, Error, NewPost, PostEvent, PostStatus, Result, ScheduledPost,
+    ScheduledPostId, Target, PUBLISH,
+};
+
+/// Publishing for one environment.
+#[derive(Clone, Copy, Debug)]
+pub struct Publishing {
+    env: EnvKind,
+}
+
+impl layers_core::Environment for Publishing {
+    fn kind(&self) -> EnvKind {
+        self.env
+    }
+}
+
+const POST_COLUMNS: &str = "p.id, p.organization_id, p.project_id, p.is_sandbox, p.container_id, \
+     p.job_id, p.status, p.publish_at, p.created_at";
+
+const TARGET_COLUMNS: &str = "t.scheduled_post_id, t.target_index, t.social_account_id, \
+     t.platform, t.caption, t.status AS target_status, t.platform_post_id, t.permalink, \
+     t.posted_at, t.error";
+
+/// The name of the index that keeps one live post per container.
+const ONE_PER_CONTAINER: &str = "scheduled_posts_one_per_container";
+
+impl Publishing {
+    pub fn new(env: EnvKind) -> Publishing {
+        Publishing { env }
+    }
+
+    /// Checks and writes a post, in the caller's transaction (a refusal writes nothing once the
+    /// caller rolls back): the container and every account must be the organization's (else
+    /// [`Error::ContentNotFound`], [`Error::AccountNotFound`]), of this environment
+    /// ([`Error::ContentEnvironmentMismatch`], [`Error::AccountEnvironmentMismatch`]), the
+    /// container `completed` ([`Error::ContentNotReady`]) without a post that is not canceled or
+    /// failed ([`Error::AlreadyPublished`]), and the accounts active.
+    ///
+    /// Then, in one round trip: the post, its targets, its `publish` job and (sandbox) one
+    /// `post.published` per target. In the sandbox the targets are published at once; live they
+    /// wait for the job, due at `publish_at`.
+    pub async fn create(
+        &self,
+        db: &impl GenericClient,
+        new: &NewPost,
+    ) -> Result<(ScheduledPost, Job)> {
+        let checked = self.check(db, new).await?;
+        let sandbox = self.env == EnvKind::Sandbox;
+        let status = if sandbox {
+            PostStatus::Published
+        } else {
+            PostStatus::Scheduled
+        };
+        let indexes: Vec<i32> = (0..new.targets.len() as i32).collect();
+        let accounts: Vec<uuid::Uuid> = new
+            .targets
+            .iter()
+            .map(|t| t.social_account_id.as_uuid())
+            .collect();
+        let platforms: Vec<&str> = checked.platforms.iter().map(|p| p.as_str()).collect();
+        let captions: Vec<Option<&str>> =
+            new.targets.iter().map(|t| t.caption.as_deref()).collect();
+        let external: Vec<Option<String>> = (0..new.targets.len() as u32)
+            .map(|i| sandbox.then(|| sandbox_external_id(new.container_id, i)))
+            .collect();
+        let job = NewJob {
+            id: new.job_id,
+            organization_id: new.organization_id,
+            project_id: Some(checked.project_id),
+            api_key_id: new.api_key_id,
+            env: self.env,
+            kind: PUBLISH.to_owned(),
+            payload: payload(new.id),
+            credits_charged: 0,
+            operation: None,
+        };
+        let post = async {
+            layers_db::cached::query_one(
+                db,
+                "INSERT INTO scheduled_posts (id, organization_id, project_id, is_sandbox, \
+                     container_id, job_id, status, publish_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, now())) \
+                 RETURNING publish_at, created_at",
+                &[
+                    &new.id.as_uuid(),
+                    &new.organization_id.as_uuid(),
+                    &checked.project_id,
+                    &sandbox,
+                    &new.container_id.as_uuid(),
+                    &new.job_id.as_uuid(),
+                    &status.as_str(),
+                    &new.publish_at,
+                ],
+            )
+            .await
+            .map_err(already_published_or)
+        };
+        let targets = async {
+            layers_db::cached::query(
+                db,
+                "INSERT INTO platform_posts (scheduled_post_id, target_index, project_id, \
+                     is_sandbox, social_account_id, platform, caption, status, platform_post_id, \
+                     posted_at) \
+                 SELECT $1, u.idx, $2, $3, u.account, u.platform, u.caption, $4, u.external, \
+                     CASE WHEN $3 THEN now() END \
+                 FROM unnest($5::int[], $6::uuid[], $7::text[], $8::text[], $9::text[]) \
+                     AS u (idx, account, platform, caption, external) \
+                 RETURNING target_index, posted_at",
+                &[
+                    &new.id.as_uuid(),
+                    &checked.project_id,
+                    &sandbox,
+                    &status.as_str(),
+                    &indexes,
+                    &accounts,
+                    &platforms,
+                    &captions,
+                    &external,
+                ],
+            )
+            .await
+            .map_err(Error::from)
+        };
+        let jobs = layers_jobs::Jobs::new(self.env);
+        let enqueued = async {
+            match new.publish_at.filter(|_| !sandbox) {
+                Some(at) => jobs.enqueue_at(db, job, at).await,
+                None => jobs.enqueue(db, job).await,
+            }
+            .map_err(Error::from)
+        };
+        // the sandbox's events are written after both row writes (they follow them on the
+        // connection), so a handler that reads the post on receipt finds it published
+        let mut made: Vec<Target> = new
+            .targets
+            .iter()
+            .zip(&checked.platforms)
+            .zip(external.iter().cloned())
+            .enumerate()
+            .map(|(i, ((t, platform), external_id))| Target {
+                index: i as u32,
+                social_account_id: t.social_account_id,
+                platform: *platform,
+                caption: t.caption.clone(),
+                status,
+                external_id,
+                external_url: None,
+                posted_at: None,
+                error: None,
+            })
+            .collect();
+        let events: Vec<serde_json::Value> = if sandbox {
+            made.iter()
+                .map(|t| PostEvent::of(new.id, new.container_id, t).to_value())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let announced = async {
+            layers_webhooks::emit_many(
+                db,
+                new.organization_id,
+                self.env,
+                EventType::PostPublished,
+                events,
+            )
+            .await
+            .map_err(Error::from)
+        };
+        let (post_row, target_rows, job, _) =
+            futures_util::future::try_join4(post, targets, enqueued, announced).await?;
+        for row in &target_rows {
+            let index: i32 = row.get(0);
+            if let Some(t) = made.get_mut(index as usize) {
+                t.posted_at = row.get(1);
+            }
+        }
+        let post = ScheduledPost {
+            id: new.id,
+            organization_id: new.organization_id,
+            project_id: checked.project_id,
+            env: self.env,
+            container_id: new.container_id,
+            job_id: new.job_id,
+            status,
+            publish_at: post_row.get(0),
+            created_at: post_row.get(1),
+            targets: made,
+        };
+        Ok((post, job))
+    }
+
+    /// The checks of [`Publishing::create`], in the contract's order; the container and the
+    /// accounts are read in one round trip.
+    async fn check(&self, db: &impl GenericClient, new: &NewPost) -> Result<Checked> {
+        let accounts: Vec<uuid::Uuid> = new
+            .targets
+            .iter()
+            .map(|t| t.social_account_id.as_uuid())
+            .collect();
+        let (container, found) = futures_util::future::try_join(
+            layers_db::cached::query_opt(
+                db,
+                "SELECT c.is_sandbox, c.status, c.project_id, EXISTS ( \
+                     SELECT 1 FROM scheduled_posts p \
+                     WHERE p.container_id = c.id AND p.status NOT IN ('canceled', 'failed')) \
+                 FROM content_containers c WHERE c.id = $1 AND c.organization_id = $2",
+                &[&new.container_id.as_uuid(), &new.organization_id.as_uuid()],
+            ),
+            layers_db::cached::query(
+                db,
+                "SELECT id, is_sandbox, platform, status, project_id FROM social_accounts \
+                 WHERE id = ANY($1) AND organization_id = $2",
+                &[&accounts, &new.organization_id.as_uuid()],
+            ),
+        )
+        .await?;
+        // 404: the container, then each account (of the container's project)
+        let container = container.ok_or(Error::ContentNotFound)?;
+        let container_env = EnvKind::from_sandbox(container.get(0));
+        let container_status: &str = container.get(1);
+        let project_id: uuid::Uuid = container.get(2);
+        let taken: bool = container.get(3);
+        let mut of_targets = Vec::with_capacity(new.targets.len());
+        for (index, target) in new.targets.iter().enumerate() {
+            let row = found
+                .iter()
+                .find(|r| r.get::<_, uuid::Uuid>(0) == target.social_account_id.as_uuid())
+                .filter(|r| r.get::<_, uuid::Uuid>(4) == project_id)
+                .ok_or(Error::AccountNotFound { index })?;
+            of_targets.push(row);
+        }
+        // 422: the other environment's content or accounts
+        if container_env != self.env {
+            return Err(Error::ContentEnvironmentMismatch(container_env));
+        }
+        for (index, row) in of_targets.iter().enumerate() {
+            let env = EnvKind::from_sandbox(row.get(1));
+            if env != self.env {
+                return Err(Error::AccountEnvironmentMismatch { index, env });
+            }
+        }
+        // 409: content not ready, already published, an account that cannot publish
+        if container_status != "completed" {
+            let status = layers_content::Status::parse(container_status)
+                .ok_or_else(|| Error::Corrupt(container_status.to_owned()))?;
+            return Err(Error::ContentNotReady(status.as_str()));
+        }
+        if taken {
+            return Err(Error::AlreadyPublished);
+        }
+        let mut platforms = Vec::with_capacity(of_targets.len());
+        for (index, row) in of_targets.iter().enumerate() {
+            let status: &str = row.get(3);
+            if status != "active" {
+                let status = layers_social::AccountStatus::parse(status)
+                    .ok_or_else(|| Error::Corrupt(status.to_owned()))?;
+                return Err(Error::AccountNotActive {
+                    index,
+                    status: status.as_str(),
+                });
+            }
+            let platform: &str = row.get(2);
+            platforms
+                .push(Platform::parse(platform).ok_or_else(|| Error::Corrupt(platform.into()))?);
+        }
+        Ok(Checked {
+            project_id,
+            platforms,
+        })
+    }
+
+    /// Reads one of the organization's posts of this environment.
+    pub async fn get(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        id: ScheduledPostId,
+    ) -> Result<ScheduledPost> {
+        let found = find(db, org, id).await?.ok_or(Error::NotFound)?;
+        if found.env != self.env {
+            return Err(Error::InOtherEnvironment(found.env));
+        }
+        Ok(found)
+    }
+
+    /// A project's posts of this environment, newest first, with their targets.
+    pub async fn list(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        project_id: uuid::Uuid,
+        limit: Limit,
+        after: Option<ScheduledPostId>,
+    ) -> Result<Page<ScheduledPost, ScheduledPostId>> {
+        let rows = layers_db::cached::query(
+            db,
+            &format!(
+                "WITH p AS ( \
+                     SELECT * FROM scheduled_posts \
+                     WHERE organization_id = $1 AND project_id = $2 AND is_sandbox = $3 \
+                       AND ($4::uuid IS NULL OR id < $4) \
+                     ORDER BY id DESC LIMIT $5) \
+                 SELECT {POST_COLUMNS}, {TARGET_COLUMNS} \
+                 FROM p JOIN platform_posts t ON t.scheduled_post_id = p.id \
+                 ORDER BY p.id DESC, t.target_index"
+            ),
+            &[
+                &org.as_uuid(),
+                &project_id,
+                &self.env.is_sandbox(),
+                &after.map(|a| a.as_uuid()),
+                &(i64::from(limit.get()) + 1),
+            ],
+        )
+        .await?;
+        let posts = assemble(&rows)?;
+        Ok(Page::from_overfetch(posts, limit, |p: &ScheduledPost| p.id))
+    }
+
+    /// Cancels a post that is still `scheduled` (its job too, so no platform is ever called);
+    /// one that is publishing or done is [`Error::AlreadyTerminal`].
+    pub async fn cancel(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        id: ScheduledPostId,
+    ) -> Result<ScheduledPost> {
+        let found = find_for_update(db, org, id).await?.ok_or(Error::NotFound)?;
+        if found.env != self.env {
+            return Err(Error::EnvironmentMismatch(found.env));
+        }
+        if found.status != PostStatus::Scheduled {
+            return Err(Error::AlreadyTerminal(found.status.as_str()));
+        }
+        layers_db::cached::execute(
+            db,
+            "WITH t AS (UPDATE platform_posts SET status = 'canceled' \
+                        WHERE scheduled_post_id = $1 AND status = 'scheduled') \
+             UPDATE scheduled_posts SET status = 'canceled', updated_at = now() WHERE id = $1",
+            &[&id.as_uuid()],
+        )
+        .await?;
+        match layers_jobs::cancel(db, org, self.env, found.job_id).await {
+            // a job that already ended (the sandbox's no-op) has nothing left to stop
+            Ok(_) | Err(layers_jobs::Error::AlreadyTerminal) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.get(db, org, id).await
+    }
+}
+
+/// What the checks learned.
+struct Checked {
+    project_id: uuid::Uuid,
+    platforms: Vec<Platform>,
+}
+
+/// The payload of a `publish` job: the post it runs.
+fn payload(id: ScheduledPostId) -> serde_json::Value {
+    serde_json::json!({ "scheduledPost": id.to_string() })
+}
+
+/// The post a `publish` job runs.
+pub(crate) fn post_of_job(job: &Job) -> Option<ScheduledPostId> {
+    job.payload
+        .get("scheduledPost")
+        .and_then(|v| v.as_str())
+        .and_then(|s| ScheduledPostId::parse(s).ok())
+}
+
+fn already_published_or(e: tokio_postgres::Error) -> Error {
+    let unique = e
+        .as_db_error()
+        .and_then(|d| d.constraint())
+        .is_some_and(|c| c == ONE_PER_CONTAINER);
+    if unique {
+        Error::AlreadyPublished
+    } else {
+        Error::Db(e)
+    }
+}
+
+pub(crate) async fn find(
+    db: &impl GenericClient,
+    org: OrgId,
+    id: ScheduledPostId,
+) -> Result<Option<ScheduledPost>> {
+    let rows = layers_db::cached::query(
+        db,
+        &format!(
+            "SELECT {POST_COLUMNS}, {TARGET_COLUMNS} \
+             FROM scheduled_posts p JOIN platform_posts t ON t.scheduled_post_id = p.id \
+             WHERE p.id = $1 AND p.organization_id = $2 ORDER BY t.target_index"
+        ),
+        &[&id.as_uuid(), &org.as_uuid()],
+    )
+    .await?;
+    Ok(assemble(&rows)?.pop())
+}
+
+async fn find_for_update(
+    db: &impl GenericClient,
+    org: OrgId,
+    id: ScheduledPostId,
+) -> Result<Option<ScheduledPost>> {
+    let locked = layers_db::cached::query_opt(
+        db,
+        "SELECT 1 FROM scheduled_posts WHERE id = $1 AND organization_id = $2 FOR UPDATE",
+        &[&id.as_uuid(), &org.as_uuid()],
+    )
+    .await?;
+    match locked {
+        Some(_) => find(db, org, id).await,
+        None => Ok(None),
+    }
+}
+
+/// Posts from rows of a post joined with its targets, in the rows' order.
+fn assemble(rows: &[Row]) -> Result<Vec<ScheduledPost>> {
+    let mut posts: Vec<ScheduledPost> = Vec::new();
+    for row in rows {
+        let id = ScheduledPostId::from_uuid(row.get("id"));
+        if posts.last().is_none_or(|p| p.id != id) {
+            let status: &str = row.get("status");
+            posts.push(ScheduledPost {
+                id,
+                organization_id: OrgId::from_uuid(row.get("organization_id")),
+                project_id: row.get("project_id"),
+                env: EnvKind::from_sandbox(row.get("is_sandbox")),
+                container_id: ContainerId::from_uuid(row.get("container_id")),
+                job_id: JobId::from_uuid(row.get("job_id")),
+                status: PostStatus::parse(status).ok_or_else(|| Error::Corrupt(status.into()))?,
+                publish_at: row.get("publish_at"),
+                created_at: row.get("created_at"),
+                targets: Vec::new(),
+            });
+        }
+        let post = posts.last_mut().expect("pushed above");
+        post.targets.push(target(row)?);
+    }
+    Ok(posts)
+}
+
+fn target(row: &Row) -> Result<Target> {
+    let platform: &str = row.get("platform");
+    let status: &str = row.get("target_status");
+    let index: i32 = row.get("target_index");
+    Ok(Target {
+        index: index as u32,
+        social_account_id: SocialAccountId::from_uuid(row.get("social_account_id")),
+        platform: Platform::parse(platform).ok_or_else(|| Error::Corrupt(platform.into()))?,
+        caption: row.get("caption"),
+        status: PostStatus::parse(status).ok_or_else(|| Error::Corrupt(status.into()))?,
+        external_id: row.get("platform_post_id"),
+        external_url: row.get("permalink"),
+        posted_at: row.get("posted_at"),
+        error: row.get("error"),
+    })
+}
+
+/// A published target, as the metrics routes see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PublishedPost {
+    pub external_id: String,
+    pub platform: Platform,
+    pub scheduled_post_id: ScheduledPostId,
+    pub container_id: ContainerId,
+    pub social_account_id: SocialAccountId,
+    pub env: EnvKind,
+    pub posted_at: DateTime<Utc>,
+}
+
+/// A project's published targets of `env`: all of them (oldest first) when `external_ids` is
+/// `None`, else those whose externalId is listed (in no particular order; ids that match no
+/// post are simply absent).
+pub async fn posts_of_project(
+    db: &impl GenericClient,
+    org: OrgId,
+    env: EnvKind,
+    project_id: uuid::Uuid,
+    external_ids: Option<&[String]>,
+) -> Result<Vec<PublishedPost>> {
+    let rows = layers_db::cached::query(
+        db,
+        "SELECT t.platform_post_id, t.platform, t.scheduled_post_id, p.container_id, \
+             t.social_account_id, t.is_sandbox, t.posted_at \
+         FROM platform_posts t JOIN scheduled_posts p ON p.id = t.scheduled_post_id \
+         WHERE t.project_id = $1 AND t.status = 'published' AND t.is_sandbox = $2 \
+           AND p.organization_id = $3 \
+           AND ($4::text[] IS NULL OR t.platform_post_id = ANY($4)) \
+         ORDER BY t.posted_at, t.platform_post_id",
+        &[
+            &project_id,
+            &env.is_sandbox(),
+            &org.as_uuid(),
+            &external_ids,
+        ],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let platform: &str = row.get(1);
+            Ok(PublishedPost {
+                external_id: row.get(0),
+                platform: Platform::parse(platform)
+                    .ok_or_else(|| Error::Corrupt(platform.into()))?,
+                scheduled_post_id: ScheduledPostId::from_uuid(row.get(2)),
+                container_id: ContainerId::from_uuid(row.get(3)),
+                social_account_id: SocialAccountId::from_uuid(row.get(4)),
+                env: EnvKind::from_sandbox(row.get(5)),
+                posted_at: row.get(6),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,535 @@
+//! Live connections: the platforms' authorize URLs, the callback that exchanges the code, and
+//! the token vault that keeps tokens sealed under the master key and refreshes them before they
+//! run out. Every platform call goes through [`layers_platforms::Clients`].
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use layers_core::EnvKind;
+use layers_db::GenericClient;
+use layers_jobs::{Failure, Job, JobId, NewJob};
+use layers_orgs::OrgId;
+use layers_platforms::{Clients, NotConfigured, PlatformError, Token};
+use layers_webhooks::{EventType, MasterKey};
+
+use crate::{
+    account, announce, state_hash, Account, Error, Platform, Result, SocialAccountId,
+    ACCOUNT_COLUMNS,
+};
+
+/// The job kind that refreshes a live account's token before it runs out.
+pub const REFRESH: &str = "social_token_refresh";
+
+/// How long before its expiry a token is refreshed when it is used.
+pub const REFRESH_MARGIN: Duration = Duration::minutes(10);
+
+/// How long before its expiry the refresh job runs (at most: a shorter-lived token is refreshed
+/// at half its life).
+pub const REFRESH_AHEAD: Duration = Duration::days(1);
+
+/// Live OAuth and the token vault: the platforms' clients and the master key.
+#[derive(Clone)]
+pub struct Vault {
+    pub clients: Clients,
+    master_key: Option<Arc<MasterKey>>,
+    public_base_url: String,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("clients", &self.clients)
+            .field("master_key", &self.master_key)
+            .field("public_base_url", &self.public_base_url)
+            .finish()
+    }
+}
+
+/// Why a live account's token cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The account must be connected again (`needs_reauth` now, if it was not already).
+    #[error("{0}")]
+    NeedsReauth(String),
+    /// Worth another try later (the platform or the network failed).
+    #[error("{0}")]
+    Transient(String),
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+/// How a live callback ended, for the gateway to answer.
+#[derive(Debug)]
+pub enum Callback {
+    /// Connected (or a replay of a completed state): the account, and where to send the
+    /// browser if the partner gave a `redirectUri`.
+    Connected {
+        account: Account,
+        redirect_uri: Option<String>,
+    },
+    /// The user said no on the platform's page (its `error` and `error_description`).
+    Denied {
+        error: String,
+        description: Option<String>,
+        redirect_uri: Option<String>,
+    },
+}
+
+/// Why a callback failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    #[error(transparent)]
+    Store(#[from] Error),
+    /// The platform refused the code (a bad or reused code), in its words.
+    #[error("{platform} refused the authorization code: {message}")]
+    CodeRefused {
+        platform: &'static str,
+        message: String,
+    },
+    /// The platform failed; the user may try connecting again.
+    #[error("{platform} could not be reached to finish the connection: {message}")]
+    Platform {
+        platform: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    NotConfigured(#[from] NotConfigured),
+    /// The callback carries neither a code nor an error.
+    #[error("the callback carries no code")]
+    MissingCode,
+}
+
+impl Vault {
+    pub fn new(
+        clients: Clients,
+        master_key: Option<Arc<MasterKey>>,
+        public_base_url: impl Into<String>,
+    ) -> Vault {
+        Vault {
+            clients,
+            master_key,
+            public_base_url: public_base_url.into(),
+        }
+    }
+
+    /// Where the platforms send the browser back: `{LAYERS_PUBLIC_BASE_URL}/v1/social/callback`.
+    pub fn callback_url(&self) -> String {
+        format!("{}/v1/social/callback", self.public_base_url)
+    }
+
+    /// Refuses a platform whose app credentials, or the master key, are missing, naming the
+    /// variables to set.
+    pub fn ready(&self, platform: Platform) -> Result<(), NotConfigured> {
+        if self.master_key.is_none() {
+            return Err(NotConfigured {
+                platform,
+                variables: "LAYERS_MASTER_KEY (platform tokens are sealed under it)",
+            });
+        }
+        self.clients.configured(platform)
+    }
+
+    /// The platform's authorize URL for `state` (PKCE S256 from the state's verifier).
+    pub fn authorize_url(
+        &self,
+        platform: Platform,
+        state: &crate::MintedState,
+    ) -> Result<String, NotConfigured> {
+        self.ready(platform)?;
+        self.clients.authorize_url(
+            platform,
+            &state.token,
+            &crate::pkce_challenge(&state.code_verifier),
+            &self.callback_url(),
+        )
+    }
+
+    fn key(&self) -> Result<&MasterKey> {
+        self.master_key
+            .as_deref()
+            .ok_or_else(|| Error::Corrupt("live tokens need LAYERS_MASTER_KEY".into()))
+    }
+
+    /// Seals `token` for the account `id` (the id is the associated data: a sealed token copied
+    /// to another row does not open).
+    pub fn seal(&self, id: SocialAccountId, token: &Token) -> Result<Vec<u8>> {
+        let json = serde_json::to_vec(token).expect("a token serializes");
+        Ok(layers_webhooks::seal(
+            self.key()?,
+            &json,
+            id.to_string().as_bytes(),
+        ))
+    }
+
+    /// Opens the sealed token of the account `id`.
+    pub fn open(&self, id: SocialAccountId, sealed: &[u8]) -> Result<Token> {
+        let json = layers_webhooks::open(self.key()?, sealed, id.to_string().as_bytes())
+            .map_err(|_| Error::Corrupt(format!("the token of {id} does not open")))?;
+        serde_json::from_slice(&json).map_err(|e| Error::Corrupt(format!("token of {id}: {e}")))
+    }
+
+    /// Finishes a live connection: checks the state (unknown or expired: [`Error::UnknownState`];
+    /// a test key's: [`Error::EnvironmentMismatch`]), exchanges the code with the state's PKCE
+    /// verifier, reads the profile, then writes the account (a reconnection of the same
+    /// platform user updates it), its token sealed, and fires `social_account.connected`. A
+    /// replay of a completed state answers its account and calls nothing. No lock is held while
+    /// the platform is called.
+    pub async fn complete(
+        &self,
+        pool: &layers_db::Pool,
+        state: &str,
+        code: Option<&str>,
+        denied: Option<(String, Option<String>)>,
+    ) -> Result<Callback, CallbackError> {
+        let found = {
+            let db = pool.get().await.map_err(db_unavailable)?;
+            read_state(&db, state).await?
+        };
+        if found.is_sandbox {
+            return Err(Error::EnvironmentMismatch(EnvKind::Sandbox).into());
+        }
+        if let Some(id) = found.social_account_id {
+            let db = pool.get().await.map_err(db_unavailable)?;
+            let done = account_by_id(&db, id).await?;
+            return Ok(Callback::Connected {
+                account: done,
+                redirect_uri: found.redirect_uri,
+            });
+        }
+        if !found.live {
+            return Err(Error::UnknownState.into());
+        }
+        if let Some((error, description)) = denied {
+            // the state is spent: a denial cannot be completed later
+            let db = pool.get().await.map_err(db_unavailable)?;
+            layers_db::cached::execute(
+                &db,
+                "UPDATE oauth_states SET expires_at = least(expires_at, now()) \
+                 WHERE state_hash = $1",
+                &[&state_hash(state)],
+            )
+            .await
+            .map_err(Error::from)?;
+            return Ok(Callback::Denied {
+                error,
+                description,
+                redirect_uri: found.redirect_uri,
+            });
+        }
+        let code = code.ok_or(CallbackError::MissingCode)?;
+        self.ready(found.platform)?;
+        let platform = found.platform.as_str();
+        let outside = |e: PlatformError| match e {
+            PlatformError::NotConfigured(n) => CallbackError::NotConfigured(n),
+            PlatformError::Rejected { message, .. } | PlatformError::TokenExpired(message) => {
+                CallbackError::CodeRefused { platform, message }
+            }
+            other => CallbackError::Platform {
+                platform,
+                message: other.to_string(),
+            },
+        };
+        let token = self
+            .clients
+            .exchange_code(
+                found.platform,
+                code,
+                &found.code_verifier,
+                &self.callback_url(),
+            )
+            .await
+            .map_err(outside)?;
+        let profile = self
+            .clients
+            .profile(found.platform, &token)
+            .await
+            .map_err(outside)?;
+
+        let mut db = pool.get().await.map_err(db_unavailable)?;
+        let tx = db.transaction().await.map_err(Error::from)?;
+        let again = read_state(&tx, state).await?;
+        if let Some(id) = again.social_account_id {
+            // a concurrent callback of the same state won
+            let done = account_by_id(&tx, id).await?;
+            return Ok(Callback::Connected {
+                account: done,
+                redirect_uri: found.redirect_uri,
+            });
+        }
+        let id = SocialAccountId::new();
+        let sealed = self.seal(id, &token)?;
+        let row = layers_db::cached::query_one(
+            &tx,
+            &format!(
+                "INSERT INTO social_accounts AS a (id, organization_id, project_id, is_sandbox, \
+                     platform, platform_user_id, handle, token, token_expires_at) \
+                 VALUES ($1, $2, $3, false, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (project_id, platform, platform_user_id) DO UPDATE SET \
+                     handle = EXCLUDED.handle, status = 'active', connected_at = now(), \
+                     disconnected_at = NULL \
+                 RETURNING {ACCOUNT_COLUMNS}"
+            ),
+            &[
+                &id.as_uuid(),
+                &found.organization_id.as_uuid(),
+                &found.project_id,
+                &found.platform.as_str(),
+                &profile.user_id,
+                &profile.handle,
+                &sealed,
+                &token.expires_at,
+            ],
+        )
+        .await
+        .map_err(Error::from)?;
+        let connected = account(&row)?;
+        if connected.id != id {
+            // a reconnection: the token is sealed to the existing row's id
+            let sealed = self.seal(connected.id, &token)?;
+            layers_db::cached::execute(
+                &tx,
+                "UPDATE social_accounts SET token = $2, token_expires_at = $3 WHERE id = $1",
+                &[&connected.id.as_uuid(), &sealed, &token.expires_at],
+            )
+            .await
+            .map_err(Error::from)?;
+        }
+        layers_db::cached::execute(
+            &tx,
+            "UPDATE oauth_states SET social_account_id = $2 WHERE state_hash = $1",
+            &[&state_hash(state), &connected.id.as_uuid()],
+        )
+        .await
+        .map_err(Error::from)?;
+        announce(&tx, &connected, EventType::SocialAccountConnected).await?;
+        schedule_refresh(&tx, &connected, found.api_key_id, token.expires_at).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(Callback::Connected {
+            account: connected,
+            redirect_uri: found.redirect_uri,
+        })
+    }
+
+    /// The account's token, ready to use: refreshed first when it runs out within
+    /// [`REFRESH_MARGIN`]. A refused refresh marks the account `needs_reauth` (and fires
+    /// nothing); so does an account that is not active.
+    pub async fn usable_token(
+        &self,
+        pool: &layers_db::Pool,
+        id: SocialAccountId,
+    ) -> Result<(Platform, Token), TokenError> {
+        let db = pool
+            .get()
+            .await
+            .map_err(|e| TokenError::Transient(format!("no database connection: {e}")))?;
+        let (platform, status, token) = self.read_token(&db, id, false).await?;
+        if status != "active" {
+            return Err(TokenError::NeedsReauth(format!(
+                "the {} account is {status}: connect it again",
+                platform.as_str()
+            )));
+        }
+        if !token.expires_within(REFRESH_MARGIN) {
+            return Ok((platform, token));
+        }
+        drop(db);
+        let token = self.refresh(pool, id).await?;
+        Ok((platform, token))
+    }
+
+    /// Refreshes the account's token now (under the row's lock, so that two workers never
+    /// spend one refresh token twice) and seals the new one; a refusal marks the account
+    /// `needs_reauth`.
+    pub async fn refresh(
+        &self,
+        pool: &layers_db::Pool,
+        id: SocialAccountId,
+    ) -> Result<Token, TokenError> {
+        let mut db = pool
+            .get()
+            .await
+            .map_err(|e| TokenError::Transient(format!("no database connection: {e}")))?;
+        let tx = db.transaction().await.map_err(Error::from)?;
+        let (platform, status, token) = self.read_token(&tx, id, true).await?;
+        if status != "active" {
+            return Err(TokenError::NeedsReauth(format!(
+                "the {} account is {status}: connect it again",
+                platform.as_str()
+            )));
+        }
+        match self.clients.refresh(platform, &token).await {
+            Ok(fresh) => {
+                layers_db::cached::execute(
+                    &tx,
+                    "UPDATE social_accounts SET token = $2, token_expires_at = $3 WHERE id = $1",
+                    &[&id.as_uuid(), &self.seal(id, &fresh)?, &fresh.expires_at],
+                )
+                .await
+                .map_err(Error::from)?;
+                tx.commit().await.map_err(Error::from)?;
+                Ok(fresh)
+            }
+            Err(e) if e.is_transient() => Err(TokenError::Transient(e.to_string())),
+            Err(e) => {
+                mark_needs_reauth(&tx, id).await?;
+                tx.commit().await.map_err(Error::from)?;
+                Err(TokenError::NeedsReauth(format!(
+                    "{} refused to refresh the token: {e}",
+                    platform.as_str()
+                )))
+            }
+        }
+    }
+
+    async fn read_token(
+        &self,
+        db: &impl GenericClient,
+        id: SocialAccountId,
+        lock: bool,
+    ) -> Result<(Platform, String, Token), TokenError> {
+        let row = layers_db::cached::query_opt(
+            db,
+            &format!(
+                "SELECT platform, status, token, is_sandbox FROM social_accounts WHERE id = $1{}",
+                if lock { " FOR UPDATE" } else { "" }
+            ),
+            &[&id.as_uuid()],
+        )
+        .await
+        .map_err(Error::from)?
+        .ok_or(Error::NotFound)?;
+        let platform: &str = row.get(0);
+        let platform =
+            Platform::parse(platform).ok_or_else(|| Error::Corrupt(platform.to_owned()))?;
+        if row.get::<_, bool>(3) {
+            // a sandbox account's sentinel token is never used
+            return Err(Error::AccountEnvironmentMismatch(EnvKind::Sandbox).into());
+        }
+        let token = self.open(id, row.get(2))?;
+        Ok((platform, row.get(1), token))
+    }
+
+    /// Runs a [`REFRESH`] job: refreshes the account's token and schedules the next refresh. An
+    /// account that is gone or needs re-authorization ends the chain.
+    pub async fn run_refresh(
+        &self,
+        job: &Job,
+        pool: &layers_db::Pool,
+    ) -> Result<serde_json::Value, Failure> {
+        let id = job
+            .payload
+            .get("account")
+            .and_then(|v| v.as_str())
+            .and_then(|s| SocialAccountId::parse(s).ok())
+            .ok_or_else(|| Failure::Permanent("the job names no account".into()))?;
+        match self.refresh(pool, id).await {
+            Ok(token) => {
+                let db = pool
+                    .get()
+                    .await
+                    .map_err(|e| Failure::Transient(format!("no database connection: {e}")))?;
+                let found = account_by_id(&db, id.as_uuid())
+                    .await
+                    .map_err(|e| Failure::Transient(e.to_string()))?;
+                schedule_refresh(&db, &found, job.api_key_id, token.expires_at)
+                    .await
+                    .map_err(|e| Failure::Transient(e.to_string()))?;
+                Ok(serde_json::json!({ "refreshed": true }))
+            }
+            Err(TokenError::NeedsReauth(why)) => Err(Failure::Permanent(why)),
+            Err(TokenError::Transient(why)) => Err(Failure::Transient(why)),
+            Err(TokenError::Store(e)) => Err(Failure::Transient(e.to_string())),
+        }
+    }
+}
+
+/// Marks an account `needs_reauth` (an expired or revoked token); fires nothing.
+pub async fn mark_needs_reauth(db: &impl GenericClient, id: SocialAccountId) -> Result<()> {
+    layers_db::cached::execute(
+        db,
+        "UPDATE social_accounts SET status = 'needs_reauth' WHERE id = $1 AND status = 'active'",
+        &[&id.as_uuid()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queues the next [`REFRESH`] of an account whose token expires at `expires_at` (none for a
+/// token without an expiry): a day ahead, or at half the remaining life if that is sooner.
+async fn schedule_refresh(
+    db: &impl GenericClient,
+    a: &Account,
+    api_key_id: Option<uuid::Uuid>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let Some(expires_at) = expires_at else {
+        return Ok(());
+    };
+    let left = expires_at - Utc::now();
+    let ahead = std::cmp::min(REFRESH_AHEAD, left / 2);
+    let job = NewJob {
+        id: JobId::new(),
+        organization_id: a.organization_id,
+        project_id: Some(a.project_id),
+        api_key_id,
+        env: EnvKind::Live,
+        kind: REFRESH.to_owned(),
+        payload: serde_json::json!({ "account": a.id.to_string() }),
+        credits_charged: 0,
+        operation: None,
+    };
+    layers_jobs::enqueue_at(db, &job, Some(expires_at - ahead))
+        .await
+        .map_err(|e| Error::Corrupt(format!("could not schedule the token refresh: {e}")))?;
+    Ok(())
+}
+
+struct FoundState {
+    organization_id: OrgId,
+    project_id: uuid::Uuid,
+    api_key_id: Option<uuid::Uuid>,
+    is_sandbox: bool,
+    platform: Platform,
+    redirect_uri: Option<String>,
+    code_verifier: String,
+    social_account_id: Option<uuid::Uuid>,
+    live: bool,
+}
+
+async fn read_state(db: &impl GenericClient, token: &str) -> Result<FoundState> {
+    let row = layers_db::cached::query_opt(
+        db,
+        "SELECT organization_id, project_id, api_key_id, is_sandbox, platform, redirect_uri, \
+             code_verifier, social_account_id, expires_at > now() \
+         FROM oauth_states WHERE state_hash = $1",
+        &[&state_hash(token)],
+    )
+    .await?
+    .ok_or(Error::UnknownState)?;
+    let platform: &str = row.get(4);
+    Ok(FoundState {
+        organization_id: OrgId::from_uuid(row.get(0)),
+        project_id: row.get(1),
+        api_key_id: Some(row.get(2)),
+        is_sandbox: row.get(3),
+        platform: Platform::parse(platform).ok_or_else(|| Error::Corrupt(platform.into()))?,
+        redirect_uri: row.get(5),
+        code_verifier: row.get(6),
+        social_account_id: row.get(7),
+        live: row.get(8),
+    })
+}
+
+pub(crate) async fn account_by_id(db: &impl GenericClient, id: uuid::Uuid) -> Result<Account> {
+    let row = layers_db::cached::query_one(
+        db,
+        &format!("SELECT {ACCOUNT_COLUMNS} FROM social_accounts WHERE id = $1"),
+        &[&id],
+    )
+    .await?;
+    account(&row)
+}
+
+fn db_unavailable(e: impl std::fmt::Display) -> CallbackError {
+    Error::Unavailable(e.to_string()).into()
+}

@@ -1,0 +1,303 @@
+//! Post metrics (CONTRACT §11 "Metrics"): the daily series of a project's published posts, and
+//! their sum over the range. The series fields keep the seed's snake_case names.
+
+use actix_web::{web, HttpResponse};
+use layers_core::Environment as _;
+use layers_metrics::{PostSeries, Range, RangeError};
+use layers_metrics_synth::{Date, Day, Summary};
+use layers_projects::ProjectId;
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::auth::{Authorized, MetricsRead};
+use crate::env::Env;
+use crate::error::{quote, ApiError};
+use crate::extract::path_id;
+
+/// The most post ids one call may name.
+const MAX_POST_IDS: usize = 1000;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+struct MetricsQuery {
+    /// First day, `YYYY-MM-DD` (default: 27 days before `to`).
+    #[param(example = "2026-05-01")]
+    from: Option<String>,
+    /// Last day, `YYYY-MM-DD`, at most today (UTC; the default).
+    #[param(example = "2026-05-08")]
+    to: Option<String>,
+    /// Comma-separated externalIds (default: every published post of the project).
+    #[param(example = "sb_post_cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f_0")]
+    post_ids: Option<String>,
+}
+
+/// One day of a post (the seed's field names).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = MetricsDay)]
+struct DayBody {
+    #[schema(format = Date, example = "2026-05-08")]
+    date: String,
+    views: u64,
+    reach: u64,
+    likes: u64,
+    comments: u64,
+    shares: u64,
+    saves: u64,
+    watch_time_ms: u64,
+    posts_published: u64,
+    #[schema(example = 0.0312)]
+    engagement_rate: f64,
+}
+
+impl From<&Day> for DayBody {
+    fn from(d: &Day) -> Self {
+        DayBody {
+            date: d.date.to_string(),
+            views: d.views,
+            reach: d.reach,
+            likes: d.likes,
+            comments: d.comments,
+            shares: d.shares,
+            saves: d.saves,
+            watch_time_ms: d.watch_time_ms,
+            posts_published: d.posts_published,
+            engagement_rate: d.engagement_rate,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = PostMetrics)]
+struct PostBody {
+    #[schema(example = "sb_post_cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f_0")]
+    external_id: String,
+    #[schema(example = "instagram")]
+    platform: &'static str,
+    #[schema(example = "sp_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    scheduled_post_id: String,
+    #[schema(example = "cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    container_id: String,
+    series: Vec<DayBody>,
+}
+
+impl From<&PostSeries> for PostBody {
+    fn from(s: &PostSeries) -> Self {
+        PostBody {
+            external_id: s.post.external_id.clone(),
+            platform: s.post.platform.as_str(),
+            scheduled_post_id: s.post.scheduled_post_id.to_string(),
+            container_id: s.post.container_id.to_string(),
+            series: s.days.iter().map(DayBody::from).collect(),
+        }
+    }
+}
+
+/// A project's series over the range.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Metrics)]
+pub(crate) struct MetricsBody {
+    #[schema(format = Date, example = "2026-05-01")]
+    from: String,
+    #[schema(format = Date, example = "2026-05-08")]
+    to: String,
+    data: Vec<PostBody>,
+}
+
+impl MetricsBody {
+    /// The body of the metrics route for `series` over `range` (also what the bench compares
+    /// the route with).
+    pub(crate) fn new(range: Range, series: &[PostSeries]) -> MetricsBody {
+        MetricsBody {
+            from: range.from().to_string(),
+            to: range.to().to_string(),
+            data: series.iter().map(PostBody::from).collect(),
+        }
+    }
+}
+
+/// The sum over the range (`engagement_rate` weighted by views) and the posts counted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = MetricsSummary)]
+struct SummaryBody {
+    #[schema(format = Date, example = "2026-05-01")]
+    from: String,
+    #[schema(format = Date, example = "2026-05-08")]
+    to: String,
+    views: u64,
+    reach: u64,
+    likes: u64,
+    comments: u64,
+    shares: u64,
+    saves: u64,
+    watch_time_ms: u64,
+    posts_published: u64,
+    #[schema(example = 0.0312)]
+    engagement_rate: f64,
+    /// The number of posts counted.
+    posts: u64,
+}
+
+impl SummaryBody {
+    fn new(range: Range, s: Summary) -> SummaryBody {
+        SummaryBody {
+            from: range.from().to_string(),
+            to: range.to().to_string(),
+            views: s.views,
+            reach: s.reach,
+            likes: s.likes,
+            comments: s.comments,
+            shares: s.shares,
+            saves: s.saves,
+            watch_time_ms: s.watch_time_ms,
+            posts_published: s.posts_published,
+            engagement_rate: s.engagement_rate,
+            posts: s.posts,
+        }
+    }
+}
+
+fn date_of(raw: Option<&str>, field: &str) -> Result<Option<Date>, ApiError> {
+    raw.map(|s| {
+        s.parse::<Date>().map_err(|_| {
+            ApiError::validation(
+                field,
+                format!("{field} must be a date YYYY-MM-DD, got {}", quote(s)),
+            )
+        })
+    })
+    .transpose()
+}
+
+fn range_of(q: &MetricsQuery) -> Result<Range, ApiError> {
+    let from = date_of(q.from.as_deref(), "from")?;
+    let to = date_of(q.to.as_deref(), "to")?;
+    Range::new(from, to, layers_metrics::today()).map_err(|e| {
+        let field = match e {
+            RangeError::InTheFuture { .. } => "to",
+            RangeError::Reversed { .. } | RangeError::TooLong { .. } => "from",
+        };
+        ApiError::validation(field, e.to_string())
+    })
+}
+
+fn post_ids_of(q: &MetricsQuery) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(raw) = &q.post_ids else {
+        return Ok(None);
+    };
+    let mut ids: Vec<String> = Vec::new();
+    for id in raw.split(',').map(str::trim) {
+        if id.is_empty() {
+            return Err(ApiError::validation(
+                "postIds",
+                "postIds must be externalIds separated by commas, without empty ones",
+            ));
+        }
+        if !ids.iter().any(|seen| seen == id) {
+            ids.push(id.to_owned());
+        }
+    }
+    if ids.len() > MAX_POST_IDS {
+        return Err(ApiError::validation(
+            "postIds",
+            format!("postIds may name at most {MAX_POST_IDS} posts"),
+        ));
+    }
+    Ok(Some(ids))
+}
+
+async fn read(
+    state: &AppState,
+    auth: &Authorized<MetricsRead>,
+    env: &Env,
+    project: &str,
+    query: &MetricsQuery,
+) -> Result<(Range, Vec<PostSeries>), ApiError> {
+    let project = path_id(project, "project", ProjectId::parse)?;
+    let range = range_of(query)?;
+    let ids = post_ids_of(query)?;
+    let db = state.pool.get().await?;
+    env.projects.get(&db, auth.organization_id, project).await?;
+    let series = layers_metrics::series(
+        &db,
+        auth.organization_id,
+        env.kind(),
+        project.as_uuid(),
+        range,
+        ids.as_deref(),
+    )
+    .await?;
+    Ok((range, series))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{projectId}/metrics",
+    tag = "Metrics",
+    operation_id = "getPostMetrics",
+    summary = "Post metrics, day by day",
+    description = "The daily series of the project's published posts (or of `postIds`). A \
+        sandbox post's series is synthesized from its externalId and the day alone: the same \
+        call answers the same bytes, and overlapping ranges agree day by day. A live post's \
+        series is what the platforms' insights reported, synced daily.",
+    params(
+        ("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
+        MetricsQuery,
+    ),
+    responses(
+        (status = 200, description = "The series", body = MetricsBody),
+        (status = 400, description = "`VALIDATION_ERROR`: a bad date, `to` after today, `from` \
+            after `to`, or more than 366 days", body = crate::openapi::ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: the project, or a post id (`details.field` \
+            `postIds`)", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = ["metrics:read"]), ("apiKey" = ["metrics:read"])),
+)]
+async fn metrics(
+    state: web::Data<AppState>,
+    auth: Authorized<MetricsRead>,
+    env: Env,
+    path: web::Path<String>,
+    query: web::Query<MetricsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (range, series) = read(&state, &auth, &env, &path, &query).await?;
+    Ok(HttpResponse::Ok().json(MetricsBody::new(range, &series)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{projectId}/metrics/summary",
+    tag = "Metrics",
+    operation_id = "getPostMetricsSummary",
+    summary = "Post metrics, summed",
+    description = "The same fields summed over the range and the posts (`engagement_rate` \
+        weighted by views), plus `posts`, the number of posts counted.",
+    params(
+        ("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
+        MetricsQuery,
+    ),
+    responses(
+        (status = 200, description = "The sums", body = SummaryBody),
+        (status = 400, description = "`VALIDATION_ERROR`: a bad range", body = crate::openapi::ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: the project, or a post id", body = crate::openapi::ErrorEnvelope),
+    ),
+    security(("bearer" = ["metrics:read"]), ("apiKey" = ["metrics:read"])),
+)]
+async fn summary(
+    state: web::Data<AppState>,
+    auth: Authorized<MetricsRead>,
+    env: Env,
+    path: web::Path<String>,
+    query: web::Query<MetricsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (range, series) = read(&state, &auth, &env, &path, &query).await?;
+    let sum = layers_metrics::summarize(&series);
+    Ok(HttpResponse::Ok().json(SummaryBody::new(range, sum)))
+}
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    super::Routes::new(cfg, super::V1)
+        .resource("/projects/{projectId}/metrics", |r| r.get(metrics))
+        .resource("/projects/{projectId}/metrics/summary", |r| r.get(summary));
+}

@@ -1,0 +1,371 @@
+//! Publishing over HTTP (CONTRACT §11 "Publishing", §8, §9): the sandbox publishes at once with
+//! `sb_post_` ids and fires `post.published` per target after its rows; the checks answer in
+//! the contract's order; scheduling and canceling.
+
+use layers_tests::{assert_error, spawn_app, Env, TestApp, TestKey};
+use serde_json::{json, Value};
+
+/// A sandbox project with one completed image and two connected accounts.
+async fn ready(app: &TestApp, key: &TestKey) -> (String, String, Vec<String>) {
+    let project = app.project_id(key, "Publishing").await;
+    let started = app.generate(key, &project, "image").await;
+    let container = started["containers"][0]["id"].as_str().unwrap().to_owned();
+    let accounts = vec![
+        app.connect_sandbox(key, &project, "instagram").await,
+        app.connect_sandbox(key, &project, "tiktok").await,
+    ];
+    (project, container, accounts)
+}
+
+fn targets(accounts: &[String]) -> Value {
+    Value::Array(
+        accounts
+            .iter()
+            .map(|a| json!({ "socialAccountId": a }))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn a_sandbox_publish_is_published_at_once_with_deterministic_ids_and_events() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let (project, container, accounts) = ready(&app, &key).await;
+    let res = app
+        .post(
+            &format!("/v1/content/{container}/publish"),
+            &key,
+            &json!({ "targets": [
+                { "socialAccountId": accounts[0], "caption": "first" },
+                { "socialAccountId": accounts[1] },
+            ] }),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let started: Value = res.json().await.unwrap();
+    assert_eq!(started["kind"], "publish");
+    assert_eq!(started["projectId"], project.as_str());
+    let post_id = started["scheduledPostId"].as_str().unwrap();
+    assert!(post_id.starts_with("sp_"));
+
+    // published already, both rows written
+    let post = app
+        .get_json(&format!("/v1/scheduled-posts/{post_id}"), &key)
+        .await;
+    assert_eq!(post["status"], "published");
+    assert_eq!(post["containerId"], container.as_str());
+    assert_eq!(post["projectId"], project.as_str());
+    let targets = post["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2);
+    for (i, t) in targets.iter().enumerate() {
+        assert_eq!(t["index"], i);
+        assert_eq!(t["status"], "published");
+        assert_eq!(t["socialAccountId"], accounts[i].as_str());
+        assert_eq!(t["externalId"], format!("sb_post_{container}_{i}"));
+        assert_eq!(t["externalUrl"], Value::Null);
+        assert_eq!(t["error"], Value::Null);
+        assert!(t["postedAt"].is_string());
+    }
+    assert_eq!(targets[0]["platform"], "instagram");
+    assert_eq!(targets[1]["platform"], "tiktok");
+
+    // one post.published per target, sandbox-flagged, data as §10 says
+    let events = app.get_json("/v1/events?type=post.published", &key).await;
+    let events = events["data"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    for event in events {
+        assert_eq!(event["meta"]["sandbox"], true);
+        let data = &event["data"];
+        let i = data["targetIndex"].as_u64().unwrap() as usize;
+        assert_eq!(data["scheduledPostId"], post_id);
+        assert_eq!(data["containerId"], container.as_str());
+        assert_eq!(data["socialAccountId"], accounts[i].as_str());
+        assert_eq!(data["externalId"], format!("sb_post_{container}_{i}"));
+        assert_eq!(data["externalUrl"], Value::Null);
+        assert!(data.get("error").is_none());
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM platform_posts WHERE is_sandbox AND status = 'published'")
+            .await,
+        2
+    );
+
+    // the no-op job succeeds on the next tick
+    let job = app
+        .job_settles(&key, started["jobId"].as_str().unwrap())
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["kind"], "publish");
+
+    // listed; published again: 409; cancel after publishing: 409
+    let list = app
+        .get_json(&format!("/v1/projects/{project}/scheduled-posts"), &key)
+        .await;
+    assert_eq!(list["data"][0]["id"], post_id);
+    let res = app
+        .post(
+            &format!("/v1/content/{container}/publish"),
+            &key,
+            &json!({ "targets": [{ "socialAccountId": accounts[0] }] }),
+        )
+        .await;
+    let error = assert_error(res, 409, "CONFLICT").await;
+    assert_eq!(error["reason"], "already_published");
+    let res = app
+        .post_empty(&format!("/v1/scheduled-posts/{post_id}/cancel"), &key)
+        .await;
+    let error = assert_error(res, 409, "CONFLICT").await;
+    assert_eq!(error["reason"], "already_terminal");
+
+    // no platform was reachable, none was needed: nothing went outside
+    assert_eq!(
+        app.count("SELECT count(*) FROM credit_audit WHERE NOT sandbox")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn checks_answer_in_the_contracts_order_and_write_nothing() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let (project, container, accounts) = ready(&app, &key).await;
+    let publish = |container: String, body: Value| {
+        let app = &app;
+        let key = &key;
+        async move {
+            app.post(&format!("/v1/content/{container}/publish"), key, &body)
+                .await
+        }
+    };
+
+    // 400: the request itself
+    for (body, field) in [
+        (json!({ "targets": [] }), "targets"),
+        (
+            json!({ "targets": targets(&vec![accounts[0].clone(); 11]) }),
+            "targets",
+        ),
+        (
+            json!({ "targets": [{ "socialAccountId": "nope" }] }),
+            "targets[0].socialAccountId",
+        ),
+        (
+            json!({ "targets": [{ "socialAccountId": accounts[0] }, { "socialAccountId": accounts[0] }] }),
+            "targets[1].socialAccountId",
+        ),
+        (
+            json!({ "targets": [{ "socialAccountId": accounts[0], "caption": "x".repeat(2201) }] }),
+            "targets[0].caption",
+        ),
+    ] {
+        let res = publish(container.clone(), body).await;
+        let error = assert_error(res, 400, "VALIDATION_ERROR").await;
+        assert_eq!(error["details"]["field"], field);
+    }
+    let res = publish(
+        container.clone(),
+        json!({ "targets": targets(&accounts), "x": 1 }),
+    )
+    .await;
+    assert_error(res, 400, "VALIDATION_ERROR").await;
+
+    // 404: unknown content, unknown account (named by its field), another org's content
+    let unknown_cnt = "cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f";
+    let res = publish(unknown_cnt.into(), json!({ "targets": targets(&accounts) })).await;
+    assert_error(res, 404, "NOT_FOUND").await;
+    let res = publish(
+        container.clone(),
+        json!({ "targets": [{ "socialAccountId": accounts[0] }, { "socialAccountId": "sa_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f" }] }),
+    )
+    .await;
+    let error = assert_error(res, 404, "NOT_FOUND").await;
+    assert_eq!(error["details"]["field"], "targets[1].socialAccountId");
+    let stranger = app.partner_key(Env::Sandbox).await;
+    let res = app
+        .post(
+            &format!("/v1/content/{container}/publish"),
+            &stranger,
+            &json!({ "targets": targets(&accounts) }),
+        )
+        .await;
+    assert_error(res, 404, "NOT_FOUND").await;
+
+    // 422: a live key naming sandbox content; a test key naming a live account
+    let live = app
+        .key_with(key.org, Env::Live, "*", layers_keys::Tier::Standard)
+        .await;
+    let res = app
+        .post(
+            &format!("/v1/content/{container}/publish"),
+            &live,
+            &json!({ "targets": targets(&accounts) }),
+        )
+        .await;
+    assert_error(res, 422, "ENVIRONMENT_MISMATCH").await;
+    let client = app.client().await;
+    let live_account = uuid::Uuid::now_v7();
+    let project_uuid = layers_projects::ProjectId::parse(&project)
+        .unwrap()
+        .as_uuid();
+    client
+        .execute(
+            "INSERT INTO social_accounts (id, organization_id, project_id, is_sandbox, platform, \
+                 platform_user_id, handle, token) \
+             VALUES ($1, $2, $3, false, 'youtube', 'UC1', 'live', '\\x00')",
+            &[&live_account, &key.org.as_uuid(), &project_uuid],
+        )
+        .await
+        .unwrap();
+    let live_sa = format!("sa_{}", live_account.simple());
+    let res = publish(
+        container.clone(),
+        json!({ "targets": [{ "socialAccountId": accounts[0] }, { "socialAccountId": live_sa }] }),
+    )
+    .await;
+    let error = assert_error(res, 422, "ENVIRONMENT_MISMATCH").await;
+    assert_eq!(error["details"]["field"], "targets[1].socialAccountId");
+
+    // 409: content not completed (and that comes after the 422s)
+    client
+        .execute(
+            "UPDATE content_containers SET status = 'generating' WHERE id = $1",
+            &[&layers_content::ContainerId::parse(&container)
+                .unwrap()
+                .as_uuid()],
+        )
+        .await
+        .unwrap();
+    let res = publish(container.clone(), json!({ "targets": targets(&accounts) })).await;
+    let error = assert_error(res, 409, "CONFLICT").await;
+    assert_eq!(error["reason"], "content_not_ready");
+    client
+        .execute("UPDATE content_containers SET status = 'completed'", &[])
+        .await
+        .unwrap();
+
+    // 409: a disconnected account
+    let res = app
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/v1/projects/{project}/social/accounts/{}", accounts[1]),
+            Some(&key),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = publish(container.clone(), json!({ "targets": targets(&accounts) })).await;
+    let error = assert_error(res, 409, "CONFLICT").await;
+    assert_eq!(error["reason"], "account_not_active");
+    assert_eq!(error["details"]["field"], "targets[1].socialAccountId");
+
+    // nothing was written by any refusal
+    assert_eq!(app.count("SELECT count(*) FROM scheduled_posts").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM platform_posts").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs WHERE kind = 'publish'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE type LIKE 'post.%'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_sandbox_schedule_keeps_its_time_and_is_published_at_once() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let (_, container, accounts) = ready(&app, &key).await;
+    let at = chrono::Utc::now() + chrono::Duration::days(3);
+    let at = at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let schedule = |body: Value| {
+        let app = &app;
+        let key = &key;
+        let container = container.clone();
+        async move {
+            app.post(&format!("/v1/content/{container}/schedule"), key, &body)
+                .await
+        }
+    };
+    for publish_at in [
+        "tomorrow".to_owned(),
+        "2020-01-01T00:00:00.000Z".to_owned(),
+        (chrono::Utc::now() + chrono::Duration::days(91)).to_rfc3339(),
+    ] {
+        let res = schedule(json!({ "targets": targets(&accounts), "publishAt": publish_at })).await;
+        let error = assert_error(res, 400, "VALIDATION_ERROR").await;
+        assert_eq!(error["details"]["field"], "publishAt");
+    }
+    let res = schedule(json!({ "targets": targets(&accounts[..1]), "publishAt": at })).await;
+    assert_eq!(res.status(), 202);
+    let started: Value = res.json().await.unwrap();
+    let post = app
+        .get_json(
+            &format!(
+                "/v1/scheduled-posts/{}",
+                started["scheduledPostId"].as_str().unwrap()
+            ),
+            &key,
+        )
+        .await;
+    assert_eq!(post["publishAt"], at.as_str());
+    assert_eq!(post["status"], "published");
+    assert_eq!(post["targets"][0]["status"], "published");
+    let posted = post["targets"][0]["postedAt"].as_str().unwrap();
+    assert!(posted < at.as_str(), "{posted} is now, not {at}");
+}
+
+#[tokio::test]
+async fn posts_are_separate_worlds_per_environment() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let (project, container, accounts) = ready(&app, &key).await;
+    let started: Value = app
+        .post(
+            &format!("/v1/content/{container}/publish"),
+            &key,
+            &json!({ "targets": targets(&accounts) }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let post_id = started["scheduledPostId"].as_str().unwrap();
+    let live = app
+        .key_with(key.org, Env::Live, "*", layers_keys::Tier::Standard)
+        .await;
+    let res = app
+        .get(&format!("/v1/scheduled-posts/{post_id}"), &live)
+        .await;
+    let error = assert_error(res, 404, "NOT_FOUND").await;
+    assert!(error["message"].as_str().unwrap().contains("sandbox"));
+    let res = app
+        .post_empty(&format!("/v1/scheduled-posts/{post_id}/cancel"), &live)
+        .await;
+    assert_error(res, 422, "ENVIRONMENT_MISMATCH").await;
+    let res = app
+        .get(&format!("/v1/projects/{project}/scheduled-posts"), &live)
+        .await;
+    assert_error(res, 404, "NOT_FOUND").await;
+    // scopes: a key without publishing:write may not publish
+    let reader = app
+        .key_with(
+            key.org,
+            Env::Sandbox,
+            "content:read",
+            layers_keys::Tier::Standard,
+        )
+        .await;
+    let res = app
+        .post(
+            &format!("/v1/content/{container}/publish"),
+            &reader,
+            &json!({ "targets": targets(&accounts) }),
+        )
+        .await;
+    assert_error(res, 403, "FORBIDDEN_SCOPE").await;
+}
