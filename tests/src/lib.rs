@@ -327,3 +327,33 @@ pub async fn assert_error(res: Response, status: u16, code: &str) -> Value {
     );
     error
 }
+
+/// A fake generator: `POST /generate` answers one image whose bytes it serves too; it also
+/// counts what it was asked.
+pub async fn fake_generator(status: u16) -> wiremock::MockServer {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let (jpeg, _) = layers_content::file("image/sample-1.jpg").expect("a fixture to serve");
+    Mock::given(method("GET"))
+        .and(path("/files/out.jpg"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "image/jpeg")
+                .set_body_bytes(jpeg),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/generate"))
+        .and(header("authorization", "Bearer gen-token"))
+        .respond_with(
+            ResponseTemplate::new(status).set_body_json(serde_json::json!({
+                "assets": [{ "kind": "image", "url": format!("{}/files/out.jpg", server.uri()),
+                             "contentType": "image/jpeg", "width": 1080, "height": 1920 }]
+            })),
+        )
+        .mount(&server)
+        .await;
+    server
+}

@@ -298,4 +298,3 @@ mod tests {
         assert_eq!(format!("{:?}", signer()), "UrlSigner(<redacted>)");
     }
 }
-

@@ -3,7 +3,6 @@
 //! and never charged, events fire; bad input is refused whole; live generation without a
 //! generator is refused before any charge.
 
-
 use layers_tests::{assert_error, fnv1a, spawn_app, spawn_app_with, Env, TestApp, TestKey};
 use serde_json::{json, Value};
 
@@ -383,34 +382,6 @@ async fn live_generation_without_a_generator_is_refused_before_any_charge() {
     assert_eq!(containers, 0);
 }
 
-/// A fake generator: `POST /generate` answers one image whose bytes it serves too; it also
-/// counts what it was asked.
-async fn fake_generator(status: u16) -> wiremock::MockServer {
-    use wiremock::matchers::{header, method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-    let server = MockServer::start().await;
-    let (jpeg, _) = layers_content::file("image/sample-1.jpg").expect("a fixture to serve");
-    Mock::given(method("GET"))
-        .and(path("/files/out.jpg"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "image/jpeg")
-                .set_body_bytes(jpeg),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/generate"))
-        .and(header("authorization", "Bearer gen-token"))
-        .respond_with(ResponseTemplate::new(status).set_body_json(json!({
-            "assets": [{ "kind": "image", "url": format!("{}/files/out.jpg", server.uri()),
-                         "contentType": "image/jpeg", "width": 1080, "height": 1920 }]
-        })))
-        .mount(&server)
-        .await;
-    server
-}
-
 async fn live_app(generator: &wiremock::MockServer) -> TestApp {
     let url = generator.uri();
     spawn_app_with(move |s| {
@@ -422,7 +393,7 @@ async fn live_app(generator: &wiremock::MockServer) -> TestApp {
 
 #[tokio::test]
 async fn live_generation_calls_the_generator_stores_the_media_and_serves_it_signed() {
-    let generator = fake_generator(200).await;
+    let generator = layers_tests::fake_generator(200).await;
     let app = live_app(&generator).await;
     let key = app.partner_key(Env::Live).await;
     layers_credits::grant(&app.client().await, key.org, 10, "test")
@@ -498,7 +469,7 @@ async fn live_generation_calls_the_generator_stores_the_media_and_serves_it_sign
 
 #[tokio::test]
 async fn a_generator_failure_fails_the_containers_and_refunds_the_job() {
-    let generator = fake_generator(400).await;
+    let generator = layers_tests::fake_generator(400).await;
     let app = live_app(&generator).await;
     let key = app.partner_key(Env::Live).await;
     layers_credits::grant(&app.client().await, key.org, 10, "test")
@@ -529,7 +500,7 @@ async fn a_generator_failure_fails_the_containers_and_refunds_the_job() {
 
 #[tokio::test]
 async fn a_test_key_never_reaches_the_generator_even_when_one_is_configured() {
-    let generator = fake_generator(200).await;
+    let generator = layers_tests::fake_generator(200).await;
     let app = live_app(&generator).await;
     let key = app.partner_key(Env::Sandbox).await;
     let project = app.project_id(&key, "Content").await;
@@ -564,7 +535,7 @@ async fn a_test_key_never_reaches_the_generator_even_when_one_is_configured() {
 async fn a_generator_5xx_is_retried_and_the_job_then_succeeds() {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, ResponseTemplate};
-    let generator = fake_generator(200).await;
+    let generator = layers_tests::fake_generator(200).await;
     // the first call fails with a 503; the mock above answers the retry
     Mock::given(method("POST"))
         .and(path("/generate"))
