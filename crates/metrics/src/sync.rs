@@ -92,13 +92,13 @@ impl Sync {
                 "INSERT INTO post_metrics_daily (platform, platform_post_id, day, views, reach, \
                      likes, comments, shares, saves, watch_time_ms) \
                  SELECT $1, $2, $3, \
-                     greatest(0, $4 - coalesce(sum(views), 0)), \
-                     greatest(0, $5 - coalesce(sum(reach), 0)), \
-                     greatest(0, $6 - coalesce(sum(likes), 0)), \
-                     greatest(0, $7 - coalesce(sum(comments), 0)), \
-                     greatest(0, $8 - coalesce(sum(shares), 0)), \
-                     greatest(0, $9 - coalesce(sum(saves), 0)), \
-                     greatest(0, $10 - coalesce(sum(watch_time_ms), 0)) \
+                     greatest(0, $4::bigint - coalesce(sum(views), 0)::bigint), \
+                     greatest(0, $5::bigint - coalesce(sum(reach), 0)::bigint), \
+                     greatest(0, $6::bigint - coalesce(sum(likes), 0)::bigint), \
+                     greatest(0, $7::bigint - coalesce(sum(comments), 0)::bigint), \
+                     greatest(0, $8::bigint - coalesce(sum(shares), 0)::bigint), \
+                     greatest(0, $9::bigint - coalesce(sum(saves), 0)::bigint), \
+                     greatest(0, $10::bigint - coalesce(sum(watch_time_ms), 0)::bigint) \
                  FROM post_metrics_daily \
                  WHERE platform = $1 AND platform_post_id = $2 AND day < $3 \
                  ON CONFLICT (platform, platform_post_id, day) DO UPDATE SET \

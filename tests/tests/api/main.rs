@@ -7,6 +7,7 @@ mod errors;
 mod idempotency;
 mod influencers;
 mod jobs;
+mod journey;
 mod limits;
 mod metrics;
 mod openapi;
