@@ -6,9 +6,11 @@
 //!   (b') (b) with one rate-limit call per request,
 //!   (d) `POST /v1/projects/:id/ingest/appstore` with a test key,
 //!   (e) `POST /v1/projects/:id/content` with a test key (a slideshow, three variants),
-//!   (f) `GET /v1/whoami` with a made-up (well-formed, unknown) key per request, from one address,
+//!   (f) `POST /v1/content/:id/publish` with a test key to three sandbox accounts, a fresh
+//!       container (made beforehand) and `Idempotency-Key` per request,
+//!   (g) `GET /v1/whoami` with a made-up (well-formed, unknown) key per request, from one address,
 //! printing requests/s, p50 and p99, the ratios to (a), and how many key lookups reached the
-//! database during (f); then sandbox job latency, a live direct upload of 50 MiB (session, `PUT`
+//! database during (g); then sandbox job latency, a live direct upload of 50 MiB (session, `PUT`
 //! with curl, finalize) against a plain copy of the same file, with the gateway's RSS sampled
 //! during the `PUT`, and the webhook figures; and writing them all to `docs/BENCHMARKS.md`.
 
@@ -228,11 +230,14 @@ pub fn run() -> Result<()> {
         "ceiling",
         "--example",
         "webhooks_bench",
+        "--example",
+        "metrics_bench",
     ]))?;
     let release = target_dir().join("release");
     let gateway = release.join("layers-gateway");
     let ceiling = release.join("examples").join("ceiling");
     let webhooks = release.join("examples").join("webhooks_bench");
+    let metrics = release.join("examples").join("metrics_bench");
 
     let cluster = Cluster::new(target_dir().join("xtask").join("bench-pg"), free_port()?)?;
     cluster.stop()?;
@@ -254,7 +259,7 @@ pub fn run() -> Result<()> {
     clean();
     std::fs::create_dir_all(&media)
         .map_err(|e| format!("could not create {}: {e}", media.display()))?;
-    let result = measure(&cluster, &gateway, &ceiling, &webhooks, &media);
+    let result = measure(&cluster, &gateway, &ceiling, &webhooks, &metrics, &media);
     clean();
     cluster.stop()?;
     cluster.wipe()?;
@@ -279,6 +284,7 @@ fn measure(
     gateway: &std::path::Path,
     ceiling: &std::path::Path,
     webhooks: &std::path::Path,
+    metrics: &std::path::Path,
     media: &Path,
 ) -> Result<()> {
     cluster.ensure_database("layers_bench")?;
@@ -374,6 +380,17 @@ fn measure(
         &key,
         r#"{"format":"slideshow","variantCount":3}"#,
     )?;
+    let publish_script = target_dir().join("xtask").join("bench-publish.lua");
+    let accounts = sandbox_accounts(gateway_port, &auth, &project)?;
+    publishable_containers(cluster, &org, &project)?;
+    let offsets = target_dir().join("xtask").join("bench-publish-offset");
+    let _ = std::fs::remove_file(&offsets);
+    std::fs::write(
+        &publish_script,
+        publish_script_text(&key, &accounts, &offsets),
+    )
+    .map_err(|e| format!("write the wrk script: {e}"))?;
+    let publish_base = format!("http://127.0.0.1:{gateway_port}");
     let flood = target_dir().join("xtask").join("bench-flood.lua");
     std::fs::write(&flood, flood_script()).map_err(|e| format!("write the wrk script: {e}"))?;
 
@@ -416,13 +433,19 @@ fn measure(
             Some(content_script.as_path()),
         ),
         (
-            "(f) GET /v1/whoami, a made-up key per request",
+            "(f) POST /v1/content/:id/publish, test key, 3 targets, fresh Idempotency-Key",
+            &publish_base,
+            vec![],
+            Some(publish_script.as_path()),
+        ),
+        (
+            "(g) GET /v1/whoami, a made-up key per request",
             &whoami_url,
             vec![],
             Some(flood.as_path()),
         ),
     ] {
-        let refused = name.starts_with("(f)");
+        let refused = name.starts_with("(g)");
         eprintln!("xtask: {name}: warming up {WARMUP_SECS}s, measuring {DURATION_SECS}s");
         wrk(url, script, &headers, WARMUP_SECS)?;
         let calls_before = admit_calls(cluster)?;
@@ -464,7 +487,16 @@ fn measure(
     )?;
     let figures: serde_json::Value = serde_json::from_str(figures.trim())
         .map_err(|e| format!("webhooks bench: {e}: {figures}"))?;
-    report(&runs, rss, latency, &upload, &figures)
+    eprintln!("xtask: metrics: 1,000 sandbox posts × 90 days, route against serialization");
+    cluster.ensure_database("layers_metrics_bench")?;
+    let metrics_figures = capture(
+        Command::new(metrics)
+            .env("DATABASE_URL", cluster.url("layers_metrics_bench"))
+            .env("RUST_LOG", "warn"),
+    )?;
+    let metrics_figures: serde_json::Value = serde_json::from_str(metrics_figures.trim())
+        .map_err(|e| format!("metrics bench: {e}: {metrics_figures}"))?;
+    report(&runs, rss, latency, &upload, &figures, &metrics_figures)
 }
 
 /// The live upload figures: medians over [`UPLOAD_ROUNDS`], in MB/s (MB = 2^20 bytes, as for
@@ -693,6 +725,106 @@ const WRK_THREADS: &str = "local threads = 0\n\
     end\n\
     local counter = 0\n";
 
+/// How many publishable containers the (f) runs may use (warm-up and measure together).
+const PUBLISHABLE: u64 = 200_000;
+
+/// Connects three sandbox accounts (Instagram, TikTok, YouTube) to the project; their ids.
+fn sandbox_accounts(port: u16, auth: &str, project: &str) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for platform in ["instagram", "tiktok", "youtube"] {
+        let minted = capture(Command::new("curl").args([
+            "-sf",
+            "-X",
+            "POST",
+            &format!("http://127.0.0.1:{port}/v1/projects/{project}/social/oauth-url"),
+            "-H",
+            auth,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &format!(r#"{{"platform":"{platform}"}}"#),
+        ]))?;
+        let minted: serde_json::Value =
+            serde_json::from_str(&minted).map_err(|e| format!("oauth-url: {e}: {minted}"))?;
+        let state = minted["state"].as_str().ok_or("no state")?;
+        let done = capture(Command::new("curl").args([
+            "-sf",
+            &format!(
+                "http://127.0.0.1:{port}/v1/social/sandbox-complete?state={state}&platform={platform}"
+            ),
+        ]))?;
+        let done: serde_json::Value =
+            serde_json::from_str(&done).map_err(|e| format!("sandbox-complete: {e}: {done}"))?;
+        ids.push(
+            done["socialAccountId"]
+                .as_str()
+                .ok_or("no socialAccountId")?
+                .to_owned(),
+        );
+    }
+    Ok(ids)
+}
+
+/// Completed sandbox containers for the (f) runs, one per request: container n's id is the UUID
+/// `00000000-0000-7000-8000-<n, 12 digits>`, so the wrk script can name it from a counter.
+fn publishable_containers(cluster: &Cluster, org: &str, project: &str) -> Result<()> {
+    let org = org.trim_start_matches("org_");
+    let project = project.trim_start_matches("proj_");
+    cluster.psql(
+        "layers_bench",
+        &format!(
+            "INSERT INTO content_containers (id, organization_id, project_id, is_sandbox, format, \
+                 source, status) \
+             SELECT ('00000000-0000-7000-8000-' || lpad(n::text, 12, '0'))::uuid, '{org}', \
+                 '{project}', true, 'image', 'generated', 'completed' \
+             FROM generate_series(1, {PUBLISHABLE}) AS n"
+        ),
+    )?;
+    Ok(())
+}
+
+/// A wrk script that publishes each container once to the accounts: thread `tid`'s n-th
+/// request takes container `base + tid + threads × n`, and `base` is kept in `offset_file`
+/// across wrk runs (the warm-up and the measured run), moved past every container a run could
+/// have taken.
+fn publish_script_text(key: &str, accounts: &[String], offset_file: &Path) -> String {
+    let targets: Vec<String> = accounts
+        .iter()
+        .map(|a| format!(r#"{{"socialAccountId":"{a}"}}"#))
+        .collect();
+    let body = format!(r#"{{"targets":[{}]}}"#, targets.join(","));
+    let offsets = offset_file.display();
+    format!(
+        "local offsets = \"{offsets}\"\n\
+         local base = 0\n\
+         local f = io.open(offsets, \"r\")\n\
+         if f then base = tonumber(f:read(\"*l\")) or 0; f:close() end\n\
+         local threads = 0\n\
+         function setup(thread)\n\
+         \x20 thread:set(\"tid\", threads)\n\
+         \x20 thread:set(\"base\", base)\n\
+         \x20 threads = threads + 1\n\
+         end\n\
+         function done(summary, latency, requests)\n\
+         \x20 local f = io.open(offsets, \"w\")\n\
+         \x20 f:write(tostring(base + threads * (summary.requests + 10000)))\n\
+         \x20 f:close()\n\
+         end\n\
+         local counter = 0\n\
+         local run = tostring(os.time()) .. tostring(math.random(1000000))\n\
+         request = function()\n\
+         \x20 counter = counter + 1\n\
+         \x20 local n = base + tid + {THREADS} * counter\n\
+         \x20 local path = string.format(\"/v1/content/cnt_00000000000070008000%012d/publish\", n)\n\
+         \x20 local headers = {{}}\n\
+         \x20 headers[\"Authorization\"] = \"Bearer {key}\"\n\
+         \x20 headers[\"Content-Type\"] = \"application/json\"\n\
+         \x20 headers[\"Idempotency-Key\"] = run .. \"-\" .. tid .. \"-\" .. counter\n\
+         \x20 return wrk.format(\"POST\", path, headers, '{body}')\n\
+         end\n"
+    )
+}
+
 /// A wrk script that sends a made-up, well-formed live key per request.
 fn flood_script() -> String {
     format!(
@@ -806,6 +938,15 @@ wakes the workers at commit.\n\
 - (e) pays what (d) pays with three container rows (one per variant) beside the job row, in \
 the same transaction; the sandbox's jobs then complete the containers with fixture media, and \
 the worker's work competes with the requests for the two cores.\n\
+- (f) publishes one fresh completed container per request (made beforehand by one `INSERT`) to \
+three sandbox accounts: the container and the accounts read in one round trip, then the post, \
+its three targets, the no-op job and three `post.published` events written in one pipelined \
+round trip, in the request's transaction with its idempotency key.\n\
+- The metrics figure is measured apart by `examples/metrics_bench.rs`, in one process: the \
+gateway, 1,000 published sandbox posts (published 120 days ago, so every day is synthesized), \
+then the median of 15 sequential `GET …/metrics` for 90 days (the database read of the posts, \
+the synthesis of 90,000 days, the JSON) against the median of 15 serializations of the route's \
+own body built once from the same series; the two give the same bytes.\n\
 - Job latency is measured apart, on an idle worker: ingest requests one at a time, and for each \
 sandbox job the time from its row's creation (just before the 202) to `succeeded`.\n\
 - Webhooks are measured apart by `examples/webhooks_bench.rs`, with the gateway's servers \
@@ -817,7 +958,7 @@ of a batched claim (one statement takes up to eight), the endpoint's secret open
 two HMACs (one per signature scheme), the POST, and its share of a batched write of outcomes. Latency: 1,000 events one at a \
 time on the idle worker, each from the statement that writes it (its commit's NOTIFY wakes the \
 worker) to its arrival at the receiver.\n\
-- (f) is a key-guessing flood from one address: each request carries a new well-formed key id. \
+- (g) is a key-guessing flood from one address: each request carries a new well-formed key id. \
 The first `LAYERS_AUTH_FAILURES_PER_MIN` (60) cost a lookup each; then the address is out of \
 budget and every request is answered 429 from memory (a key id seen before is also answered \
 from the negative cache, without the database). The last column counts the lookups that \
@@ -832,6 +973,26 @@ to the same folder: the disk's own ceiling, with the source in the page cache an
 either side (nor does the gateway's local store sync). MB is 2^20 bytes. RSS is the gateway's \
 VmRSS read every 50 ms during each `PUT`; the highest reading of the three rounds is reported, \
 and the reading just before the first `PUT`, after the load runs, for scale.\n";
+
+/// The metrics figure of `examples/metrics_bench.rs`, as a line of the report.
+fn metrics_lines(figures: &serde_json::Value) -> Result<String> {
+    let number = |name: &str| {
+        figures[name]
+            .as_f64()
+            .ok_or_else(|| format!("metrics bench: no {name} in {figures}"))
+    };
+    Ok(format!(
+        "- metrics for {:.0} sandbox posts × {:.0} days ({:.1} MB of JSON): {:.1} ms through \
+         `GET /v1/projects/:id/metrics` against {:.1} ms serializing the same response from a \
+         precomputed value in the same process: ratio {:.2} (target ≤ 2)\n",
+        number("posts")?,
+        number("days")?,
+        number("bytes")? / 1_048_576.0,
+        number("route_ms")?,
+        number("serialize_ms")?,
+        number("ratio")?,
+    ))
+}
 
 /// The webhook figures of `examples/webhooks_bench.rs`, as lines of the report.
 fn webhook_lines(figures: &serde_json::Value) -> Result<String> {
@@ -870,6 +1031,7 @@ fn report(
     latency: JobLatency,
     upload: &Upload,
     webhooks: &serde_json::Value,
+    metrics: &serde_json::Value,
 ) -> Result<()> {
     let (a, b, c) = (&runs[0], &runs[1], &runs[2]);
     let pg = Command::new("psql")
@@ -896,13 +1058,14 @@ fn report(
         ));
     }
     let ratios = format!(
-        "- b/a = {:.2} (target ≥ 0.80)\n- c/a = {:.2} (target ≥ 0.50)\n- b'/a = {:.2} (the same path without batching)\n- d/a = {:.2} (target ≥ 0.30)\n- e/a = {:.2} (target ≥ 0.30)\n- f/a = {:.2} (a flood of made-up keys, answered 429 from memory once the address used its budget)\n- sandbox job latency, 202 to succeeded: p50 {:.1} ms, p99 {:.1} ms over {} jobs (target p99 < 50 ms); the load runs' backlog drained in {:.1} s\n- p99 of (b) = {:.2} ms (target < 10 ms)\n- gateway peak RSS = {} (target < 100 MB)\n- live upload of 50 MiB (session → PUT → finalize): {:.0} MB/s against {:.0} MB/s for a plain file copy on the same disk; gateway peak RSS during the PUT {:.1} MB (target < 100 MB; {:.1} MB just before the first PUT); medians of {} rounds, PUT {} MB/s, copy {} MB/s\n",
+        "- b/a = {:.2} (target ≥ 0.80)\n- c/a = {:.2} (target ≥ 0.50)\n- b'/a = {:.2} (the same path without batching)\n- d/a = {:.2} (target ≥ 0.30)\n- e/a = {:.2} (target ≥ 0.30)\n- f/a = {:.2} (target ≥ 0.25)\n- g/a = {:.2} (a flood of made-up keys, answered 429 from memory once the address used its budget)\n- sandbox job latency, 202 to succeeded: p50 {:.1} ms, p99 {:.1} ms over {} jobs (target p99 < 50 ms); the load runs' backlog drained in {:.1} s\n- p99 of (b) = {:.2} ms (target < 10 ms)\n- gateway peak RSS = {} (target < 100 MB)\n- live upload of 50 MiB (session → PUT → finalize): {:.0} MB/s against {:.0} MB/s for a plain file copy on the same disk; gateway peak RSS during the PUT {:.1} MB (target < 100 MB; {:.1} MB just before the first PUT); medians of {} rounds, PUT {} MB/s, copy {} MB/s\n",
         b.requests_per_sec / a.requests_per_sec,
         c.requests_per_sec / a.requests_per_sec,
         runs[3].requests_per_sec / a.requests_per_sec,
         runs[4].requests_per_sec / a.requests_per_sec,
         runs[5].requests_per_sec / a.requests_per_sec,
         runs[6].requests_per_sec / a.requests_per_sec,
+        runs[7].requests_per_sec / a.requests_per_sec,
         latency.p50_ms,
         latency.p99_ms,
         latency.jobs,
@@ -916,7 +1079,8 @@ fn report(
         upload.put_rounds.len(),
         rounds(&upload.put_rounds),
         rounds(&upload.copy_rounds),
-    ) + &webhook_lines(webhooks)?;
+    ) + &webhook_lines(webhooks)?
+        + &metrics_lines(metrics)?;
     let date =
         capture(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])).unwrap_or_default();
     let doc = format!(

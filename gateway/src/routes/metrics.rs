@@ -97,7 +97,7 @@ impl From<&PostSeries> for PostBody {
 /// A project's series over the range.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = Metrics)]
-pub(crate) struct MetricsBody {
+pub struct MetricsBody {
     #[schema(format = Date, example = "2026-05-01")]
     from: String,
     #[schema(format = Date, example = "2026-05-08")]
@@ -108,7 +108,7 @@ pub(crate) struct MetricsBody {
 impl MetricsBody {
     /// The body of the metrics route for `series` over `range` (also what the bench compares
     /// the route with).
-    pub(crate) fn new(range: Range, series: &[PostSeries]) -> MetricsBody {
+    pub fn new(range: Range, series: &[PostSeries]) -> MetricsBody {
         MetricsBody {
             from: range.from().to_string(),
             to: range.to().to_string(),

@@ -1,0 +1,148 @@
+//! The metrics figure of `cargo xtask bench`: `GET /v1/projects/:id/metrics` for 1,000 sandbox
+//! posts × 90 days through the HTTP route (synthesis on read, the database read, JSON), against
+//! serializing the same response from a precomputed value in the same process.
+//!
+//! Reads `DATABASE_URL` (migrated here if it is not yet). Starts the gateway in this process on a free
+//! port, makes an organization, a test key and a project, writes 1,000 published sandbox posts
+//! (rows, as the publish route would leave them, published 120 days ago so that every day of
+//! the range is synthesized), then times, after two warm-ups, `ROUNDS` sequential requests and
+//! `ROUNDS` serializations of the route's own body type built from series read once. Checks
+//! that both give the same bytes, and prints one JSON object (medians, in milliseconds).
+
+use std::time::Instant;
+
+use layers_core::EnvKind;
+use layers_gateway::routes::metrics::MetricsBody;
+use layers_gateway::{Application, Settings};
+use layers_keys::{Scopes, Tier};
+use layers_metrics::Range;
+use layers_orgs::Plan;
+
+const POSTS: i64 = 1_000;
+const DAYS: i64 = 90;
+const ROUNDS: usize = 15;
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let database_url = std::env::var("DATABASE_URL")?;
+    layers_db::migrate(&database_url).await?;
+    let settings = Settings::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(database_url.clone()),
+        "LAYERS_BIND" => Some("127.0.0.1:0".into()),
+        "LAYERS_JOB_CONCURRENCY" => Some("0".into()),
+        _ => std::env::var(name).ok(),
+    })?;
+    let app = Application::build(settings).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+
+    let pool = layers_db::pool(&database_url, 4)?;
+    let db = pool.get().await?;
+    let org = layers_orgs::create(&db, "metrics bench", Plan::Partner, None)
+        .await?
+        .id;
+    let minted = layers_keys::store::mint(
+        &db,
+        &ring::rand::SystemRandom::new(),
+        org,
+        EnvKind::Sandbox,
+        &Scopes::parse("*")?,
+        Tier::Standard,
+    )
+    .await?;
+    let key = minted.key.expose();
+    let http = reqwest::Client::new();
+    let project: serde_json::Value = http
+        .post(format!("{base}/v1/projects"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({ "name": "metrics bench" }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let project_id = project["id"].as_str().ok_or("no project id")?.to_owned();
+    let project_uuid = layers_projects::ProjectId::parse(&project_id)?.as_uuid();
+
+    // 1,000 published sandbox posts, one target each
+    db.batch_execute(&format!(
+        "CREATE TEMP TABLE bench_posts AS \
+             SELECT layers_uuid_v7() AS container, layers_uuid_v7() AS post, \
+                    layers_uuid_v7() AS account, n FROM generate_series(1, {POSTS}) AS n; \
+         INSERT INTO content_containers (id, organization_id, project_id, is_sandbox, format, \
+             source, status) \
+             SELECT container, '{org}', '{project_uuid}', true, 'image', 'generated', 'completed' \
+             FROM bench_posts; \
+         INSERT INTO social_accounts (id, organization_id, project_id, is_sandbox, platform, \
+             platform_user_id, handle, token) \
+             SELECT account, '{org}', '{project_uuid}', true, 'instagram', 'sb_bench_' || n, \
+                 'sandbox_instagram', 'sandbox_token' FROM bench_posts; \
+         INSERT INTO scheduled_posts (id, organization_id, project_id, is_sandbox, container_id, \
+             job_id, status, publish_at) \
+             SELECT post, '{org}', '{project_uuid}', true, container, layers_uuid_v7(), \
+                 'published', now() - interval '120 days' FROM bench_posts; \
+         INSERT INTO platform_posts (scheduled_post_id, target_index, project_id, is_sandbox, \
+             social_account_id, platform, status, platform_post_id, posted_at) \
+             SELECT post, 0, '{project_uuid}', true, account, 'instagram', 'published', \
+                 'sb_post_cnt_' || replace(container::text, '-', '') || '_0', \
+                 now() - interval '120 days' FROM bench_posts;",
+        org = org.as_uuid(),
+    ))
+    .await?;
+
+    let today = layers_metrics::today();
+    let from =
+        layers_metrics_synth::Date::from_days_since_epoch(today.days_since_epoch() - (DAYS - 1))?;
+    let range = Range::new(Some(from), Some(today), today)?;
+    let url = format!("{base}/v1/projects/{project_id}/metrics?from={from}&to={today}");
+
+    // through the route
+    let mut route_ms = Vec::new();
+    let mut body = Vec::new();
+    for round in 0..ROUNDS + 2 {
+        let started = Instant::now();
+        let res = http.get(&url).bearer_auth(&key).send().await?;
+        if !res.status().is_success() {
+            return Err(format!("the route answered {}", res.status()).into());
+        }
+        body = res.bytes().await?.to_vec();
+        if round >= 2 {
+            route_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+
+    // the same response from a precomputed value
+    let series =
+        layers_metrics::series(&db, org, EnvKind::Sandbox, project_uuid, range, None).await?;
+    let precomputed = MetricsBody::new(range, &series);
+    let mut serialize_ms = Vec::new();
+    let mut bytes = Vec::new();
+    for round in 0..ROUNDS + 2 {
+        let started = Instant::now();
+        bytes = serde_json::to_vec(&precomputed)?;
+        if round >= 2 {
+            serialize_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    if bytes != body {
+        return Err("the route's body differs from the precomputed one".into());
+    }
+    let (route, serialize) = (median(route_ms), median(serialize_ms));
+    println!(
+        "{}",
+        serde_json::json!({
+            "posts": POSTS,
+            "days": DAYS,
+            "bytes": body.len(),
+            "route_ms": route,
+            "serialize_ms": serialize,
+            "ratio": route / serialize,
+        })
+    );
+    Ok(())
+}
