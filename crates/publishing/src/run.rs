@@ -8,7 +8,7 @@
 //! and `post.failed`; an expired token likewise, the account marked `needs_reauth`. A transient
 //! failure (a 5xx, a timeout) retries the job, which skips the targets already ended; once the
 //! job's attempts are spent the remaining targets fail. The post ends `published` when at least
-//! one target was published, else `failed`.
+//! one target was published, else `failed`; a published post gets one `metrics_sync` job.
 
 use layers_content::{AssetKind, Container, Location};
 use layers_core::EnvKind;
@@ -124,7 +124,8 @@ impl LivePublisher {
         let pool = control.pool();
         let post = {
             let db = pool.get().await.map_err(transient)?;
-            // a post canceled before its time is left alone
+            // a post canceled before its time is left alone; one that an earlier attempt of this
+            // job ended (its lease passed before the job's end was recorded) stays as it ended
             let started = layers_db::cached::query_opt(
                 &db,
                 "WITH t AS (UPDATE platform_posts SET status = 'publishing' \
@@ -136,7 +137,16 @@ impl LivePublisher {
             .await
             .map_err(transient)?;
             if started.is_none() {
-                return Err(Failure::Canceled);
+                let ended = find(&db, job.organization_id, id)
+                    .await
+                    .map_err(transient)?
+                    .map(|p| p.status);
+                return match ended {
+                    Some(status @ (PostStatus::Published | PostStatus::Failed)) => {
+                        Ok(result(id.to_string(), status))
+                    }
+                    _ => Err(Failure::Canceled),
+                };
             }
             find(&db, job.organization_id, id)
                 .await
@@ -263,8 +273,7 @@ impl LivePublisher {
         }
     }
 
-    /// Writes one target's outcome and its event in one transaction; a published one also
-    /// queues the post's first metrics sync.
+    /// Writes one target's outcome and its event in one transaction.
     async fn record(
         &self,
         pool: &layers_db::Pool,
@@ -318,7 +327,49 @@ impl LivePublisher {
         layers_webhooks::emit(&tx, post.organization_id, EnvKind::Live, event, data)
             .await
             .map_err(transient)?;
-        if ended.status == PostStatus::Published {
+        tx.commit().await.map_err(transient)
+    }
+
+    /// Ends the post once every target has ended: `published` if any target was, and then
+    /// queues its first metrics sync (one per post, whatever the number of targets: each sync
+    /// reads every published target). Only the attempt that moves the post out of
+    /// `publishing` queues it, so an attempt repeated after a lost lease queues no second one.
+    async fn finish(
+        &self,
+        pool: &layers_db::Pool,
+        post: &ScheduledPost,
+    ) -> Result<PostStatus, Failure> {
+        let mut db = pool.get().await.map_err(transient)?;
+        let tx = db.transaction().await.map_err(transient)?;
+        let ended = layers_db::cached::query_opt(
+            &tx,
+            "UPDATE scheduled_posts SET updated_at = now(), status = CASE \
+                 WHEN EXISTS (SELECT 1 FROM platform_posts \
+                              WHERE scheduled_post_id = $1 AND status = 'published') \
+                 THEN 'published' ELSE 'failed' END \
+             WHERE id = $1 AND status = 'publishing' RETURNING status",
+            &[&post.id.as_uuid()],
+        )
+        .await
+        .map_err(transient)?;
+        let (row, now_ended) = match ended {
+            Some(row) => (row, true),
+            // ended by an earlier attempt of this job: as it stands
+            None => (
+                layers_db::cached::query_one(
+                    &tx,
+                    "SELECT status FROM scheduled_posts WHERE id = $1",
+                    &[&post.id.as_uuid()],
+                )
+                .await
+                .map_err(transient)?,
+                false,
+            ),
+        };
+        let status: &str = row.get(0);
+        let status = PostStatus::parse(status)
+            .ok_or_else(|| Failure::Permanent(format!("status {status}")))?;
+        if now_ended && status == PostStatus::Published {
             let sync = NewJob {
                 id: JobId::new(),
                 organization_id: post.organization_id,
@@ -332,28 +383,7 @@ impl LivePublisher {
             };
             layers_jobs::enqueue(&tx, &sync).await.map_err(transient)?;
         }
-        tx.commit().await.map_err(transient)
-    }
-
-    /// Ends the post once every target has ended: `published` if any target was.
-    async fn finish(
-        &self,
-        pool: &layers_db::Pool,
-        post: &ScheduledPost,
-    ) -> Result<PostStatus, Failure> {
-        let db = pool.get().await.map_err(transient)?;
-        let row = layers_db::cached::query_one(
-            &db,
-            "UPDATE scheduled_posts SET updated_at = now(), status = CASE \
-                 WHEN EXISTS (SELECT 1 FROM platform_posts \
-                              WHERE scheduled_post_id = $1 AND status = 'published') \
-                 THEN 'published' ELSE 'failed' END \
-             WHERE id = $1 RETURNING status",
-            &[&post.id.as_uuid()],
-        )
-        .await
-        .map_err(transient)?;
-        let status: &str = row.get(0);
-        PostStatus::parse(status).ok_or_else(|| Failure::Permanent(format!("status {status}")))
+        tx.commit().await.map_err(transient)?;
+        Ok(status)
     }
 }

@@ -456,17 +456,40 @@ pub async fn mark_needs_reauth(db: &impl GenericClient, id: SocialAccountId) -> 
 
 /// Queues the next [`REFRESH`] of an account whose token expires at `expires_at` (none for a
 /// token without an expiry): a day ahead, or at half the remaining life if that is sooner.
+///
+/// An account has one chain of refreshes: a refresh still queued for it (a reconnection while
+/// the old token's refresh waits) is moved to the new time, or dropped when the new token does
+/// not expire, rather than joined by a second one.
 async fn schedule_refresh(
     db: &impl GenericClient,
     a: &Account,
     api_key_id: Option<uuid::Uuid>,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<()> {
-    let Some(expires_at) = expires_at else {
+    let run_at = expires_at.map(|at| at - std::cmp::min(REFRESH_AHEAD, (at - Utc::now()) / 2));
+    // the job queue's own columns: a queued job is not running, so moving it races no worker
+    // (one that claims it meanwhile holds it `running`, and this matches nothing)
+    let moved = layers_db::cached::query(
+        db,
+        "WITH q AS (SELECT id FROM jobs WHERE kind = $1 AND status = 'queued' \
+                        AND NOT is_sandbox AND payload->>'account' = $2 FOR UPDATE), \
+              moved AS (UPDATE jobs SET run_at = $3, updated_at = now() \
+                        WHERE $3::timestamptz IS NOT NULL \
+                          AND id = (SELECT id FROM q ORDER BY id LIMIT 1) RETURNING id), \
+              dropped AS (UPDATE jobs SET status = 'canceled', finished_at = now(), \
+                              updated_at = now() \
+                          WHERE id IN (SELECT id FROM q) \
+                            AND id NOT IN (SELECT id FROM moved) RETURNING id) \
+         SELECT id FROM moved",
+        &[&REFRESH, &a.id.to_string(), &run_at],
+    )
+    .await?;
+    let Some(run_at) = run_at else {
         return Ok(());
     };
-    let left = expires_at - Utc::now();
-    let ahead = std::cmp::min(REFRESH_AHEAD, left / 2);
+    if !moved.is_empty() {
+        return Ok(());
+    }
     let job = NewJob {
         id: JobId::new(),
         organization_id: a.organization_id,
@@ -478,7 +501,7 @@ async fn schedule_refresh(
         credits_charged: 0,
         operation: None,
     };
-    layers_jobs::enqueue_at(db, &job, Some(expires_at - ahead))
+    layers_jobs::enqueue_at(db, &job, Some(run_at))
         .await
         .map_err(|e| Error::Corrupt(format!("could not schedule the token refresh: {e}")))?;
     Ok(())

@@ -9,6 +9,7 @@ mod influencers;
 mod jobs;
 mod journey;
 mod limits;
+mod live_platforms;
 mod metrics;
 mod openapi;
 mod projects;
