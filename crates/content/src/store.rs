@@ -182,20 +182,23 @@ impl Content {
                 .collect(),
             EnvKind::Live => Vec::new(),
         };
-        // the containers, their assets and their events go out in one round trip (in this
-        // order on the connection, so the assets find their containers)
+        // the containers, their assets and their events go out in one round trip, in this
+        // order on the connection (both inserts prepared first, so that the assets cannot
+        // overtake the containers they refer to)
+        let insert_containers = format!(
+            "INSERT INTO content_containers (id, organization_id, project_id, \
+                 is_sandbox, format, source, status, variant_index, hook, caption, \
+                 influencer_id, job_id) \
+             SELECT u.id, $2, $3, $4, $5, 'generated', $6, u.idx, $7, $8, $9, $10 \
+             FROM unnest($1::uuid[], $11::int[]) AS u (id, idx) \
+             RETURNING {COLUMNS}"
+        );
+        layers_db::cached::prepare_all(db, &[&insert_containers, INSERT_ASSETS]).await?;
         let (rows, made, _) = futures_util::future::try_join3(
             async {
                 layers_db::cached::query(
                     db,
-                    &format!(
-                        "INSERT INTO content_containers (id, organization_id, project_id, \
-                             is_sandbox, format, source, status, variant_index, hook, caption, \
-                             influencer_id, job_id) \
-                         SELECT u.id, $2, $3, $4, $5, 'generated', $6, u.idx, $7, $8, $9, $10 \
-                         FROM unnest($1::uuid[], $11::int[]) AS u (id, idx) \
-                         RETURNING {COLUMNS}"
-                    ),
+                    &insert_containers,
                     &[
                         &uuids,
                         &new.organization_id.as_uuid(),
@@ -488,6 +491,12 @@ pub(crate) async fn insert_assets(
 
 /// The assets of several containers, in one statement; each container's assets come back in
 /// its order.
+const INSERT_ASSETS: &str =
+    "INSERT INTO content_assets (id, container_id, position, kind, fixture_path, storage_key, \
+         content_type, width, height) \
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], \
+                          $6::text[], $7::text[], $8::int[], $9::int[])";
+
 pub(crate) async fn insert_assets_of(
     db: &impl GenericClient,
     containers: &[(ContainerId, &[NewAsset])],
@@ -537,10 +546,7 @@ pub(crate) async fn insert_assets_of(
     }
     layers_db::cached::execute(
         db,
-        "INSERT INTO content_assets (id, container_id, position, kind, fixture_path, storage_key, \
-             content_type, width, height) \
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], \
-                              $6::text[], $7::text[], $8::int[], $9::int[])",
+        INSERT_ASSETS,
         &[
             &ids,
             &owners,
@@ -637,4 +643,55 @@ pub(crate) fn container(row: &Row) -> Result<Container> {
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use layers_db::testing::fresh_database;
+    use layers_orgs::Plan;
+
+    /// Pipelined inserts must reach the server in order even when only the later statement is
+    /// in the connection's cache: before `prepare_all`, the assets' insert (cached) left at
+    /// once while the containers' insert (not cached) waited for its Parse, and the assets
+    /// failed their foreign key.
+    #[tokio::test]
+    async fn assets_never_overtake_their_containers_on_one_connection() {
+        let db = fresh_database().await;
+        let mut c = db.pool.get().await.unwrap();
+        let org = layers_orgs::create(&c, "Acme", Plan::Partner, None)
+            .await
+            .unwrap()
+            .id;
+        let project = uuid::Uuid::now_v7();
+        c.execute(
+            "INSERT INTO projects (id, organization_id, name, timezone, primary_language, \
+                 is_sandbox) VALUES ($1, $2, 'P', 'UTC', 'en', true)",
+            &[&project, &org.as_uuid()],
+        )
+        .await
+        .unwrap();
+        // the assets' statement is cached on this connection, the containers' is not
+        c.prepare_cached(INSERT_ASSETS).await.unwrap();
+        let tx = c.transaction().await.unwrap();
+        let made = Content::new(EnvKind::Sandbox)
+            .create_generated(
+                &tx,
+                &NewGeneration {
+                    organization_id: org,
+                    project_id: project,
+                    format: Format::Slideshow,
+                    container_ids: vec![ContainerId::new(), ContainerId::new()],
+                    hook: None,
+                    caption: None,
+                    influencer_id: None,
+                    job_id: uuid::Uuid::now_v7(),
+                },
+            )
+            .await
+            .expect("the containers are written before their assets");
+        tx.commit().await.unwrap();
+        assert_eq!(made.len(), 2);
+        assert!(made.iter().all(|m| m.assets.len() == 5));
+    }
 }

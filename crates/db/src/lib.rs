@@ -244,4 +244,15 @@ pub mod cached {
         let statement = db.prepare_cached(sql).await?;
         db.execute(&statement, params).await
     }
+
+    /// Prepares `statements` into the cache (the missing ones in one pipelined round trip, none
+    /// when all are cached). Call it before pipelining statements that depend on one another:
+    /// a call whose statement is cached sends its execution at once, while one that must first
+    /// be prepared sends it a round trip later, so an insert can overtake the insert of the row
+    /// it refers to. With every statement cached, executions leave in the order they are polled.
+    pub async fn prepare_all(db: &impl GenericClient, statements: &[&str]) -> Result<(), Error> {
+        futures_util::future::try_join_all(statements.iter().map(|sql| db.prepare_cached(sql)))
+            .await?;
+        Ok(())
+    }
 }

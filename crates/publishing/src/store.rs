@@ -35,6 +35,20 @@ const TARGET_COLUMNS: &str = "t.scheduled_post_id, t.target_index, t.social_acco
      t.platform, t.caption, t.status AS target_status, t.platform_post_id, t.permalink, \
      t.posted_at, t.error";
 
+const INSERT_POST: &str = "INSERT INTO scheduled_posts (id, organization_id, project_id, \
+         is_sandbox, container_id, job_id, status, publish_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, now())) \
+     RETURNING publish_at, created_at";
+
+const INSERT_TARGETS: &str = "INSERT INTO platform_posts (scheduled_post_id, target_index, \
+         project_id, is_sandbox, social_account_id, platform, caption, status, platform_post_id, \
+         posted_at) \
+     SELECT $1, u.idx, $2, $3, u.account, u.platform, u.caption, $4, u.external, \
+         CASE WHEN $3 THEN now() END \
+     FROM unnest($5::int[], $6::uuid[], $7::text[], $8::text[], $9::text[]) \
+         AS u (idx, account, platform, caption, external) \
+     RETURNING target_index, posted_at";
+
 /// The name of the index that keeps one live post per container.
 const ONE_PER_CONTAINER: &str = "scheduled_posts_one_per_container";
 
@@ -88,13 +102,12 @@ impl Publishing {
             credits_charged: 0,
             operation: None,
         };
+        // both inserts prepared first, so that the targets cannot overtake their post
+        layers_db::cached::prepare_all(db, &[INSERT_POST, INSERT_TARGETS]).await?;
         let post = async {
             layers_db::cached::query_one(
                 db,
-                "INSERT INTO scheduled_posts (id, organization_id, project_id, is_sandbox, \
-                     container_id, job_id, status, publish_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, now())) \
-                 RETURNING publish_at, created_at",
+                INSERT_POST,
                 &[
                     &new.id.as_uuid(),
                     &new.organization_id.as_uuid(),
@@ -112,14 +125,7 @@ impl Publishing {
         let targets = async {
             layers_db::cached::query(
                 db,
-                "INSERT INTO platform_posts (scheduled_post_id, target_index, project_id, \
-                     is_sandbox, social_account_id, platform, caption, status, platform_post_id, \
-                     posted_at) \
-                 SELECT $1, u.idx, $2, $3, u.account, u.platform, u.caption, $4, u.external, \
-                     CASE WHEN $3 THEN now() END \
-                 FROM unnest($5::int[], $6::uuid[], $7::text[], $8::text[], $9::text[]) \
-                     AS u (idx, account, platform, caption, external) \
-                 RETURNING target_index, posted_at",
+                INSERT_TARGETS,
                 &[
                     &new.id.as_uuid(),
                     &checked.project_id,
@@ -229,7 +235,7 @@ impl Publishing {
             ),
         )
         .await?;
-        // 404: the container, then each account (of the container's project)
+        // 404: the container, then each account (unknown, or another organization's)
         let container = container.ok_or(Error::ContentNotFound)?;
         let container_env = EnvKind::from_sandbox(container.get(0));
         let container_status: &str = container.get(1);
@@ -240,7 +246,6 @@ impl Publishing {
             let row = found
                 .iter()
                 .find(|r| r.get::<_, uuid::Uuid>(0) == target.social_account_id.as_uuid())
-                .filter(|r| r.get::<_, uuid::Uuid>(4) == project_id)
                 .ok_or(Error::AccountNotFound { index })?;
             of_targets.push(row);
         }
@@ -252,6 +257,12 @@ impl Publishing {
             let env = EnvKind::from_sandbox(row.get(1));
             if env != self.env {
                 return Err(Error::AccountEnvironmentMismatch { index, env });
+            }
+        }
+        // 404: an account of this environment, but of another project
+        for (index, row) in of_targets.iter().enumerate() {
+            if row.get::<_, uuid::Uuid>(4) != project_id {
+                return Err(Error::AccountNotFound { index });
             }
         }
         // 409: content not ready, already published, an account that cannot publish

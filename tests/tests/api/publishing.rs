@@ -347,6 +347,46 @@ async fn posts_are_separate_worlds_per_environment() {
         .post_empty(&format!("/v1/scheduled-posts/{post_id}/cancel"), &live)
         .await;
     assert_error(res, 422, "ENVIRONMENT_MISMATCH").await;
+    // a live key naming sandbox content with its own live account (of its own live project):
+    // the crossing is what answers, 422, not the accounts' project
+    let live_project = app.project_id(&live, "Live").await;
+    let live_account = uuid::Uuid::now_v7();
+    app.client()
+        .await
+        .execute(
+            "INSERT INTO social_accounts (id, organization_id, project_id, is_sandbox, platform, \
+                 platform_user_id, handle, token) \
+             VALUES ($1, $2, $3, false, 'instagram', '1784', 'live', '\\x00')",
+            &[
+                &live_account,
+                &key.org.as_uuid(),
+                &layers_projects::ProjectId::parse(&live_project)
+                    .unwrap()
+                    .as_uuid(),
+            ],
+        )
+        .await
+        .unwrap();
+    let other = app.generate(&key, &project, "image").await;
+    let other = other["containers"][0]["id"].as_str().unwrap();
+    let res = app
+        .post(
+            &format!("/v1/content/{other}/publish"),
+            &live,
+            &json!({ "targets": [{ "socialAccountId": format!("sa_{}", live_account.simple()) }] }),
+        )
+        .await;
+    assert_error(res, 422, "ENVIRONMENT_MISMATCH").await;
+    // and a test key naming that live account with its own sandbox content
+    let res = app
+        .post(
+            &format!("/v1/content/{other}/publish"),
+            &key,
+            &json!({ "targets": [{ "socialAccountId": format!("sa_{}", live_account.simple()) }] }),
+        )
+        .await;
+    let error = assert_error(res, 422, "ENVIRONMENT_MISMATCH").await;
+    assert_eq!(error["details"]["field"], "targets[0].socialAccountId");
     let res = app
         .get(&format!("/v1/projects/{project}/scheduled-posts"), &live)
         .await;
