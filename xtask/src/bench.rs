@@ -946,7 +946,8 @@ round trip, in the request's transaction with its idempotency key.\n\
 gateway, 1,000 published sandbox posts (published 120 days ago, so every day is synthesized), \
 then the median of 15 sequential `GET …/metrics` for 90 days (the database read of the posts, \
 the synthesis of 90,000 days, the JSON) against the median of 15 serializations of the route's \
-own body built once from the same series; the two give the same bytes.\n\
+own body built once from the same series; the two give the same bytes. The route streams its \
+body, eight posts a chunk, as the connection takes it, so serializing overlaps the transfer.\n\
 - Job latency is measured apart, on an idle worker: ingest requests one at a time, and for each \
 sandbox job the time from its row's creation (just before the 202) to `succeeded`.\n\
 - Webhooks are measured apart by `examples/webhooks_bench.rs`, with the gateway's servers \

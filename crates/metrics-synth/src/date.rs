@@ -141,9 +141,31 @@ fn days_in_month(year: i32, month: u32) -> u32 {
     }
 }
 
+impl Date {
+    /// `YYYY-MM-DD` as ASCII bytes, without allocating (what `Display` writes).
+    pub fn ymd(self) -> [u8; 10] {
+        // the year lies in 0..=9999 (Date::MIN..=Date::MAX): four digits
+        let year = self.year as u32;
+        let digit = |n: u32| b'0' + (n % 10) as u8;
+        [
+            digit(year / 1000),
+            digit(year / 100),
+            digit(year / 10),
+            digit(year),
+            b'-',
+            digit(u32::from(self.month) / 10),
+            digit(u32::from(self.month)),
+            b'-',
+            digit(u32::from(self.day) / 10),
+            digit(u32::from(self.day)),
+        ]
+    }
+}
+
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        let ymd = self.ymd();
+        f.write_str(std::str::from_utf8(&ymd).expect("ASCII digits and dashes"))
     }
 }
 

@@ -37,6 +37,6 @@ pub mod series;
 pub mod summary;
 
 pub use date::{Date, DateError};
-pub use rng::{fnv1a, Mulberry32};
+pub use rng::{fnv1a, fnv1a_extend, Mulberry32};
 pub use series::{day, series, Day, ReversedRange};
 pub use summary::{summarize, Summary};

@@ -1,9 +1,18 @@
 //! The two deterministic primitives of the sandbox fakes (CONTRACT §8): the 32-bit FNV-1a hash of
 //! a string and the mulberry32 generator, both bit for bit as their usual JavaScript versions.
 
+/// The FNV-1a offset basis: the hash of the empty string.
+pub const FNV_OFFSET_BASIS: u32 = 2_166_136_261;
+
 /// 32-bit FNV-1a over the UTF-8 bytes of `s` (offset basis 2166136261, prime 16777619).
 pub fn fnv1a(s: &str) -> u32 {
-    s.bytes().fold(2_166_136_261, |hash, byte| {
+    fnv1a_extend(FNV_OFFSET_BASIS, s.as_bytes())
+}
+
+/// Carries on hashing `bytes` from `hash`, the FNV-1a of what came before them: FNV-1a has no
+/// finishing step, so `fnv1a_extend(fnv1a(a), b) == fnv1a(a + b)`.
+pub fn fnv1a_extend(hash: u32, bytes: &[u8]) -> u32 {
+    bytes.iter().fold(hash, |hash, &byte| {
         (hash ^ u32::from(byte)).wrapping_mul(16_777_619)
     })
 }

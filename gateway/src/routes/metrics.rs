@@ -32,12 +32,22 @@ struct MetricsQuery {
     post_ids: Option<String>,
 }
 
-/// One day of a post (the seed's field names).
+/// A date as `YYYY-MM-DD`, serialized without allocating.
+#[derive(Debug, Clone, Copy)]
+struct Ymd([u8; 10]);
+
+impl Serialize for Ymd {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(std::str::from_utf8(&self.0).expect("ASCII digits and dashes"))
+    }
+}
+
+/// One day of a post (the seed's field names), made while serializing.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = MetricsDay)]
 struct DayBody {
-    #[schema(format = Date, example = "2026-05-08")]
-    date: String,
+    #[schema(value_type = String, format = Date, example = "2026-05-08")]
+    date: Ymd,
     views: u64,
     reach: u64,
     likes: u64,
@@ -53,7 +63,7 @@ struct DayBody {
 impl From<&Day> for DayBody {
     fn from(d: &Day) -> Self {
         DayBody {
-            date: d.date.to_string(),
+            date: Ymd(d.date.ymd()),
             views: d.views,
             reach: d.reach,
             likes: d.likes,
@@ -67,29 +77,40 @@ impl From<&Day> for DayBody {
     }
 }
 
+/// A post's days, serialized straight from the series (no copy of 90,000 days).
+#[derive(Debug)]
+struct Days<'a>(&'a [Day]);
+
+impl Serialize for Days<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(DayBody::from))
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = PostMetrics)]
-struct PostBody {
+struct PostBody<'a> {
     #[schema(example = "sb_post_cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f_0")]
-    external_id: String,
+    external_id: &'a str,
     #[schema(example = "instagram")]
     platform: &'static str,
     #[schema(example = "sp_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
     scheduled_post_id: String,
     #[schema(example = "cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
     container_id: String,
-    series: Vec<DayBody>,
+    #[schema(value_type = Vec<DayBody>)]
+    series: Days<'a>,
 }
 
-impl From<&PostSeries> for PostBody {
-    fn from(s: &PostSeries) -> Self {
+impl<'a> From<&'a PostSeries> for PostBody<'a> {
+    fn from(s: &'a PostSeries) -> Self {
         PostBody {
-            external_id: s.post.external_id.clone(),
+            external_id: &s.post.external_id,
             platform: s.post.platform.as_str(),
             scheduled_post_id: s.post.scheduled_post_id.to_string(),
             container_id: s.post.container_id.to_string(),
-            series: s.days.iter().map(DayBody::from).collect(),
+            series: Days(&s.days),
         }
     }
 }
@@ -97,23 +118,77 @@ impl From<&PostSeries> for PostBody {
 /// A project's series over the range.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = Metrics)]
-pub struct MetricsBody {
+pub struct MetricsBody<'a> {
     #[schema(format = Date, example = "2026-05-01")]
     from: String,
     #[schema(format = Date, example = "2026-05-08")]
     to: String,
-    data: Vec<PostBody>,
+    data: Vec<PostBody<'a>>,
 }
 
-impl MetricsBody {
-    /// The body of the metrics route for `series` over `range` (also what the bench compares
-    /// the route with).
-    pub fn new(range: Range, series: &[PostSeries]) -> MetricsBody {
+impl<'a> MetricsBody<'a> {
+    /// The body of the metrics route for `series` over `range`, borrowing the series (also what
+    /// the bench compares the route with).
+    pub fn new(range: Range, series: &'a [PostSeries]) -> MetricsBody<'a> {
         MetricsBody {
             from: range.from().to_string(),
             to: range.to().to_string(),
             data: series.iter().map(PostBody::from).collect(),
         }
+    }
+}
+
+/// How many posts one chunk of a streamed metrics body holds (about 14 KB each for 90 days).
+const POSTS_PER_CHUNK: usize = 8;
+
+/// The metrics body in chunks, serialized as the connection takes them: the same bytes as
+/// [`MetricsBody`] serialized whole, but the first ones leave at once and a year of a thousand
+/// posts never sits in memory as one buffer.
+struct Chunks {
+    /// `{"from":…,"to":…,"data":[`, until sent.
+    head: Option<Vec<u8>>,
+    series: Vec<PostSeries>,
+    next: usize,
+    done: bool,
+}
+
+impl Chunks {
+    fn new(range: Range, series: Vec<PostSeries>) -> Chunks {
+        let mut head = serde_json::to_vec(&MetricsBody::new(range, &[]))
+            .expect("a body of strings serializes");
+        // `{"from":"…","to":"…","data":[]}` without its closing `]}`
+        head.truncate(head.len() - 2);
+        Chunks {
+            head: Some(head),
+            series,
+            next: 0,
+            done: false,
+        }
+    }
+}
+
+impl Iterator for Chunks {
+    type Item = Result<web::Bytes, std::convert::Infallible>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut chunk = self.head.take().unwrap_or_default();
+        let end = (self.next + POSTS_PER_CHUNK).min(self.series.len());
+        for i in self.next..end {
+            if i > 0 {
+                chunk.push(b',');
+            }
+            serde_json::to_writer(&mut chunk, &PostBody::from(&self.series[i]))
+                .expect("a body of strings and numbers serializes");
+        }
+        self.next = end;
+        if self.next == self.series.len() {
+            chunk.extend_from_slice(b"]}");
+            self.done = true;
+        }
+        Some(Ok(web::Bytes::from(chunk)))
     }
 }
 
@@ -262,7 +337,9 @@ async fn metrics(
     query: web::Query<MetricsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (range, series) = read(&state, &auth, &env, &path, &query).await?;
-    Ok(HttpResponse::Ok().json(MetricsBody::new(range, &series)))
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .streaming(futures_util::stream::iter(Chunks::new(range, series))))
 }
 
 #[utoipa::path(
