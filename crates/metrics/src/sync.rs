@@ -84,7 +84,14 @@ impl Sync {
                         .map_err(transient)?;
                     continue;
                 }
-                Err(e) => return Err(Failure::Permanent(e.to_string())),
+                Err(e) => {
+                    // this post's insights are refused (a private TikTok post has none, a
+                    // deleted post is gone): the other targets are still synced, and so is this
+                    // one tomorrow
+                    tracing::warn!(platform = platform.as_str(), external_id, error = %e,
+                        "insights refused; the post keeps the days already synced");
+                    continue;
+                }
             };
             let db = pool.get().await.map_err(transient)?;
             layers_db::cached::execute(

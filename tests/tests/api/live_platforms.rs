@@ -2066,5 +2066,58 @@ async fn a_live_post_to_two_platforms_is_synced_once_from_their_insights() {
     assert_eq!(summary["posts_published"], 2);
     // weighted by views: (0.0654 * 321 + 0.062 * 1000) / 1321
     assert_eq!(summary["engagement_rate"], 0.0628);
+
+    // the next sync: Instagram refuses this post's insights (a 400); TikTok still syncs, the
+    // Instagram row keeps what it had, and the chain goes on
+    Mock::given(method("GET"))
+        .and(path("/v21.0/1790000000000042/insights"))
+        .respond_with(graph_error(
+            400,
+            100,
+            "Media posted before business account conversion",
+        ))
+        .with_priority(1)
+        .expect(1)
+        .mount(&fake)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/video/query/"))
+        .and(query_param(
+            "fields",
+            "id,view_count,like_count,comment_count,share_count",
+        ))
+        .respond_with(tt_ok(json!({ "videos": [{
+            "id": "7300000000000000001", "view_count": 1500, "like_count": 60,
+            "comment_count": 5, "share_count": 7
+        }] })))
+        .with_priority(1)
+        .expect(1)
+        .mount(&fake)
+        .await;
+    app.client()
+        .await
+        .execute(
+            "UPDATE jobs SET run_at = now() WHERE kind = 'metrics_sync' AND status = 'queued'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let syncs = due_jobs(&app, "metrics_sync").await;
+    assert_eq!(syncs.len(), 2, "the first sync and the one made due");
+    let sync = app.job_settles(&key, &syncs[1]).await;
+    assert_eq!(sync["status"], "succeeded", "{sync}");
+    assert_eq!(sync["result"], json!({ "synced": 1 }));
+    let body = app
+        .get_json(&format!("/v1/projects/{project}/metrics"), &key)
+        .await;
+    let data = body["data"].as_array().unwrap();
+    let of = |id: &str| data.iter().find(|p| p["externalId"] == id).unwrap().clone();
+    assert_eq!(of("1790000000000042")["series"][27]["views"], 321);
+    assert_eq!(of("7300000000000000001")["series"][27]["views"], 1500);
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs WHERE kind = 'metrics_sync' AND status = 'queued'")
+            .await,
+        1
+    );
     fake.verify().await;
 }
