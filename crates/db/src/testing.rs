@@ -5,6 +5,11 @@
 //! The server comes from `LAYERS_TEST_DATABASE_URL` (set by `cargo xtask test`), or from
 //! `DATABASE_URL`. The template is named after the migrations' fingerprint and built once, under
 //! an advisory lock, by whichever test process gets there first.
+//!
+//! Databases are not dropped when their test ends (a test's pool may still be open). Their names
+//! carry their creation time instead, and each test process, once, drops those older than
+//! [`KEEP`] on a server it shares with earlier runs, so a long-lived server does not fill its
+//! disk (`cargo xtask test` throws its cluster away anyway).
 
 use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
@@ -59,6 +64,55 @@ async fn admin() -> tokio_postgres::Client {
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 
+/// How long a test database is kept before a later test process drops it.
+pub const KEEP: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
+
+const PREFIX: &str = "layers_test_";
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Whether the test database `name` (`layers_test_<unix seconds>_<uuid>`) was made more than
+/// [`KEEP`] before `now`; a name without a time (an older layout) counts as old.
+fn is_stale(name: &str, now: u64) -> bool {
+    let Some(rest) = name.strip_prefix(PREFIX) else {
+        return false;
+    };
+    match rest
+        .split_once('_')
+        .and_then(|(t, _)| t.parse::<u64>().ok())
+    {
+        Some(made) => now.saturating_sub(made) > KEEP.as_secs(),
+        None => true,
+    }
+}
+
+/// Drops the stale test databases of earlier runs; one still in use stays (the drop fails).
+async fn sweep(client: &tokio_postgres::Client) {
+    let Ok(rows) = client
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'layers\\_test\\_%'",
+            &[],
+        )
+        .await
+    else {
+        return;
+    };
+    let now = now_secs();
+    for row in rows {
+        let name: String = row.get(0);
+        if is_stale(&name, now) {
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                .await;
+        }
+    }
+}
+
 async fn template() -> &'static str {
     TEMPLATE
         .get_or_init(|| async {
@@ -94,6 +148,7 @@ async fn template() -> &'static str {
                     .await
                     .expect("publish the template");
             }
+            sweep(&client).await;
             client
                 .execute("SELECT pg_advisory_unlock(7357)", &[])
                 .await
@@ -106,7 +161,7 @@ async fn template() -> &'static str {
 /// Creates a fresh, migrated database and returns it with a pool of `pool_size` connections.
 pub async fn fresh_database_with_pool(pool_size: usize) -> TestDatabase {
     let template = template().await;
-    let name = format!("layers_test_{}", uuid::Uuid::new_v4().simple());
+    let name = format!("{PREFIX}{}_{}", now_secs(), uuid::Uuid::new_v4().simple());
     admin()
         .await
         .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
@@ -124,7 +179,27 @@ pub async fn fresh_database() -> TestDatabase {
 
 #[cfg(test)]
 mod tests {
-    use super::with_database;
+    use super::{is_stale, with_database, KEEP};
+
+    #[test]
+    fn only_old_test_databases_are_stale() {
+        let now = 1_800_000_000;
+        let keep = KEEP.as_secs();
+        assert!(!is_stale(&format!("layers_test_{now}_abc"), now));
+        assert!(!is_stale(&format!("layers_test_{}_abc", now - keep), now));
+        assert!(is_stale(
+            &format!("layers_test_{}_abc", now - keep - 1),
+            now
+        ));
+        // the older layout, without a time
+        assert!(is_stale(
+            "layers_test_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f",
+            now
+        ));
+        // not a test database
+        assert!(!is_stale("layers_tpl_0123", now));
+        assert!(!is_stale("layers_dev", now));
+    }
 
     #[test]
     fn replaces_only_the_database_part() {
