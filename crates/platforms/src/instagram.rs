@@ -72,7 +72,7 @@ pub(crate) async fn exchange_code(
     code: &str,
     code_verifier: &str,
     redirect_uri: &str,
-) -> Result<Token> {
+) -> Result<(Token, Profile)> {
     let short = c
         .json(
             P,
@@ -88,8 +88,9 @@ pub(crate) async fn exchange_code(
         .await?;
     let short = text(P, &short["access_token"], "access_token")?;
     let mut token = long_lived(c, app, &short, Call::Code).await?;
-    token.user_id = Some(profile(c, &token).await?.user_id);
-    Ok(token)
+    let who = profile(c, &token).await?;
+    token.user_id = Some(who.user_id.clone());
+    Ok((token, who))
 }
 
 /// Trades `access_token` for a long-lived user token (about 60 days).

@@ -171,7 +171,9 @@ impl Clients {
         let app = self.credentials(p)?;
         match p {
             Platform::Instagram => {
-                instagram::exchange_code(self, app, code, code_verifier, redirect_uri).await
+                instagram::exchange_code(self, app, code, code_verifier, redirect_uri)
+                    .await
+                    .map(|(token, _)| token)
             }
             Platform::Tiktok => {
                 tiktok::exchange_code(self, app, code, code_verifier, redirect_uri).await
@@ -180,6 +182,26 @@ impl Clients {
                 youtube::exchange_code(self, app, code, code_verifier, redirect_uri).await
             }
         }
+    }
+
+    /// [`Clients::exchange_code`], then the profile of the token: what a connection needs.
+    /// Instagram's exchange reads the profile already, so it is read once.
+    pub async fn connect(
+        &self,
+        p: Platform,
+        code: &str,
+        code_verifier: &str,
+        redirect_uri: &str,
+    ) -> Result<(Token, Profile)> {
+        if p == Platform::Instagram {
+            let app = self.credentials(p)?;
+            return instagram::exchange_code(self, app, code, code_verifier, redirect_uri).await;
+        }
+        let token = self
+            .exchange_code(p, code, code_verifier, redirect_uri)
+            .await?;
+        let who = self.profile(p, &token).await?;
+        Ok((token, who))
     }
 
     /// A fresh token for `token`, keeping its `user_id` (and, when the answer has none, its

@@ -229,19 +229,14 @@ impl Vault {
                 message: other.to_string(),
             },
         };
-        let token = self
+        let (token, profile) = self
             .clients
-            .exchange_code(
+            .connect(
                 found.platform,
                 code,
                 &found.code_verifier,
                 &self.callback_url(),
             )
-            .await
-            .map_err(outside)?;
-        let profile = self
-            .clients
-            .profile(found.platform, &token)
             .await
             .map_err(outside)?;
 

@@ -231,7 +231,8 @@ async fn meta_connect(server: &MockServer, verifier: &str, user: &MetaUser<'_>) 
                 { "id": "page-1", "instagram_business_account":
                     { "id": IG_USER, "username": "acme.studio" } },
             ] })))
-            .expect(1..=2)
+            // once: the code exchange's read gives both the account id and the handle
+            .expect(1)
             .mount_as_scoped(server)
             .await,
     ]
