@@ -114,9 +114,15 @@ impl Workers {
 }
 
 /// The webhook delivery worker's settings: an attempt's lease outlasts its timeout twice over.
+/// An attempt mostly waits on its receiver, so each job slot (`LAYERS_JOB_CONCURRENCY`) gives
+/// eight deliveries in flight; one endpoint may hold an eighth of them and one organization a
+/// quarter, so that slow receivers never hold every sender.
 pub fn delivery_config(settings: &Settings) -> layers_webhooks::DeliveryConfig {
+    let concurrency = settings.job_concurrency.saturating_mul(8);
     layers_webhooks::DeliveryConfig {
-        concurrency: settings.job_concurrency,
+        concurrency,
+        per_endpoint: (concurrency / 8).max(1),
+        per_organization: (concurrency / 4).max(1),
         schedule: settings.webhook_retry_schedule.clone(),
         timeout: settings.webhook_timeout,
         lease: settings.webhook_timeout * 2 + Duration::from_secs(2),

@@ -514,6 +514,9 @@ impl From<layers_webhooks::StoreError> for ApiError {
             E::InvalidUrl(message) => ApiError::validation("url", message),
             E::InvalidEvents(message) => ApiError::validation("events", message),
             e @ E::InvalidDescription => ApiError::validation("description", e.to_string()),
+            e @ E::TooManyEndpoints => {
+                ApiError::validation("url", e.to_string()).with_reason("too_many_endpoints")
+            }
             e @ E::NotConfigured => ApiError::new(Code::PlatformNotConfigured, e.to_string()),
             e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
         }

@@ -7,6 +7,7 @@
 //! attempt records its outcome only while the delivery still counts it, so a late writer never
 //! overwrites a newer attempt.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use layers_db::Pool;
 use layers_outbound::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use layers_outbound::{Outbound, OutboundConfig, OutboundError, Url};
 use ring::rand::{SecureRandom, SystemRandom};
-use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 
 use crate::store::{DeliveryId, EndpointId};
 use crate::{delivery_headers, open, EventId, EventType, MasterKey, WebhookSecret};
@@ -41,17 +42,24 @@ pub const DEFAULT_SCHEDULE: [Duration; 8] = [
 /// How deliveries are made.
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
-    /// Deliveries in flight at once in this process (`LAYERS_JOB_CONCURRENCY`); 0 runs none.
+    /// Deliveries in flight at once in this process; 0 runs none. An attempt mostly waits on a
+    /// receiver, so the gateway gives eight per job slot (`LAYERS_JOB_CONCURRENCY`).
     pub concurrency: usize,
+    /// Deliveries in flight at once to one endpoint in this process: a slow receiver holds at
+    /// most this many of the senders.
+    pub per_endpoint: usize,
+    /// Deliveries in flight at once for one organization in this process, over all its
+    /// endpoints: however many endpoints one organization points at a tarpit, the other
+    /// senders stay free for everyone else.
+    pub per_organization: usize,
     /// The delay before each attempt, the first counted from the event: its length is the number
     /// of attempts. Every delay after the first varies by up to ±10 % (jitter), so that a
     /// receiver coming back is not met by every retry at once.
     pub schedule: Vec<Duration>,
-    /// The longest one attempt may take (connect, send, answer): 10 s.
+    /// The longest one attempt may take (connect, send, read the answer's excerpt): 10 s.
     pub timeout: Duration,
-    /// How long a taken delivery is held: longer than two attempts (a delivery taken ahead
-    /// waits at most one attempt for a sender). A delivery whose worker died is attempted again
-    /// once it has passed.
+    /// How long a taken delivery is held: longer than an attempt. A delivery whose worker died
+    /// is attempted again once it has passed.
     pub lease: Duration,
     /// How often to look for due deliveries without a notification (retries coming due).
     pub poll: Duration,
@@ -62,7 +70,9 @@ pub struct DeliveryConfig {
 impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
-            concurrency: 8,
+            concurrency: 64,
+            per_endpoint: 8,
+            per_organization: 16,
             schedule: DEFAULT_SCHEDULE.to_vec(),
             timeout: Duration::from_secs(10),
             lease: Duration::from_secs(40),
@@ -98,6 +108,7 @@ struct Delivery {
     event_type: EventType,
     body: Vec<u8>,
     endpoint_id: EndpointId,
+    organization_id: uuid::Uuid,
     url: String,
     secret: Vec<u8>,
     previous_secret: Option<Vec<u8>>,
@@ -164,111 +175,157 @@ impl Deliverer {
         ));
         let (records, recorded) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_batches(self.pool.clone(), recorded));
-        // At most `concurrency` attempts send at once; up to as many more wait their turn,
-        // taken ahead so that the senders never wait for a claim. Claims are made a half of
-        // the taken permits at a time, so that one statement takes several deliveries. A
-        // delivery taken ahead starts within one attempt's timeout, well inside its lease.
+        // At most `concurrency` attempts are in flight, at most `per_endpoint` of them to one
+        // endpoint and `per_organization` for one organization: a claim asks only for what those
+        // bounds leave free, so one organization's backlog or slow receivers never hold the
+        // senders that another organization's deliveries need.
         let concurrency = self.config.concurrency;
-        let taken_permits = Arc::new(Semaphore::new(2 * concurrency));
-        let sending = Arc::new(Semaphore::new(concurrency));
-        let half = u32::try_from(concurrency).unwrap_or(u32::MAX);
+        let permits = Arc::new(Semaphore::new(concurrency));
+        let in_flight = Arc::new(InFlight::default());
+        let freed = Arc::new(Notify::new());
         loop {
             let first = tokio::select! {
                 biased;
                 _ = stopped.changed() => break,
-                permit = taken_permits.clone().acquire_many_owned(half) => match permit {
+                permit = permits.clone().acquire_owned() => match permit {
                     Ok(permit) => permit,
                     Err(_) => break,
                 },
             };
             let mut held = vec![first];
-            while let Ok(permit) = taken_permits.clone().try_acquire_owned() {
+            while let Ok(permit) = permits.clone().try_acquire_owned() {
                 held.push(permit);
             }
-            let mut permits: Vec<OwnedSemaphorePermit> = Vec::new();
-            for mut permit in held {
-                while permit.num_permits() > 1 {
-                    permits.push(permit.split(1).expect("more than one permit"));
-                }
-                permits.push(permit);
-            }
-            match self.take(permits.len()).await {
-                Ok(taken) if !taken.is_empty() => {
+            let bounds = in_flight.bounds(&self.config);
+            let taken = self.take(held.len(), &bounds).await;
+            let capped = match taken {
+                Ok(taken) => {
+                    let full = taken.len() == held.len();
                     for delivery in taken {
-                        let permit = permits.pop().expect("no more taken than permits");
-                        let (worker, sending, records) =
-                            (self.clone(), sending.clone(), records.clone());
+                        let permit = held.pop().expect("no more taken than permits");
+                        let slot = in_flight.enter(&delivery);
+                        let (worker, records, freed) =
+                            (self.clone(), records.clone(), freed.clone());
                         tokio::spawn(async move {
-                            let Ok(_sending) = sending.acquire_owned().await else {
-                                return;
-                            };
                             let record = worker.attempt(delivery).await;
                             let _ = records.send(record);
+                            drop(slot);
                             drop(permit);
+                            freed.notify_one();
                         });
                     }
-                    drop(permits);
-                }
-                Ok(_) => {
-                    drop(permits);
-                    tokio::select! {
-                        _ = stopped.changed() => break,
-                        _ = wake.notified() => {}
-                        _ = tokio::time::sleep(self.config.poll) => {}
+                    drop(held);
+                    if full {
+                        continue;
                     }
+                    in_flight.any_at_bound(&self.config)
                 }
                 Err(e) => {
-                    drop(permits);
+                    drop(held);
                     tracing::warn!(error = %e, "could not take webhook deliveries");
                     tokio::time::sleep(self.config.poll).await;
+                    continue;
                 }
+            };
+            // Nothing more is due, or what is due waits on a bound: look again when a delivery
+            // comes due, when an attempt ends (if a bound held something back), or at the poll.
+            tokio::select! {
+                _ = stopped.changed() => break,
+                _ = wake.notified() => {}
+                _ = freed.notified(), if capped => {
+                    // let a few more attempts end, so that one claim takes several
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                _ = tokio::time::sleep(self.config.poll) => {}
             }
         }
         listener.abort();
         // Stopping: take nothing more, let the attempts in flight finish and their outcomes be
         // written; one cut short by the process ending is attempted again when its lease passes.
-        let all = u32::try_from(2 * concurrency).unwrap_or(u32::MAX);
-        let _ = taken_permits.acquire_many(all).await;
+        let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
+        let _ = permits.acquire_many(all).await;
         drop(records);
         let _ = recorder.await;
     }
 
-    /// Takes up to `n` due deliveries of enabled endpoints, oldest due first.
-    async fn take(&self, n: usize) -> Result<Vec<Delivery>, String> {
+    /// Takes up to `n` due deliveries of enabled endpoints, oldest due first, within `bounds`:
+    /// no organization or endpoint beyond what it may still have in flight. A candidate window
+    /// of the oldest due deliveries of the organizations and endpoints not at their bound is
+    /// locked, then each organization and endpoint gets its oldest ones up to what it has left.
+    /// A delivery that has made the last attempt its schedule (or redelivery) allows, whose
+    /// outcome was never recorded, ends `failed` here instead of being attempted again.
+    async fn take(&self, n: usize, bounds: &Bounds) -> Result<Vec<Delivery>, String> {
         let db = self.pool.get().await.map_err(|e| e.to_string())?;
         let lease = format!("{} milliseconds", self.config.lease.as_millis());
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let window = n.saturating_mul(4).max(64);
+        let attempts = i32::try_from(self.config.schedule.len()).unwrap_or(i32::MAX);
         let rows = layers_db::cached::query(
             &db,
-            "UPDATE webhook_deliveries d SET attempt_count = d.attempt_count + 1, \
-                 next_attempt_at = now() + $1::text::interval, updated_at = now() \
-             FROM events ev, webhook_endpoints e \
-             WHERE d.id = ANY (ARRAY( \
-                     SELECT dd.id FROM webhook_deliveries dd \
-                     JOIN webhook_endpoints ee ON ee.id = dd.endpoint_id \
-                     WHERE dd.status = 'pending' AND dd.next_attempt_at <= now() \
-                       AND NOT ee.disabled \
-                     ORDER BY dd.next_attempt_at LIMIT $2 FOR UPDATE OF dd SKIP LOCKED)) \
-               AND ev.id = d.event_id AND e.id = d.endpoint_id \
-             RETURNING d.id, d.attempt_count, d.last_attempt, ev.id, ev.type, ev.body, e.id, \
-                 e.url, e.secret_sealed, \
+            "WITH cand AS ( \
+                 SELECT dd.id, ee.organization_id AS org, dd.endpoint_id AS ep, dd.next_attempt_at \
+                 FROM webhook_deliveries dd JOIN webhook_endpoints ee ON ee.id = dd.endpoint_id \
+                 WHERE dd.status = 'pending' AND dd.next_attempt_at <= now() AND NOT ee.disabled \
+                   AND NOT (ee.organization_id = ANY ($11::uuid[])) \
+                   AND NOT (dd.endpoint_id = ANY ($12::uuid[])) \
+                 ORDER BY dd.next_attempt_at LIMIT $3 FOR UPDATE OF dd SKIP LOCKED), \
+             ranked AS ( \
+                 SELECT c.id, c.next_attempt_at, \
+                     row_number() OVER (PARTITION BY c.org ORDER BY c.next_attempt_at) \
+                         + coalesce(o.n, 0) AS at_org, \
+                     row_number() OVER (PARTITION BY c.ep ORDER BY c.next_attempt_at) \
+                         + coalesce(p.n, 0) AS at_ep \
+                 FROM cand c \
+                 LEFT JOIN unnest($4::uuid[], $5::int[]) AS o (id, n) ON o.id = c.org \
+                 LEFT JOIN unnest($6::uuid[], $7::int[]) AS p (id, n) ON p.id = c.ep), \
+             chosen AS ( \
+                 SELECT id FROM ranked WHERE at_org <= $8 AND at_ep <= $9 \
+                 ORDER BY next_attempt_at LIMIT $2) \
+             UPDATE webhook_deliveries d SET \
+                 status = CASE WHEN d.attempt_count >= coalesce(d.last_attempt, $10) \
+                               THEN 'failed' ELSE d.status END, \
+                 attempt_count = CASE WHEN d.attempt_count >= coalesce(d.last_attempt, $10) \
+                                      THEN d.attempt_count ELSE d.attempt_count + 1 END, \
+                 next_attempt_at = CASE WHEN d.attempt_count >= coalesce(d.last_attempt, $10) \
+                                        THEN NULL ELSE now() + $1::text::interval END, \
+                 updated_at = now() \
+             FROM chosen, events ev, webhook_endpoints e \
+             WHERE d.id = chosen.id AND ev.id = d.event_id AND e.id = d.endpoint_id \
+             RETURNING d.status, d.id, d.attempt_count, d.last_attempt, ev.id, ev.type, ev.body, \
+                 e.id, e.organization_id, e.url, e.secret_sealed, \
                  CASE WHEN e.previous_secret_until > now() THEN e.previous_secret_sealed END",
-            &[&lease, &i64::try_from(n).unwrap_or(i64::MAX)],
+            &[
+                &lease,
+                &n,
+                &window,
+                &bounds.orgs,
+                &bounds.org_counts,
+                &bounds.endpoints,
+                &bounds.endpoint_counts,
+                &i64::try_from(self.config.per_organization).unwrap_or(i64::MAX),
+                &i64::try_from(self.config.per_endpoint).unwrap_or(i64::MAX),
+                &attempts,
+                &bounds.full_orgs,
+                &bounds.full_endpoints,
+            ],
         )
         .await
         .map_err(|e| e.to_string())?;
         rows.iter()
+            .filter(|row| row.get::<_, &str>(0) == "pending")
             .map(|row| {
                 Ok(Delivery {
-                    id: DeliveryId::from_uuid(row.get(0)),
-                    attempt: row.get(1),
-                    last_attempt: row.get(2),
-                    event_id: EventId::from_uuid(row.get(3)),
-                    event_type: EventType::parse(row.get(4)).map_err(|e| e.to_string())?,
-                    body: row.get(5),
-                    endpoint_id: EndpointId::from_uuid(row.get(6)),
-                    url: row.get(7),
-                    secret: row.get(8),
-                    previous_secret: row.get(9),
+                    id: DeliveryId::from_uuid(row.get(1)),
+                    attempt: row.get(2),
+                    last_attempt: row.get(3),
+                    event_id: EventId::from_uuid(row.get(4)),
+                    event_type: EventType::parse(row.get(5)).map_err(|e| e.to_string())?,
+                    body: row.get(6),
+                    endpoint_id: EndpointId::from_uuid(row.get(7)),
+                    organization_id: row.get(8),
+                    url: row.get(9),
+                    secret: row.get(10),
+                    previous_secret: row.get(11),
                 })
             })
             .collect()
@@ -334,7 +391,7 @@ impl Deliverer {
             Ok(response) => {
                 let status = response.status();
                 let excerpt = response.excerpt(EXCERPT_BYTES).await;
-                let excerpt = String::from_utf8_lossy(&excerpt).into_owned();
+                let excerpt = storable(&String::from_utf8_lossy(&excerpt));
                 let error = (!status.is_success()).then(|| {
                     if status.is_redirection() {
                         format!("the endpoint answered {status}; redirects are not followed")
@@ -356,9 +413,27 @@ impl Deliverer {
         }
     }
 
-    /// Makes one attempt and says what to record.
+    /// Makes one attempt and says what to record. The whole attempt (connecting, sending,
+    /// reading the answer's excerpt) has one deadline, whatever the receiver does; what is kept
+    /// of the answer and of the error is made safe to store.
     async fn attempt(&self, taken: Delivery) -> Record {
-        let outcome = self.send(&taken).await;
+        let attempted_at = Utc::now();
+        let started = Instant::now();
+        let mut outcome = match tokio::time::timeout(self.config.timeout, self.send(&taken)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome {
+                attempted_at,
+                status_code: None,
+                duration: started.elapsed(),
+                error: Some(format!(
+                    "no answer within {} s",
+                    self.config.timeout.as_secs_f32()
+                )),
+                excerpt: None,
+            },
+        };
+        outcome.error = outcome.error.map(|e| storable(&e));
+        outcome.excerpt = outcome.excerpt.map(|e| storable(&e));
         let next = self.next_attempt(&taken, &outcome);
         let status = match (outcome.succeeded(), next) {
             (true, _) => "succeeded",
@@ -399,6 +474,105 @@ struct Record {
     outcome: Outcome,
 }
 
+/// What this process has in flight, per organization and per endpoint.
+#[derive(Debug, Default)]
+struct InFlight(std::sync::Mutex<InFlightCounts>);
+
+#[derive(Debug, Default)]
+struct InFlightCounts {
+    orgs: HashMap<uuid::Uuid, usize>,
+    endpoints: HashMap<uuid::Uuid, usize>,
+}
+
+/// The counts a claim must respect, as arrays for the claim's statement.
+#[derive(Debug, Default)]
+struct Bounds {
+    orgs: Vec<uuid::Uuid>,
+    org_counts: Vec<i32>,
+    full_orgs: Vec<uuid::Uuid>,
+    endpoints: Vec<uuid::Uuid>,
+    endpoint_counts: Vec<i32>,
+    full_endpoints: Vec<uuid::Uuid>,
+}
+
+impl InFlight {
+    fn counts(&self) -> std::sync::MutexGuard<'_, InFlightCounts> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn bounds(&self, config: &DeliveryConfig) -> Bounds {
+        let counts = self.counts();
+        let mut bounds = Bounds::default();
+        for (org, n) in &counts.orgs {
+            bounds.orgs.push(*org);
+            bounds
+                .org_counts
+                .push(i32::try_from(*n).unwrap_or(i32::MAX));
+            if *n >= config.per_organization {
+                bounds.full_orgs.push(*org);
+            }
+        }
+        for (endpoint, n) in &counts.endpoints {
+            bounds.endpoints.push(*endpoint);
+            bounds
+                .endpoint_counts
+                .push(i32::try_from(*n).unwrap_or(i32::MAX));
+            if *n >= config.per_endpoint {
+                bounds.full_endpoints.push(*endpoint);
+            }
+        }
+        bounds
+    }
+
+    /// Whether some organization or endpoint is at its bound (so that an attempt ending may
+    /// let a due delivery through).
+    fn any_at_bound(&self, config: &DeliveryConfig) -> bool {
+        let counts = self.counts();
+        counts.orgs.values().any(|n| *n >= config.per_organization)
+            || counts.endpoints.values().any(|n| *n >= config.per_endpoint)
+    }
+
+    /// Counts `delivery` in flight until the returned slot is dropped.
+    fn enter(self: &Arc<Self>, delivery: &Delivery) -> Slot {
+        let (org, endpoint) = (delivery.organization_id, delivery.endpoint_id.as_uuid());
+        let mut counts = self.counts();
+        *counts.orgs.entry(org).or_default() += 1;
+        *counts.endpoints.entry(endpoint).or_default() += 1;
+        Slot {
+            in_flight: self.clone(),
+            org,
+            endpoint,
+        }
+    }
+}
+
+/// One delivery counted in flight.
+struct Slot {
+    in_flight: Arc<InFlight>,
+    org: uuid::Uuid,
+    endpoint: uuid::Uuid,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut guard = self.in_flight.counts();
+        let counts = &mut *guard;
+        for (map, key) in [
+            (&mut counts.orgs, self.org),
+            (&mut counts.endpoints, self.endpoint),
+        ] {
+            if let Some(n) = map.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&key);
+                }
+            }
+        }
+    }
+}
+
 /// Writes attempts' outcomes as they come, as many at a time as have arrived (up to 256) in one
 /// statement. An outcome is written only while its delivery still counts its attempt, so a late
 /// writer (whose lease passed) changes nothing. Ends when every sender is gone and all is
@@ -412,16 +586,29 @@ async fn record_batches(pool: Pool, mut recorded: mpsc::UnboundedReceiver<Record
                 Err(_) => break,
             }
         }
-        for pause in [10u64, 100, 1_000, 5_000] {
-            match write_records(&pool, &batch).await {
-                Ok(()) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, attempts = batch.len(), "could not record webhook attempts");
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
-                }
+        if let Err(e) = write_records(&pool, &batch).await {
+            // one outcome the database refuses must not lose the others: one by one, then
+            tracing::warn!(error = %e, attempts = batch.len(), "could not record webhook attempts together; recording them one by one");
+            for record in &batch {
+                record_alone(&pool, record).await;
             }
         }
     }
+}
+
+/// Records one attempt's outcome, trying a few times; one that still cannot be written is
+/// logged and left: its delivery is attempted again when its lease passes.
+async fn record_alone(pool: &Pool, record: &Record) {
+    for pause in [10u64, 100, 1_000, 5_000] {
+        match write_records(pool, std::slice::from_ref(record)).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, delivery = %record.id, "could not record a webhook attempt");
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+        }
+    }
+    tracing::error!(delivery = %record.id, "gave up recording a webhook attempt; it is made again when its lease passes");
 }
 
 async fn write_records(pool: &Pool, batch: &[Record]) -> Result<(), String> {
@@ -492,6 +679,12 @@ fn cause_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// `text` as PostgreSQL's `text` can hold it: NUL characters (which it refuses) replaced by
+/// U+FFFD, as invalid UTF-8 already is by the lossy decoding.
+fn storable(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
 }
 
 /// The lower-case spelling HTTP/2 requires (HTTP/1.1 does not care).

@@ -74,7 +74,7 @@ pub use deliver::{Deliverer, DelivererHandle, DeliveryConfig, DEFAULT_SCHEDULE, 
 pub use store::{
     emit, emit_many, Attempt, Delivery, DeliveryId, DeliveryStatus, Endpoint, EndpointId,
     EndpointPatch, NewEndpoint, StoreError, StoreResult, StoredEvent, Subscription, Webhooks,
-    ROTATION_GRACE,
+    MAX_ENDPOINTS, ROTATION_GRACE,
 };
 
 pub use event::{envelope_json, EventId, EventType, API_VERSION};

@@ -56,6 +56,9 @@ pub enum StoreError {
     InvalidEvents(String),
     #[error("description must be at most {MAX_DESCRIPTION_LEN} characters")]
     InvalidDescription,
+    /// The organization already has [`MAX_ENDPOINTS`] endpoints in this environment.
+    #[error("an organization may have at most {MAX_ENDPOINTS} webhook endpoints per environment; delete one first")]
+    TooManyEndpoints,
     /// Secrets cannot be sealed or opened without `LAYERS_MASTER_KEY`.
     #[error(
         "webhooks need LAYERS_MASTER_KEY (32 bytes, standard base64) to keep endpoint secrets"
@@ -68,6 +71,9 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = std::result::Result<T, StoreError>;
+
+/// The most endpoints an organization may have in one environment (as Stripe allows 16).
+pub const MAX_ENDPOINTS: i64 = 16;
 
 /// The event types an endpoint receives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -315,12 +321,24 @@ impl Webhooks {
         let id = EndpointId::new();
         let secret = WebhookSecret::generate(&SystemRandom::new());
         let sealed = seal(key, secret.as_str().as_bytes(), &sealing_context(id));
-        let row = layers_db::cached::query_one(
+        // creations of one organization and environment take turns, so that the count below
+        // sees every endpoint committed before it
+        layers_db::cached::execute(
+            db,
+            "SELECT pg_advisory_xact_lock(hashtextextended( \
+                 'webhook_endpoints:' || $1::uuid::text || ':' || $2::boolean::text, 0))",
+            &[&org.as_uuid(), &self.env.is_sandbox()],
+        )
+        .await?;
+        let row = layers_db::cached::query_opt(
             db,
             &format!(
                 "INSERT INTO webhook_endpoints \
                      (id, organization_id, is_sandbox, url, events, description, secret_sealed) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ENDPOINT_COLUMNS}"
+                 SELECT $1, $2, $3, $4, $5, $6, $7 \
+                 WHERE (SELECT count(*) FROM webhook_endpoints \
+                        WHERE organization_id = $2 AND is_sandbox = $3) < $8 \
+                 RETURNING {ENDPOINT_COLUMNS}"
             ),
             &[
                 &id.as_uuid(),
@@ -330,9 +348,11 @@ impl Webhooks {
                 &events.names(),
                 &description,
                 &sealed,
+                &MAX_ENDPOINTS,
             ],
         )
-        .await?;
+        .await?
+        .ok_or(StoreError::TooManyEndpoints)?;
         Ok((endpoint(&row)?, secret))
     }
 
@@ -661,6 +681,10 @@ impl Webhooks {
 /// organization in `env` that subscribes to its type, in one statement on the caller's
 /// connection: called inside the transaction of the change that caused the event, the event
 /// commits with it or not at all (the outbox). Delivery workers are woken by the commit.
+///
+/// The endpoints are read `FOR KEY SHARE`: an endpoint deleted at the same moment either waits
+/// for this transaction (and its deliveries go with it) or is gone first and gets none, so a
+/// write that emits never fails on an endpoint that vanished under it.
 pub async fn emit(
     db: &impl GenericClient,
     org: OrgId,
@@ -702,7 +726,8 @@ pub async fn emit_many(
          INSERT INTO webhook_deliveries (id, endpoint_id, event_id, next_attempt_at) \
          SELECT layers_uuid_v7(), e.id, event.id, now() FROM webhook_endpoints e, event \
          WHERE e.organization_id = $2 AND e.is_sandbox = $3 AND NOT e.disabled \
-           AND ('*' = ANY (e.events) OR $4 = ANY (e.events))",
+           AND ('*' = ANY (e.events) OR $4 = ANY (e.events)) \
+         FOR KEY SHARE OF e",
         &[
             &uuids,
             &org.as_uuid(),
@@ -737,7 +762,8 @@ async fn insert_event(
          WHERE e.organization_id = $2 AND e.is_sandbox = $3 \
            AND CASE WHEN $7::uuid IS NULL \
                     THEN NOT e.disabled AND ('*' = ANY (e.events) OR $4 = ANY (e.events)) \
-                    ELSE e.id = $7 END",
+                    ELSE e.id = $7 END \
+         FOR KEY SHARE OF e",
         &[
             &id.as_uuid(),
             &org.as_uuid(),

@@ -59,6 +59,8 @@ impl Drop for Fixture {
 fn config(schedule: &[Duration]) -> DeliveryConfig {
     DeliveryConfig {
         concurrency: 4,
+        per_endpoint: 4,
+        per_organization: 4,
         schedule: schedule.to_vec(),
         timeout: Duration::from_secs(2),
         lease: Duration::from_secs(3),
@@ -1340,4 +1342,206 @@ async fn private_addresses_are_refused_at_delivery_unless_allowed() {
     let error = attempts[0].error.as_deref().unwrap();
     assert!(error.contains("refused to call 127.0.0.1"), "{error}");
     assert!(requests_to(&server, "/hook").await.is_empty());
+}
+
+// --- no tenant can stall another ---
+
+/// A second organization of the fixture's database.
+async fn other_org(f: &Fixture, name: &str) -> OrgId {
+    layers_orgs::create(&f.client().await, name, Plan::Partner, None)
+        .await
+        .unwrap()
+        .id
+}
+
+/// Emits a sandbox `test.ping` of `org` in a committed transaction.
+async fn emit_for(f: &Fixture, org: OrgId) -> EventId {
+    let mut c = f.client().await;
+    let tx = c.transaction().await.unwrap();
+    let id = emit(&tx, org, EnvKind::Sandbox, EventType::TestPing, json!({}))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn an_answer_with_nul_bytes_is_recorded_and_does_not_lose_the_others() {
+    let mut f = fixture().await;
+    let nul = receiver(
+        "/nul",
+        ResponseTemplate::new(200).set_body_bytes(b"ok\0\0 and \xff more".to_vec()),
+    )
+    .await;
+    let fine = receiver("/fine", ResponseTemplate::new(200).set_body_string("fine")).await;
+    let (bad, _) = f.endpoint_on(&nul, "/nul").await;
+    let (good, _) = f.endpoint_on(&fine, "/fine").await;
+    let events = [
+        f.emit(EventType::TestPing).await,
+        f.emit(EventType::TestPing).await,
+    ];
+    // both outcomes arrive together and are written in one batch
+    f.start(config(&[Duration::ZERO, ms(100), ms(100)]));
+
+    for event in events {
+        for endpoint in [bad.id, good.id] {
+            let id = f.delivery_of(event, endpoint).await;
+            let row = f.finished(id).await;
+            assert_eq!((row.status.as_str(), row.attempt_count), ("succeeded", 1));
+        }
+        let id = f.delivery_of(event, bad.id).await;
+        let excerpt = f.attempts(id).await[0].response_excerpt.clone().unwrap();
+        assert_eq!(excerpt, "ok\u{FFFD}\u{FFFD} and \u{FFFD} more");
+    }
+    assert_eq!(requests_to(&nul, "/nul").await.len(), 2);
+    assert_eq!(requests_to(&fine, "/fine").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_delivery_at_the_end_of_its_schedule_is_never_attempted_again() {
+    let mut f = fixture().await;
+    let server = receiver("/hook", ResponseTemplate::new(200)).await;
+    let (endpoint, _) = f.endpoint_on(&server, "/hook").await;
+    let event = f.emit(EventType::TestPing).await;
+    let id = f.delivery_of(event, endpoint.id).await;
+    // its three attempts were made (by a worker whose outcomes never reached the database) and
+    // its lease has passed
+    f.client()
+        .await
+        .execute(
+            "UPDATE webhook_deliveries SET attempt_count = 3, next_attempt_at = now() WHERE id = $1",
+            &[&id.as_uuid()],
+        )
+        .await
+        .unwrap();
+    f.start(config(&[Duration::ZERO, ms(100), ms(100)]));
+
+    let row = f.finished(id).await;
+    assert_eq!((row.status.as_str(), row.attempt_count), ("failed", 3));
+    assert_eq!(row.next_attempt_at, None);
+    tokio::time::sleep(ms(200)).await;
+    assert!(requests_to(&server, "/hook").await.is_empty());
+}
+
+#[tokio::test]
+async fn one_organizations_slow_receivers_do_not_delay_another_organizations_deliveries() {
+    let mut f = fixture().await;
+    let tarpit = receiver("/slow", ResponseTemplate::new(200).set_delay(ms(1_500))).await;
+    let quick = receiver("/quick", ResponseTemplate::new(200)).await;
+    // the fixture's organization points three endpoints at a receiver that takes 1.5 s, with
+    // three events each: nine slow deliveries, more than the worker's four senders
+    for _ in 0..3 {
+        f.endpoint_on(&tarpit, "/slow").await;
+    }
+    for _ in 0..3 {
+        f.emit(EventType::TestPing).await;
+    }
+    let other = other_org(&f, "Other").await;
+    let (theirs, _) = f
+        .sandbox()
+        .create(
+            &f.client().await,
+            other,
+            NewEndpoint {
+                url: format!("{}/quick", quick.uri()),
+                events: None,
+                description: None,
+            },
+        )
+        .await
+        .unwrap();
+    f.start(DeliveryConfig {
+        concurrency: 4,
+        per_endpoint: 1,
+        per_organization: 2,
+        ..config(&[Duration::ZERO])
+    });
+    eventually("the tarpit to hold its senders", || async {
+        (requests_to(&tarpit, "/slow").await.len() >= 2).then_some(())
+    })
+    .await;
+
+    let started = std::time::Instant::now();
+    let event = emit_for(&f, other).await;
+    let id = f.delivery_of(event, theirs.id).await;
+    assert_eq!(f.finished(id).await.status, "succeeded");
+    let waited = started.elapsed();
+    assert!(waited < ms(700), "the other organization waited {waited:?}");
+    // the tarpit's organization never had more than its two in flight
+    assert!(requests_to(&tarpit, "/slow").await.len() <= 4);
+}
+
+#[tokio::test]
+async fn an_organization_has_at_most_sixteen_endpoints_per_environment() {
+    let f = fixture().await;
+    for i in 0..MAX_ENDPOINTS {
+        f.endpoint(&f.sandbox(), &format!("https://example.com/{i}"), None)
+            .await;
+    }
+    let refused = f
+        .sandbox()
+        .create(
+            &f.client().await,
+            f.org,
+            NewEndpoint {
+                url: "https://example.com/17".into(),
+                events: None,
+                description: None,
+            },
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::TooManyEndpoints)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        f.count("SELECT count(*) FROM webhook_endpoints WHERE is_sandbox")
+            .await,
+        MAX_ENDPOINTS
+    );
+    // the live environment has its own sixteen
+    f.endpoint(
+        &f.hooks(EnvKind::Live, true),
+        "https://example.com/live",
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_event_emitted_while_its_endpoint_is_deleted_still_commits() {
+    let f = fixture().await;
+    let (endpoint, _) = f
+        .endpoint(&f.sandbox(), "https://example.com/hook", None)
+        .await;
+    // the endpoint's deletion is under way, not yet committed
+    let mut deleting = f.client().await;
+    let deletion = deleting.transaction().await.unwrap();
+    deletion
+        .execute(
+            "DELETE FROM webhook_endpoints WHERE id = $1",
+            &[&endpoint.id.as_uuid()],
+        )
+        .await
+        .unwrap();
+    let emitting = {
+        let pool = f.db.pool.clone();
+        let org = f.org;
+        tokio::spawn(async move {
+            let mut c = pool.get().await.unwrap();
+            let tx = c.transaction().await.unwrap();
+            emit(&tx, org, EnvKind::Sandbox, EventType::TestPing, json!({})).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })
+    };
+    tokio::time::sleep(ms(300)).await;
+    deletion.commit().await.unwrap();
+
+    emitting
+        .await
+        .unwrap()
+        .expect("the write that emits commits");
+    assert_eq!(f.count("SELECT count(*) FROM events").await, 1);
+    assert_eq!(f.count("SELECT count(*) FROM webhook_deliveries").await, 0);
 }
