@@ -47,6 +47,12 @@ impl Handler for Scripted {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     Ok(json!({ "slow": true }))
                 }
+                // an outside call that is in flight when the cancel comes, and then answers
+                "spend then slow" => {
+                    control.spending_outside().await?;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Ok(json!({ "slow": true }))
+                }
                 "hang" => {
                     std::future::pending::<()>().await;
                     Ok(json!({}))
@@ -252,6 +258,35 @@ async fn a_running_job_stops_at_its_next_safe_point() {
     cancel(&c, f.org, EnvKind::Live, spending).await.unwrap();
     f.until(EnvKind::Live, spending, JobStatus::Canceled).await;
     assert_eq!(f.balance().await, 90);
+}
+
+#[tokio::test]
+async fn a_cancel_answered_202_ends_the_job_canceled_even_when_its_work_finishes() {
+    let f = fixture(100).await;
+    let c = f.db.pool.get().await.unwrap();
+    // the sandbox: no safe point is reached before the work is done
+    let sandbox = f.queue(EnvKind::Sandbox, "slow").await;
+    f.until(EnvKind::Sandbox, sandbox, JobStatus::Running).await;
+    let (_, how) = cancel(&c, f.org, EnvKind::Sandbox, sandbox).await.unwrap();
+    assert_eq!(how, Canceled::Requested);
+    let (ended, _) = f.until(EnvKind::Sandbox, sandbox, JobStatus::Canceled).await;
+    assert_eq!(ended.result, None);
+
+    // live: the outside call was in flight when the cancel came; it answered, the job ends
+    // canceled and, having spent outside, is not refunded
+    let live = f.queue(EnvKind::Live, "spend then slow").await;
+    f.until(EnvKind::Live, live, JobStatus::Running).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (_, how) = cancel(&c, f.org, EnvKind::Live, live).await.unwrap();
+    assert_eq!(how, Canceled::Requested);
+    f.until(EnvKind::Live, live, JobStatus::Canceled).await;
+    assert_eq!(f.balance().await, 90);
+    let events: i64 = c
+        .query_one("SELECT count(*) FROM events WHERE type = 'job.canceled'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(events, 2);
 }
 
 #[tokio::test]

@@ -329,20 +329,28 @@ impl Worker {
             .await
             .map_err(|e| crate::Error::Corrupt(format!("no database connection: {e}")))?;
         if let Ok(result) = outcome {
-            // no longer ours (its lease passed and another worker took it): nothing to record
+            // A job whose cancel was answered 202 ends canceled even when its work got done:
+            // the cancel's promise stands (and a refund is owed only if nothing was spent
+            // outside). No longer ours (its lease passed and another worker took it): nothing
+            // to record.
             let tx = db.transaction().await?;
             let row = layers_db::cached::query_opt(
                 &tx,
                 &format!(
-                    "UPDATE jobs SET status = 'succeeded', result = $2, error = NULL, \
+                    "UPDATE jobs SET \
+                         status = CASE WHEN cancel_requested THEN 'canceled' ELSE 'succeeded' END, \
+                         result = CASE WHEN cancel_requested THEN NULL ELSE $2::jsonb END, error = NULL, \
                          locked_until = NULL, finished_at = now(), updated_at = now() \
-                     WHERE id = $1 AND status = 'running' AND attempts = $3 RETURNING {COLUMNS}"
+                     WHERE id = $1 AND status = 'running' AND attempts = $3 \
+                     RETURNING {COLUMNS}, spent_outside"
                 ),
                 &[&claimed.id.as_uuid(), result, &claimed.attempts],
             )
             .await?;
             if let Some(row) = row {
-                announce(&tx, &job(&row)?).await?;
+                let ended = job(&row)?;
+                refund_if_owed(&tx, &ended, row.get("spent_outside")).await?;
+                announce(&tx, &ended).await?;
             }
             tx.commit().await?;
             return Ok(());
