@@ -23,8 +23,13 @@ pub enum AddressRange {
     Broadcast,
     /// `224.0.0.0/4` and `ff00::/8`.
     Multicast,
-    /// Other special-purpose ranges no public server lives in (`192.0.0.0/24`, `198.18/15`,
-    /// `240.0.0.0/4`, the deprecated IPv4-compatible `::/96`).
+    /// Other special-purpose ranges no public server lives in: IETF assignments
+    /// (`192.0.0.0/24`), documentation (`192.0.2.0/24`, `198.51.100.0/24`, `203.0.113.0/24`,
+    /// `2001:db8::/32`), benchmarking (`198.18/15`, `2001:2::/48`), the 6to4 relay anycast
+    /// (`192.88.99.0/24`), `240.0.0.0/4`, the IPv4-compatible `::/96`, IPv4-mapped
+    /// `::ffff:0:0/96` and IPv4-translated `::ffff:0:0:0/96` addresses, local-use NAT64
+    /// (`64:ff9b:1::/48`), Teredo (`2001::/32`) and discard-only `100::/64`: each either leads
+    /// somewhere no public name should point or tunnels to an address the guard cannot see.
     Reserved,
 }
 
@@ -73,7 +78,13 @@ fn refused_v4(ip: Ipv4Addr) -> Option<AddressRange> {
         Some(AddressRange::SharedAddressSpace)
     } else if ip.is_multicast() {
         Some(AddressRange::Multicast)
-    } else if (a == 192 && b == 0 && c == 0) || (a == 198 && (b & 0xfe) == 18) || a >= 240 {
+    } else if (a == 192 && b == 0 && (c == 0 || c == 2))
+        || (a == 192 && b == 88 && c == 99)
+        || (a == 198 && (b & 0xfe) == 18)
+        || (a == 198 && b == 51 && c == 100)
+        || (a == 203 && b == 0 && c == 113)
+        || a >= 240
+    {
         Some(AddressRange::Reserved)
     } else {
         None
@@ -83,7 +94,13 @@ fn refused_v4(ip: Ipv4Addr) -> Option<AddressRange> {
 fn refused_v6(ip: Ipv6Addr) -> Option<AddressRange> {
     let segments = ip.segments();
     if let Some(v4) = ip.to_ipv4_mapped() {
-        return refused_v4(v4);
+        // a public server has a plain IPv4 address; the embedded one names the range when
+        // it is a private one
+        return refused_v4(v4).or(Some(AddressRange::Reserved));
+    }
+    // IPv4-translated (`::ffff:0:a.b.c.d`)
+    if segments[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return refused_v4(embedded_v4(segments[6], segments[7])).or(Some(AddressRange::Reserved));
     }
     if ip == Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254) {
         return Some(AddressRange::CloudMetadata);
@@ -97,6 +114,15 @@ fn refused_v6(ip: Ipv6Addr) -> Option<AddressRange> {
     // NAT64 (well-known prefix): the gateway would carry the call to the embedded IPv4 address
     if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         return refused_v4(embedded_v4(segments[6], segments[7]));
+    }
+    // local-use NAT64, Teredo, documentation, benchmarking, discard-only
+    if segments[..3] == [0x64, 0xff9b, 1]
+        || segments[..2] == [0x2001, 0]
+        || segments[..2] == [0x2001, 0xdb8]
+        || segments[..3] == [0x2001, 2, 0]
+        || segments[..4] == [0x100, 0, 0, 0]
+    {
+        return Some(AddressRange::Reserved);
     }
     // 6to4: the relay would carry the call to the embedded IPv4 address
     if segments[0] == 0x2002 {
@@ -148,6 +174,10 @@ mod tests {
             ("240.0.0.1", Some(Reserved)),
             ("192.0.0.170", Some(Reserved)),
             ("198.18.0.1", Some(Reserved)),
+            ("192.0.2.1", Some(Reserved)),
+            ("198.51.100.7", Some(Reserved)),
+            ("203.0.113.200", Some(Reserved)),
+            ("192.88.99.1", Some(Reserved)),
             // public neighbours of the ranges above
             ("8.8.8.8", None),
             ("1.1.1.1", None),
@@ -158,6 +188,10 @@ mod tests {
             ("169.253.255.255", None),
             ("192.167.255.255", None),
             ("198.20.0.0", None),
+            ("192.0.3.0", None),
+            ("198.51.101.0", None),
+            ("203.0.114.0", None),
+            ("192.88.100.0", None),
             ("223.255.255.255", None),
         ];
         for (ip, expected) in cases {
@@ -180,7 +214,13 @@ mod tests {
             ("ff02::1", Some(Multicast)),
             ("::7f00:1", Some(Reserved)),
             ("2606:4700:4700::1111", None),
-            ("2001:db8::1", None),
+            ("2001:db8::1", Some(Reserved)),
+            ("2001::1", Some(Reserved)),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", Some(Reserved)),
+            ("2001:2::1", Some(Reserved)),
+            ("64:ff9b:1::7f00:1", Some(Reserved)),
+            ("100::1", Some(Reserved)),
+            ("2001:4860:4860::8888", None),
             ("fbff::1", None),
         ];
         for (ip, expected) in cases {
@@ -196,7 +236,9 @@ mod tests {
             ("::ffff:10.1.2.3", Some(Private)),
             ("::ffff:169.254.169.254", Some(CloudMetadata)),
             ("::ffff:0.0.0.0", Some(Unspecified)),
-            ("::ffff:8.8.8.8", None),
+            ("::ffff:8.8.8.8", Some(Reserved)),
+            ("::ffff:0:127.0.0.1", Some(Loopback)),
+            ("::ffff:0:8.8.8.8", Some(Reserved)),
             ("64:ff9b::7f00:1", Some(Loopback)),
             ("64:ff9b::a9fe:a9fe", Some(CloudMetadata)),
             ("64:ff9b::808:808", None),

@@ -30,7 +30,9 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::Address { ip, range } => write!(f, "{ip} is {range}"),
+            // never the address a name resolved to: that is the operator's network, not the
+            // caller's business (a literal address is the host, named by the caller already)
+            Refusal::Address { range, .. } => write!(f, "its address is {range}"),
             Refusal::Scheme(scheme) => {
                 write!(f, "the scheme `{scheme}` is not allowed: use http or https")
             }
