@@ -36,6 +36,8 @@ pub struct AppState {
     pub auth_failures: FailedAuth,
     /// Live media: its storage and the signer of its URLs.
     pub media: routes::media::Media,
+    /// What stored idempotent answers are sealed under (the master key), if there is one.
+    pub answers_key: Option<layers_webhooks::MasterKey>,
 }
 
 /// A bound, not yet running server.
@@ -215,6 +217,10 @@ impl Application {
         let environments = Environments::new(&env_settings)?;
         let workers = Workers::spawn(&environments, &pool, &settings)?;
         let state = web::Data::new(AppState {
+            answers_key: settings
+                .master_key
+                .as_ref()
+                .map(|k| layers_webhooks::MasterKey::from_bytes(k.0)),
             media,
             auth_failures: FailedAuth::new(settings.auth_failures_per_min),
             limiter: Limiter::with_max_batch(pool.clone(), settings.rate_limit_max_batch),
@@ -332,6 +338,7 @@ mod tests {
         // building the pool connects lazily: nothing here needs the (unreachable) database
         let pool = layers_db::pool(&settings.database_url, 1).unwrap();
         let state = AppState {
+            answers_key: None,
             limiter: Limiter::new(pool.clone()),
             keys: KeyCache::new(KEY_CACHE_TTL),
             auth_failures: FailedAuth::new(60),

@@ -10,7 +10,7 @@
 //! assert!(IdempotencyKey::parse("").is_err());
 //! let a = Fingerprint::of("/v1/projects", br#"{"name":"a"}"#);
 //! assert_ne!(a, Fingerprint::of("/v1/projects", br#"{"name":"b"}"#));
-//! let answer = StoredResponse { status: 201, content_type: None, body: vec![0; 10] };
+//! let answer = StoredResponse { status: 201, content_type: None, body: vec![0; 10], sealed: false };
 //! assert!(answer.fits());
 //! # let _ = key;
 //! ```
@@ -119,7 +119,11 @@ impl Scope<'_> {
 pub struct StoredResponse {
     pub status: u16,
     pub content_type: Option<String>,
+    /// The body, or, when `sealed`, the body sealed by the caller (answers can carry secrets:
+    /// a webhook secret, an OAuth state, a signed upload URL; the gateway seals every answer
+    /// under the master key before it is stored and opens it to replay it).
     pub body: Vec<u8>,
+    pub sealed: bool,
 }
 
 impl StoredResponse {

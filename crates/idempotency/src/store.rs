@@ -23,19 +23,22 @@ pub enum Begin {
 /// The savepoint the request's own work starts after (see [`commit_answer_only`]).
 const SAVEPOINT: &str = "SAVEPOINT layers_request";
 
-const LOOKUP: &str = "SELECT request_hash, response_status, response_type, response_body \
+const LOOKUP: &str = "SELECT request_hash, response_status, response_type, response_body, \
+                             response_sealed \
                       FROM idempotency_keys \
                       WHERE api_key_id = $1 AND endpoint = $2 AND idempotency_key = $3 \
                         AND expires_at > now() AND state = 'done'";
 
 const STORE: &str = "INSERT INTO idempotency_keys AS k (api_key_id, endpoint, idempotency_key, \
-                         request_hash, response_status, response_type, response_body) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         request_hash, response_status, response_type, response_body, \
+                         response_sealed) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                      ON CONFLICT (api_key_id, endpoint, idempotency_key) DO UPDATE SET \
                          request_hash = EXCLUDED.request_hash, \
                          response_status = EXCLUDED.response_status, \
                          response_type = EXCLUDED.response_type, \
-                         response_body = EXCLUDED.response_body, state = 'done', \
+                         response_body = EXCLUDED.response_body, \
+                         response_sealed = EXCLUDED.response_sealed, state = 'done', \
                          claim_token = NULL, \
                          created_at = now(), expires_at = now() + interval '24 hours' \
                      WHERE k.expires_at <= now() OR k.state <> 'done'";
@@ -72,6 +75,7 @@ pub async fn begin(
             status: u16::try_from(row.get::<_, i32>(1)).unwrap_or(500),
             content_type: row.get(2),
             body: row.get(3),
+            sealed: row.get(4),
         }));
     }
     Ok(if locked.get::<_, bool>(0) {
@@ -114,7 +118,7 @@ async fn store_and_commit(
     let store = db.prepare_cached(STORE).await?;
     let key = scope.key.as_str();
     let status = i32::from(answer.status);
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
         &scope.api_key_id,
         &scope.endpoint,
         &key,
@@ -122,6 +126,7 @@ async fn store_and_commit(
         &status,
         &answer.content_type,
         &answer.body,
+        &answer.sealed,
     ];
     if undo_request {
         try_join3(

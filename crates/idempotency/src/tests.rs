@@ -7,6 +7,7 @@ fn response(body: &str) -> StoredResponse {
         status: 201,
         content_type: Some("application/json".into()),
         body: body.as_bytes().to_vec(),
+        sealed: false,
     }
 }
 
@@ -46,6 +47,7 @@ fn lock_ids_differ_by_every_part_and_answers_have_a_cap() {
         status: 400,
         content_type: None,
         body: vec![b'x'; MAX_STORED_BODY + 1],
+        sealed: false,
     };
     assert!(!big.fits());
 }

@@ -269,7 +269,9 @@ async fn a_cancel_answered_202_ends_the_job_canceled_even_when_its_work_finishes
     f.until(EnvKind::Sandbox, sandbox, JobStatus::Running).await;
     let (_, how) = cancel(&c, f.org, EnvKind::Sandbox, sandbox).await.unwrap();
     assert_eq!(how, Canceled::Requested);
-    let (ended, _) = f.until(EnvKind::Sandbox, sandbox, JobStatus::Canceled).await;
+    let (ended, _) = f
+        .until(EnvKind::Sandbox, sandbox, JobStatus::Canceled)
+        .await;
     assert_eq!(ended.result, None);
 
     // live: the outside call was in flight when the cancel came; it answered, the job ends
@@ -282,7 +284,10 @@ async fn a_cancel_answered_202_ends_the_job_canceled_even_when_its_work_finishes
     f.until(EnvKind::Live, live, JobStatus::Canceled).await;
     assert_eq!(f.balance().await, 90);
     let events: i64 = c
-        .query_one("SELECT count(*) FROM events WHERE type = 'job.canceled'", &[])
+        .query_one(
+            "SELECT count(*) FROM events WHERE type = 'job.canceled'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);

@@ -8,6 +8,7 @@ use actix_web::http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_A
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Datelike, TimeZone, Utc};
 use layers_content::{ContainerId, DeclaredFile, Refused, UploadId};
+use layers_orgs::OrgId;
 use layers_projects::ProjectId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -20,7 +21,7 @@ use crate::error::{quote, ApiError, Code};
 use crate::extract::{path_id, Json};
 use crate::routes::content::{bounded, ContainerBody};
 use crate::routes::media::check_signature;
-use crate::tx::Tx;
+use crate::tx::{deadlined, too_slow, upload_deadline, Deferred, Reopened, Tx};
 use crate::wire::time;
 
 /// How long a direct upload's URLs stay valid.
@@ -122,6 +123,18 @@ fn media_rejected(field: &str, index: usize, refused: Refused) -> ApiError {
     }
 }
 
+/// Whether the project may take an upload: active, of the key's environment, within its quota.
+async fn may_upload(
+    state: &AppState,
+    env: &Env,
+    tx: &Tx,
+    org: OrgId,
+    project: ProjectId,
+) -> Result<(), ApiError> {
+    env.projects.require_active(&**tx, org, project).await?;
+    check_quota(state, env, tx, project).await
+}
+
 /// 429 `QUOTA_EXCEEDED` (reason `upload_quota`) when the project used its live uploads for the
 /// month; the sandbox never counts.
 async fn check_quota(
@@ -189,7 +202,7 @@ async fn upload(
     env: Env,
     path: web::Path<String>,
     Json(body): Json<UrlUpload>,
-    tx: Tx,
+    later: Deferred,
 ) -> Result<HttpResponse, ApiError> {
     let project = path_id(&path, "project", ProjectId::parse)?;
     if body.urls.is_empty() || body.urls.len() > MAX_FILES {
@@ -208,40 +221,56 @@ async fn upload(
     }
     let caption = bounded("caption", body.caption, 2200)?;
     let hook = bounded("hook", body.hook, 500)?;
-    env.projects
-        .require_active(&*tx, auth.organization_id, project)
-        .await?;
-    check_quota(&state, &env, &tx, project).await?;
+    let org = auth.organization_id;
+    may_upload(&state, &env, &later.tx().await?, org, project).await?;
+    // The files are fetched with no connection, transaction or claim held: a slow or hostile
+    // host costs this request its time, never another request its database connection.
+    later.release();
     let id = ContainerId::new();
-    let (kinds, media) = env
-        .intake
-        .fetch_all(id, &body.urls)
-        .await
-        .map_err(|(i, refused)| media_rejected("urls", i, refused))?;
-    let created = env
-        .content
-        .create_uploaded(
-            &*tx,
-            auth.organization_id,
-            project.as_uuid(),
-            id,
-            &kinds,
-            media.clone(),
-            caption,
-            hook,
-        )
-        .await;
-    let created = match created {
-        Ok(c) => c,
-        Err(e) => {
-            env.intake.discard(&media).await;
-            return Err(match e {
+    let fetched = env.intake.fetch_all(id, &body.urls).await;
+    let stored = fetched
+        .as_ref()
+        .map(|(_, media)| media.clone())
+        .unwrap_or_default();
+    let written = async {
+        let tx = match later.reopen().await? {
+            Reopened::Tx(tx) => tx,
+            Reopened::Replay(answer) => return Ok(Err(answer)),
+        };
+        let (kinds, media) = fetched.map_err(|(i, refused)| media_rejected("urls", i, refused))?;
+        // checked again: the project may have been archived, the quota used, meanwhile
+        may_upload(&state, &env, &tx, org, project).await?;
+        let created = env
+            .content
+            .create_uploaded(
+                &*tx,
+                org,
+                project.as_uuid(),
+                id,
+                &kinds,
+                media,
+                caption,
+                hook,
+            )
+            .await
+            .map_err(|e| match e {
                 layers_content::Error::MixedUpload => ApiError::validation("urls", e.to_string()),
                 e => e.into(),
-            });
+            })?;
+        Ok::<_, ApiError>(Ok(created))
+    }
+    .await;
+    match written {
+        Ok(Ok(created)) => Ok(HttpResponse::Created().json(ContainerBody::new(&state, created))),
+        Ok(Err(replayed)) => {
+            env.intake.discard(&stored).await;
+            Ok(replayed)
         }
-    };
-    Ok(HttpResponse::Created().json(ContainerBody::new(&state, created)))
+        Err(e) => {
+            env.intake.discard(&stored).await;
+            Err(e)
+        }
+    }
 }
 
 #[utoipa::path(
@@ -450,10 +479,14 @@ async fn put_file(
     let index: u32 = index
         .parse()
         .map_err(|_| ApiError::not_found("upload file"))?;
-    let db = state.pool.get().await?;
-    let session = layers_content::upload_session(&db, upload)
-        .await
-        .map_err(|_| ApiError::not_found("upload"))?;
+    // No connection is held while the bytes arrive: the session is read on one, the file
+    // recorded on another once it is stored, and the body has its deadlines.
+    let session = {
+        let db = state.pool.get().await?;
+        layers_content::upload_session(&db, upload)
+            .await
+            .map_err(|_| ApiError::not_found("upload"))?
+    };
     let services = state.environments.get(session.env);
     let Some(intake) = services.intake.live() else {
         return Err(ApiError::conflict(
@@ -512,18 +545,31 @@ async fn put_file(
             .with_reason("unreadable"));
         }
     }
+    let settings = &state.settings;
+    let (body, timed_out) = deadlined(
+        payload,
+        settings.body_idle_timeout,
+        upload_deadline(file.size_bytes, settings.body_timeout),
+    );
     let stored = intake
         .store_checked(
             &format!("uploads/{upload}/{index}"),
-            payload,
+            body,
             Some(&file.content_type),
             Some(file.size_bytes),
         )
         .await
-        .map_err(|refused| media_rejected("body", index as usize, refused))?;
+        .map_err(|refused| {
+            if timed_out.happened() {
+                too_slow()
+            } else {
+                media_rejected("body", index as usize, refused)
+            }
+        })?;
     let layers_content::Location::Stored(key) = &stored.location else {
         return Err(ApiError::internal("a live upload was not stored"));
     };
+    let db = state.pool.get().await?;
     let recorded =
         layers_content::record_file(&db, upload, index, key, stored.width, stored.height).await?;
     if !recorded {

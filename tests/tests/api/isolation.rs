@@ -1,0 +1,196 @@
+//! One slow or hostile party never hurts another tenant (issue 17): no pool connection or open
+//! transaction is held while a partner's body drips or a fetched URL trickles, so another
+//! organization's requests keep their answers.
+
+use std::time::{Duration, Instant};
+
+use layers_tests::{assert_error, spawn_app_with, Env, TestApp, TestKey};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A gateway with two pooled connections and short body deadlines (1 s idle, 2 s in all).
+pub async fn small_app() -> TestApp {
+    spawn_app_with(|s| {
+        s.db_pool_size = 2;
+        s.body_idle_timeout = Duration::from_secs(1);
+        s.body_timeout = Duration::from_secs(2);
+    })
+    .await
+}
+
+/// A server whose every answer is a JPEG's headers followed by one byte every 300 ms (a
+/// trickle), for URL uploads and website ingests that must not hold anything while they wait.
+pub async fn trickle_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = [0u8; 4096];
+                let _ = socket.read(&mut head).await;
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n\xff\xd8",
+                    )
+                    .await;
+                for _ in 0..15 {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    if socket.write_all(b"\0").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{address}/photo.jpg")
+}
+
+/// Another organization's read, timed: it must answer 200 at once.
+pub async fn bystander_reads(app: &TestApp, key: &TestKey) -> Duration {
+    let started = Instant::now();
+    let res = app.get("/v1/projects", key).await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    started.elapsed()
+}
+
+/// Sessions of the app's database that sit in an open transaction.
+pub async fn idle_in_transaction(app: &TestApp) -> i64 {
+    app.client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND state = 'idle in transaction' \
+               AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Starts a PUT of `size` declared bytes to `url` and sends one byte every 400 ms, on a raw
+/// connection; answers what the gateway said (its status line) once it does.
+pub fn dripping_put(url: &str, size: usize) -> tokio::task::JoinHandle<String> {
+    let url = reqwest::Url::parse(url).unwrap();
+    tokio::spawn(async move {
+        let address = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+        let mut socket = TcpStream::connect(address).await.unwrap();
+        let target = format!("{}?{}", url.path(), url.query().unwrap_or(""));
+        let head = format!(
+            "PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: {size}\r\n\r\n"
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        for _ in 0..size {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            if socket.write_all(b"\xff").await.is_err() {
+                break;
+            }
+            let mut buf = [0u8; 1024];
+            if let Ok(Ok(n)) =
+                tokio::time::timeout(Duration::from_millis(1), socket.read(&mut buf)).await
+            {
+                answer.extend_from_slice(&buf[..n]);
+                if n == 0 || !answer.is_empty() {
+                    break;
+                }
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut answer)).await;
+        String::from_utf8_lossy(&answer)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    })
+}
+
+/// A live session of one declared JPEG of `size` bytes; its signed PUT URL on this app.
+pub async fn put_url(app: &TestApp, key: &TestKey, project: &str, size: usize) -> String {
+    let res = app
+        .post(
+            &format!("/v1/projects/{project}/content/uploads"),
+            key,
+            &json!({ "files": [{ "filename": "a.jpg", "contentType": "image/jpeg", "sizeBytes": size }] }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let session: Value = res.json().await.unwrap();
+    session["files"][0]["uploadUrl"]
+        .as_str()
+        .unwrap()
+        .replace("http://127.0.0.1:8080", &app.address)
+}
+
+#[tokio::test]
+async fn dripping_upload_bodies_hold_no_connection_and_time_out() {
+    let app = small_app().await;
+    let hostile = app.partner_key(Env::Live).await;
+    let bystander = app.partner_key(Env::Live).await;
+    let project = app.project_id(&hostile, "Drips").await;
+    let mut puts = Vec::new();
+    for _ in 0..6 {
+        let url = put_url(&app, &hostile, &project, 50_000).await;
+        puts.push(dripping_put(&url, 50_000));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for _ in 0..5 {
+        let took = bystander_reads(&app, &bystander).await;
+        assert!(
+            took < Duration::from_secs(1),
+            "another tenant waited {took:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for put in puts {
+        let status = put.await.unwrap();
+        assert!(status.contains("408"), "{status}");
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM upload_files WHERE storage_key IS NOT NULL")
+            .await,
+        0,
+        "nothing was recorded as uploaded"
+    );
+}
+
+#[tokio::test]
+async fn a_trickling_url_upload_holds_no_connection_or_transaction() {
+    let app = small_app().await;
+    let hostile = app.partner_key(Env::Live).await;
+    let bystander = app.partner_key(Env::Live).await;
+    let project = app.project_id(&hostile, "Trickles").await;
+    let url = trickle_server().await;
+    let mut uploads = Vec::new();
+    for i in 0..4 {
+        let request = app
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/projects/{project}/content/upload"),
+                Some(&hostile),
+            )
+            .header("Idempotency-Key", format!("trickle-{i}"))
+            .json(&json!({ "urls": [url] }));
+        uploads.push(tokio::spawn(request.send()));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    for _ in 0..5 {
+        assert_eq!(idle_in_transaction(&app).await, 0);
+        let took = bystander_reads(&app, &bystander).await;
+        assert!(
+            took < Duration::from_secs(1),
+            "another tenant waited {took:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for upload in uploads {
+        // the trickle breaks off before the declared length: refused, nothing written
+        let res = upload.await.unwrap().unwrap();
+        assert_error(res, 422, "MEDIA_REJECTED").await;
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM content_containers").await,
+        0
+    );
+}
