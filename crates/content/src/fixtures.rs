@@ -32,6 +32,17 @@ impl Format {
     pub fn parse(s: &str) -> Option<Format> {
         Format::ALL.into_iter().find(|f| f.as_str() == s)
     }
+
+    /// What generating one variant of this format costs (CONTRACT §11 "Credits").
+    pub fn operation(self) -> layers_credits::Operation {
+        use layers_credits::Operation;
+        match self {
+            Format::Slideshow => Operation::ContentSlideshow,
+            Format::VideoRemix => Operation::ContentVideoRemix,
+            Format::UgcCreative => Operation::ContentUgcCreative,
+            Format::Image => Operation::ContentImage,
+        }
+    }
 }
 
 /// What one media file of a container is.

@@ -227,6 +227,10 @@ impl LiveGeneration {
             complete(&tx, container.id, &assets)
                 .await
                 .map_err(db_failure)?;
+            // this variant is delivered: a later failure refunds only the others
+            layers_jobs::keep_credits(&tx, job.id, format.operation().cost())
+                .await
+                .map_err(db_failure)?;
             tx.commit().await.map_err(db_failure)?;
             done.push(container.id.to_string());
         }

@@ -32,7 +32,7 @@ mod worker;
 pub use object::status_schema;
 pub use object::JobObject;
 #[cfg(feature = "store")]
-pub use store::{cancel, enqueue, enqueue_at, get, list, Canceled, Filter, Jobs};
+pub use store::{cancel, enqueue, enqueue_at, get, keep_credits, list, Canceled, Filter, Jobs};
 #[cfg(feature = "store")]
 pub use worker::{Control, Failure, Handler, HandlerFuture, Worker, WorkerConfig, WorkerHandle};
 
@@ -97,6 +97,9 @@ pub struct Job {
     pub result: Option<serde_json::Value>,
     pub error: Option<serde_json::Value>,
     pub credits_charged: i64,
+    /// Of what was charged, what stays charged whatever happens: the part of the work that was
+    /// delivered (a variant of a generation that completed). A refund gives back the rest.
+    pub credits_kept: i64,
     pub attempts: i32,
     pub max_attempts: i32,
     pub cancel_requested: bool,

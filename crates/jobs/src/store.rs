@@ -12,7 +12,8 @@ use layers_webhooks::EventType;
 use crate::{Error, Job, JobId, JobObject, JobStatus, NewJob, Result};
 
 pub(crate) const COLUMNS: &str = "id, organization_id, project_id, api_key_id, is_sandbox, kind, \
-     status, payload, result, error, credits_charged, attempts, max_attempts, cancel_requested, \
+     status, payload, result, error, credits_charged, credits_kept, attempts, max_attempts, \
+     cancel_requested, \
      created_at, updated_at, started_at, finished_at";
 
 pub(crate) fn job(row: &Row) -> Result<Job> {
@@ -29,6 +30,7 @@ pub(crate) fn job(row: &Row) -> Result<Job> {
         result: row.get("result"),
         error: row.get("error"),
         credits_charged: row.get("credits_charged"),
+        credits_kept: row.get("credits_kept"),
         attempts: row.get("attempts"),
         max_attempts: row.get("max_attempts"),
         cancel_requested: row.get("cancel_requested"),
@@ -90,7 +92,7 @@ pub(crate) async fn refund_if_owed(
     job: &Job,
     spent_outside: bool,
 ) -> Result<()> {
-    let owed = job.credits_charged > 0
+    let owed = job.credits_charged > job.credits_kept
         && (job.status == JobStatus::Failed
             || (job.status == JobStatus::Canceled && !spent_outside));
     if !owed {
@@ -110,7 +112,7 @@ pub(crate) async fn refund_if_owed(
         project_id: job.project_id,
         job_id: Some(job.id.as_uuid()),
     };
-    layers_credits::refund(db, &charge, job.credits_charged).await?;
+    layers_credits::refund(db, &charge, job.credits_charged - job.credits_kept).await?;
     Ok(())
 }
 
@@ -126,6 +128,19 @@ fn operation_named(name: &str) -> Option<Operation> {
     ]
     .into_iter()
     .find(|o| o.as_str() == name)
+}
+
+/// Keeps `credits` of what `job` was charged whatever its end: called in the transaction that
+/// delivers that part of its work, so that a later failure refunds only the rest.
+pub async fn keep_credits(db: &impl GenericClient, job: JobId, credits: i64) -> Result<()> {
+    layers_db::cached::execute(
+        db,
+        "UPDATE jobs SET credits_kept = least(credits_charged, credits_kept + $2), \
+             updated_at = now() WHERE id = $1",
+        &[&job.as_uuid(), &credits],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Writes the event of a job that has just ended (`job.succeeded`, `job.failed` or

@@ -10,7 +10,7 @@ use futures_util::future::try_join5;
 use layers_content::{
     preview, Asset, AssetId, Container, ContainerId, Format, Location, NewGeneration,
 };
-use layers_credits::{Charge, Operation};
+use layers_credits::Charge;
 use layers_jobs::{JobId, NewJob};
 use layers_projects::{InfluencerId, ProjectId};
 use serde::{Deserialize, Serialize};
@@ -223,15 +223,6 @@ struct Regenerating {
     container: ContainerBody,
 }
 
-fn operation(format: Format) -> Operation {
-    match format {
-        Format::Slideshow => Operation::ContentSlideshow,
-        Format::VideoRemix => Operation::ContentVideoRemix,
-        Format::UgcCreative => Operation::ContentUgcCreative,
-        Format::Image => Operation::ContentImage,
-    }
-}
-
 fn format_of(raw: &str) -> Result<Format, ApiError> {
     Format::parse(raw).ok_or_else(|| {
         ApiError::validation(
@@ -297,7 +288,7 @@ async fn generate(
     let job_id = JobId::new();
     let charge = Charge {
         organization_id: auth.organization_id,
-        operation: operation(format),
+        operation: format.operation(),
         units: i64::from(variants),
         api_key_id: Some(auth.api_key_id),
         project_id: Some(project_id.as_uuid()),
@@ -615,7 +606,7 @@ async fn regenerate(
     };
     let charge = Charge {
         organization_id: auth.organization_id,
-        operation: operation(format),
+        operation: format.operation(),
         units: 1,
         api_key_id: Some(auth.api_key_id),
         project_id: Some(container.project_id),

@@ -574,3 +574,58 @@ async fn a_generator_5xx_is_retried_and_the_job_then_succeeds() {
     );
     assert_eq!(app.get_json("/v1/credits", &key).await["balance"], 9);
 }
+
+#[tokio::test]
+async fn a_generation_that_fails_half_way_refunds_only_the_variants_not_delivered() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let generator = layers_tests::fake_generator(400).await;
+    // the first variant is generated, the second refused
+    Mock::given(method("POST"))
+        .and(path("/generate"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "assets": [{ "kind": "video", "url": format!("{}/files/out.jpg", generator.uri()),
+                         "contentType": "image/jpeg", "width": 1080, "height": 1920 }]
+        })))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&generator)
+        .await;
+    let app = live_app(&generator).await;
+    let key = app.partner_key(Env::Live).await;
+    layers_credits::grant(&app.client().await, key.org, 20, "test")
+        .await
+        .unwrap();
+    let project = app.project_id(&key, "Content").await;
+    let started: Value = generate(
+        &app,
+        &key,
+        &project,
+        json!({ "format": "ugc-creative", "variantCount": 2 }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(app.get_json("/v1/credits", &key).await["balance"], 4);
+    let job = app
+        .job_settles(&key, started["jobId"].as_str().unwrap())
+        .await;
+    assert_eq!(job["status"], "failed");
+    for (i, expected) in ["completed", "failed"].into_iter().enumerate() {
+        let id = started["containers"][i]["id"].as_str().unwrap();
+        let container = app.get_json(&format!("/v1/content/{id}"), &key).await;
+        assert_eq!(container["status"], expected);
+    }
+    // the delivered variant stays charged: 8 of the 16 come back
+    assert_eq!(app.get_json("/v1/credits", &key).await["balance"], 12);
+    let refunds = app.get_json("/v1/credits/audit", &key).await;
+    let refunded: Vec<_> = refunds["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "credit.refunded")
+        .map(|r| r["cost"].clone())
+        .collect();
+    assert_eq!(refunded, vec![json!(8)]);
+}
