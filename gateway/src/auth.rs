@@ -183,10 +183,7 @@ async fn resolve(
                 }
             }
             let generation = state.keys.generation();
-            let db = state.pool.get().await?;
-            let found = store::resolve(&db, key.key_id())
-                .await
-                .map_err(ApiError::internal)?;
+            let found = read_key(state, &key).await?;
             let Some(found) = found else {
                 state.keys.insert_unknown(key.key_id(), generation);
                 return Err(failed(denied(Denied::Unauthenticated)));
@@ -200,6 +197,24 @@ async fn resolve(
         Ok(()) => Ok(resolved),
         Err(Denied::Unauthenticated) => Err(failed(denied(Denied::Unauthenticated))),
         Err(d) => Err(denied(d)),
+    }
+}
+
+/// The key's row, read once more on a fresh connection if the pooled one turns out dead (the
+/// database restarted: the pool's other idle connections are dropped too).
+async fn read_key(state: &AppState, key: &ApiKey) -> Result<Option<ResolvedKey>, ApiError> {
+    let once = || async {
+        let db = state.pool.get().await?;
+        store::resolve(&db, key.key_id())
+            .await
+            .map_err(ApiError::internal)
+    };
+    match once().await {
+        Err(e) if e.is_unreachable() => {
+            layers_db::forget_idle(&state.pool);
+            once().await
+        }
+        done => done,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
@@ -52,6 +52,8 @@ pub enum Code {
     PlatformError,
     PlatformNotConfigured,
     KillSwitch,
+    /// The database cannot be reached; always with `Retry-After`.
+    ServiceUnavailable,
 }
 
 impl Code {
@@ -73,7 +75,9 @@ impl Code {
             Code::RateLimited | Code::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Code::PlatformError => StatusCode::BAD_GATEWAY,
-            Code::PlatformNotConfigured | Code::KillSwitch => StatusCode::SERVICE_UNAVAILABLE,
+            Code::PlatformNotConfigured | Code::KillSwitch | Code::ServiceUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -100,6 +104,7 @@ impl Code {
             Code::PlatformError => "PLATFORM_ERROR",
             Code::PlatformNotConfigured => "PLATFORM_NOT_CONFIGURED",
             Code::KillSwitch => "KILL_SWITCH",
+            Code::ServiceUnavailable => "SERVICE_UNAVAILABLE",
         }
     }
 }
@@ -176,15 +181,34 @@ impl ApiError {
         ApiError::new(Code::Conflict, message).with_reason(reason)
     }
 
-    /// An unexpected failure: logged with its cause chain, answered as an opaque 500.
+    /// An unexpected failure: logged with its cause chain, answered as an opaque 500 — or, when
+    /// the cause is that the database cannot be reached (refused, killed, restarting, no
+    /// connection in time), as 503 `SERVICE_UNAVAILABLE` with `Retry-After`: the request may
+    /// simply be retried.
     pub fn internal(source: impl Into<Source>) -> ApiError {
+        let source = source.into();
+        if layers_db::is_unreachable(source.as_ref()) {
+            return ApiError {
+                source: Some(source),
+                ..ApiError::new(
+                    Code::ServiceUnavailable,
+                    "the database is unavailable for a moment; nothing was written: retry in a second",
+                )
+                .with_header(RETRY_AFTER, HeaderValue::from_static("1"))
+            };
+        }
         ApiError {
-            source: Some(source.into()),
+            source: Some(source),
             ..ApiError::new(
                 Code::Internal,
                 "something went wrong on our side; retry later or contact support with the request id",
             )
         }
+    }
+
+    /// Whether this error says the database cannot be reached (see [`ApiError::internal`]).
+    pub fn is_unreachable(&self) -> bool {
+        self.code == Code::ServiceUnavailable
     }
 
     pub fn with_reason(mut self, reason: &'static str) -> ApiError {
@@ -272,8 +296,12 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Some(source) = &self.source {
-            tracing::error!(error = %chain(source.as_ref()), "unexpected error");
+        match &self.source {
+            Some(source) if self.is_unreachable() => {
+                tracing::warn!(error = %chain(source.as_ref()), "the database is unavailable");
+            }
+            Some(source) => tracing::error!(error = %chain(source.as_ref()), "unexpected error"),
+            None => {}
         }
         let mut error = json!({
             "code": self.code.as_str(),

@@ -178,7 +178,7 @@ struct ErrorCode;
 
 /// Every [`Code`]; the match in [`listed`] has no wildcard, so a new code does not compile
 /// until it is listed here too.
-const CODES: [Code; 21] = [
+const CODES: [Code; 22] = [
     Code::ValidationError,
     Code::Unauthenticated,
     Code::PaymentRequired,
@@ -200,6 +200,7 @@ const CODES: [Code; 21] = [
     Code::PlatformError,
     Code::PlatformNotConfigured,
     Code::KillSwitch,
+    Code::ServiceUnavailable,
 ];
 
 #[allow(dead_code)] // a compile-time check
@@ -225,7 +226,8 @@ fn listed(code: Code) {
         | Code::Internal
         | Code::PlatformError
         | Code::PlatformNotConfigured
-        | Code::KillSwitch => {}
+        | Code::KillSwitch
+        | Code::ServiceUnavailable => {}
     }
 }
 

@@ -357,3 +357,76 @@ pub async fn fake_generator(status: u16) -> wiremock::MockServer {
         .await;
     server
 }
+
+/// A TCP proxy to the test PostgreSQL server that can be cut: [`DbProxy::cut`] closes every
+/// connection through it and refuses new ones, [`DbProxy::restore`] accepts again, as a database
+/// restart looks from the gateway.
+#[derive(Debug)]
+pub struct DbProxy {
+    pub port: u16,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl DbProxy {
+    /// A proxy on 127.0.0.1 to the server behind `database_url`.
+    pub async fn start(database_url: &str) -> DbProxy {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::Arc;
+        let url = reqwest::Url::parse(database_url).expect("a database URL");
+        let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(AtomicBool::new(true));
+        let generation = Arc::new(AtomicU64::new(0));
+        let (is_open, current) = (open.clone(), generation.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !is_open.load(Ordering::SeqCst) {
+                    continue; // dropped: the gateway sees its connection closed at once
+                }
+                let born = current.load(Ordering::SeqCst);
+                let (upstream, current) = (upstream.clone(), current.clone());
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let cut = async {
+                        while current.load(Ordering::SeqCst) == born {
+                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut => {}
+                    }
+                });
+            }
+        });
+        DbProxy {
+            port,
+            open,
+            generation,
+        }
+    }
+
+    /// `database_url` with its host and port replaced by this proxy's.
+    pub fn url(&self, database_url: &str) -> String {
+        let mut url = reqwest::Url::parse(database_url).unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(self.port)).unwrap();
+        url.to_string()
+    }
+
+    /// Closes every connection through the proxy and refuses new ones.
+    pub fn cut(&self) {
+        use std::sync::atomic::Ordering;
+        self.open.store(false, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Accepts connections again.
+    pub fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}

@@ -20,7 +20,7 @@ use thiserror::Error;
 use tokio::sync::Notify;
 use tokio_postgres::AsyncMessage;
 
-pub use deadpool_postgres::{GenericClient, Object as Client, Pool};
+pub use deadpool_postgres::{GenericClient, Object as Client, Pool, PoolError};
 pub use tokio_postgres;
 
 #[cfg(feature = "testing")]
@@ -151,6 +151,51 @@ pub fn migrations_fingerprint() -> u64 {
         .fold(0xcbf2_9ce4_8422_2325_u64, |acc, m| {
             (acc ^ m.checksum()).wrapping_mul(0x0100_0000_01b3)
         })
+}
+
+/// `true` when `err` (or anything in its cause chain) says the database could not be reached or
+/// the connection died under the caller: refused or timed-out connects, a connection the server
+/// closed or killed (a restart), SQLSTATE class 08 and the shutdown codes 57P01–57P03, or no
+/// pooled connection within the pool's wait. A caller answers such an error "unavailable, retry
+/// later", not "internal error".
+pub fn is_unreachable(err: &(dyn std::error::Error + 'static)) -> bool {
+    fn postgres(e: &tokio_postgres::Error) -> bool {
+        e.is_closed()
+            || e.code().is_some_and(|c| {
+                c.code().starts_with("08") || matches!(c.code(), "57P01" | "57P02" | "57P03")
+            })
+            || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+    }
+    fn pool(e: &PoolError) -> bool {
+        match e {
+            PoolError::Backend(e) => postgres(e),
+            PoolError::Timeout(_) | PoolError::Closed => true,
+            _ => false,
+        }
+    }
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let found = e
+            .downcast_ref::<tokio_postgres::Error>()
+            .is_some_and(postgres)
+            || e.downcast_ref::<Arc<tokio_postgres::Error>>()
+                .is_some_and(|e| postgres(e))
+            || e.downcast_ref::<PoolError>().is_some_and(pool)
+            || e.downcast_ref::<Arc<PoolError>>().is_some_and(|e| pool(e))
+            || e.is::<std::io::Error>();
+        if found {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Drops the pool's idle connections (those in use are dropped when they come back broken):
+/// after a connection turned out dead, the others to the same server are likely dead too, and
+/// the next checkouts should open fresh ones rather than find out one by one.
+pub fn forget_idle(pool: &Pool) {
+    pool.retain(|_, _| false);
 }
 
 /// `true` when the error is a unique-constraint violation (SQLSTATE 23505).

@@ -124,12 +124,25 @@ impl Limiter {
         }
     }
 
+    /// One `layers_admit` call. A pooled connection that turns out dead (the database
+    /// restarted) is dropped with the pool's other idle ones and the call made once more on a
+    /// fresh one: nothing was decided on the dead one.
     async fn call(&self, r: &Request, n: usize) -> Result<BatchOutcome> {
+        match self.call_once(r, n).await {
+            Err(e) if layers_db::is_unreachable(&e) => {
+                layers_db::forget_idle(&self.pool);
+                self.call_once(r, n).await
+            }
+            done => done,
+        }
+    }
+
+    async fn call_once(&self, r: &Request, n: usize) -> Result<BatchOutcome> {
         let db = self
             .pool
             .get()
             .await
-            .map_err(|e| Error::Pool(e.to_string()))?;
+            .map_err(|e| Error::Pool(Arc::new(e)))?;
         let db_err = |e| Error::Db(Arc::new(e));
         let statement = db
             .prepare_cached("SELECT now_us, base_us, granted, usage_before FROM layers_admit($1, $2, $3, $4, $5, $6)")

@@ -55,10 +55,10 @@ use thiserror::Error;
 #[cfg(feature = "store")]
 #[derive(Debug, Clone, Error)]
 pub enum Error {
-    #[error("could not get a database connection: {0}")]
-    Pool(String),
-    #[error("rate-limit query failed: {0}")]
-    Db(Arc<tokio_postgres::Error>),
+    #[error("could not get a database connection")]
+    Pool(#[source] Arc<layers_db::PoolError>),
+    #[error("rate-limit query failed")]
+    Db(#[source] Arc<tokio_postgres::Error>),
     #[error("the rate limiter stopped before answering")]
     Gone,
 }

@@ -14,6 +14,7 @@ mod limits;
 mod live_platforms;
 mod metrics;
 mod openapi;
+mod outage;
 mod projects;
 mod publishing;
 mod security;
