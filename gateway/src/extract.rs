@@ -79,6 +79,50 @@ fn invalid_body(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError 
     ApiError::validation(&field, format!("{field}: {message}"))
 }
 
+/// 400 naming the field when a string of the body holds a NUL character (`\u0000`), which no
+/// text of this API may carry (PostgreSQL cannot store it either). Only a body whose bytes
+/// mention `\u0000` is looked at closely.
+fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Ok(());
+    }
+    fn find(value: &serde_json::Value, path: &mut Vec<String>) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().enumerate().any(|(i, v)| {
+                path.push(format!("[{i}]"));
+                let found = find(v, path);
+                if !found {
+                    path.pop();
+                }
+                found
+            }),
+            serde_json::Value::Object(fields) => fields.iter().any(|(k, v)| {
+                path.push(format!(".{k}"));
+                let found = k.contains('\0') || find(v, path);
+                if !found {
+                    path.pop();
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(()); // the parser that follows says what is wrong
+    };
+    let mut path = Vec::new();
+    if !find(&value, &mut path) {
+        return Ok(());
+    }
+    let field = path.concat();
+    let field = field.trim_start_matches('.');
+    Err(ApiError::validation(
+        field,
+        format!("{}: must not contain the NUL character", quote(field)),
+    ))
+}
+
 /// Parses a JSON body already read into memory. Every body of this API is a JSON object; an
 /// array (which serde would otherwise accept for a struct, field by field) is refused.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -88,6 +132,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "request body must be a JSON object, not an array",
         ));
     }
+    refuse_nul(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(invalid_body)?;
     de.end().map_err(|e| {

@@ -38,6 +38,9 @@ impl Default for Limit {
 pub struct Page<T, C> {
     pub items: Vec<T>,
     pub next: Option<C>,
+    /// The cursor that follows each item, so that a caller may end the page earlier (the
+    /// gateway does, to bound a page's bytes).
+    pub cursors: Vec<C>,
 }
 
 impl<T, C> Page<T, C> {
@@ -45,12 +48,17 @@ impl<T, C> Page<T, C> {
     pub fn from_overfetch(mut rows: Vec<T>, limit: Limit, cursor_of: impl Fn(&T) -> C) -> Self {
         let more = rows.len() > usize::from(limit.get());
         rows.truncate(usize::from(limit.get()));
+        let cursors: Vec<C> = rows.iter().map(&cursor_of).collect();
         let next = if more {
-            rows.last().map(cursor_of)
+            rows.last().map(&cursor_of)
         } else {
             None
         };
-        Page { items: rows, next }
+        Page {
+            items: rows,
+            next,
+            cursors,
+        }
     }
 }
 
@@ -74,6 +82,7 @@ mod tests {
         let page = Page::from_overfetch(vec![1, 2, 3], limit, |n| *n);
         assert_eq!(page.items, vec![1, 2]);
         assert_eq!(page.next, Some(2));
+        assert_eq!(page.cursors, vec![1, 2]);
         let last = Page::from_overfetch(vec![1, 2], limit, |n| *n);
         assert_eq!(last.next, None);
     }

@@ -502,3 +502,26 @@ async fn an_event_is_not_written_when_the_ending_rolls_back() {
     assert!(job_events(&f).await.is_empty());
     assert_eq!(f.job(EnvKind::Live, queued).await.status, JobStatus::Queued);
 }
+
+#[test]
+fn results_are_bounded_per_field_per_list_and_in_all() {
+    let big = "é".repeat(1_000_000);
+    let capped = worker::bounded(json!({ "facts": { "name": big, "title": big, "n": 3 } }));
+    let name = capped["facts"]["name"].as_str().unwrap();
+    assert!(
+        name.len() <= worker::MAX_FIELD_BYTES + '…'.len_utf8(),
+        "{}",
+        name.len()
+    );
+    assert!(name.ends_with('…'));
+    assert_eq!(capped["facts"]["n"], 3);
+    let long_list = worker::bounded(json!({ "topics": vec![1; 10_000] }));
+    assert_eq!(
+        long_list["topics"].as_array().unwrap().len(),
+        worker::MAX_LIST_ITEMS
+    );
+    let many = worker::bounded(json!({ "parts": vec!["x".repeat(4_000); 90] }));
+    assert_eq!(many["truncated"], true);
+    let small = json!({ "source": "website", "facts": { "name": "Acme" } });
+    assert_eq!(worker::bounded(small.clone()), small);
+}

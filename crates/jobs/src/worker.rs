@@ -329,6 +329,7 @@ impl Worker {
             .await
             .map_err(|e| crate::Error::Corrupt(format!("no database connection: {e}")))?;
         if let Ok(result) = outcome {
+            let result = &bounded(result.clone());
             // A job whose cancel was answered 202 ends canceled even when its work got done:
             // the cancel's promise stands (and a refund is owed only if nothing was spent
             // outside). No longer ours (its lease passed and another worker took it): nothing
@@ -403,6 +404,47 @@ impl Worker {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The most bytes one string of a job's result keeps (a fact read from a page, say).
+pub const MAX_FIELD_BYTES: usize = 4 * 1024;
+/// The most items one list of a job's result keeps.
+pub const MAX_LIST_ITEMS: usize = 100;
+/// The most bytes a job's result may take; a larger one is replaced by a note saying so.
+pub const MAX_RESULT_BYTES: usize = 64 * 1024;
+
+/// `result` within bounds: whatever a third party answered (a 2 MB `<title>`), a job's result
+/// stays small enough to store, list and send in events.
+pub fn bounded(mut result: serde_json::Value) -> serde_json::Value {
+    fn cap(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) if s.len() > MAX_FIELD_BYTES => {
+                let mut cut = MAX_FIELD_BYTES;
+                while !s.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                s.truncate(cut);
+                s.push('…');
+            }
+            serde_json::Value::Array(items) => {
+                items.truncate(MAX_LIST_ITEMS);
+                items.iter_mut().for_each(cap);
+            }
+            serde_json::Value::Object(fields) => fields.values_mut().for_each(cap),
+            _ => {}
+        }
+    }
+    cap(&mut result);
+    let size = serde_json::to_vec(&result)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_RESULT_BYTES {
+        return json!({
+            "truncated": true,
+            "message": format!("the result was larger than {MAX_RESULT_BYTES} bytes"),
+        });
+    }
+    result
 }
 
 /// A running worker.

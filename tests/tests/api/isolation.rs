@@ -194,3 +194,48 @@ async fn a_trickling_url_upload_holds_no_connection_or_transaction() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_nul_character_in_any_text_is_a_400_naming_the_field() {
+    let app = layers_tests::spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let project = app.project_id(&key, "Nul").await;
+    for (path, body, field) in [
+        (
+            format!("/v1/projects/{project}/content"),
+            json!({ "format": "image", "hook": "a\u{0}b" }),
+            "hook",
+        ),
+        (
+            format!("/v1/projects/{project}/influencers"),
+            json!({ "name": "Ana", "description": "x\u{0}" }),
+            "description",
+        ),
+        (
+            "/v1/webhook-endpoints".to_owned(),
+            json!({ "url": "https://example.com/h", "description": "\u{0}" }),
+            "description",
+        ),
+        (
+            format!("/v1/projects/{project}/content/upload"),
+            json!({ "urls": ["https://example.com/a.jpg"], "caption": "ok", "hook": ["x"] }),
+            "hook",
+        ),
+    ] {
+        let body = body.to_string().replace("[\"x\"]", "\"x\\u0000\"");
+        let res = app
+            .request(reqwest::Method::POST, &path, Some(&key))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let error = assert_error(res, 400, "VALIDATION_ERROR").await;
+        assert_eq!(error["details"]["field"], field, "{path}");
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM content_containers").await,
+        0
+    );
+    assert_eq!(app.count("SELECT count(*) FROM influencers").await, 0);
+}

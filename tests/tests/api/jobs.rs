@@ -422,6 +422,10 @@ async fn a_literal_private_address_is_refused_at_once_when_private_networks_are_
     for url in [
         "http://127.0.0.1:9/",
         "http://169.254.169.254/latest",
+        "http://169.254.1.1/",
+        "http://192.0.2.10/",
+        "http://[::ffff:0:7f00:1]/",
+        "http://[2001::1]/",
         "http://[::1]/",
     ] {
         let error = assert_error(
@@ -592,4 +596,53 @@ async fn work_under_an_unknown_archived_or_foreign_project_starts_nothing() {
     assert_eq!(error["reason"], "project_archived");
     assert_eq!(app.count("SELECT count(*) FROM jobs").await, 0);
     assert_eq!(credits(&app, &key).await["balance"], 10);
+}
+
+#[tokio::test]
+async fn a_page_with_a_huge_title_leaves_a_bounded_job_result() {
+    let page = MockServer::start().await;
+    let title = "T".repeat(1_900_000);
+    Mock::given(method("GET"))
+        .and(path("/huge"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html")
+                .set_body_string(format!("<html><head><title>{title}</title></head></html>")),
+        )
+        .mount(&page)
+        .await;
+    let app = spawn_app().await;
+    let key = funded_key(&app, Env::Live, 10).await;
+    let project = app.project_id(&key, "Huge").await;
+    let started: Value = ingest(
+        &app,
+        &key,
+        &project,
+        "website",
+        json!({ "url": format!("{}/huge", page.uri()) }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let (job, _) = settled(&app, &key, started["jobId"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "succeeded", "{}", &job.to_string()[..200]);
+    let name = job["result"]["facts"]["name"].as_str().unwrap();
+    assert!(name.len() <= 4 * 1024 + 3, "{}", name.len());
+    assert!(job.to_string().len() < 64 * 1024);
+    // and so is every list that carries it, and its event
+    let listed = app
+        .get("/v1/jobs?limit=100", &key)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.len() < 64 * 1024, "{}", listed.len());
+    let events = app
+        .get("/v1/events?type=job.succeeded", &key)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(events.len() < 64 * 1024, "{}", events.len());
 }
