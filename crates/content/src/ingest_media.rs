@@ -273,6 +273,67 @@ impl Intake {
         }
     }
 
+    /// Arranges, in the caller's transaction, for what a live direct-upload session stores to be
+    /// deleted if it expires unfinalized: a durable `upload_expire` job at its expiry. The
+    /// sandbox stores nothing and queues nothing.
+    pub async fn expire_later(
+        &self,
+        db: &impl layers_db::GenericClient,
+        session: &crate::UploadSession,
+    ) -> Result<(), layers_jobs::Error> {
+        if let Intake::Live(_) = self {
+            let job = layers_jobs::NewJob {
+                id: layers_jobs::JobId::new(),
+                organization_id: session.organization_id,
+                project_id: Some(session.project_id),
+                api_key_id: None,
+                env: session.env,
+                kind: crate::EXPIRE_UPLOAD.to_owned(),
+                payload: serde_json::json!({ "uploadId": session.id.to_string() }),
+                credits_charged: 0,
+                operation: None,
+            };
+            layers_jobs::enqueue_at(db, &job, Some(session.expires_at)).await?;
+        }
+        Ok(())
+    }
+
+    /// The `upload_expire` job: deletes the stored files of a session that expired without
+    /// being finalized (no connection is held while storage is called), then forgets them.
+    pub async fn expire(
+        &self,
+        job: &layers_jobs::Job,
+        control: &layers_jobs::Control,
+    ) -> Result<serde_json::Value, layers_jobs::Failure> {
+        use layers_jobs::Failure;
+        let Intake::Live(live) = self else {
+            return Ok(serde_json::json!({ "deleted": 0 }));
+        };
+        let id = job.payload["uploadId"]
+            .as_str()
+            .and_then(|s| crate::UploadId::parse(s).ok())
+            .ok_or_else(|| Failure::Permanent("the job names no upload".into()))?;
+        let db_failure =
+            |e: &dyn std::fmt::Display| Failure::Transient(format!("the database failed: {e}"));
+        let keys = {
+            let db = control.pool().get().await.map_err(|e| db_failure(&e))?;
+            crate::uploads::expired_files(&db, id)
+                .await
+                .map_err(|e| db_failure(&e))?
+        };
+        for key in &keys {
+            live.storage
+                .delete(key)
+                .await
+                .map_err(|e| Failure::Transient(format!("could not delete {key}: {e}")))?;
+        }
+        let db = control.pool().get().await.map_err(|e| db_failure(&e))?;
+        crate::uploads::forget_files(&db, id)
+            .await
+            .map_err(|e| db_failure(&e))?;
+        Ok(serde_json::json!({ "uploadId": id.to_string(), "deleted": keys.len() }))
+    }
+
     /// The live intake, for a PUT: `None` in the sandbox, whose upload URLs are inert.
     pub fn live(&self) -> Option<&MediaIntake> {
         match self {

@@ -33,5 +33,6 @@ pub use store::{
 };
 #[cfg(feature = "store")]
 pub use uploads::{
-    record_file, sandbox_kind, upload_format, upload_session, DeclaredFile, UploadId, UploadSession,
+    record_file, sandbox_kind, upload_format, upload_session, DeclaredFile, UploadId,
+    UploadSession, EXPIRE_UPLOAD,
 };

@@ -89,7 +89,10 @@ pub struct UploadSession {
 }
 
 impl Content {
-    /// How many live uploads the project made this UTC month (sandbox uploads never count).
+    /// How many live uploads the project made this UTC month (sandbox uploads never count): its
+    /// uploaded containers, and its direct-upload sessions not finalized (yet, or ever: a
+    /// session counts from its creation, so that sessions never finalized cannot store without
+    /// bound).
     pub async fn uploads_this_month(
         &self,
         db: &impl GenericClient,
@@ -97,9 +100,14 @@ impl Content {
     ) -> Result<i64> {
         let row = layers_db::cached::query_one(
             db,
-            "SELECT count(*) FROM content_containers \
-             WHERE project_id = $1 AND source = 'uploaded' AND NOT is_sandbox \
-               AND created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+            "WITH month AS (SELECT date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' \
+                                AS start) \
+             SELECT (SELECT count(*) FROM content_containers, month \
+                     WHERE project_id = $1 AND source = 'uploaded' AND NOT is_sandbox \
+                       AND created_at >= month.start) \
+                  + (SELECT count(*) FROM upload_sessions, month \
+                     WHERE project_id = $1 AND NOT is_sandbox AND container_id IS NULL \
+                       AND created_at >= month.start)",
             &[&project_id],
         )
         .await?;
@@ -361,8 +369,38 @@ async fn read_session(
     })
 }
 
+/// The job kind that deletes what an unfinalized live session stored once it expires.
+pub const EXPIRE_UPLOAD: &str = "upload_expire";
+
+/// The storage keys of a session's files, if it expired without being finalized (none
+/// otherwise).
+pub async fn expired_files(db: &impl GenericClient, id: UploadId) -> Result<Vec<String>> {
+    let rows = layers_db::cached::query(
+        db,
+        "SELECT f.storage_key FROM upload_files f JOIN upload_sessions s ON s.id = f.session_id \
+         WHERE s.id = $1 AND s.container_id IS NULL AND s.expires_at <= now() \
+           AND f.storage_key IS NOT NULL",
+        &[&id.as_uuid()],
+    )
+    .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Forgets the stored files of a session that expired without being finalized (their objects
+/// were deleted).
+pub async fn forget_files(db: &impl GenericClient, id: UploadId) -> Result<u64> {
+    Ok(layers_db::cached::execute(
+        db,
+        "UPDATE upload_files f SET storage_key = NULL FROM upload_sessions s \
+         WHERE f.session_id = $1 AND s.id = f.session_id AND s.container_id IS NULL \
+           AND s.expires_at <= now() AND f.storage_key IS NOT NULL",
+        &[&id.as_uuid()],
+    )
+    .await?)
+}
+
 /// Records a file's stored bytes (after they were checked), unless the session was finalized
-/// meanwhile; answers whether it was recorded.
+/// or expired meanwhile; answers whether it was recorded.
 pub async fn record_file(
     db: &impl GenericClient,
     id: UploadId,
@@ -376,7 +414,7 @@ pub async fn record_file(
         "UPDATE upload_files f SET storage_key = $3, width = $4, height = $5, received_at = now() \
          FROM upload_sessions s \
          WHERE f.session_id = $1 AND f.index = $2 AND s.id = f.session_id \
-           AND s.container_id IS NULL",
+           AND s.container_id IS NULL AND s.expires_at > now()",
         &[
             &id.as_uuid(),
             &(index as i32),

@@ -229,6 +229,10 @@ impl Environments {
             )
             .handle(layers_metrics::SYNC, Arc::new(SyncJobs(self.clone())))
             .handle(layers_social::REFRESH, Arc::new(RefreshJobs(self.clone())))
+            .handle(
+                layers_content::EXPIRE_UPLOAD,
+                Arc::new(ExpireUploads(self.clone())),
+            )
     }
 }
 
@@ -273,6 +277,15 @@ impl Handler for RefreshJobs {
                 )),
             }
         })
+    }
+}
+
+/// Deletes what an expired upload session stored, with the intake of the job's environment.
+struct ExpireUploads(Environments);
+
+impl Handler for ExpireUploads {
+    fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a> {
+        Box::pin(async move { self.0.get(job.env).intake.expire(job, control).await })
     }
 }
 

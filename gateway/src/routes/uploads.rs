@@ -353,6 +353,7 @@ async fn start_session(
             expires_at,
         )
         .await?;
+    env.intake.expire_later(&*tx, &session).await?;
     let base = &state.settings.public_base_url;
     let targets = session
         .files

@@ -239,3 +239,102 @@ async fn a_nul_character_in_any_text_is_a_400_naming_the_field() {
     );
     assert_eq!(app.count("SELECT count(*) FROM influencers").await, 0);
 }
+
+/// Files stored under the test's storage directory.
+fn stored_files(app: &TestApp) -> usize {
+    fn walk(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            walk(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    walk(
+        &std::env::temp_dir()
+            .join("layers-test-media")
+            .join(&app.db.name),
+    )
+}
+
+#[tokio::test]
+async fn upload_sessions_count_against_the_quota_from_their_creation() {
+    let app = spawn_app_with(|s| s.upload_quota_per_project = 2).await;
+    let key = app.partner_key(Env::Live).await;
+    let project = app.project_id(&key, "Quota").await;
+    put_url(&app, &key, &project, 10).await;
+    put_url(&app, &key, &project, 10).await;
+    let res = app
+        .post(
+            &format!("/v1/projects/{project}/content/uploads"),
+            &key,
+            &json!({ "files": [{ "filename": "a.jpg", "contentType": "image/jpeg", "sizeBytes": 10 }] }),
+        )
+        .await;
+    let error = assert_error(res, 429, "QUOTA_EXCEEDED").await;
+    assert_eq!(error["reason"], "upload_quota");
+    // the sandbox never counts
+    let sandbox = app.partner_key(Env::Sandbox).await;
+    let theirs = app.project_id(&sandbox, "Quota").await;
+    for _ in 0..3 {
+        put_url(&app, &sandbox, &theirs, 10).await;
+    }
+}
+
+#[tokio::test]
+async fn an_expired_session_s_stored_files_are_deleted_by_its_job() {
+    let app = layers_tests::spawn_app().await;
+    let key = app.partner_key(Env::Live).await;
+    let project = app.project_id(&key, "Expiry").await;
+    let jpeg = layers_content::file("image/sample-1.jpg").unwrap().0;
+    let url = put_url(&app, &key, &project, jpeg.len()).await;
+    let res = app
+        .http
+        .put(url)
+        .header("content-type", "image/jpeg")
+        .body(jpeg.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(stored_files(&app), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs WHERE kind = 'upload_expire' AND status = 'queued'")
+            .await,
+        1
+    );
+    // the hour passes
+    let c = app.client().await;
+    c.batch_execute(
+        "UPDATE upload_sessions SET expires_at = now() - interval '1 second'; \
+         UPDATE jobs SET run_at = now() WHERE kind = 'upload_expire'",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    while app
+        .count("SELECT count(*) FROM jobs WHERE kind = 'upload_expire' AND status = 'succeeded'")
+        .await
+        == 0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the expiry job did not run"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stored_files(&app), 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM upload_files WHERE storage_key IS NOT NULL")
+            .await,
+        0
+    );
+}
