@@ -165,6 +165,11 @@ pub async fn envelope(
     if let Ok(value) = HeaderValue::from_str(&id) {
         outcome.headers_mut().insert(REQUEST_ID, value);
     }
+    // no answer of ours is ever to be sniffed into another type (media, fixtures, errors)
+    outcome.headers_mut().insert(
+        actix_web::http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     let _entered = span.enter();
     tracing::info!(
         status = outcome.status().as_u16(),

@@ -91,8 +91,10 @@ fn hash_key() -> hmac::Key {
     hmac::Key::new(hmac::HMAC_SHA256, b"layers-partner-api/key-secret/v1")
 }
 
-/// The stored form of a secret: HMAC-SHA256 under a fixed domain key.
-#[derive(Clone, PartialEq, Eq)]
+/// The stored form of a secret: HMAC-SHA256 under a fixed domain key. Deliberately without
+/// `PartialEq`: the only comparison is ring's constant-time verification, and a `==` that
+/// would leak timing does not compile (a test holds this).
+#[derive(Clone)]
 pub struct SecretHash(Vec<u8>);
 
 impl SecretHash {
@@ -205,6 +207,27 @@ mod tests {
     use ring::rand::SystemRandom;
 
     const GOOD: &str = "lp_test_AB23CD45EF67GH89_abcdefghijABCDEFGHIJ0123456789abcdefghij";
+
+    /// Says whether `T` implements `PartialEq`, at compile time: the inherent constant applies
+    /// only when the bound holds, the trait's default otherwise.
+    struct Probe<T>(std::marker::PhantomData<T>);
+    trait NotComparable {
+        const COMPARABLE: bool = false;
+    }
+    impl<T> NotComparable for Probe<T> {}
+    impl<T: PartialEq> Probe<T> {
+        #[allow(dead_code)]
+        const COMPARABLE: bool = true;
+    }
+
+    #[test]
+    fn a_secret_hash_cannot_be_compared_with_eq() {
+        assert!(Probe::<Vec<u8>>::COMPARABLE, "the probe itself works");
+        assert!(
+            !Probe::<SecretHash>::COMPARABLE,
+            "SecretHash must not implement PartialEq: compare with verify, in constant time"
+        );
+    }
 
     #[test]
     fn parses_a_well_formed_key() {

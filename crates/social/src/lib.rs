@@ -333,9 +333,11 @@ pub async fn complete_sandbox(
 ) -> Result<Account> {
     let row = layers_db::cached::query_opt(
         db,
-        "SELECT organization_id, project_id, api_key_id, is_sandbox, platform, \
-             social_account_id, expires_at > now() \
-         FROM oauth_states WHERE state_hash = $1 FOR UPDATE",
+        "SELECT s.organization_id, s.project_id, s.api_key_id, s.is_sandbox, s.platform, \
+             s.social_account_id, \
+             s.expires_at > now() AND k.revoked_at IS NULL AND k.killed_at IS NULL \
+         FROM oauth_states s JOIN api_keys k ON k.id = s.api_key_id \
+         WHERE s.state_hash = $1 FOR UPDATE OF s",
         &[&state_hash(token)],
     )
     .await?
@@ -351,6 +353,10 @@ pub async fn complete_sandbox(
     if !is_sandbox {
         return Err(Error::EnvironmentMismatch(EnvKind::Live));
     }
+    // good for its 15 minutes, while the key that minted it may still act (replays too)
+    if !live {
+        return Err(Error::UnknownState);
+    }
     if let Some(id) = done {
         // a replay: the same account, nothing written
         let row = layers_db::cached::query_one(
@@ -360,9 +366,6 @@ pub async fn complete_sandbox(
         )
         .await?;
         return account(&row);
-    }
-    if !live {
-        return Err(Error::UnknownState);
     }
     if platform != minted_for.as_str() {
         return Err(Error::WrongPlatform(minted_for.as_str()));

@@ -188,6 +188,12 @@ impl Vault {
         if found.is_sandbox {
             return Err(Error::EnvironmentMismatch(EnvKind::Sandbox).into());
         }
+        // A state is good for its 15 minutes, and only while the key that minted it may still
+        // act: an expired state, or one whose key was revoked or killed since, completes
+        // nothing and replays nothing.
+        if !found.live {
+            return Err(Error::UnknownState.into());
+        }
         if let Some(id) = found.social_account_id {
             let db = pool.get().await.map_err(db_unavailable)?;
             let done = account_by_id(&db, id).await?;
@@ -195,9 +201,6 @@ impl Vault {
                 account: done,
                 redirect_uri: found.redirect_uri,
             });
-        }
-        if !found.live {
-            return Err(Error::UnknownState.into());
         }
         if let Some((error, description)) = denied {
             // the state is spent: a denial cannot be completed later
@@ -517,9 +520,10 @@ struct FoundState {
 async fn read_state(db: &impl GenericClient, token: &str) -> Result<FoundState> {
     let row = layers_db::cached::query_opt(
         db,
-        "SELECT organization_id, project_id, api_key_id, is_sandbox, platform, redirect_uri, \
-             code_verifier, social_account_id, expires_at > now() \
-         FROM oauth_states WHERE state_hash = $1",
+        "SELECT s.organization_id, s.project_id, s.api_key_id, s.is_sandbox, s.platform, \
+             s.redirect_uri, s.code_verifier, s.social_account_id, \
+             s.expires_at > now() AND k.revoked_at IS NULL AND k.killed_at IS NULL \
+         FROM oauth_states s JOIN api_keys k ON k.id = s.api_key_id WHERE s.state_hash = $1",
         &[&state_hash(token)],
     )
     .await?

@@ -130,15 +130,7 @@ async fn oauth_url(
     let project = path_id(&path, "project", ProjectId::parse)?;
     let platform = platform_of(&body.platform)?;
     if let Some(uri) = &body.redirect_uri {
-        let ok = uri.len() <= 2048
-            && layers_outbound::Url::parse(uri)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-        if !ok {
-            return Err(ApiError::validation(
-                "redirectUri",
-                "redirectUri must be an http or https URL",
-            ));
-        }
+        check_redirect_uri(uri)?;
     }
     env.projects
         .require_active(&*tx, auth.organization_id, project)
@@ -292,12 +284,37 @@ async fn callback(
             format!(
                 "the user declined the connection ({}{})",
                 quote(&error),
-                description.map(|d| format!(": {d}")).unwrap_or_default()
+                description
+                    .map(|d| format!(": {}", quote(&d)))
+                    .unwrap_or_default()
             ),
         )
         .with_reason("access_denied")
         .with_details(serde_json::json!({ "field": "error" }))),
     }
+}
+
+/// Where a browser may be sent back to with an account id: an `https` URL (or `http` to this
+/// machine, for local development), at most 2048 characters, with no credentials in it and no
+/// fragment (which would swallow the parameters added to it).
+fn check_redirect_uri(uri: &str) -> Result<(), ApiError> {
+    let ok = uri.len() <= 2048
+        && layers_outbound::Url::parse(uri).is_ok_and(|u| {
+            let local = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+            (u.scheme() == "https" || (u.scheme() == "http" && local))
+                && u.host().is_some()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.fragment().is_none()
+        });
+    if ok {
+        return Ok(());
+    }
+    Err(ApiError::validation(
+        "redirectUri",
+        "redirectUri must be an https URL (http only to localhost), without credentials or a \
+         fragment, of at most 2048 characters",
+    ))
 }
 
 /// 302 to `uri` with `pairs` added to its query.

@@ -338,3 +338,22 @@ async fn an_expired_session_s_stored_files_are_deleted_by_its_job() {
         0
     );
 }
+
+#[tokio::test]
+async fn media_and_every_other_answer_say_nosniff() {
+    let app = layers_tests::spawn_app().await;
+    for path in [
+        "/sandbox/image/sample-1.jpg",
+        "/media/x?sig=bad",
+        "/v1/whoami",
+        "/healthz",
+    ] {
+        let res = app
+            .http
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+}

@@ -701,6 +701,7 @@ async fn a_redirect_uri_gets_the_browser_back_with_the_account_or_the_refusal() 
         .map(|r| format!("sa_{}", r.get::<_, uuid::Uuid>(0).simple()))
         .unwrap();
     assert_eq!(query["socialAccountId"], account);
+    let connected = state.to_owned();
 
     // declined with a redirectUri: back there with the error, no exchange
     let minted = oauth_url(
@@ -712,9 +713,13 @@ async fn a_redirect_uri_gets_the_browser_back_with_the_account_or_the_refusal() 
     .await;
     let state = minted["state"].as_str().unwrap();
     let before = calls(&fake, None).await;
+    // a huge error_description is not echoed whole anywhere
+    let huge = "x".repeat(3_000);
     let res = callback(
         &app,
-        &format!("error=access_denied&error_reason=user_denied&error_description=Permissions+error&state={state}"),
+        &format!(
+            "error=access_denied&error_reason=user_denied&error_description={huge}&state={state}"
+        ),
     )
     .await;
     assert_eq!(res.status(), 302);
@@ -723,8 +728,22 @@ async fn a_redirect_uri_gets_the_browser_back_with_the_account_or_the_refusal() 
     assert_eq!(query["error"], "access_denied");
     assert_eq!(query["state"], state);
     assert!(!query.contains_key("socialAccountId"));
+    assert!(location.as_str().len() < 1_000);
     assert_eq!(calls(&fake, None).await, before);
     assert_eq!(app.count("SELECT count(*) FROM social_accounts").await, 1);
+
+    // the completed state answers no more once its 15 minutes are over: two days later, no
+    // redirect with the account id
+    app.client()
+        .await
+        .execute(
+            "UPDATE oauth_states SET expires_at = now() - interval '2 days'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let res = callback(&app, &format!("code=meta-code-2&state={connected}")).await;
+    assert_error(res, 404, "NOT_FOUND").await;
 }
 
 #[tokio::test]
@@ -743,16 +762,17 @@ async fn a_declined_consent_writes_nothing_calls_nothing_and_spends_the_state() 
     let res = callback(
         &app,
         &format!(
-            "error=access_denied&error_reason=user_denied&error_description=Permissions+error&state={state}"
+            "error=access_denied&error_reason=user_denied&error_description=Permissions+error{}&state={state}",
+            "+x".repeat(2_000)
         ),
     )
     .await;
     let error = assert_error(res, 400, "VALIDATION_ERROR").await;
     assert_eq!(error["reason"], "access_denied");
-    assert!(error["message"]
-        .as_str()
-        .unwrap()
-        .contains("Permissions error"));
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("Permissions error"));
+    // the platform's description is quoted, not echoed whole
+    assert!(message.len() < 300, "{}", message.len());
     // the state cannot be completed afterwards
     let res = callback(&app, &format!("code=late-code&state={state}")).await;
     assert_error(res, 404, "NOT_FOUND").await;

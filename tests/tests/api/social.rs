@@ -225,3 +225,67 @@ async fn states_are_checked_and_environments_kept_apart() {
         .get(0);
     assert_eq!(accounts, 0);
 }
+
+#[tokio::test]
+async fn a_redirect_uri_must_be_https_without_credentials_or_fragment() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let project = app.project_id(&key, "Redirects").await;
+    let path = format!("/v1/projects/{project}/social/oauth-url");
+    let mint = |uri: &str| {
+        app.request(reqwest::Method::POST, &path, Some(&key))
+            .json(&json!({ "platform": "instagram", "redirectUri": uri }))
+            .send()
+    };
+    for bad in [
+        "javascript:alert(1)",
+        "http://partner.example/back",
+        "https://user:pass@partner.example/back",
+        "https://partner.example/back#frag",
+        "data:text/html,hi",
+    ] {
+        let error = assert_error(mint(bad).await.unwrap(), 400, "VALIDATION_ERROR").await;
+        assert_eq!(error["details"]["field"], "redirectUri", "{bad}");
+    }
+    for good in [
+        "https://partner.example/back?x=1",
+        "http://localhost:3000/cb",
+    ] {
+        assert_eq!(mint(good).await.unwrap().status(), 200, "{good}");
+    }
+}
+
+#[tokio::test]
+async fn a_state_completes_nothing_once_expired_or_once_its_key_is_revoked() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let project = app.project_id(&key, "States").await;
+    let url = |res: Value| res["url"].as_str().unwrap().to_owned();
+    // completed, then its 15 minutes pass: a replay is 404, not the account
+    let first = url(oauth_url(&app, &key, &project, "instagram")
+        .await
+        .json()
+        .await
+        .unwrap());
+    assert_eq!(complete(&app, &first).await.status(), 200);
+    app.client()
+        .await
+        .execute(
+            "UPDATE oauth_states SET expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_error(complete(&app, &first).await, 404, "NOT_FOUND").await;
+    // minted, then its key is revoked: the state completes nothing
+    let second = url(oauth_url(&app, &key, &project, "instagram")
+        .await
+        .json()
+        .await
+        .unwrap());
+    layers_keys::store::revoke(&app.client().await, key.api_key_id)
+        .await
+        .unwrap();
+    assert_error(complete(&app, &second).await, 404, "NOT_FOUND").await;
+    assert_eq!(app.count("SELECT count(*) FROM social_accounts").await, 1);
+}
