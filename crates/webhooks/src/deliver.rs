@@ -48,9 +48,10 @@ pub struct DeliveryConfig {
     /// Deliveries in flight at once to one endpoint in this process: a slow receiver holds at
     /// most this many of the senders.
     pub per_endpoint: usize,
-    /// Deliveries in flight at once for one organization in this process, over all its
-    /// endpoints: however many endpoints one organization points at a tarpit, the other
-    /// senders stay free for everyone else.
+    /// Deliveries in flight at once for one organization in one environment in this process,
+    /// over all its endpoints: however many endpoints one organization points at a tarpit, the
+    /// other senders stay free for everyone else (and a sandbox tarpit never holds back the
+    /// same organization's live deliveries).
     pub per_organization: usize,
     /// The delay before each attempt, the first counted from the event: its length is the number
     /// of attempts. Every delay after the first varies by up to ±10 % (jitter), so that a
@@ -108,7 +109,8 @@ struct Delivery {
     event_type: EventType,
     body: Vec<u8>,
     endpoint_id: EndpointId,
-    organization_id: uuid::Uuid,
+    /// Whose delivery this is, for fairness: the organization in one environment.
+    tenant: String,
     url: String,
     secret: Vec<u8>,
     previous_secret: Option<Vec<u8>>,
@@ -263,10 +265,12 @@ impl Deliverer {
         let rows = layers_db::cached::query(
             &db,
             "WITH cand AS ( \
-                 SELECT dd.id, ee.organization_id AS org, dd.endpoint_id AS ep, dd.next_attempt_at \
+                 SELECT dd.id, ee.organization_id::text || '/' || ee.is_sandbox::text AS org, \
+                     dd.endpoint_id AS ep, dd.next_attempt_at \
                  FROM webhook_deliveries dd JOIN webhook_endpoints ee ON ee.id = dd.endpoint_id \
                  WHERE dd.status = 'pending' AND dd.next_attempt_at <= now() AND NOT ee.disabled \
-                   AND NOT (ee.organization_id = ANY ($11::uuid[])) \
+                   AND NOT (ee.organization_id::text || '/' || ee.is_sandbox::text \
+                            = ANY ($11::text[])) \
                    AND NOT (dd.endpoint_id = ANY ($12::uuid[])) \
                  ORDER BY dd.next_attempt_at LIMIT $3 FOR UPDATE OF dd SKIP LOCKED), \
              ranked AS ( \
@@ -276,7 +280,7 @@ impl Deliverer {
                      row_number() OVER (PARTITION BY c.ep ORDER BY c.next_attempt_at) \
                          + coalesce(p.n, 0) AS at_ep \
                  FROM cand c \
-                 LEFT JOIN unnest($4::uuid[], $5::int[]) AS o (id, n) ON o.id = c.org \
+                 LEFT JOIN unnest($4::text[], $5::int[]) AS o (id, n) ON o.id = c.org \
                  LEFT JOIN unnest($6::uuid[], $7::int[]) AS p (id, n) ON p.id = c.ep), \
              chosen AS ( \
                  SELECT id FROM ranked WHERE at_org <= $8 AND at_ep <= $9 \
@@ -292,7 +296,8 @@ impl Deliverer {
              FROM chosen, events ev, webhook_endpoints e \
              WHERE d.id = chosen.id AND ev.id = d.event_id AND e.id = d.endpoint_id \
              RETURNING d.status, d.id, d.attempt_count, d.last_attempt, ev.id, ev.type, ev.body, \
-                 e.id, e.organization_id, e.url, e.secret_sealed, \
+                 e.id, e.organization_id::text || '/' || e.is_sandbox::text, e.url, \
+                 e.secret_sealed, \
                  CASE WHEN e.previous_secret_until > now() THEN e.previous_secret_sealed END",
             &[
                 &lease,
@@ -322,7 +327,7 @@ impl Deliverer {
                     event_type: EventType::parse(row.get(5)).map_err(|e| e.to_string())?,
                     body: row.get(6),
                     endpoint_id: EndpointId::from_uuid(row.get(7)),
-                    organization_id: row.get(8),
+                    tenant: row.get(8),
                     url: row.get(9),
                     secret: row.get(10),
                     previous_secret: row.get(11),
@@ -480,16 +485,16 @@ struct InFlight(std::sync::Mutex<InFlightCounts>);
 
 #[derive(Debug, Default)]
 struct InFlightCounts {
-    orgs: HashMap<uuid::Uuid, usize>,
+    orgs: HashMap<String, usize>,
     endpoints: HashMap<uuid::Uuid, usize>,
 }
 
 /// The counts a claim must respect, as arrays for the claim's statement.
 #[derive(Debug, Default)]
 struct Bounds {
-    orgs: Vec<uuid::Uuid>,
+    orgs: Vec<String>,
     org_counts: Vec<i32>,
-    full_orgs: Vec<uuid::Uuid>,
+    full_orgs: Vec<String>,
     endpoints: Vec<uuid::Uuid>,
     endpoint_counts: Vec<i32>,
     full_endpoints: Vec<uuid::Uuid>,
@@ -506,12 +511,12 @@ impl InFlight {
         let counts = self.counts();
         let mut bounds = Bounds::default();
         for (org, n) in &counts.orgs {
-            bounds.orgs.push(*org);
+            bounds.orgs.push(org.clone());
             bounds
                 .org_counts
                 .push(i32::try_from(*n).unwrap_or(i32::MAX));
             if *n >= config.per_organization {
-                bounds.full_orgs.push(*org);
+                bounds.full_orgs.push(org.clone());
             }
         }
         for (endpoint, n) in &counts.endpoints {
@@ -536,9 +541,9 @@ impl InFlight {
 
     /// Counts `delivery` in flight until the returned slot is dropped.
     fn enter(self: &Arc<Self>, delivery: &Delivery) -> Slot {
-        let (org, endpoint) = (delivery.organization_id, delivery.endpoint_id.as_uuid());
+        let (org, endpoint) = (delivery.tenant.clone(), delivery.endpoint_id.as_uuid());
         let mut counts = self.counts();
-        *counts.orgs.entry(org).or_default() += 1;
+        *counts.orgs.entry(org.clone()).or_default() += 1;
         *counts.endpoints.entry(endpoint).or_default() += 1;
         Slot {
             in_flight: self.clone(),
@@ -551,7 +556,7 @@ impl InFlight {
 /// One delivery counted in flight.
 struct Slot {
     in_flight: Arc<InFlight>,
-    org: uuid::Uuid,
+    org: String,
     endpoint: uuid::Uuid,
 }
 
@@ -559,17 +564,16 @@ impl Drop for Slot {
     fn drop(&mut self) {
         let mut guard = self.in_flight.counts();
         let counts = &mut *guard;
-        for (map, key) in [
-            (&mut counts.orgs, self.org),
-            (&mut counts.endpoints, self.endpoint),
-        ] {
-            if let Some(n) = map.get_mut(&key) {
+        fn leave<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
+            if let Some(n) = map.get_mut(key) {
                 *n -= 1;
                 if *n == 0 {
-                    map.remove(&key);
+                    map.remove(key);
                 }
             }
         }
+        leave(&mut counts.orgs, &self.org);
+        leave(&mut counts.endpoints, &self.endpoint);
     }
 }
 

@@ -357,3 +357,271 @@ async fn media_and_every_other_answer_say_nosniff() {
         assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
     }
 }
+
+/// A webhook receiver that accepts, answers a status line and headers, then one byte a second
+/// (a tarpit), counting the requests it took.
+async fn tarpit_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = taken.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = [0u8; 8192];
+                let _ = socket.read(&mut head).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+                    .await;
+                for _ in 0..60 {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if socket.write_all(b"z").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{address}/hook"), taken)
+}
+
+/// The `p` quantile of `samples` (sorted here).
+fn quantile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::test]
+async fn another_tenant_is_served_while_one_runs_every_hostile_pattern_at_once() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let app = spawn_app_with(|s| {
+        s.body_idle_timeout = Duration::from_secs(2);
+        s.body_timeout = Duration::from_secs(4);
+    })
+    .await;
+    let hostile_live = app.partner_key(Env::Live).await;
+    let hostile = app
+        .key_with(
+            hostile_live.org,
+            Env::Sandbox,
+            "*",
+            layers_keys::Tier::Pilot,
+        )
+        .await;
+    let project = app.project_id(&hostile_live, "Hostile").await;
+    let sandbox_project = app.project_id(&hostile, "Hostile").await;
+
+    // a tarpit behind all sixteen of its sandbox endpoints, pinged
+    let (tarpit, _) = tarpit_receiver().await;
+    let mut tarpits = Vec::new();
+    for _ in 0..16 {
+        let res = app
+            .post("/v1/webhook-endpoints", &hostile, &json!({ "url": tarpit }))
+            .await;
+        let created: Value = res.json().await.unwrap();
+        tarpits.push(created["id"].as_str().unwrap().to_owned());
+    }
+    for id in &tarpits {
+        app.post_empty(&format!("/v1/webhook-endpoints/{id}/test"), &hostile)
+            .await;
+    }
+    // a receiver that answers NUL bytes, on a live endpoint
+    let nul = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"ok\0\0\0".to_vec()))
+        .mount(&nul)
+        .await;
+    let nul_endpoint: Value = app
+        .post(
+            "/v1/webhook-endpoints",
+            &hostile_live,
+            &json!({ "url": format!("{}/nul", nul.uri()) }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let nul_endpoint = nul_endpoint["id"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        app.post_empty(
+            &format!("/v1/webhook-endpoints/{nul_endpoint}/test"),
+            &hostile_live,
+        )
+        .await;
+    }
+    // dripping PUTs and trickling URL uploads
+    let mut drips = Vec::new();
+    for _ in 0..6 {
+        let url = put_url(&app, &hostile_live, &project, 50_000).await;
+        drips.push(dripping_put(&url, 50_000));
+    }
+    let trickle = trickle_server().await;
+    let mut trickles = Vec::new();
+    for _ in 0..4 {
+        let request = app
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/projects/{project}/content/upload"),
+                Some(&hostile_live),
+            )
+            .json(&json!({ "urls": [trickle] }));
+        trickles.push(tokio::spawn(request.send()));
+    }
+    // endpoint churn while its content fans events out to them
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let (app_address, key, stop) = (app.address.clone(), hostile_live.clone(), stop.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut answers = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let created: Value = http
+                    .post(format!("{app_address}/v1/webhook-endpoints"))
+                    .bearer_auth(&key.key)
+                    .json(&json!({ "url": "http://127.0.0.1:9/churn" }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if let Some(id) = created["id"].as_str() {
+                    let res = http
+                        .delete(format!("{app_address}/v1/webhook-endpoints/{id}"))
+                        .bearer_auth(&key.key)
+                        .send()
+                        .await
+                        .unwrap();
+                    answers.push(res.status().as_u16());
+                }
+            }
+            answers
+        })
+    };
+    let generating = {
+        let (app_address, key, project, stop) = (
+            app.address.clone(),
+            hostile.clone(),
+            sandbox_project.clone(),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut statuses = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let res = http
+                    .post(format!("{app_address}/v1/projects/{project}/content"))
+                    .bearer_auth(&key.key)
+                    .json(&json!({ "format": "image" }))
+                    .send()
+                    .await
+                    .unwrap();
+                statuses.push(res.status().as_u16());
+            }
+            statuses
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // the other organization: its requests and its webhook pings
+    let victim = app.partner_key(Env::Sandbox).await;
+    let quick = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&quick)
+        .await;
+    let theirs: Value = app
+        .post(
+            "/v1/webhook-endpoints",
+            &victim,
+            &json!({ "url": format!("{}/quick", quick.uri()) }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let theirs = theirs["id"].as_str().unwrap().to_owned();
+    let mut latencies = Vec::new();
+    let mut deliveries = Vec::new();
+    for i in 0..40 {
+        let started = Instant::now();
+        let res = if i % 2 == 0 {
+            app.get("/v1/projects", &victim).await
+        } else {
+            app.post(
+                "/v1/projects",
+                &victim,
+                &json!({ "name": format!("Victim {i}") }),
+            )
+            .await
+        };
+        assert!(
+            res.status().as_u16() < 500,
+            "{}: {:?}",
+            res.status(),
+            res.text().await
+        );
+        latencies.push(started.elapsed());
+        if i % 10 == 0 {
+            let before = quick.received_requests().await.unwrap().len();
+            let started = Instant::now();
+            let res = app
+                .post_empty(&format!("/v1/webhook-endpoints/{theirs}/test"), &victim)
+                .await;
+            assert_eq!(res.status(), 202);
+            while quick.received_requests().await.unwrap().len() == before {
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "a ping took over 5 s"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            deliveries.push(started.elapsed());
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let p99 = quantile(&mut latencies, 0.99);
+    assert!(
+        p99 < Duration::from_secs(1),
+        "the other tenant's p99 was {p99:?}"
+    );
+    let slowest = quantile(&mut deliveries, 1.0);
+    assert!(
+        slowest < Duration::from_secs(5),
+        "a ping arrived after {slowest:?}"
+    );
+
+    // the hostile organization got clear answers too, never a 500
+    let churned = churn.await.unwrap();
+    assert!(
+        !churned.is_empty() && churned.iter().all(|s| *s == 200),
+        "{churned:?}"
+    );
+    let generated = generating.await.unwrap();
+    assert!(
+        !generated.is_empty() && generated.iter().all(|s| *s == 202),
+        "{generated:?}"
+    );
+    for drip in drips {
+        assert!(drip.await.unwrap().contains("408"));
+    }
+    for trickle in trickles {
+        assert_eq!(trickle.await.unwrap().unwrap().status(), 422);
+    }
+    // the NUL answers were recorded like any other
+    let recorded = app
+        .count("SELECT count(*) FROM webhook_attempts WHERE response_excerpt LIKE 'ok%'")
+        .await;
+    let seen: Vec<String> = app
+        .client()
+        .await
+        .query("SELECT coalesce(d.status, '') || ' ' || coalesce(a.error, '') || ' ' || coalesce(a.response_excerpt, '') FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id LEFT JOIN webhook_attempts a ON a.delivery_id = d.id WHERE NOT e.is_sandbox", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(recorded, 3, "{seen:?} {nul_endpoint}");
+}
