@@ -12,6 +12,8 @@ use serde_json::Value;
 
 pub use layers_core::EnvKind as Env;
 
+pub mod hostile;
+
 /// FNV-1a, 32 bits (CONTRACT §8), written here from the contract rather than taken from the
 /// crate that the tests check.
 pub fn fnv1a(s: &str) -> u32 {

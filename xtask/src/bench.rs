@@ -233,11 +233,21 @@ pub fn run() -> Result<()> {
         "--example",
         "metrics_bench",
     ]))?;
+    run_inherited(Command::new(&cargo).current_dir(root()).args([
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        "layers-tests",
+        "--example",
+        "isolation_bench",
+    ]))?;
     let release = target_dir().join("release");
     let gateway = release.join("layers-gateway");
     let ceiling = release.join("examples").join("ceiling");
     let webhooks = release.join("examples").join("webhooks_bench");
     let metrics = release.join("examples").join("metrics_bench");
+    let isolation = release.join("examples").join("isolation_bench");
 
     let cluster = Cluster::new(target_dir().join("xtask").join("bench-pg"), free_port()?)?;
     cluster.stop()?;
@@ -259,7 +269,12 @@ pub fn run() -> Result<()> {
     clean();
     std::fs::create_dir_all(&media)
         .map_err(|e| format!("could not create {}: {e}", media.display()))?;
-    let result = measure(&cluster, &gateway, &ceiling, &webhooks, &metrics, &media);
+    let examples = Examples {
+        webhooks: &webhooks,
+        metrics: &metrics,
+        isolation: &isolation,
+    };
+    let result = measure(&cluster, &gateway, &ceiling, &examples, &media);
     clean();
     cluster.stop()?;
     cluster.wipe()?;
@@ -279,12 +294,29 @@ fn random_master_key() -> Result<String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
+/// The benches that run apart from wrk, each an example printing one JSON object.
+struct Examples<'a> {
+    webhooks: &'a Path,
+    metrics: &'a Path,
+    isolation: &'a Path,
+}
+
+/// Runs `example` against a fresh database `database` of `cluster` and parses what it prints.
+fn run_example(cluster: &Cluster, example: &Path, database: &str) -> Result<serde_json::Value> {
+    cluster.ensure_database(database)?;
+    let figures = capture(
+        Command::new(example)
+            .env("DATABASE_URL", cluster.url(database))
+            .env("RUST_LOG", "warn"),
+    )?;
+    serde_json::from_str(figures.trim()).map_err(|e| format!("{database}: {e}: {figures}"))
+}
+
 fn measure(
     cluster: &Cluster,
     gateway: &std::path::Path,
     ceiling: &std::path::Path,
-    webhooks: &std::path::Path,
-    metrics: &std::path::Path,
+    examples: &Examples<'_>,
     media: &Path,
 ) -> Result<()> {
     cluster.ensure_database("layers_bench")?;
@@ -481,22 +513,20 @@ fn measure(
         "xtask: webhooks: a plain POST loop, then 10,000 deliveries, then 1,000 one at a time"
     );
     let figures = capture(
-        Command::new(webhooks)
+        Command::new(examples.webhooks)
             .env("DATABASE_URL", &url)
             .env("RUST_LOG", "warn"),
     )?;
     let figures: serde_json::Value = serde_json::from_str(figures.trim())
         .map_err(|e| format!("webhooks bench: {e}: {figures}"))?;
     eprintln!("xtask: metrics: 1,000 sandbox posts × 90 days, route against serialization");
-    cluster.ensure_database("layers_metrics_bench")?;
-    let metrics_figures = capture(
-        Command::new(metrics)
-            .env("DATABASE_URL", cluster.url("layers_metrics_bench"))
-            .env("RUST_LOG", "warn"),
-    )?;
-    let metrics_figures: serde_json::Value = serde_json::from_str(metrics_figures.trim())
-        .map_err(|e| format!("metrics bench: {e}: {metrics_figures}"))?;
-    report(&runs, rss, latency, &upload, &figures, &metrics_figures)
+    let metrics_figures = run_example(cluster, examples.metrics, "layers_metrics_bench")?;
+    eprintln!("xtask: isolation: another tenant beside every hostile pattern at once");
+    let isolation_figures = run_example(cluster, examples.isolation, "layers_isolation_bench")?;
+    let extra = webhook_lines(&figures)?
+        + &metrics_lines(&metrics_figures)?
+        + &isolation_lines(&isolation_figures)?;
+    report(&runs, rss, latency, &upload, &extra)
 }
 
 /// The live upload figures: medians over [`UPLOAD_ROUNDS`], in MB/s (MB = 2^20 bytes, as for
@@ -976,7 +1006,15 @@ is a fixture JPEG followed by random bytes. The plain copy is `std::fs::copy` of
 to the same folder: the disk's own ceiling, with the source in the page cache and no fsync on \
 either side (nor does the gateway's local store sync). MB is 2^20 bytes. RSS is the gateway's \
 VmRSS read every 50 ms during each `PUT`; the highest reading of the three rounds is reported, \
-and the reading just before the first `PUT`, after the load runs, for scale.\n";
+and the reading just before the first `PUT`, after the load runs, for scale.\n\n- The mixed run (`tests/examples/isolation_bench.rs`, in `layers-tests`) starts the release \
+gateway in its own process with default settings (private networks allowed so that every party \
+lives on 127.0.0.1): one organization runs every hostile pattern of issue 17 at once (20 \
+direct-upload PUTs sending a byte every 2 s, 17 URL uploads of a page that sends a byte a second, \
+a receiver answering a byte a second behind all 16 of its sandbox endpoints pinged every second, a \
+receiver answering NUL bytes, live endpoints created and deleted in a loop, two clients \
+generating content so that events fan out), and for 10 s another organization runs two clients \
+alternating `GET /v1/projects` and `POST /v1/projects` and sends itself a `test.ping` every \
+500 ms, timed from the request to the receiver.\n";
 
 /// The metrics figure of `examples/metrics_bench.rs`, as a line of the report.
 fn metrics_lines(figures: &serde_json::Value) -> Result<String> {
@@ -1020,6 +1058,31 @@ fn webhook_lines(figures: &serde_json::Value) -> Result<String> {
     ))
 }
 
+/// The mixed run of `examples/isolation_bench.rs` (in `layers-tests`), as lines of the report.
+fn isolation_lines(figures: &serde_json::Value) -> Result<String> {
+    let number = |name: &str| {
+        figures[name]
+            .as_f64()
+            .ok_or_else(|| format!("isolation bench: no {name} in {figures}"))
+    };
+    Ok(format!(
+        "- another organization beside every hostile pattern at once (20 dripping PUTs, 17 \
+         trickling URL uploads, a tarpit behind 16 endpoints, a NUL-answering receiver, endpoint \
+         churn under content fan-out): {:.0} requests in {:.0} s, {:.0} answered 5xx or not at \
+         all, p50 {:.1} ms, p99 {:.1} ms, slowest {:.1} ms (target: no 5xx, p99 < 1 s); its \
+         {:.0} webhook pings arrived after p50 {:.0} ms, at most {:.0} ms (target < 5 s)\n",
+        number("requests")?,
+        number("seconds")?,
+        number("errors")?,
+        number("p50_ms")?,
+        number("p99_ms")?,
+        number("max_ms")?,
+        number("pings")?,
+        number("ping_p50_ms")?,
+        number("ping_max_ms")?,
+    ))
+}
+
 /// Each round's figure, for the report: `412, 398, 405`.
 fn rounds(values: &[f64]) -> String {
     values
@@ -1034,8 +1097,7 @@ fn report(
     rss: Option<f64>,
     latency: JobLatency,
     upload: &Upload,
-    webhooks: &serde_json::Value,
-    metrics: &serde_json::Value,
+    extra: &str,
 ) -> Result<()> {
     let (a, b, c) = (&runs[0], &runs[1], &runs[2]);
     let pg = Command::new("psql")
@@ -1083,8 +1145,7 @@ fn report(
         upload.put_rounds.len(),
         rounds(&upload.put_rounds),
         rounds(&upload.copy_rounds),
-    ) + &webhook_lines(webhooks)?
-        + &metrics_lines(metrics)?;
+    ) + extra;
     let date =
         capture(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])).unwrap_or_default();
     let doc = format!(

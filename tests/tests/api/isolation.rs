@@ -4,10 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use layers_tests::hostile::{dripping_put, tarpit_receiver, trickle_server};
 use layers_tests::{assert_error, spawn_app_with, Env, TestApp, TestKey};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 /// A gateway with two pooled connections and short body deadlines (1 s idle, 2 s in all).
 pub async fn small_app() -> TestApp {
@@ -17,33 +16,6 @@ pub async fn small_app() -> TestApp {
         s.body_timeout = Duration::from_secs(2);
     })
     .await
-}
-
-/// A server whose every answer is a JPEG's headers followed by one byte every 300 ms (a
-/// trickle), for URL uploads and website ingests that must not hold anything while they wait.
-pub async fn trickle_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut head = [0u8; 4096];
-                let _ = socket.read(&mut head).await;
-                let _ = socket
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n\xff\xd8",
-                    )
-                    .await;
-                for _ in 0..15 {
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                    if socket.write_all(b"\0").await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    format!("http://{address}/photo.jpg")
 }
 
 /// Another organization's read, timed: it must answer 200 at once.
@@ -67,43 +39,6 @@ pub async fn idle_in_transaction(app: &TestApp) -> i64 {
         .await
         .unwrap()
         .get(0)
-}
-
-/// Starts a PUT of `size` declared bytes to `url` and sends one byte every 400 ms, on a raw
-/// connection; answers what the gateway said (its status line) once it does.
-pub fn dripping_put(url: &str, size: usize) -> tokio::task::JoinHandle<String> {
-    let url = reqwest::Url::parse(url).unwrap();
-    tokio::spawn(async move {
-        let address = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
-        let mut socket = TcpStream::connect(address).await.unwrap();
-        let target = format!("{}?{}", url.path(), url.query().unwrap_or(""));
-        let head = format!(
-            "PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: {size}\r\n\r\n"
-        );
-        socket.write_all(head.as_bytes()).await.unwrap();
-        let mut answer = Vec::new();
-        for _ in 0..size {
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            if socket.write_all(b"\xff").await.is_err() {
-                break;
-            }
-            let mut buf = [0u8; 1024];
-            if let Ok(Ok(n)) =
-                tokio::time::timeout(Duration::from_millis(1), socket.read(&mut buf)).await
-            {
-                answer.extend_from_slice(&buf[..n]);
-                if n == 0 || !answer.is_empty() {
-                    break;
-                }
-            }
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut answer)).await;
-        String::from_utf8_lossy(&answer)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    })
 }
 
 /// A live session of one declared JPEG of `size` bytes; its signed PUT URL on this app.
@@ -132,7 +67,7 @@ async fn dripping_upload_bodies_hold_no_connection_and_time_out() {
     let mut puts = Vec::new();
     for _ in 0..6 {
         let url = put_url(&app, &hostile, &project, 50_000).await;
-        puts.push(dripping_put(&url, 50_000));
+        puts.push(dripping_put(&url, 50_000, Duration::from_millis(400)));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     for _ in 0..5 {
@@ -161,7 +96,7 @@ async fn a_trickling_url_upload_holds_no_connection_or_transaction() {
     let hostile = app.partner_key(Env::Live).await;
     let bystander = app.partner_key(Env::Live).await;
     let project = app.project_id(&hostile, "Trickles").await;
-    let url = trickle_server().await;
+    let url = trickle_server(Duration::from_millis(300), 15).await;
     let mut uploads = Vec::new();
     for i in 0..4 {
         let request = app
@@ -358,34 +293,6 @@ async fn media_and_every_other_answer_say_nosniff() {
     }
 }
 
-/// A webhook receiver that accepts, answers a status line and headers, then one byte a second
-/// (a tarpit), counting the requests it took.
-async fn tarpit_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = taken.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut head = [0u8; 8192];
-                let _ = socket.read(&mut head).await;
-                let _ = socket
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-                    .await;
-                for _ in 0..60 {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    if socket.write_all(b"z").await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (format!("http://{address}/hook"), taken)
-}
-
 /// The `p` quantile of `samples` (sorted here).
 fn quantile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
@@ -455,9 +362,9 @@ async fn another_tenant_is_served_while_one_runs_every_hostile_pattern_at_once()
     let mut drips = Vec::new();
     for _ in 0..6 {
         let url = put_url(&app, &hostile_live, &project, 50_000).await;
-        drips.push(dripping_put(&url, 50_000));
+        drips.push(dripping_put(&url, 50_000, Duration::from_millis(400)));
     }
-    let trickle = trickle_server().await;
+    let trickle = trickle_server(Duration::from_millis(300), 15).await;
     let mut trickles = Vec::new();
     for _ in 0..4 {
         let request = app
