@@ -269,7 +269,7 @@ async fn main() -> Result<(), Error> {
             let mut i = 0u64;
             while Instant::now() < until {
                 let started = Instant::now();
-                let res = if i % 2 == 0 {
+                let res = if i.is_multiple_of(2) {
                     victim.get("/v1/projects").await
                 } else {
                     victim

@@ -107,6 +107,76 @@ fn gateway_routes_do_not_mention_env_kind() {
     report("routes never see EnvKind", violations);
 }
 
+/// Calls that wait on someone outside: a fetched URL, a partner's streamed body.
+const OUTSIDE_CALLS: [&str; 2] = [".fetch_all(", ".store_checked("];
+
+#[test]
+fn route_handlers_hold_no_connection_across_outside_calls() {
+    let routes = root().join("gateway/src/routes");
+    let mut violations = Vec::new();
+    for file in rust_files(&routes) {
+        let text = read(&file);
+        for (start, function) in functions(&text) {
+            let Some(call) = OUTSIDE_CALLS.iter().filter_map(|c| function.find(c)).min() else {
+                continue;
+            };
+            let signature = &function[..function.find('{').unwrap_or(0)];
+            let before = &function[..call];
+            // a connection checked out at the function's own level (4 spaces in) would still
+            // be held; one inside a block of its own (deeper) was given back when it closed
+            let held = before.lines().any(|l| {
+                l.contains("pool.get()") && l.starts_with("    ") && !l.starts_with("     ")
+            });
+            let problem = if signature.contains("Tx") && !signature.contains("Deferred") {
+                Some("takes the request's transaction (`Tx`): take `Deferred`, release it before")
+            } else if signature.contains("Deferred") && !before.contains(".release()") {
+                Some("calls outside before `Deferred::release`")
+            } else if held {
+                Some("holds a pooled connection checked out before it")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                violations.push(format!(
+                    "{}:{}: a handler that waits on someone outside {problem}",
+                    relative(&file),
+                    start + 1,
+                ));
+            }
+        }
+    }
+    report(
+        "no connection or transaction across outside calls",
+        violations,
+    );
+}
+
+/// Each `fn` of `text` from its line to the next one's, with its first line's index.
+fn functions(text: &str) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let starts: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            let l = l.trim_start();
+            l.starts_with("async fn ")
+                || l.starts_with("fn ")
+                || l.starts_with("pub fn ")
+                || l.starts_with("pub async fn ")
+                || l.starts_with("pub(crate) fn ")
+        })
+        .map(|(i, _)| i)
+        .collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let end = starts.get(k + 1).copied().unwrap_or(lines.len());
+            (i, lines[i..end].join("\n"))
+        })
+        .collect()
+}
+
 #[test]
 fn domain_crates_do_not_speak_wire_names() {
     let mut violations = Vec::new();

@@ -222,11 +222,14 @@ mod tests {
 
     #[test]
     fn a_secret_hash_cannot_be_compared_with_eq() {
-        assert!(Probe::<Vec<u8>>::COMPARABLE, "the probe itself works");
-        assert!(
-            !Probe::<SecretHash>::COMPARABLE,
-            "SecretHash must not implement PartialEq: compare with verify, in constant time"
-        );
+        // checked while compiling: the test does not even build once `PartialEq` is derived
+        const { assert!(Probe::<Vec<u8>>::COMPARABLE, "the probe itself works") };
+        const {
+            assert!(
+                !Probe::<SecretHash>::COMPARABLE,
+                "SecretHash must not implement PartialEq: compare with verify, in constant time"
+            )
+        };
     }
 
     #[test]

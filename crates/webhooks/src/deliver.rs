@@ -251,9 +251,10 @@ impl Deliverer {
     }
 
     /// Takes up to `n` due deliveries of enabled endpoints, oldest due first, within `bounds`:
-    /// no organization or endpoint beyond what it may still have in flight. A candidate window
-    /// of the oldest due deliveries of the organizations and endpoints not at their bound is
-    /// locked, then each organization and endpoint gets its oldest ones up to what it has left.
+    /// no organization or endpoint beyond what it may still have in flight. Of a window of the
+    /// oldest due deliveries of the tenants and endpoints not at their bound, each tenant and
+    /// endpoint gets its oldest ones up to what it has left; only those chosen are locked
+    /// (`SKIP LOCKED`: another process's claim of the same ones leaves this one fewer).
     /// A delivery that has made the last attempt its schedule (or redelivery) allows, whose
     /// outcome was never recorded, ends `failed` here instead of being attempted again.
     async fn take(&self, n: usize, bounds: &Bounds) -> Result<Vec<Delivery>, String> {
@@ -272,7 +273,7 @@ impl Deliverer {
                    AND NOT (ee.organization_id::text || '/' || ee.is_sandbox::text \
                             = ANY ($11::text[])) \
                    AND NOT (dd.endpoint_id = ANY ($12::uuid[])) \
-                 ORDER BY dd.next_attempt_at LIMIT $3 FOR UPDATE OF dd SKIP LOCKED), \
+                 ORDER BY dd.next_attempt_at LIMIT $3), \
              ranked AS ( \
                  SELECT c.id, c.next_attempt_at, \
                      row_number() OVER (PARTITION BY c.org ORDER BY c.next_attempt_at) \
@@ -283,8 +284,12 @@ impl Deliverer {
                  LEFT JOIN unnest($4::text[], $5::int[]) AS o (id, n) ON o.id = c.org \
                  LEFT JOIN unnest($6::uuid[], $7::int[]) AS p (id, n) ON p.id = c.ep), \
              chosen AS ( \
-                 SELECT id FROM ranked WHERE at_org <= $8 AND at_ep <= $9 \
-                 ORDER BY next_attempt_at LIMIT $2) \
+                 SELECT dd.id FROM webhook_deliveries dd \
+                 WHERE dd.id = ANY (ARRAY( \
+                         SELECT id FROM ranked WHERE at_org <= $8 AND at_ep <= $9 \
+                         ORDER BY next_attempt_at LIMIT $2)) \
+                   AND dd.status = 'pending' AND dd.next_attempt_at <= now() \
+                 FOR UPDATE SKIP LOCKED) \
              UPDATE webhook_deliveries d SET \
                  status = CASE WHEN d.attempt_count >= coalesce(d.last_attempt, $10) \
                                THEN 'failed' ELSE d.status END, \
