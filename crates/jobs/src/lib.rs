@@ -32,7 +32,9 @@ mod worker;
 pub use object::status_schema;
 pub use object::JobObject;
 #[cfg(feature = "store")]
-pub use store::{cancel, enqueue, enqueue_at, get, keep_credits, list, Canceled, Filter, Jobs};
+pub use store::{
+    cancel, enqueue, enqueue_at, get, keep_credits, list, record_done, Canceled, Filter, Jobs,
+};
 #[cfg(feature = "store")]
 pub use worker::{Control, Failure, Handler, HandlerFuture, Worker, WorkerConfig, WorkerHandle};
 

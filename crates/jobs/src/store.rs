@@ -1,6 +1,6 @@
 //! The `jobs` table: queue, read, list and cancel, for one organization and environment.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use layers_core::{EnvKind, Limit, Page};
 use layers_credits::{Charge, Operation};
 use layers_db::GenericClient;
@@ -75,6 +75,75 @@ pub async fn enqueue_at(
     .await?;
     job(&row)
 }
+
+/// Writes a job that has nothing left to do, already `succeeded` with `result` (its
+/// `startedAt` and `finishedAt` the moment of writing), and its `job.succeeded` event, in the
+/// caller's transaction: a sandbox job whose work the request itself did. No worker claims it,
+/// nothing is notified, and the request's commit is the job's only one. The row and the event
+/// go out together on the connection (one round trip, pipelined).
+pub async fn record_done(
+    db: &impl GenericClient,
+    new: &NewJob,
+    result: serde_json::Value,
+) -> Result<Job> {
+    let now = Utc::now().trunc_subsecs(6);
+    let done = Job {
+        id: new.id,
+        organization_id: new.organization_id,
+        project_id: new.project_id,
+        api_key_id: new.api_key_id,
+        env: new.env,
+        kind: new.kind.clone(),
+        status: JobStatus::Succeeded,
+        payload: with_operation(&new.payload, new.operation),
+        result: Some(crate::worker::bounded(result)),
+        error: None,
+        credits_charged: new.credits_charged,
+        credits_kept: new.credits_charged,
+        attempts: 0,
+        max_attempts: DEFAULT_MAX_ATTEMPTS,
+        cancel_requested: false,
+        created_at: now,
+        updated_at: now,
+        started_at: Some(now),
+        finished_at: Some(now),
+    };
+    let (id, org, sandbox) = (
+        done.id.as_uuid(),
+        done.organization_id.as_uuid(),
+        done.env.is_sandbox(),
+    );
+    let row = async {
+        layers_db::cached::execute(
+            db,
+            "INSERT INTO jobs (id, organization_id, project_id, api_key_id, is_sandbox, kind, \
+                               payload, credits_charged, credits_kept, max_attempts, status, \
+                               result, run_at, created_at, updated_at, started_at, finished_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, 'succeeded', $10, \
+                     $11, $11, $11, $11, $11)",
+            &[
+                &id,
+                &org,
+                &done.project_id,
+                &done.api_key_id,
+                &sandbox,
+                &done.kind,
+                &done.payload,
+                &done.credits_charged,
+                &done.max_attempts,
+                &done.result,
+                &now,
+            ],
+        )
+        .await
+        .map_err(Error::from)
+    };
+    futures_util::future::try_join(row, announce(db, &done)).await?;
+    Ok(done)
+}
+
+/// The attempts a job gets (the `jobs.max_attempts` default).
+const DEFAULT_MAX_ATTEMPTS: i32 = 5;
 
 /// The credit operation rides in the payload so that a refund can name it.
 fn with_operation(payload: &serde_json::Value, operation: Option<&str>) -> serde_json::Value {
@@ -293,6 +362,31 @@ impl layers_core::Environment for Jobs {
 impl Jobs {
     pub fn new(env: EnvKind) -> Jobs {
         Jobs { env }
+    }
+
+    /// Writes `new` in this environment already done, with `result` (see [`record_done`]).
+    pub async fn record_done(
+        &self,
+        db: &impl GenericClient,
+        mut new: NewJob,
+        result: serde_json::Value,
+    ) -> Result<Job> {
+        new.env = self.env;
+        record_done(db, &new, result).await
+    }
+
+    /// Queues `new`, or, when `done` holds its result already, writes it finished (see
+    /// [`enqueue`] and [`record_done`]).
+    pub async fn start(
+        &self,
+        db: &impl GenericClient,
+        new: NewJob,
+        done: Option<serde_json::Value>,
+    ) -> Result<Job> {
+        match done {
+            Some(result) => self.record_done(db, new, result).await,
+            None => self.enqueue(db, new).await,
+        }
     }
 
     /// Queues `new` in this environment (see [`enqueue`]).

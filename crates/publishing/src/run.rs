@@ -81,7 +81,7 @@ impl Publisher {
     }
 }
 
-fn result(id: String, status: PostStatus) -> serde_json::Value {
+pub(crate) fn result(id: String, status: PostStatus) -> serde_json::Value {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Outcome {

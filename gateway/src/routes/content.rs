@@ -358,7 +358,7 @@ async fn generate(
         },
         async {
             env.jobs
-                .enqueue(&**tx, new_job)
+                .start(&**tx, new_job, env.generation.done(&ids))
                 .await
                 .map_err(ApiError::from)
         },
@@ -619,7 +619,7 @@ async fn regenerate(
         .await?;
     let job = env
         .jobs
-        .enqueue(
+        .start(
             &*tx,
             NewJob {
                 id: job_id,
@@ -632,6 +632,7 @@ async fn regenerate(
                 credits_charged: env.credits.amount(&charge),
                 operation: Some(charge.operation.as_str()),
             },
+            env.generation.done(&[container.id]),
         )
         .await?;
     Ok(HttpResponse::Accepted().json(Regenerating {

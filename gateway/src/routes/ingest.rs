@@ -107,7 +107,7 @@ async fn start(
         },
         async {
             env.jobs
-                .enqueue(&**tx, new_job)
+                .start(&**tx, new_job, env.ingest.done(&source))
                 .await
                 .map_err(ApiError::from)
         },

@@ -61,6 +61,8 @@ async fn sandbox_generation_is_complete_at_once_with_the_fixtures_the_formula_na
         assert_eq!(res.status(), 202, "{format}");
         let started: Value = res.json().await.unwrap();
         assert_eq!(started["kind"], "content_generate");
+        // the request did the work: the job is done in the 202, and no worker ever claims it
+        assert_eq!(started["status"], "succeeded");
         assert_eq!(started["projectId"], project.as_str());
         let containers = started["containers"].as_array().unwrap();
         assert_eq!(containers.len(), 3);

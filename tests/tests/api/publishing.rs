@@ -90,12 +90,26 @@ async fn a_sandbox_publish_is_published_at_once_with_deterministic_ids_and_event
         2
     );
 
-    // the no-op job succeeds on the next tick
-    let job = app
-        .job_settles(&key, started["jobId"].as_str().unwrap())
-        .await;
+    // the request published: its job is done in the 202 already, with its event, and no
+    // worker ever claimed it
+    assert_eq!(started["status"], "succeeded");
+    let job_id = started["jobId"].as_str().unwrap();
+    let job = app.get_json(&format!("/v1/jobs/{job_id}"), &key).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["kind"], "publish");
+    assert_eq!(job["startedAt"], job["finishedAt"]);
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs WHERE kind = 'publish' AND attempts > 0")
+            .await,
+        0
+    );
+    let events = app.get_json("/v1/events?type=job.succeeded", &key).await;
+    assert_eq!(events["data"][0]["data"]["id"], job_id);
+    let res = app
+        .post_empty(&format!("/v1/jobs/{job_id}/cancel"), &key)
+        .await;
+    let error = assert_error(res, 409, "CONFLICT").await;
+    assert_eq!(error["reason"], "already_terminal");
 
     // listed; published again: 409; cancel after publishing: 409
     let list = app
