@@ -68,6 +68,14 @@ pub struct DeliveryConfig {
     pub allow_private_network: bool,
 }
 
+impl DeliveryConfig {
+    /// Deliveries taken for one endpoint at once: twice what may send, so that the next is
+    /// ready the moment an attempt ends and the senders never wait on a claim.
+    fn taken_per_endpoint(&self) -> usize {
+        self.per_endpoint.saturating_mul(2)
+    }
+}
+
 impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
@@ -177,10 +185,11 @@ impl Deliverer {
         ));
         let (records, recorded) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_batches(self.pool.clone(), recorded));
-        // At most `concurrency` attempts are in flight, at most `per_endpoint` of them to one
-        // endpoint and `per_organization` for one organization: a claim asks only for what those
-        // bounds leave free, so one organization's backlog or slow receivers never hold the
-        // senders that another organization's deliveries need.
+        // At most `concurrency` deliveries are taken, `per_organization` for one organization
+        // in one environment and twice `per_endpoint` for one endpoint, of which `per_endpoint`
+        // send at once (the others are ready the moment one ends): a claim asks only for what
+        // those bounds leave free, so one organization's backlog or slow receivers never hold
+        // the senders that another organization's deliveries need.
         let concurrency = self.config.concurrency;
         let permits = Arc::new(Semaphore::new(concurrency));
         let in_flight = Arc::new(InFlight::default());
@@ -205,10 +214,13 @@ impl Deliverer {
                     let full = taken.len() == held.len();
                     for delivery in taken {
                         let permit = held.pop().expect("no more taken than permits");
-                        let slot = in_flight.enter(&delivery);
+                        let slot = in_flight.enter(&delivery, &self.config);
                         let (worker, records, freed) =
                             (self.clone(), records.clone(), freed.clone());
                         tokio::spawn(async move {
+                            let Ok(_sending) = slot.sending.clone().acquire_owned().await else {
+                                return;
+                            };
                             let record = worker.attempt(delivery).await;
                             let _ = records.send(record);
                             drop(slot);
@@ -313,7 +325,7 @@ impl Deliverer {
                 &bounds.endpoints,
                 &bounds.endpoint_counts,
                 &i64::try_from(self.config.per_organization).unwrap_or(i64::MAX),
-                &i64::try_from(self.config.per_endpoint).unwrap_or(i64::MAX),
+                &i64::try_from(self.config.taken_per_endpoint()).unwrap_or(i64::MAX),
                 &attempts,
                 &bounds.full_orgs,
                 &bounds.full_endpoints,
@@ -492,6 +504,8 @@ struct InFlight(std::sync::Mutex<InFlightCounts>);
 struct InFlightCounts {
     orgs: HashMap<String, usize>,
     endpoints: HashMap<uuid::Uuid, usize>,
+    /// Per endpoint with deliveries taken: the permits to send (`per_endpoint` of them).
+    sending: HashMap<uuid::Uuid, Arc<Semaphore>>,
 }
 
 /// The counts a claim must respect, as arrays for the claim's statement.
@@ -529,7 +543,7 @@ impl InFlight {
             bounds
                 .endpoint_counts
                 .push(i32::try_from(*n).unwrap_or(i32::MAX));
-            if *n >= config.per_endpoint {
+            if *n >= config.taken_per_endpoint() {
                 bounds.full_endpoints.push(*endpoint);
             }
         }
@@ -541,19 +555,29 @@ impl InFlight {
     fn any_at_bound(&self, config: &DeliveryConfig) -> bool {
         let counts = self.counts();
         counts.orgs.values().any(|n| *n >= config.per_organization)
-            || counts.endpoints.values().any(|n| *n >= config.per_endpoint)
+            || counts
+                .endpoints
+                .values()
+                .any(|n| *n >= config.taken_per_endpoint())
     }
 
-    /// Counts `delivery` in flight until the returned slot is dropped.
-    fn enter(self: &Arc<Self>, delivery: &Delivery) -> Slot {
+    /// Counts `delivery` in flight until the returned slot is dropped; the slot's `sending`
+    /// hands out the endpoint's permits to send.
+    fn enter(self: &Arc<Self>, delivery: &Delivery, config: &DeliveryConfig) -> Slot {
         let (org, endpoint) = (delivery.tenant.clone(), delivery.endpoint_id.as_uuid());
         let mut counts = self.counts();
         *counts.orgs.entry(org.clone()).or_default() += 1;
         *counts.endpoints.entry(endpoint).or_default() += 1;
+        let sending = counts
+            .sending
+            .entry(endpoint)
+            .or_insert_with(|| Arc::new(Semaphore::new(config.per_endpoint.max(1))))
+            .clone();
         Slot {
             in_flight: self.clone(),
             org,
             endpoint,
+            sending,
         }
     }
 }
@@ -563,6 +587,7 @@ struct Slot {
     in_flight: Arc<InFlight>,
     org: String,
     endpoint: uuid::Uuid,
+    sending: Arc<Semaphore>,
 }
 
 impl Drop for Slot {
@@ -579,6 +604,9 @@ impl Drop for Slot {
         }
         leave(&mut counts.orgs, &self.org);
         leave(&mut counts.endpoints, &self.endpoint);
+        if !counts.endpoints.contains_key(&self.endpoint) {
+            counts.sending.remove(&self.endpoint);
+        }
     }
 }
 
