@@ -185,27 +185,57 @@ impl Deliverer {
         ));
         let (records, recorded) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_batches(self.pool.clone(), recorded));
-        // At most `concurrency` deliveries are taken, `per_organization` for one organization
-        // in one environment and twice `per_endpoint` for one endpoint, of which `per_endpoint`
-        // send at once (the others are ready the moment one ends): a claim asks only for what
-        // those bounds leave free, so one organization's backlog or slow receivers never hold
-        // the senders that another organization's deliveries need.
+        // At most `concurrency` attempts send at once and as many more are taken ahead, so that
+        // the senders never wait on a claim; a claim waits for half the taken permits, so that
+        // one claim (one commit) takes several. Per organization in one environment at most
+        // `per_organization` are taken, per endpoint twice `per_endpoint`, of which
+        // `per_endpoint` send at once: a claim asks only for what those bounds leave free, so
+        // one organization's backlog or slow receivers never hold the senders that another
+        // organization's deliveries need.
         let concurrency = self.config.concurrency;
-        let permits = Arc::new(Semaphore::new(concurrency));
+        let permits = Arc::new(Semaphore::new(2 * concurrency));
+        let sending = Arc::new(Semaphore::new(concurrency));
+        let half = u32::try_from(concurrency).unwrap_or(u32::MAX);
         let in_flight = Arc::new(InFlight::default());
         let freed = Arc::new(Notify::new());
         loop {
+            // half the taken permits, or, should tenants at their bounds hold too many for that,
+            // whatever comes free within 5 ms: a claim is never held back for long
+            let batch = async {
+                match tokio::time::timeout(
+                    Duration::from_millis(5),
+                    permits.clone().acquire_many_owned(half),
+                )
+                .await
+                {
+                    Ok(permit) => permit,
+                    Err(_) => permits.clone().acquire_owned().await,
+                }
+            };
             let first = tokio::select! {
                 biased;
                 _ = stopped.changed() => break,
-                permit = permits.clone().acquire_owned() => match permit {
+                permit = batch => match permit {
                     Ok(permit) => permit,
                     Err(_) => break,
                 },
             };
-            let mut held = vec![first];
-            while let Ok(permit) = permits.clone().try_acquire_owned() {
+            // a claim asks for at most two organizations' worth: its window (and so its cost)
+            // follows what it asks for, and more would mostly be ranked away by the bounds
+            let ask = (2 * self.config.per_organization).max(1);
+            let mut held = Vec::new();
+            let mut first = Some(first);
+            while let Some(mut permit) = first.take() {
+                while permit.num_permits() > 1 && held.len() + 1 < ask {
+                    held.push(permit.split(1).expect("more than one permit"));
+                }
                 held.push(permit);
+            }
+            while held.len() < ask {
+                match permits.clone().try_acquire_owned() {
+                    Ok(permit) => held.push(permit),
+                    Err(_) => break,
+                }
             }
             let bounds = in_flight.bounds(&self.config);
             let taken = self.take(held.len(), &bounds).await;
@@ -215,10 +245,18 @@ impl Deliverer {
                     for delivery in taken {
                         let permit = held.pop().expect("no more taken than permits");
                         let slot = in_flight.enter(&delivery, &self.config);
-                        let (worker, records, freed) =
-                            (self.clone(), records.clone(), freed.clone());
+                        let (worker, records, freed, sending) = (
+                            self.clone(),
+                            records.clone(),
+                            freed.clone(),
+                            sending.clone(),
+                        );
                         tokio::spawn(async move {
-                            let Ok(_sending) = slot.sending.clone().acquire_owned().await else {
+                            let Ok(_to_endpoint) = slot.sending.clone().acquire_owned().await
+                            else {
+                                return;
+                            };
+                            let Ok(_sending) = sending.acquire_owned().await else {
                                 return;
                             };
                             let record = worker.attempt(delivery).await;
@@ -247,8 +285,16 @@ impl Deliverer {
                 _ = stopped.changed() => break,
                 _ = wake.notified() => {}
                 _ = freed.notified(), if capped => {
-                    // let a few more attempts end, so that one claim takes several
-                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    // The deliveries taken ahead keep the senders busy meanwhile: let an
+                    // endpoint's worth of attempts end (or 5 ms pass), so that one claim, one
+                    // commit, takes several.
+                    let batch = self.config.per_endpoint.max(1);
+                    let until = tokio::time::Instant::now() + Duration::from_millis(5);
+                    for _ in 1..batch {
+                        if tokio::time::timeout_at(until, freed.notified()).await.is_err() {
+                            break;
+                        }
+                    }
                 }
                 _ = tokio::time::sleep(self.config.poll) => {}
             }
@@ -256,7 +302,7 @@ impl Deliverer {
         listener.abort();
         // Stopping: take nothing more, let the attempts in flight finish and their outcomes be
         // written; one cut short by the process ending is attempted again when its lease passes.
-        let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
+        let all = u32::try_from(2 * concurrency).unwrap_or(u32::MAX);
         let _ = permits.acquire_many(all).await;
         drop(records);
         let _ = recorder.await;
@@ -273,7 +319,7 @@ impl Deliverer {
         let db = self.pool.get().await.map_err(|e| e.to_string())?;
         let lease = format!("{} milliseconds", self.config.lease.as_millis());
         let n = i64::try_from(n).unwrap_or(i64::MAX);
-        let window = n.saturating_mul(4).max(64);
+        let window = n.saturating_mul(2).clamp(16, 128);
         let attempts = i32::try_from(self.config.schedule.len()).unwrap_or(i32::MAX);
         let rows = layers_db::cached::query(
             &db,
