@@ -95,6 +95,31 @@ pub async fn start(settings: Settings) -> String {
 }
 
 impl TestApp {
+    /// Objects stored under this app's storage directory (live media).
+    pub fn stored_files(&self) -> usize {
+        fn walk(dir: &std::path::Path) -> usize {
+            std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| {
+                            if e.path().is_dir() {
+                                walk(&e.path())
+                            } else {
+                                1
+                            }
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        walk(
+            &std::env::temp_dir()
+                .join("layers-test-media")
+                .join(&self.db.name),
+        )
+    }
+
     pub async fn client(&self) -> layers_db::Client {
         self.db.pool.get().await.expect("a database connection")
     }

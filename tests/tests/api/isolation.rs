@@ -175,31 +175,6 @@ async fn a_nul_character_in_any_text_is_a_400_naming_the_field() {
     assert_eq!(app.count("SELECT count(*) FROM influencers").await, 0);
 }
 
-/// Files stored under the test's storage directory.
-fn stored_files(app: &TestApp) -> usize {
-    fn walk(dir: &std::path::Path) -> usize {
-        std::fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|e| {
-                        if e.path().is_dir() {
-                            walk(&e.path())
-                        } else {
-                            1
-                        }
-                    })
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-    walk(
-        &std::env::temp_dir()
-            .join("layers-test-media")
-            .join(&app.db.name),
-    )
-}
-
 #[tokio::test]
 async fn upload_sessions_count_against_the_quota_from_their_creation() {
     let app = spawn_app_with(|s| s.upload_quota_per_project = 2).await;
@@ -240,7 +215,7 @@ async fn an_expired_session_s_stored_files_are_deleted_by_its_job() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(stored_files(&app), 1);
+    assert_eq!(app.stored_files(), 1);
     assert_eq!(
         app.count("SELECT count(*) FROM jobs WHERE kind = 'upload_expire' AND status = 'queued'")
             .await,
@@ -266,7 +241,7 @@ async fn an_expired_session_s_stored_files_are_deleted_by_its_job() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(stored_files(&app), 0);
+    assert_eq!(app.stored_files(), 0);
     assert_eq!(
         app.count("SELECT count(*) FROM upload_files WHERE storage_key IS NOT NULL")
             .await,

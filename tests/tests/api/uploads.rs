@@ -44,31 +44,6 @@ async fn files() -> MockServer {
     server
 }
 
-/// Stored objects under the test's storage directory.
-fn stored_files(app: &TestApp) -> usize {
-    fn walk(dir: &std::path::Path) -> usize {
-        std::fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|e| {
-                        if e.path().is_dir() {
-                            walk(&e.path())
-                        } else {
-                            1
-                        }
-                    })
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-    walk(
-        &std::env::temp_dir()
-            .join("layers-test-media")
-            .join(&app.db.name),
-    )
-}
-
 async fn finalize(app: &TestApp, key: &TestKey, project: &str, upload: &str) -> reqwest::Response {
     app.post(
         &format!("/v1/projects/{project}/content/finalize-upload"),
@@ -196,7 +171,7 @@ async fn sandbox_uploads_fetch_store_and_count_nothing() {
 
     // nothing was fetched and nothing stored
     assert!(server.received_requests().await.unwrap().is_empty());
-    assert_eq!(stored_files(&app), 0);
+    assert_eq!(app.stored_files(), 0);
 }
 
 #[tokio::test]
@@ -233,7 +208,7 @@ async fn live_url_uploads_are_fetched_probed_stored_and_served_signed() {
         assert_eq!(got.status(), 200);
         assert_eq!(got.bytes().await.unwrap().as_ref(), jpeg());
     }
-    assert_eq!(stored_files(&app), 2);
+    assert_eq!(app.stored_files(), 2);
 
     // refused whole: the bytes decide, not the name or the server's word
     for (urls, reason) in [
@@ -270,7 +245,7 @@ async fn live_url_uploads_are_fetched_probed_stored_and_served_signed() {
     let error = assert_error(res, 400, "VALIDATION_ERROR").await;
     assert_eq!(error["details"]["field"], "urls");
     assert_eq!(
-        stored_files(&app),
+        app.stored_files(),
         2,
         "nothing of a refused upload stays stored"
     );
@@ -322,7 +297,7 @@ async fn live_uploads_past_the_size_limit_are_refused() {
         .await;
     let error = assert_error(res, 422, "MEDIA_REJECTED").await;
     assert_eq!(error["reason"], "too_large");
-    assert_eq!(stored_files(&app), 0);
+    assert_eq!(app.stored_files(), 0);
 }
 
 #[tokio::test]
@@ -376,7 +351,7 @@ async fn live_direct_uploads_check_every_put_and_finalize_once() {
     .await
     .unwrap();
     assert_error(res, 403, "FORBIDDEN").await;
-    assert_eq!(stored_files(&app), 0);
+    assert_eq!(app.stored_files(), 0);
 
     let res = put(url(0), "image/jpeg", jpeg().to_vec()).await.unwrap();
     assert_eq!(res.status(), 200);
