@@ -507,3 +507,106 @@ async fn another_tenant_is_served_while_one_runs_every_hostile_pattern_at_once()
         .collect();
     assert_eq!(recorded, 3, "{seen:?} {nul_endpoint}");
 }
+
+#[tokio::test]
+async fn a_url_upload_retried_with_its_key_replays_and_stores_once() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let files = MockServer::start().await;
+    let jpeg = layers_content::file("image/sample-1.jpg").unwrap().0;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "image/jpeg")
+                .set_body_bytes(jpeg.to_vec()),
+        )
+        .mount(&files)
+        .await;
+    let app = layers_tests::spawn_app().await;
+    let key = app.partner_key(Env::Live).await;
+    let project = app.project_id(&key, "Retries").await;
+    let send = || {
+        app.request(
+            reqwest::Method::POST,
+            &format!("/v1/projects/{project}/content/upload"),
+            Some(&key),
+        )
+        .header("Idempotency-Key", "upload once")
+        .json(&json!({ "urls": [format!("{}/a.jpg", files.uri())] }))
+        .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first = first.text().await.unwrap();
+    let again = send().await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.text().await.unwrap(), first);
+    assert_eq!(
+        app.count("SELECT count(*) FROM content_containers").await,
+        1
+    );
+    assert_eq!(app.stored_files(), 1);
+    // the same key for another body is refused, nothing fetched or written
+    let other = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/projects/{project}/content/upload"),
+            Some(&key),
+        )
+        .header("Idempotency-Key", "upload once")
+        .json(&json!({ "urls": [format!("{}/b.jpg", files.uri())] }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(other, 422, "IDEMPOTENCY_KEY_REUSED").await;
+    assert_eq!(files.received_requests().await.unwrap().len(), 1);
+    assert_eq!(app.stored_files(), 1);
+}
+
+#[tokio::test]
+async fn two_url_uploads_with_one_key_at_once_write_and_store_once() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let files = MockServer::start().await;
+    let jpeg = layers_content::file("image/sample-1.jpg").unwrap().0;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "image/jpeg")
+                .set_body_bytes(jpeg.to_vec())
+                .set_delay(Duration::from_millis(300)),
+        )
+        .mount(&files)
+        .await;
+    let app = layers_tests::spawn_app().await;
+    let key = app.partner_key(Env::Live).await;
+    let project = app.project_id(&key, "Races").await;
+    let send = || {
+        app.request(
+            reqwest::Method::POST,
+            &format!("/v1/projects/{project}/content/upload"),
+            Some(&key),
+        )
+        .header("Idempotency-Key", "one key")
+        .json(&json!({ "urls": [format!("{}/a.jpg", files.uri())] }))
+        .send()
+    };
+    // the second arrives while the first fetches, holding no claim: it fetches too, then
+    // finds the first one's answer when it claims again, answers that and drops its media
+    let (a, b) = tokio::join!(send(), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        send().await
+    });
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (201, 201));
+    assert_eq!(b.headers()["idempotent-replayed"], "true");
+    assert_eq!(a.text().await.unwrap(), b.text().await.unwrap());
+    assert_eq!(files.received_requests().await.unwrap().len(), 2);
+    assert_eq!(
+        app.count("SELECT count(*) FROM content_containers").await,
+        1
+    );
+    // what the loser fetched was discarded
+    assert_eq!(app.stored_files(), 1);
+}
