@@ -499,6 +499,14 @@ fn conventions(method: &str, op: &mut Operation) {
         &[Code::Internal],
         "something failed on our side; the answer says nothing more: quote its request id",
     );
+    if authenticated || write || has_path_id {
+        add(
+            503,
+            &[Code::ServiceUnavailable],
+            "the database could not be reached for a moment; nothing was written: retry after \
+             `Retry-After` seconds (a write with the same `Idempotency-Key`)",
+        );
+    }
 
     for (status, response) in responses.iter_mut() {
         let RefOr::T(response) = response else {
@@ -715,6 +723,13 @@ fn headers(response: &mut Response, status: u16, rate_limited: bool, replayable:
         set(
             "Retry-After",
             "Seconds to wait before retrying (also `details.retryAfterSeconds`).",
+            integer(),
+        );
+    }
+    if status == 503 {
+        set(
+            "Retry-After",
+            "With `SERVICE_UNAVAILABLE`: seconds to wait before retrying.",
             integer(),
         );
     }

@@ -21,8 +21,9 @@ struct OauthUrlRequest {
     /// `instagram`, `tiktok` or `youtube`.
     #[schema(example = "instagram")]
     platform: String,
-    /// Where the live callback sends the browser once connected.
-    #[schema(example = "https://example.com/connected")]
+    /// Where the live callback sends the browser once connected: an `https` URL (`http` only to
+    /// localhost), without credentials or a fragment, at most 2048 characters.
+    #[schema(example = "https://example.com/connected", max_length = 2048)]
     redirect_uri: Option<String>,
 }
 
