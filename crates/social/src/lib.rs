@@ -322,6 +322,19 @@ impl Social {
     }
 }
 
+/// Whether the key that minted a state may still act: neither revoked nor killed since (a
+/// state is only as good as its key).
+pub(crate) async fn key_may_act(db: &impl GenericClient, api_key_id: uuid::Uuid) -> Result<bool> {
+    match layers_keys::store::get(db, api_key_id).await {
+        Ok(key) => Ok(key.state() == layers_keys::store::KeyState::Active),
+        Err(layers_keys::store::Error::NotFound) => Ok(false),
+        Err(layers_keys::store::Error::Db(e)) => Err(Error::Db(e)),
+        Err(e) => Err(Error::Corrupt(format!(
+            "could not read the state's key: {e}"
+        ))),
+    }
+}
+
 /// Completes a sandbox state with no browser and no platform: writes the account and fires
 /// `social_account.connected`, in the caller's transaction; a replay answers the same account
 /// and writes nothing. An unknown or expired state is [`Error::UnknownState`], a live key's
@@ -333,11 +346,9 @@ pub async fn complete_sandbox(
 ) -> Result<Account> {
     let row = layers_db::cached::query_opt(
         db,
-        "SELECT s.organization_id, s.project_id, s.api_key_id, s.is_sandbox, s.platform, \
-             s.social_account_id, \
-             s.expires_at > now() AND k.revoked_at IS NULL AND k.killed_at IS NULL \
-         FROM oauth_states s JOIN api_keys k ON k.id = s.api_key_id \
-         WHERE s.state_hash = $1 FOR UPDATE OF s",
+        "SELECT organization_id, project_id, api_key_id, is_sandbox, platform, \
+             social_account_id, expires_at > now() \
+         FROM oauth_states WHERE state_hash = $1 FOR UPDATE",
         &[&state_hash(token)],
     )
     .await?
@@ -349,7 +360,7 @@ pub async fn complete_sandbox(
     let minted_for =
         Platform::parse(row.get(4)).ok_or_else(|| Error::Corrupt("platform".into()))?;
     let done: Option<uuid::Uuid> = row.get(5);
-    let live: bool = row.get(6);
+    let live: bool = row.get(6) && key_may_act(db, api_key_id).await?;
     if !is_sandbox {
         return Err(Error::EnvironmentMismatch(EnvKind::Live));
     }

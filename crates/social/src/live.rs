@@ -520,10 +520,9 @@ struct FoundState {
 async fn read_state(db: &impl GenericClient, token: &str) -> Result<FoundState> {
     let row = layers_db::cached::query_opt(
         db,
-        "SELECT s.organization_id, s.project_id, s.api_key_id, s.is_sandbox, s.platform, \
-             s.redirect_uri, s.code_verifier, s.social_account_id, \
-             s.expires_at > now() AND k.revoked_at IS NULL AND k.killed_at IS NULL \
-         FROM oauth_states s JOIN api_keys k ON k.id = s.api_key_id WHERE s.state_hash = $1",
+        "SELECT organization_id, project_id, api_key_id, is_sandbox, platform, redirect_uri, \
+             code_verifier, social_account_id, expires_at > now() \
+         FROM oauth_states WHERE state_hash = $1",
         &[&state_hash(token)],
     )
     .await?
@@ -538,7 +537,7 @@ async fn read_state(db: &impl GenericClient, token: &str) -> Result<FoundState> 
         redirect_uri: row.get(5),
         code_verifier: row.get(6),
         social_account_id: row.get(7),
-        live: row.get(8),
+        live: row.get(8) && crate::key_may_act(db, row.get(2)).await?,
     })
 }
 
