@@ -16,7 +16,7 @@ use layers_db::Pool;
 use layers_outbound::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use layers_outbound::{Outbound, OutboundConfig, OutboundError, Url};
 use ring::rand::{SecureRandom, SystemRandom};
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::store::{DeliveryId, EndpointId};
 use crate::{delivery_headers, open, EventId, EventType, MasterKey, WebhookSecret};
@@ -140,6 +140,50 @@ impl Outcome {
     }
 }
 
+/// The claim (see [`Deliverer::take`]): a window of the oldest due deliveries of tenants and
+/// endpoints not at their bound ($11, $12), ranked per tenant and endpoint on top of what they
+/// have taken ($4–$7) and cut at their bounds ($8, $9) and at what the claim asks for ($2);
+/// only those chosen are locked. A delivery at the end of its schedule ($10) ends `failed`.
+const CLAIM: &str = "WITH cand AS ( \
+                 SELECT dd.id, ee.organization_id::text || '/' || ee.is_sandbox::text AS org, \
+                     dd.endpoint_id AS ep, dd.next_attempt_at \
+                 FROM webhook_deliveries dd JOIN webhook_endpoints ee ON ee.id = dd.endpoint_id \
+                 WHERE dd.status = 'pending' AND dd.next_attempt_at <= now() AND NOT ee.disabled \
+                   AND NOT (ee.organization_id::text || '/' || ee.is_sandbox::text \
+                            = ANY ($11::text[])) \
+                   AND NOT (dd.endpoint_id = ANY ($12::uuid[])) \
+                 ORDER BY dd.next_attempt_at LIMIT $3), \
+             ranked AS ( \
+                 SELECT c.id, c.next_attempt_at, \
+                     row_number() OVER (PARTITION BY c.org ORDER BY c.next_attempt_at) \
+                         + coalesce(o.n, 0) AS at_org, \
+                     row_number() OVER (PARTITION BY c.ep ORDER BY c.next_attempt_at) \
+                         + coalesce(p.n, 0) AS at_ep \
+                 FROM cand c \
+                 LEFT JOIN unnest($4::text[], $5::int[]) AS o (id, n) ON o.id = c.org \
+                 LEFT JOIN unnest($6::uuid[], $7::int[]) AS p (id, n) ON p.id = c.ep), \
+             chosen AS ( \
+                 SELECT dd.id FROM webhook_deliveries dd \
+                 WHERE dd.id = ANY (ARRAY( \
+                         SELECT id FROM ranked WHERE at_org <= $8 AND at_ep <= $9 \
+                         ORDER BY next_attempt_at LIMIT $2)) \
+                   AND dd.status = 'pending' AND dd.next_attempt_at <= now() \
+                 FOR UPDATE SKIP LOCKED) \
+             UPDATE webhook_deliveries d SET \
+                 status = CASE WHEN d.attempt_count >= coalesce(d.last_attempt, $10) \
+                               THEN 'failed' ELSE d.status END, \
+                 attempt_count = CASE WHEN d.attempt_count >= coalesce(d.last_attempt, $10) \
+                                      THEN d.attempt_count ELSE d.attempt_count + 1 END, \
+                 next_attempt_at = CASE WHEN d.attempt_count >= coalesce(d.last_attempt, $10) \
+                                        THEN NULL ELSE now() + $1::text::interval END, \
+                 updated_at = now() \
+             FROM chosen, events ev, webhook_endpoints e \
+             WHERE d.id = chosen.id AND ev.id = d.event_id AND e.id = d.endpoint_id \
+             RETURNING d.status, d.id, d.attempt_count, d.last_attempt, ev.id, ev.type, ev.body, \
+                 e.id, e.organization_id::text || '/' || e.is_sandbox::text, e.url, \
+                 e.secret_sealed, \
+                 CASE WHEN e.previous_secret_until > now() THEN e.previous_secret_sealed END";
+
 impl Deliverer {
     /// A worker signing with secrets sealed under `master_key`. Redirects are never followed (a
     /// 3xx is a failed attempt); private addresses are refused after resolution unless allowed.
@@ -185,92 +229,25 @@ impl Deliverer {
         ));
         let (records, recorded) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_batches(self.pool.clone(), recorded));
-        // At most `concurrency` attempts send at once and as many more are taken ahead, so that
-        // the senders never wait on a claim; a claim waits for half the taken permits, so that
-        // one claim (one commit) takes several. Per organization in one environment at most
-        // `per_organization` are taken, per endpoint twice `per_endpoint`, of which
-        // `per_endpoint` send at once: a claim asks only for what those bounds leave free, so
-        // one organization's backlog or slow receivers never hold the senders that another
-        // organization's deliveries need.
-        let concurrency = self.config.concurrency;
-        let permits = Arc::new(Semaphore::new(2 * concurrency));
-        let sending = Arc::new(Semaphore::new(concurrency));
-        let half = u32::try_from(concurrency).unwrap_or(u32::MAX);
-        let in_flight = Arc::new(InFlight::default());
-        let freed = Arc::new(Notify::new());
+        let senders = Senders::new(&self.config, records);
         loop {
-            // half the taken permits, or, should tenants at their bounds hold too many for that,
-            // whatever comes free within 5 ms: a claim is never held back for long
-            let batch = async {
-                match tokio::time::timeout(
-                    Duration::from_millis(5),
-                    permits.clone().acquire_many_owned(half),
-                )
-                .await
-                {
-                    Ok(permit) => permit,
-                    Err(_) => permits.clone().acquire_owned().await,
-                }
-            };
-            let first = tokio::select! {
+            let held = tokio::select! {
                 biased;
                 _ = stopped.changed() => break,
-                permit = batch => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
+                held = senders.hold(&self.config) => match held {
+                    Some(held) => held,
+                    None => break,
                 },
             };
-            // a claim asks for at most two organizations' worth: its window (and so its cost)
-            // follows what it asks for, and more would mostly be ranked away by the bounds
-            let ask = (2 * self.config.per_organization).max(1);
-            let mut held = Vec::new();
-            let mut first = Some(first);
-            while let Some(mut permit) = first.take() {
-                while permit.num_permits() > 1 && held.len() + 1 < ask {
-                    held.push(permit.split(1).expect("more than one permit"));
-                }
-                held.push(permit);
-            }
-            while held.len() < ask {
-                match permits.clone().try_acquire_owned() {
-                    Ok(permit) => held.push(permit),
-                    Err(_) => break,
-                }
-            }
-            let bounds = in_flight.bounds(&self.config);
-            let taken = self.take(held.len(), &bounds).await;
-            let capped = match taken {
+            let bounds = senders.in_flight.bounds(&self.config);
+            let capped = match self.take(held.len(), &bounds).await {
                 Ok(taken) => {
                     let full = taken.len() == held.len();
-                    for delivery in taken {
-                        let permit = held.pop().expect("no more taken than permits");
-                        let slot = in_flight.enter(&delivery, &self.config);
-                        let (worker, records, freed, sending) = (
-                            self.clone(),
-                            records.clone(),
-                            freed.clone(),
-                            sending.clone(),
-                        );
-                        tokio::spawn(async move {
-                            let Ok(_to_endpoint) = slot.sending.clone().acquire_owned().await
-                            else {
-                                return;
-                            };
-                            let Ok(_sending) = sending.acquire_owned().await else {
-                                return;
-                            };
-                            let record = worker.attempt(delivery).await;
-                            let _ = records.send(record);
-                            drop(slot);
-                            drop(permit);
-                            freed.notify_one();
-                        });
-                    }
-                    drop(held);
+                    senders.launch(&self, taken, held);
                     if full {
                         continue;
                     }
-                    in_flight.any_at_bound(&self.config)
+                    senders.in_flight.any_at_bound(&self.config)
                 }
                 Err(e) => {
                     drop(held);
@@ -280,31 +257,18 @@ impl Deliverer {
                 }
             };
             // Nothing more is due, or what is due waits on a bound: look again when a delivery
-            // comes due, when an attempt ends (if a bound held something back), or at the poll.
+            // comes due, when attempts end (if a bound held something back), or at the poll.
             tokio::select! {
                 _ = stopped.changed() => break,
                 _ = wake.notified() => {}
-                _ = freed.notified(), if capped => {
-                    // The deliveries taken ahead keep the senders busy meanwhile: let an
-                    // endpoint's worth of attempts end (or 5 ms pass), so that one claim, one
-                    // commit, takes several.
-                    let batch = self.config.per_endpoint.max(1);
-                    let until = tokio::time::Instant::now() + Duration::from_millis(5);
-                    for _ in 1..batch {
-                        if tokio::time::timeout_at(until, freed.notified()).await.is_err() {
-                            break;
-                        }
-                    }
-                }
+                _ = senders.ended(&self.config), if capped => {}
                 _ = tokio::time::sleep(self.config.poll) => {}
             }
         }
         listener.abort();
         // Stopping: take nothing more, let the attempts in flight finish and their outcomes be
         // written; one cut short by the process ending is attempted again when its lease passes.
-        let all = u32::try_from(2 * concurrency).unwrap_or(u32::MAX);
-        let _ = permits.acquire_many(all).await;
-        drop(records);
+        senders.drain().await;
         let _ = recorder.await;
     }
 
@@ -323,45 +287,7 @@ impl Deliverer {
         let attempts = i32::try_from(self.config.schedule.len()).unwrap_or(i32::MAX);
         let rows = layers_db::cached::query(
             &db,
-            "WITH cand AS ( \
-                 SELECT dd.id, ee.organization_id::text || '/' || ee.is_sandbox::text AS org, \
-                     dd.endpoint_id AS ep, dd.next_attempt_at \
-                 FROM webhook_deliveries dd JOIN webhook_endpoints ee ON ee.id = dd.endpoint_id \
-                 WHERE dd.status = 'pending' AND dd.next_attempt_at <= now() AND NOT ee.disabled \
-                   AND NOT (ee.organization_id::text || '/' || ee.is_sandbox::text \
-                            = ANY ($11::text[])) \
-                   AND NOT (dd.endpoint_id = ANY ($12::uuid[])) \
-                 ORDER BY dd.next_attempt_at LIMIT $3), \
-             ranked AS ( \
-                 SELECT c.id, c.next_attempt_at, \
-                     row_number() OVER (PARTITION BY c.org ORDER BY c.next_attempt_at) \
-                         + coalesce(o.n, 0) AS at_org, \
-                     row_number() OVER (PARTITION BY c.ep ORDER BY c.next_attempt_at) \
-                         + coalesce(p.n, 0) AS at_ep \
-                 FROM cand c \
-                 LEFT JOIN unnest($4::text[], $5::int[]) AS o (id, n) ON o.id = c.org \
-                 LEFT JOIN unnest($6::uuid[], $7::int[]) AS p (id, n) ON p.id = c.ep), \
-             chosen AS ( \
-                 SELECT dd.id FROM webhook_deliveries dd \
-                 WHERE dd.id = ANY (ARRAY( \
-                         SELECT id FROM ranked WHERE at_org <= $8 AND at_ep <= $9 \
-                         ORDER BY next_attempt_at LIMIT $2)) \
-                   AND dd.status = 'pending' AND dd.next_attempt_at <= now() \
-                 FOR UPDATE SKIP LOCKED) \
-             UPDATE webhook_deliveries d SET \
-                 status = CASE WHEN d.attempt_count >= coalesce(d.last_attempt, $10) \
-                               THEN 'failed' ELSE d.status END, \
-                 attempt_count = CASE WHEN d.attempt_count >= coalesce(d.last_attempt, $10) \
-                                      THEN d.attempt_count ELSE d.attempt_count + 1 END, \
-                 next_attempt_at = CASE WHEN d.attempt_count >= coalesce(d.last_attempt, $10) \
-                                        THEN NULL ELSE now() + $1::text::interval END, \
-                 updated_at = now() \
-             FROM chosen, events ev, webhook_endpoints e \
-             WHERE d.id = chosen.id AND ev.id = d.event_id AND e.id = d.endpoint_id \
-             RETURNING d.status, d.id, d.attempt_count, d.last_attempt, ev.id, ev.type, ev.body, \
-                 e.id, e.organization_id::text || '/' || e.is_sandbox::text, e.url, \
-                 e.secret_sealed, \
-                 CASE WHEN e.previous_secret_until > now() THEN e.previous_secret_sealed END",
+            CLAIM,
             &[
                 &lease,
                 &n,
@@ -540,6 +466,121 @@ struct Record {
     status: &'static str,
     next: Option<Duration>,
     outcome: Outcome,
+}
+
+/// The worker's senders. At most `concurrency` attempts send at once and as many more are
+/// taken ahead, so that the senders never wait on a claim; a claim waits for half the taken
+/// permits, so that one claim (one commit) takes several. Per organization in one environment at
+/// most `per_organization` are taken, per endpoint twice `per_endpoint`, of which `per_endpoint`
+/// send at once: a claim asks only for what those bounds leave free, so one organization's
+/// backlog or slow receivers never hold the senders that another organization's deliveries need.
+struct Senders {
+    taken: Arc<Semaphore>,
+    sending: Arc<Semaphore>,
+    in_flight: Arc<InFlight>,
+    freed: Arc<Notify>,
+    records: mpsc::UnboundedSender<Record>,
+    concurrency: usize,
+}
+
+impl Senders {
+    fn new(config: &DeliveryConfig, records: mpsc::UnboundedSender<Record>) -> Senders {
+        Senders {
+            taken: Arc::new(Semaphore::new(2 * config.concurrency)),
+            sending: Arc::new(Semaphore::new(config.concurrency)),
+            in_flight: Arc::new(InFlight::default()),
+            freed: Arc::new(Notify::new()),
+            records,
+            concurrency: config.concurrency,
+        }
+    }
+
+    /// The permits of the next claim, one per delivery it may take: half the taken permits
+    /// or, should tenants at their bounds hold too many for that, whatever comes free within
+    /// 5 ms (a claim is never held back for long); at most two organizations' worth, since a
+    /// claim's window, and so its cost, follows what it asks for. `None` once closed.
+    async fn hold(&self, config: &DeliveryConfig) -> Option<Vec<OwnedSemaphorePermit>> {
+        let half = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
+        let first = match tokio::time::timeout(
+            Duration::from_millis(5),
+            self.taken.clone().acquire_many_owned(half),
+        )
+        .await
+        {
+            Ok(permit) => permit,
+            Err(_) => self.taken.clone().acquire_owned().await,
+        }
+        .ok()?;
+        let ask = (2 * config.per_organization).max(1);
+        let mut held = Vec::new();
+        let mut permit = first;
+        while permit.num_permits() > 1 && held.len() + 1 < ask {
+            held.push(permit.split(1).expect("more than one permit"));
+        }
+        held.push(permit);
+        while held.len() < ask {
+            match self.taken.clone().try_acquire_owned() {
+                Ok(permit) => held.push(permit),
+                Err(_) => break,
+            }
+        }
+        Some(held)
+    }
+
+    /// Sends each taken delivery on a task of its own, once its endpoint and the process have
+    /// a sender free; what `held` has left over goes back.
+    fn launch(
+        &self,
+        worker: &Arc<Deliverer>,
+        taken: Vec<Delivery>,
+        mut held: Vec<OwnedSemaphorePermit>,
+    ) {
+        for delivery in taken {
+            let permit = held.pop().expect("no more taken than permits");
+            let slot = self.in_flight.enter(&delivery, &worker.config);
+            let (worker, records, freed, sending) = (
+                worker.clone(),
+                self.records.clone(),
+                self.freed.clone(),
+                self.sending.clone(),
+            );
+            tokio::spawn(async move {
+                let Ok(_to_endpoint) = slot.sending.clone().acquire_owned().await else {
+                    return;
+                };
+                let Ok(_sending) = sending.acquire_owned().await else {
+                    return;
+                };
+                let record = worker.attempt(delivery).await;
+                let _ = records.send(record);
+                drop(slot);
+                drop(permit);
+                freed.notify_one();
+            });
+        }
+    }
+
+    /// Resolves once an endpoint's worth of attempts have ended (or 5 ms after the first), so
+    /// that the claim that follows takes several: those taken ahead keep the senders busy
+    /// meanwhile.
+    async fn ended(&self, config: &DeliveryConfig) {
+        self.freed.notified().await;
+        let until = tokio::time::Instant::now() + Duration::from_millis(5);
+        for _ in 1..config.per_endpoint.max(1) {
+            if tokio::time::timeout_at(until, self.freed.notified())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    }
+
+    /// Waits for every taken delivery to be attempted and its outcome handed on.
+    async fn drain(self) {
+        let all = u32::try_from(2 * self.concurrency).unwrap_or(u32::MAX);
+        let _ = self.taken.acquire_many(all).await;
+    }
 }
 
 /// What this process has in flight, per organization and per endpoint.
