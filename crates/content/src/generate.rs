@@ -6,7 +6,7 @@ use layers_jobs::{Control, Failure, Job};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::fixtures::AssetKind;
+use crate::fixtures::{self, AssetKind, Format};
 use crate::model::{ContainerFormat, ContainerId, Location, Status};
 use crate::store::{complete, containers_of_job, fail, mark_generating, NewAsset};
 
@@ -54,11 +54,55 @@ pub enum Generation {
 #[error("live content generation needs LAYERS_GENERATOR_URL and LAYERS_GENERATOR_TOKEN")]
 pub struct NotConfigured;
 
-/// The payload of a generation job: the containers it makes.
-pub fn payload(containers: &[ContainerId]) -> serde_json::Value {
-    json!({
-        "containerIds": containers.iter().map(ContainerId::to_string).collect::<Vec<_>>(),
-    })
+/// The payload of a generation job (`content_generate`) or of a regeneration
+/// (`content_regenerate`): the containers it makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Generate {
+    pub container_ids: Vec<String>,
+    /// A regeneration of one container.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub regeneration: bool,
+}
+
+impl Generate {
+    /// The first generation of `containers`.
+    pub fn new(containers: &[ContainerId]) -> Generate {
+        Generate {
+            container_ids: containers.iter().map(ContainerId::to_string).collect(),
+            regeneration: false,
+        }
+    }
+
+    /// A regeneration of `container`.
+    pub fn again(container: ContainerId) -> Generate {
+        Generate {
+            container_ids: vec![container.to_string()],
+            regeneration: true,
+        }
+    }
+
+    /// The job's result: the containers it made.
+    fn result(&self) -> serde_json::Value {
+        json!({ "containerIds": self.container_ids })
+    }
+}
+
+impl layers_jobs::Payload for Generate {
+    fn kind(&self) -> &'static str {
+        if self.regeneration {
+            REGENERATE
+        } else {
+            GENERATE
+        }
+    }
+}
+
+/// How a container starts: its status and the media it has from the first moment.
+#[derive(Debug, Clone)]
+pub struct Made {
+    pub status: Status,
+    pub assets: Vec<NewAsset>,
 }
 
 impl Generation {
@@ -70,23 +114,58 @@ impl Generation {
         }
     }
 
+    /// How the containers `ids` of a new generation start: in the sandbox `completed` at once
+    /// with fixture media (variant i uses sample `((FNV-1a(id of variant 0) + i) mod 3) + 1`);
+    /// live `queued` with none, for the job to generate.
+    pub fn first_made(&self, format: Format, ids: &[ContainerId]) -> Vec<Made> {
+        let first = ids.first().map(ContainerId::to_string).unwrap_or_default();
+        (0..ids.len() as u32)
+            .map(|i| self.made(format, || fixtures::sample_for(&first, i)))
+            .collect()
+    }
+
+    /// How container `id` starts its `n`-th regeneration: in the sandbox `completed` with
+    /// sample `((FNV-1a(containerId) + n) mod 3) + 1`; live `queued` again.
+    pub fn remade(&self, format: Format, id: ContainerId, n: u32) -> Made {
+        self.made(format, || fixtures::regeneration_sample(&id.to_string(), n))
+    }
+
+    fn made(&self, format: Format, sample: impl FnOnce() -> u32) -> Made {
+        match self {
+            Generation::Sandbox => Made {
+                status: Status::Completed,
+                assets: fixtures::assets(format, sample())
+                    .iter()
+                    .map(NewAsset::fixture)
+                    .collect(),
+            },
+            Generation::Live(_) => Made {
+                status: Status::Queued,
+                assets: Vec::new(),
+            },
+        }
+    }
+
     /// The job's result when the request itself does the work: the sandbox completes the
     /// containers with fixture media in the request, so its job is written done (`None` live:
     /// the job calls the generator).
     pub fn done(&self, containers: &[ContainerId]) -> Option<serde_json::Value> {
         match self {
-            Generation::Sandbox => {
-                Some(json!({ "containerIds": payload(containers)["containerIds"] }))
-            }
+            Generation::Sandbox => Some(Generate::new(containers).result()),
             Generation::Live(_) => None,
         }
     }
 
     /// One attempt of a generation job.
-    pub async fn run(&self, job: &Job, control: &Control) -> Result<serde_json::Value, Failure> {
+    pub async fn run(
+        &self,
+        job: &Job,
+        task: &Generate,
+        control: &Control,
+    ) -> Result<serde_json::Value, Failure> {
         match self {
             // the containers were completed with fixture media in the request's transaction
-            Generation::Sandbox => Ok(json!({ "containerIds": job.payload["containerIds"] })),
+            Generation::Sandbox => Ok(task.result()),
             Generation::Live(live) => live.run(job, control).await,
         }
     }

@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
+use serde::{Deserialize, Serialize};
 
 use crate::fixtures::AssetKind;
 use crate::model::Location;
@@ -65,6 +66,46 @@ fn extension(content_type: &str) -> &'static str {
     }
 }
 
+/// The first chunks of a body, at least [`HEAD_BYTES`] of them unless it ended sooner.
+struct Head {
+    chunks: Vec<Bytes>,
+    /// Their total length.
+    len: usize,
+    /// Whether the body ended within them.
+    ended: bool,
+}
+
+/// Reads chunks of `body` until they hold [`HEAD_BYTES`] or it ends.
+async fn read_head<S, E>(body: &mut S) -> Result<Head, Refused>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut head = Head {
+        chunks: Vec::new(),
+        len: 0,
+        ended: false,
+    };
+    while head.len < HEAD_BYTES {
+        match body.next().await {
+            Some(Ok(chunk)) => {
+                head.len += chunk.len();
+                head.chunks.push(chunk);
+            }
+            Some(Err(e)) => {
+                return Err(Refused::FetchFailed(format!(
+                    "reading the file failed: {e}"
+                )))
+            }
+            None => {
+                head.ended = true;
+                break;
+            }
+        }
+    }
+    Ok(head)
+}
+
 impl MediaIntake {
     /// Reads `body`'s first bytes, probes them (against `declared` when given), then streams
     /// everything into storage under `key_stem` + the type's extension. With `exact_size`, a
@@ -81,36 +122,14 @@ impl MediaIntake {
         E: std::fmt::Display,
     {
         let mut body = body;
-        let mut head: Vec<Bytes> = Vec::new();
-        let mut head_len = 0usize;
-        let mut ended = false;
-        while head_len < HEAD_BYTES {
-            match body.next().await {
-                Some(Ok(chunk)) => {
-                    head_len += chunk.len();
-                    head.push(chunk);
-                }
-                Some(Err(e)) => {
-                    return Err(Refused::FetchFailed(format!(
-                        "reading the file failed: {e}"
-                    )))
-                }
-                None => {
-                    ended = true;
-                    break;
-                }
-            }
-        }
+        let Head {
+            chunks: head,
+            len: head_len,
+            ended,
+        } = read_head(&mut body).await?;
         let limit = exact_size.unwrap_or(self.max_bytes).min(self.max_bytes);
         if head_len as u64 > limit {
-            return Err(match exact_size {
-                Some(size) if size < self.max_bytes => {
-                    Refused::SizeMismatch(format!("more bytes arrived than the {size} declared"))
-                }
-                _ => Refused::Media(Rejection::TooLarge {
-                    max_bytes: self.max_bytes,
-                }),
-            });
+            return Err(self.too_large(exact_size));
         }
         let first: Vec<u8> = head.iter().flat_map(|c| c.iter().copied()).collect();
         let probed = probe(&first, declared).map_err(Refused::Media)?;
@@ -126,20 +145,7 @@ impl MediaIntake {
             .storage
             .put_stream(&key, all, limit)
             .await
-            .map_err(|e| match e {
-                layers_storage::Error::TooLarge { .. } => match exact_size {
-                    Some(size) if size < self.max_bytes => Refused::SizeMismatch(format!(
-                        "more bytes arrived than the {size} declared"
-                    )),
-                    _ => Refused::Media(Rejection::TooLarge {
-                        max_bytes: self.max_bytes,
-                    }),
-                },
-                layers_storage::Error::Body(e) => {
-                    Refused::FetchFailed(format!("reading the file failed: {e}"))
-                }
-                e => Refused::Storage(e.to_string()),
-            })?;
+            .map_err(|e| self.storage_refusal(e, exact_size))?;
         if let Some(size) = exact_size {
             if stored != size {
                 let _ = self.storage.delete(&key).await;
@@ -155,6 +161,31 @@ impl MediaIntake {
             width: probed.width,
             height: probed.height,
         })
+    }
+
+    /// The refusal of a body longer than allowed: a size mismatch when `exact_size` was
+    /// declared below the limit, else too large.
+    fn too_large(&self, exact_size: Option<u64>) -> Refused {
+        match exact_size {
+            Some(size) if size < self.max_bytes => {
+                Refused::SizeMismatch(format!("more bytes arrived than the {size} declared"))
+            }
+            _ => Refused::Media(Rejection::TooLarge {
+                max_bytes: self.max_bytes,
+            }),
+        }
+    }
+
+    /// The refusal for a failed `put_stream`: over the limit (as [`MediaIntake::too_large`]),
+    /// a body that could not be read, or storage's own failure.
+    fn storage_refusal(&self, e: layers_storage::Error, exact_size: Option<u64>) -> Refused {
+        match e {
+            layers_storage::Error::TooLarge { .. } => self.too_large(exact_size),
+            layers_storage::Error::Body(e) => {
+                Refused::FetchFailed(format!("reading the file failed: {e}"))
+            }
+            e => Refused::Storage(e.to_string()),
+        }
     }
 
     /// Fetches `url` (through the outbound guard: private addresses refused after resolution)
@@ -191,6 +222,19 @@ impl MediaIntake {
         let chunks = Box::pin(response.into_chunks());
         self.store_checked(key_stem, chunks, declared.as_deref(), None)
             .await
+    }
+}
+
+/// The payload of an [`EXPIRE_UPLOAD`](crate::EXPIRE_UPLOAD) job: the session it forgets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpireUpload {
+    pub upload_id: String,
+}
+
+impl layers_jobs::Payload for ExpireUpload {
+    fn kind(&self) -> &'static str {
+        crate::EXPIRE_UPLOAD
     }
 }
 
@@ -282,16 +326,17 @@ impl Intake {
         session: &crate::UploadSession,
     ) -> Result<(), layers_jobs::Error> {
         if let Intake::Live(_) = self {
+            let task = ExpireUpload {
+                upload_id: session.id.to_string(),
+            };
             let job = layers_jobs::NewJob {
-                id: layers_jobs::JobId::new(),
-                organization_id: session.organization_id,
                 project_id: Some(session.project_id),
-                api_key_id: None,
-                env: session.env,
-                kind: crate::EXPIRE_UPLOAD.to_owned(),
-                payload: serde_json::json!({ "uploadId": session.id.to_string() }),
-                credits_charged: 0,
-                operation: None,
+                ..layers_jobs::NewJob::new(
+                    layers_jobs::JobId::new(),
+                    session.organization_id,
+                    session.env,
+                    &task,
+                )
             };
             layers_jobs::enqueue_at(db, &job, Some(session.expires_at)).await?;
         }
@@ -302,17 +347,15 @@ impl Intake {
     /// being finalized (no connection is held while storage is called), then forgets them.
     pub async fn expire(
         &self,
-        job: &layers_jobs::Job,
+        task: &ExpireUpload,
         control: &layers_jobs::Control,
     ) -> Result<serde_json::Value, layers_jobs::Failure> {
         use layers_jobs::Failure;
         let Intake::Live(live) = self else {
             return Ok(serde_json::json!({ "deleted": 0 }));
         };
-        let id = job.payload["uploadId"]
-            .as_str()
-            .and_then(|s| crate::UploadId::parse(s).ok())
-            .ok_or_else(|| Failure::Permanent("the job names no upload".into()))?;
+        let id = crate::UploadId::parse(&task.upload_id)
+            .map_err(|_| Failure::Permanent(format!("no upload {}", task.upload_id)))?;
         let db_failure =
             |e: &dyn std::fmt::Display| Failure::Transient(format!("the database failed: {e}"));
         let keys = {

@@ -1,6 +1,8 @@
 //! Content of the Layers Partner API (CONTRACT §8, §11 "Content" and "Uploads"): generated and
 //! uploaded containers, and the sandbox fixture catalog with its files.
 
+#[cfg(feature = "store")]
+mod command;
 mod fixtures;
 #[cfg(feature = "store")]
 mod generate;
@@ -13,14 +15,16 @@ mod store;
 #[cfg(feature = "store")]
 mod uploads;
 
+#[cfg(feature = "store")]
+pub use command::{ContentEnv, Regenerate, StartGeneration, Started};
 pub use fixtures::*;
 #[cfg(feature = "store")]
 pub use generate::{
-    payload, Generation, GeneratorConfig, LiveGeneration, NotConfigured, GENERATE, KINDS,
+    Generate, Generation, GeneratorConfig, LiveGeneration, Made, NotConfigured, GENERATE, KINDS,
     REGENERATE,
 };
 #[cfg(feature = "store")]
-pub use ingest_media::{Intake, MediaIntake, Refused};
+pub use ingest_media::{ExpireUpload, Intake, MediaIntake, Refused};
 pub use model::{
     preview, Asset, AssetId, Container, ContainerFormat, ContainerId, Location, Preview, Source,
     Status,

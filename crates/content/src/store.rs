@@ -8,6 +8,7 @@ use serde_json::json;
 use tokio_postgres::Row;
 
 use crate::fixtures::{self, AssetKind, Format};
+use crate::generate::{Generation, Made};
 use crate::model::{
     Asset, AssetId, Container, ContainerFormat, ContainerId, Location, Source, Status,
 };
@@ -50,6 +51,15 @@ pub enum Error {
     UploadOfAnotherProject,
     #[error("stored content is corrupt: {0}")]
     Corrupt(String),
+    /// Live generation without a generator.
+    #[error(transparent)]
+    NotConfigured(#[from] crate::generate::NotConfigured),
+    #[error(transparent)]
+    Project(#[from] layers_projects::Error),
+    #[error(transparent)]
+    Credits(#[from] layers_credits::Error),
+    #[error(transparent)]
+    Jobs(#[from] layers_jobs::Error),
     #[error(transparent)]
     Events(#[from] layers_webhooks::StoreError),
     #[error(transparent)]
@@ -134,54 +144,39 @@ impl Content {
         .ok_or(Error::InfluencerNotFound)
     }
 
-    /// Writes the containers of a generation request, in the caller's transaction. In the
-    /// sandbox they are `completed` at once with fixture media (variant i of the request uses
-    /// sample `((FNV-1a(id of variant 0) + i) mod 3) + 1`), and each fires `content.completed`;
-    /// live they are `queued` for the job to generate.
+    /// Writes the containers of a generation request, in the caller's transaction, each as
+    /// `made` says (see [`Generation::first_made`]); each one `completed` fires
+    /// `content.completed`.
     pub async fn create_generated(
         &self,
         db: &impl GenericClient,
         new: &NewGeneration,
+        made: Vec<Made>,
     ) -> Result<Vec<Container>> {
         let ids = &new.container_ids;
-        let first = ids.first().map(ContainerId::to_string).unwrap_or_default();
-        let assets: Vec<Vec<NewAsset>> = match self.env {
-            EnvKind::Sandbox => (0..ids.len() as u32)
-                .map(|i| {
-                    fixtures::assets(new.format, fixtures::sample_for(&first, i))
-                        .iter()
-                        .map(NewAsset::fixture)
-                        .collect()
-                })
-                .collect(),
-            EnvKind::Live => ids.iter().map(|_| Vec::new()).collect(),
-        };
-        let status = match self.env {
-            EnvKind::Sandbox => Status::Completed,
-            EnvKind::Live => Status::Queued,
-        };
+        // one status for all the variants of a request
+        let status = made.first().map_or(Status::Queued, |m| m.status);
         let uuids: Vec<uuid::Uuid> = ids.iter().map(ContainerId::as_uuid).collect();
         let indexes: Vec<i32> = (0..ids.len() as i32).collect();
         let with_assets: Vec<(ContainerId, &[NewAsset])> = ids
             .iter()
             .copied()
-            .zip(assets.iter().map(Vec::as_slice))
+            .zip(made.iter().map(|m| m.assets.as_slice()))
             .collect();
-        let events: Vec<serde_json::Value> = match self.env {
-            EnvKind::Sandbox => ids
-                .iter()
-                .map(|id| {
-                    event_data(
-                        *id,
-                        new.project_id,
-                        Some(new.job_id),
-                        ContainerFormat::Generated(new.format),
-                        Status::Completed,
-                    )
-                })
-                .collect(),
-            EnvKind::Live => Vec::new(),
-        };
+        // a container made complete at once is announced with it
+        let events: Vec<serde_json::Value> = ids
+            .iter()
+            .filter(|_| status == Status::Completed)
+            .map(|id| {
+                event_data(
+                    *id,
+                    new.project_id,
+                    Some(new.job_id),
+                    ContainerFormat::Generated(new.format),
+                    Status::Completed,
+                )
+            })
+            .collect();
         // the containers, their assets and their events go out in one round trip, in this
         // order on the connection (both inserts prepared first, so that the assets cannot
         // overtake the containers they refer to)
@@ -284,15 +279,15 @@ impl Content {
     }
 
     /// Starts a regeneration of a finished, generated container of this environment, in the
-    /// caller's transaction. In the sandbox its n-th regeneration completes at once with sample
-    /// `((FNV-1a(containerId) + n) mod 3) + 1` and fires `content.completed`; live it is queued
-    /// for `job_id` to generate again.
+    /// caller's transaction: its n-th regeneration starts as `generation` says (see
+    /// [`Generation::remade`]), and fires `content.completed` if it is complete at once.
     pub async fn regenerate(
         &self,
         db: &impl GenericClient,
         org: OrgId,
         id: ContainerId,
         job_id: uuid::Uuid,
+        generation: &Generation,
     ) -> Result<Container> {
         let row = layers_db::cached::query_opt(
             db,
@@ -318,10 +313,8 @@ impl Content {
             return Err(Error::NotFinished);
         }
         let n = current.regenerations + 1;
-        let status = match self.env {
-            EnvKind::Sandbox => Status::Completed,
-            EnvKind::Live => Status::Queued,
-        };
+        let made = generation.remade(format, id, n);
+        let status = made.status;
         let row = layers_db::cached::query_one(
             db,
             &format!(
@@ -339,13 +332,10 @@ impl Content {
             &[&id.as_uuid()],
         )
         .await?;
-        if self.env == EnvKind::Sandbox {
-            let sample = fixtures::regeneration_sample(&id.to_string(), n);
-            let assets: Vec<NewAsset> = fixtures::assets(format, sample)
-                .iter()
-                .map(NewAsset::fixture)
-                .collect();
-            updated.assets = insert_assets(db, id, &assets).await?;
+        if !made.assets.is_empty() {
+            updated.assets = insert_assets(db, id, &made.assets).await?;
+        }
+        if status == Status::Completed {
             announce(db, &updated).await?;
         }
         Ok(updated)
@@ -674,6 +664,8 @@ mod tests {
         // the assets' statement is cached on this connection, the containers' is not
         c.prepare_cached(INSERT_ASSETS).await.unwrap();
         let tx = c.transaction().await.unwrap();
+        let ids = vec![ContainerId::new(), ContainerId::new()];
+        let first_made = Generation::Sandbox.first_made(Format::Slideshow, &ids);
         let made = Content::new(EnvKind::Sandbox)
             .create_generated(
                 &tx,
@@ -681,12 +673,13 @@ mod tests {
                     organization_id: org,
                     project_id: project,
                     format: Format::Slideshow,
-                    container_ids: vec![ContainerId::new(), ContainerId::new()],
+                    container_ids: ids,
                     hook: None,
                     caption: None,
                     influencer_id: None,
                     job_id: uuid::Uuid::now_v7(),
                 },
+                first_made,
             )
             .await
             .expect("the containers are written before their assets");

@@ -21,17 +21,20 @@
 
 use std::sync::Arc;
 
-use layers_content::{Content, Generation, GeneratorConfig, Intake, LiveGeneration, MediaIntake};
+use layers_content::{
+    Content, ExpireUpload, Generate, Generation, GeneratorConfig, Intake, LiveGeneration,
+    MediaIntake,
+};
 use layers_core::{EnvKind, Environment};
 use layers_credits::CreditGate;
-use layers_ingest::{Ingest, LiveIngest, Platforms};
+use layers_ingest::{Ingest, LiveIngest, Platforms, Source};
 use layers_jobs::{Control, Failure, Handler, HandlerFuture, Job, Jobs, Worker, WorkerConfig};
-use layers_metrics::Sync;
+use layers_metrics::{Metrics, Sync, SyncPost};
 use layers_outbound::{Outbound, OutboundConfig, Url};
 use layers_platforms::Clients;
 use layers_projects::Projects;
-use layers_publishing::{LivePublisher, Publisher, Publishing};
-use layers_social::{OAuth, Vault};
+use layers_publishing::{LivePublisher, Publish, Publisher, Publishing};
+use layers_social::{OAuth, Refresh, Vault};
 use layers_webhooks::{MasterKey, Webhooks};
 use thiserror::Error;
 
@@ -84,6 +87,35 @@ pub struct EnvServices {
     pub oauth: layers_social::OAuth,
     pub publishing: Publishing,
     pub publisher: Publisher,
+    pub metrics: Metrics,
+}
+
+impl EnvServices {
+    /// What a paid job's start touches: projects, the credit gate and jobs.
+    pub fn ledger(&self) -> layers_jobs::Ledger<'_> {
+        layers_jobs::Ledger {
+            projects: &self.projects,
+            credits: &self.credits,
+            jobs: &self.jobs,
+        }
+    }
+
+    /// What the content commands reach.
+    pub fn content_env(&self) -> layers_content::ContentEnv<'_> {
+        layers_content::ContentEnv {
+            ledger: self.ledger(),
+            content: &self.content,
+            generation: &self.generation,
+        }
+    }
+
+    /// What the ingest command reaches.
+    pub fn ingest_env(&self) -> layers_ingest::IngestEnv<'_> {
+        layers_ingest::IngestEnv {
+            ledger: self.ledger(),
+            ingest: &self.ingest,
+        }
+    }
 }
 
 impl Environment for EnvServices {
@@ -97,15 +129,15 @@ impl Environment for EnvServices {
 pub struct Environments {
     live: Arc<EnvServices>,
     sandbox: Arc<EnvServices>,
-    /// The live metrics sync (sandbox metrics are synthesized on read: no job).
-    sync: Sync,
+    /// The live OAuth vault, for the platforms' callback.
+    vault: Vault,
 }
 
 impl Environments {
     /// The live OAuth vault, for the platforms' callback: it carries no key, so no
     /// environment is chosen by one (a test key's state is refused there).
     pub fn vault(&self) -> &Vault {
-        &self.sync.vault
+        &self.vault
     }
 }
 
@@ -138,7 +170,8 @@ impl Environments {
                    generation: Generation,
                    intake: Intake,
                    oauth: OAuth,
-                   publisher: Publisher| {
+                   publisher: Publisher,
+                   metrics: Metrics| {
             Arc::new(EnvServices {
                 kind,
                 projects: Projects::new(kind),
@@ -157,12 +190,11 @@ impl Environments {
                 publisher,
                 generation,
                 intake,
+                metrics,
             })
         };
         Ok(Environments {
-            sync: Sync {
-                vault: vault.clone(),
-            },
+            vault: vault.clone(),
             live: set(
                 EnvKind::Live,
                 Ingest::Live(Box::new(LiveIngest::new(outbound.clone(), platforms))),
@@ -183,6 +215,10 @@ impl Environments {
                     vault: vault.clone(),
                     media_signer: settings.media_signer.clone(),
                     public_base_url: settings.public_base_url.clone(),
+                    once_published: layers_metrics::first_sync,
+                })),
+                Metrics::Live(Box::new(Sync {
+                    vault: vault.clone(),
                 })),
             ),
             sandbox: set(
@@ -192,6 +228,7 @@ impl Environments {
                 Intake::Sandbox,
                 OAuth::Sandbox,
                 Publisher::Sandbox,
+                Metrics::Sandbox,
             ),
         })
     }
@@ -204,111 +241,90 @@ impl Environments {
         }
     }
 
-    /// A worker that runs every job kind of the domains, each with the services of its job's
-    /// environment.
+    /// A worker that runs every job kind of the domains ([`Task::KINDS`]) through one
+    /// dispatch, each with the services of its job's environment.
     pub fn worker(
         &self,
         pool: layers_db::Pool,
         database_url: String,
         config: WorkerConfig,
     ) -> Worker {
-        let ingest: Arc<dyn Handler> = Arc::new(IngestJobs(self.clone()));
-        let content: Arc<dyn Handler> = Arc::new(ContentJobs(self.clone()));
-        let worker = layers_ingest::KINDS
+        let dispatch: Arc<dyn Handler> = Arc::new(Dispatch(self.clone()));
+        Task::KINDS
             .iter()
             .fold(Worker::new(pool, database_url, config), |w, kind| {
-                w.handle(kind, ingest.clone())
-            });
-        let worker = layers_content::KINDS
-            .iter()
-            .fold(worker, |w, kind| w.handle(kind, content.clone()));
-        worker
-            .handle(
-                layers_publishing::PUBLISH,
-                Arc::new(PublishJobs(self.clone())),
-            )
-            .handle(layers_metrics::SYNC, Arc::new(SyncJobs(self.clone())))
-            .handle(layers_social::REFRESH, Arc::new(RefreshJobs(self.clone())))
-            .handle(
-                layers_content::EXPIRE_UPLOAD,
-                Arc::new(ExpireUploads(self.clone())),
-            )
+                w.handle(kind, dispatch.clone())
+            })
     }
 }
 
-/// Runs `publish` jobs with the publisher of the job's own environment.
-struct PublishJobs(Environments);
-
-impl Handler for PublishJobs {
-    fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            let services = self.0.get(job.env);
-            services.publisher.run(job, control).await
-        })
-    }
+/// Every job kind of the product, each with the typed payload its owning crate defines.
+#[derive(Debug)]
+pub enum Task {
+    /// `ingest_appstore`, `ingest_github`, `ingest_website` (layers-ingest).
+    Ingest(Source),
+    /// `content_generate`, `content_regenerate` (layers-content).
+    Generate(Generate),
+    /// `upload_expire` (layers-content).
+    ExpireUpload(ExpireUpload),
+    /// `publish` (layers-publishing).
+    Publish(Publish),
+    /// `metrics_sync` (layers-metrics).
+    MetricsSync(SyncPost),
+    /// `social_token_refresh` (layers-social).
+    Refresh(Refresh),
 }
 
-/// Runs live `metrics_sync` jobs; a sandbox one (none is ever queued) does nothing outside.
-struct SyncJobs(Environments);
+impl Task {
+    /// Every kind a worker runs.
+    pub const KINDS: [&'static str; 9] = [
+        layers_ingest::KINDS[0],
+        layers_ingest::KINDS[1],
+        layers_ingest::KINDS[2],
+        layers_content::GENERATE,
+        layers_content::REGENERATE,
+        layers_content::EXPIRE_UPLOAD,
+        layers_publishing::PUBLISH,
+        layers_metrics::SYNC,
+        layers_social::REFRESH,
+    ];
 
-impl Handler for SyncJobs {
-    fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            match job.env {
-                EnvKind::Live => self.0.sync.run(job, control).await,
-                EnvKind::Sandbox => Err(Failure::Permanent(
-                    "sandbox metrics are synthesized on read, never synced".into(),
-                )),
+    /// The task of `job`, its payload read as its kind's type.
+    pub fn of(job: &Job) -> Result<Task, layers_jobs::Error> {
+        Ok(match job.kind.as_str() {
+            k if layers_ingest::KINDS.contains(&k) => Task::Ingest(job.payload_as()?),
+            layers_content::GENERATE | layers_content::REGENERATE => {
+                Task::Generate(job.payload_as()?)
+            }
+            layers_content::EXPIRE_UPLOAD => Task::ExpireUpload(job.payload_as()?),
+            layers_publishing::PUBLISH => Task::Publish(job.payload_as()?),
+            layers_metrics::SYNC => Task::MetricsSync(job.payload_as()?),
+            layers_social::REFRESH => Task::Refresh(job.payload_as()?),
+            other => {
+                return Err(layers_jobs::Error::Corrupt(format!(
+                    "no worker runs jobs of kind {other}"
+                )))
             }
         })
     }
 }
 
-/// Runs live token refreshes; a sandbox account's sentinel token is never refreshed.
-struct RefreshJobs(Environments);
+/// The one dispatch: a job's task, run by the services of the job's own environment.
+struct Dispatch(Environments);
 
-impl Handler for RefreshJobs {
+impl Handler for Dispatch {
     fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a> {
         Box::pin(async move {
-            match &self.0.get(job.env).oauth {
-                OAuth::Live(vault) => vault.run_refresh(job, control.pool()).await,
-                OAuth::Sandbox => Err(Failure::Permanent(
-                    "sandbox accounts never need a refresh".into(),
-                )),
+            let task = Task::of(job).map_err(|e| Failure::Permanent(e.to_string()))?;
+            let env = self.0.get(job.env);
+            match &task {
+                Task::Ingest(source) => env.ingest.run(source, control).await,
+                Task::Generate(generate) => env.generation.run(job, generate, control).await,
+                Task::ExpireUpload(expire) => env.intake.expire(expire, control).await,
+                Task::Publish(publish) => env.publisher.run(job, publish, control).await,
+                Task::MetricsSync(sync) => env.metrics.sync(job, sync, control).await,
+                Task::Refresh(refresh) => env.oauth.refresh(job, refresh, control).await,
             }
-        })
-    }
-}
-
-/// Deletes what an expired upload session stored, with the intake of the job's environment.
-struct ExpireUploads(Environments);
-
-impl Handler for ExpireUploads {
-    fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a> {
-        Box::pin(async move { self.0.get(job.env).intake.expire(job, control).await })
-    }
-}
-
-/// Runs content jobs with the generation of the job's own environment.
-struct ContentJobs(Environments);
-
-impl Handler for ContentJobs {
-    fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            let services = self.0.get(job.env);
-            services.generation.run(job, control).await
-        })
-    }
-}
-
-/// Runs ingest jobs with the ingest of the job's own environment.
-struct IngestJobs(Environments);
-
-impl Handler for IngestJobs {
-    fn run<'a>(&'a self, job: &'a Job, control: &'a Control) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            let services = self.0.get(job.env);
-            services.ingest.run(job, control).await
         })
     }
 }

@@ -17,14 +17,16 @@
 //! outside effect, [`Ingest`]: `Live` calls the platforms through the guarded outbound client,
 //! `Sandbox` never calls out and derives the facts deterministically from the input.
 
+mod command;
 mod live;
 mod source;
 
+pub use command::{Error, IngestEnv, StartIngest};
 pub use live::{LiveIngest, Platforms};
 pub use source::{AppstoreTarget, Branch, InputError, Repository, Source, WebsiteUrl};
 
 use layers_core::{EnvKind, Environment};
-use layers_jobs::{Control, Failure, Job};
+use layers_jobs::{Control, Failure};
 
 /// The outside effect of ingest for one environment. A closed set of two, so an enum.
 #[derive(Debug, Clone)]
@@ -52,16 +54,18 @@ impl Ingest {
         }
     }
 
-    /// One attempt of an ingest job.
-    pub async fn run(&self, job: &Job, control: &Control) -> Result<serde_json::Value, Failure> {
-        let source = Source::from_payload(&job.payload)
-            .ok_or_else(|| Failure::Permanent(format!("job {} has no ingest source", job.id)))?;
+    /// One attempt of an ingest job of `source`.
+    pub async fn run(
+        &self,
+        source: &Source,
+        control: &Control,
+    ) -> Result<serde_json::Value, Failure> {
         match self {
             Ingest::Sandbox => Ok(source.sandbox_facts()),
             Ingest::Live(live) => {
                 // from here on a cancel no longer refunds: the call is about to be made
                 control.spending_outside().await?;
-                live.facts(&source).await
+                live.facts(source).await
             }
         }
     }

@@ -1,6 +1,7 @@
 //! What to ingest, parsed from a request: an App Store app, a GitHub repository or a website.
 
 use layers_credits::Operation;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use thiserror::Error;
 
@@ -161,8 +162,10 @@ impl WebsiteUrl {
     }
 }
 
-/// What to ingest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What to ingest; stored as its job's payload (`{bundleId}`, `{trackId}`, `{owner, name,
+/// branch}` or `{url}`: the kind is implied by the fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "Stored", try_from = "Stored")]
 pub enum Source {
     Appstore(AppstoreTarget),
     Github {
@@ -170,6 +173,70 @@ pub enum Source {
         branch: Option<Branch>,
     },
     Website(WebsiteUrl),
+}
+
+/// A [`Source`] as its job stores it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
+enum Stored {
+    Bundle {
+        bundle_id: String,
+    },
+    Track {
+        track_id: u64,
+    },
+    Github {
+        owner: String,
+        name: String,
+        branch: Option<String>,
+    },
+    Website {
+        url: String,
+    },
+}
+
+impl From<Source> for Stored {
+    fn from(source: Source) -> Stored {
+        match source {
+            Source::Appstore(AppstoreTarget::BundleId(bundle_id)) => Stored::Bundle { bundle_id },
+            Source::Appstore(AppstoreTarget::TrackId(track_id)) => Stored::Track { track_id },
+            Source::Github { repository, branch } => Stored::Github {
+                owner: repository.owner,
+                name: repository.name,
+                branch: branch.map(|b| b.0),
+            },
+            Source::Website(url) => Stored::Website {
+                url: url.0.to_string(),
+            },
+        }
+    }
+}
+
+impl TryFrom<Stored> for Source {
+    type Error = url::ParseError;
+
+    fn try_from(stored: Stored) -> Result<Source, url::ParseError> {
+        Ok(match stored {
+            Stored::Bundle { bundle_id } => Source::Appstore(AppstoreTarget::BundleId(bundle_id)),
+            Stored::Track { track_id } => Source::Appstore(AppstoreTarget::TrackId(track_id)),
+            Stored::Github {
+                owner,
+                name,
+                branch,
+            } => Source::Github {
+                repository: Repository { owner, name },
+                branch: branch.map(Branch),
+            },
+            // validated when queued; reading it back must not depend on the setting of the day
+            Stored::Website { url } => Source::Website(WebsiteUrl(url::Url::parse(&url)?)),
+        })
+    }
+}
+
+impl layers_jobs::Payload for Source {
+    fn kind(&self) -> &'static str {
+        Source::kind(self)
+    }
 }
 
 impl Source {
@@ -204,46 +271,11 @@ impl Source {
         }
     }
 
-    /// The job's payload.
-    pub fn to_payload(&self) -> Value {
-        match self {
-            Source::Appstore(AppstoreTarget::BundleId(b)) => json!({ "bundleId": b }),
-            Source::Appstore(AppstoreTarget::TrackId(id)) => json!({ "trackId": id }),
-            Source::Github { repository, branch } => json!({
-                "owner": repository.owner, "name": repository.name,
-                "branch": branch.as_ref().map(Branch::as_str),
-            }),
-            Source::Website(url) => json!({ "url": url.as_str() }),
-        }
-    }
-
-    /// Reads a job's payload back (the job's kind is implied by the fields).
-    pub fn from_payload(payload: &Value) -> Option<Source> {
-        if let Some(b) = payload["bundleId"].as_str() {
-            return Some(Source::Appstore(AppstoreTarget::BundleId(b.to_owned())));
-        }
-        if let Some(id) = payload["trackId"].as_u64() {
-            return Some(Source::Appstore(AppstoreTarget::TrackId(id)));
-        }
-        if let (Some(owner), Some(name)) = (payload["owner"].as_str(), payload["name"].as_str()) {
-            return Some(Source::Github {
-                repository: Repository {
-                    owner: owner.to_owned(),
-                    name: name.to_owned(),
-                },
-                branch: payload["branch"].as_str().map(|b| Branch(b.to_owned())),
-            });
-        }
-        let url = payload["url"].as_str()?;
-        // validated when queued; re-reading must not depend on the setting of the day
-        url::Url::parse(url)
-            .ok()
-            .map(|u| Source::Website(WebsiteUrl(u)))
-    }
-
     /// The sandbox's facts: derived from the input alone, the same bytes every time.
     pub fn sandbox_facts(&self) -> Value {
-        let seed = fnv1a(self.to_payload().to_string().as_bytes());
+        // the stored payload as a JSON value (its keys sorted), as it always was
+        let stored = serde_json::to_value(self).unwrap_or_default();
+        let seed = fnv1a(stored.to_string().as_bytes());
         let facts = match self {
             Source::Appstore(target) => {
                 let (key, value) = match target {
@@ -372,7 +404,8 @@ mod tests {
             Source::Website(WebsiteUrl::parse("https://example.com/", false).unwrap()),
         ];
         for s in sources {
-            assert_eq!(Source::from_payload(&s.to_payload()), Some(s.clone()));
+            let stored = serde_json::to_value(&s).unwrap();
+            assert_eq!(serde_json::from_value::<Source>(stored).unwrap(), s);
             let facts = s.sandbox_facts();
             assert_eq!(facts.to_string(), s.sandbox_facts().to_string());
             assert_eq!(facts["source"], s.name());

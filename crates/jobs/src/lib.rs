@@ -25,12 +25,16 @@ use thiserror::Error;
 
 mod object;
 #[cfg(feature = "store")]
+mod paid;
+#[cfg(feature = "store")]
 mod store;
 #[cfg(feature = "store")]
 mod worker;
 #[cfg(feature = "openapi")]
 pub use object::status_schema;
 pub use object::JobObject;
+#[cfg(feature = "store")]
+pub use paid::{Ledger, PaidStart};
 #[cfg(feature = "store")]
 pub use store::{
     cancel, enqueue, enqueue_at, get, keep_credits, list, record_done, Canceled, Filter, Jobs,
@@ -119,12 +123,60 @@ pub struct NewJob {
     pub project_id: Option<uuid::Uuid>,
     pub api_key_id: Option<uuid::Uuid>,
     pub env: EnvKind,
-    pub kind: String,
+    /// Set with `payload` by [`NewJob::new`], from a typed [`Payload`].
+    pub kind: &'static str,
     pub payload: serde_json::Value,
     /// Credits the caller charged for this job in the same transaction (0 in the sandbox).
     pub credits_charged: i64,
     /// The credit operation charged, for the refund's ledger row.
     pub operation: Option<&'static str>,
+}
+
+impl NewJob {
+    /// A job of `payload`'s kind, with nothing charged and no project or key (set those with
+    /// struct update syntax).
+    pub fn new<P: Payload>(id: JobId, organization_id: OrgId, env: EnvKind, payload: &P) -> NewJob {
+        NewJob {
+            id,
+            organization_id,
+            project_id: None,
+            api_key_id: None,
+            env,
+            kind: payload.kind(),
+            // a payload is a plain struct of strings and numbers: it always serializes
+            payload: serde_json::to_value(payload).expect("a job payload serializes"),
+            credits_charged: 0,
+            operation: None,
+        }
+    }
+}
+
+/// A job's typed payload, defined by the crate that owns the kind: the kind it is queued under
+/// and the document stored as the job's `payload`. Workers read it back with
+/// [`Job::payload_as`]; nothing reads a payload by string key.
+///
+/// ```
+/// use layers_jobs::Payload;
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Refresh { account_id: String }
+///
+/// impl Payload for Refresh {
+///     fn kind(&self) -> &'static str { "refresh" }
+/// }
+/// assert_eq!(Refresh { account_id: "a".into() }.kind(), "refresh");
+/// ```
+pub trait Payload: serde::Serialize + serde::de::DeserializeOwned {
+    /// The job kind of this payload (`content_generate`, `ingest_github`, …).
+    fn kind(&self) -> &'static str;
+}
+
+impl Job {
+    /// The job's payload read as `P`, or why it does not read as one.
+    pub fn payload_as<P: Payload>(&self) -> Result<P> {
+        serde_json::from_value(self.payload.clone())
+            .map_err(|e| Error::Corrupt(format!("job {} payload of {}: {e}", self.id, self.kind)))
+    }
 }
 
 /// What can go wrong with jobs.

@@ -93,7 +93,7 @@ pub async fn record_done(
         project_id: new.project_id,
         api_key_id: new.api_key_id,
         env: new.env,
-        kind: new.kind.clone(),
+        kind: new.kind.to_owned(),
         status: JobStatus::Succeeded,
         payload: with_operation(&new.payload, new.operation),
         result: Some(crate::worker::bounded(result)),

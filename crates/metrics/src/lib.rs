@@ -29,10 +29,12 @@ use layers_metrics_synth::{Date, Day, Summary};
 use layers_orgs::OrgId;
 use layers_publishing::PublishedPost;
 
+mod source;
 mod sync;
 
-pub use layers_publishing::run::METRICS_SYNC as SYNC;
-pub use sync::Sync;
+pub use source::Metrics;
+use source::Origin;
+pub use sync::{first_sync, Sync, SyncPost, SYNC};
 
 /// The longest range one call may ask for, in days.
 pub const MAX_DAYS: i64 = 366;
@@ -143,21 +145,17 @@ pub async fn series(
             return Err(Error::UnknownPosts(missing));
         }
     }
-    let live: Vec<&PublishedPost> = posts.iter().filter(|p| p.env == EnvKind::Live).collect();
-    let mut synced = if live.is_empty() {
-        Vec::new()
-    } else {
-        read_synced(db, &live, range).await?
-    };
+    let origin = Origin::of(env);
+    let mut synced = origin.synced(db, &posts, range).await?;
     let mut out = Vec::with_capacity(posts.len());
     for post in posts {
         let published = to_date(post.posted_at.date_naive());
-        let days = match post.env {
-            EnvKind::Sandbox => {
+        let days = match origin {
+            Origin::Synthesized => {
                 layers_metrics_synth::series(&post.external_id, published, range.from, range.to)
                     .map_err(|e| Error::Corrupt(e.to_string()))?
             }
-            EnvKind::Live => {
+            Origin::Synced => {
                 let rows = take_rows(&mut synced, &post);
                 live_days(published, range, &rows)
             }
@@ -175,14 +173,14 @@ pub fn summarize(series: &[PostSeries]) -> Summary {
 }
 
 /// A synced day of one post.
-struct SyncedRow {
+pub(crate) struct SyncedRow {
     platform: String,
     external_id: String,
     day: Date,
     counts: [i64; 7],
 }
 
-async fn read_synced(
+pub(crate) async fn read_synced(
     db: &impl GenericClient,
     posts: &[&PublishedPost],
     range: Range,

@@ -4,13 +4,10 @@
 //! [`SYNC_FOR`] after publishing.
 
 use chrono::{Duration, Utc};
-use layers_core::EnvKind;
 use layers_jobs::{Control, Failure, Job, JobId, NewJob};
 use layers_platforms::PlatformError;
-use layers_publishing::ScheduledPostId;
+use layers_publishing::{ScheduledPost, ScheduledPostId};
 use layers_social::{Platform, SocialAccountId, TokenError, Vault};
-
-use crate::SYNC;
 
 /// How often a post's metrics are synced.
 pub const SYNC_EVERY: Duration = Duration::hours(24);
@@ -28,15 +25,45 @@ fn transient(e: impl std::fmt::Display) -> Failure {
     Failure::Transient(e.to_string())
 }
 
+/// The job kind that syncs a live post's metrics from the platforms' insights.
+pub const SYNC: &str = "metrics_sync";
+
+/// The payload of a [`SYNC`] job: the post whose metrics it reads.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncPost {
+    pub scheduled_post: String,
+}
+
+impl layers_jobs::Payload for SyncPost {
+    fn kind(&self) -> &'static str {
+        SYNC
+    }
+}
+
+/// The first sync of a post just published, started by publishing in the transaction that
+/// records it (`LivePublisher::once_published`).
+pub fn first_sync(post: &ScheduledPost) -> NewJob {
+    let task = SyncPost {
+        scheduled_post: post.id.to_string(),
+    };
+    NewJob {
+        project_id: Some(post.project_id),
+        ..NewJob::new(JobId::new(), post.organization_id, post.env, &task)
+    }
+}
+
 impl Sync {
     /// One attempt: every published target of the job's post, one insights call each.
-    pub async fn run(&self, job: &Job, control: &Control) -> Result<serde_json::Value, Failure> {
-        let id = job
-            .payload
-            .get("scheduledPost")
-            .and_then(|v| v.as_str())
-            .and_then(|s| ScheduledPostId::parse(s).ok())
-            .ok_or_else(|| Failure::Permanent("the job names no scheduled post".into()))?;
+    pub async fn run(
+        &self,
+        job: &Job,
+        task: &SyncPost,
+        control: &Control,
+    ) -> Result<serde_json::Value, Failure> {
+        let id = ScheduledPostId::parse(&task.scheduled_post).map_err(|_| {
+            Failure::Permanent(format!("no scheduled post {}", task.scheduled_post))
+        })?;
         let pool = control.pool();
         let targets = {
             let db = pool.get().await.map_err(transient)?;
@@ -132,15 +159,8 @@ impl Sync {
         }
         if newest_post.is_some_and(|at| Utc::now() - at < SYNC_FOR) {
             let next = NewJob {
-                id: JobId::new(),
-                organization_id: job.organization_id,
                 project_id: job.project_id,
-                api_key_id: None,
-                env: EnvKind::Live,
-                kind: SYNC.to_owned(),
-                payload: job.payload.clone(),
-                credits_charged: 0,
-                operation: None,
+                ..NewJob::new(JobId::new(), job.organization_id, job.env, task)
             };
             let db = pool.get().await.map_err(transient)?;
             layers_jobs::enqueue_at(&db, &next, Some(Utc::now() + SYNC_EVERY))

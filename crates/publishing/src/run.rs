@@ -11,18 +11,13 @@
 //! one target was published, else `failed`; a published post gets one `metrics_sync` job.
 
 use layers_content::{AssetKind, Container, Location};
-use layers_core::EnvKind;
-use layers_jobs::{Control, Failure, Job, JobId, NewJob};
+use layers_jobs::{Control, Failure, Job, NewJob};
 use layers_platforms::{Clients, Media, NotConfigured, PlatformError};
 use layers_social::{Platform, TokenError, Vault};
 use layers_webhooks::EventType;
 
-use crate::store::{find, post_of_job};
+use crate::store::{find, Publish};
 use crate::{PostEvent, PostStatus, ScheduledPost, Target};
-
-/// The job kind that syncs a live post's metrics from the platforms' insights (run by
-/// `layers-metrics`); publishing queues the first one when a post is published.
-pub const METRICS_SYNC: &str = "metrics_sync";
 
 /// The environment's side of publishing.
 #[derive(Debug)]
@@ -41,6 +36,9 @@ pub struct LivePublisher {
     pub media_signer: Option<layers_storage::UrlSigner>,
     /// `LAYERS_PUBLIC_BASE_URL`: where the platforms fetch the media from.
     pub public_base_url: String,
+    /// The job started, in the transaction that ends a post `published`, to follow it up (the
+    /// first metrics sync, a kind owned by `layers-metrics`).
+    pub once_published: fn(&ScheduledPost) -> NewJob,
 }
 
 impl std::fmt::Debug for LivePublisher {
@@ -52,7 +50,7 @@ impl std::fmt::Debug for LivePublisher {
                 &self.media_signer.as_ref().map(|_| "<redacted>"),
             )
             .field("public_base_url", &self.public_base_url)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -69,10 +67,14 @@ impl Publisher {
         }
     }
 
-    /// One attempt of a `publish` job.
-    pub async fn run(&self, job: &Job, control: &Control) -> Result<serde_json::Value, Failure> {
-        let id = post_of_job(job)
-            .ok_or_else(|| Failure::Permanent("the job names no scheduled post".into()))?;
+    /// One attempt of the `publish` job `job` of `task`.
+    pub async fn run(
+        &self,
+        job: &Job,
+        task: &Publish,
+        control: &Control,
+    ) -> Result<serde_json::Value, Failure> {
+        let id = task.post()?;
         match self {
             // the request published it already
             Publisher::Sandbox => Ok(result(id.to_string(), PostStatus::Published)),
@@ -155,7 +157,7 @@ impl LivePublisher {
         };
         let container = {
             let db = pool.get().await.map_err(transient)?;
-            layers_content::Content::new(EnvKind::Live)
+            layers_content::Content::new(post.env)
                 .get(&db, job.organization_id, post.container_id)
                 .await
                 .map_err(transient)?
@@ -324,7 +326,7 @@ impl LivePublisher {
             }
         };
         let data = PostEvent::of(post.id, post.container_id, &ended).to_value();
-        layers_webhooks::emit(&tx, post.organization_id, EnvKind::Live, event, data)
+        layers_webhooks::emit(&tx, post.organization_id, post.env, event, data)
             .await
             .map_err(transient)?;
         tx.commit().await.map_err(transient)
@@ -370,18 +372,8 @@ impl LivePublisher {
         let status = PostStatus::parse(status)
             .ok_or_else(|| Failure::Permanent(format!("status {status}")))?;
         if now_ended && status == PostStatus::Published {
-            let sync = NewJob {
-                id: JobId::new(),
-                organization_id: post.organization_id,
-                project_id: Some(post.project_id),
-                api_key_id: None,
-                env: EnvKind::Live,
-                kind: METRICS_SYNC.to_owned(),
-                payload: serde_json::json!({ "scheduledPost": post.id.to_string() }),
-                credits_charged: 0,
-                operation: None,
-            };
-            layers_jobs::enqueue(&tx, &sync).await.map_err(transient)?;
+            let next = (self.once_published)(&post);
+            layers_jobs::enqueue(&tx, &next).await.map_err(transient)?;
         }
         tx.commit().await.map_err(transient)?;
         Ok(status)

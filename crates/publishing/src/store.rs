@@ -92,15 +92,14 @@ impl Publishing {
             .map(|i| sandbox.then(|| sandbox_external_id(new.container_id, i)))
             .collect();
         let job = NewJob {
-            id: new.job_id,
-            organization_id: new.organization_id,
             project_id: Some(checked.project_id),
             api_key_id: new.api_key_id,
-            env: self.env,
-            kind: PUBLISH.to_owned(),
-            payload: payload(new.id),
-            credits_charged: 0,
-            operation: None,
+            ..NewJob::new(
+                new.job_id,
+                new.organization_id,
+                self.env,
+                &Publish::new(new.id),
+            )
         };
         // both inserts prepared first, so that the targets cannot overtake their post
         layers_db::cached::prepare_all(db, &[INSERT_POST, INSERT_TARGETS]).await?;
@@ -387,16 +386,31 @@ struct Checked {
 }
 
 /// The payload of a `publish` job: the post it runs.
-fn payload(id: ScheduledPostId) -> serde_json::Value {
-    serde_json::json!({ "scheduledPost": id.to_string() })
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Publish {
+    pub scheduled_post: String,
 }
 
-/// The post a `publish` job runs.
-pub(crate) fn post_of_job(job: &Job) -> Option<ScheduledPostId> {
-    job.payload
-        .get("scheduledPost")
-        .and_then(|v| v.as_str())
-        .and_then(|s| ScheduledPostId::parse(s).ok())
+impl Publish {
+    pub fn new(id: ScheduledPostId) -> Publish {
+        Publish {
+            scheduled_post: id.to_string(),
+        }
+    }
+
+    /// The post it runs, or why the payload names none.
+    pub fn post(&self) -> Result<ScheduledPostId, layers_jobs::Failure> {
+        ScheduledPostId::parse(&self.scheduled_post).map_err(|_| {
+            layers_jobs::Failure::Permanent(format!("no scheduled post {}", self.scheduled_post))
+        })
+    }
+}
+
+impl layers_jobs::Payload for Publish {
+    fn kind(&self) -> &'static str {
+        PUBLISH
+    }
 }
 
 fn already_published_or(e: tokio_postgres::Error) -> Error {

@@ -29,7 +29,7 @@ use tokio_postgres::Row;
 mod live;
 
 pub use layers_platforms::NotConfigured;
-pub use live::{mark_needs_reauth, Callback, CallbackError, TokenError, Vault, REFRESH};
+pub use live::{mark_needs_reauth, Callback, CallbackError, Refresh, TokenError, Vault, REFRESH};
 
 layers_core::prefixed_id!(
     /// A connected social account (`sa_…`).
@@ -189,6 +189,22 @@ impl OAuth {
         match self {
             OAuth::Sandbox => Ok(()),
             OAuth::Live(vault) => vault.ready(platform),
+        }
+    }
+
+    /// One attempt of a token-refresh job: live refreshes the account's token; a sandbox
+    /// account's token never expires, so none is ever queued.
+    pub async fn refresh(
+        &self,
+        job: &layers_jobs::Job,
+        task: &live::Refresh,
+        control: &layers_jobs::Control,
+    ) -> std::result::Result<serde_json::Value, layers_jobs::Failure> {
+        match self {
+            OAuth::Live(vault) => vault.run_refresh(job, task, control.pool()).await,
+            OAuth::Sandbox => Err(layers_jobs::Failure::Permanent(
+                "sandbox accounts never need a refresh".into(),
+            )),
         }
     }
 }

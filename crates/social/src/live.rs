@@ -20,6 +20,18 @@ use crate::{
 /// The job kind that refreshes a live account's token before it runs out.
 pub const REFRESH: &str = "social_token_refresh";
 
+/// The payload of a [`REFRESH`] job: the account whose token it refreshes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Refresh {
+    pub account: String,
+}
+
+impl layers_jobs::Payload for Refresh {
+    fn kind(&self) -> &'static str {
+        REFRESH
+    }
+}
+
 /// How long before its expiry a token is refreshed when it is used.
 pub const REFRESH_MARGIN: Duration = Duration::minutes(10);
 
@@ -412,14 +424,11 @@ impl Vault {
     pub async fn run_refresh(
         &self,
         job: &Job,
+        task: &Refresh,
         pool: &layers_db::Pool,
     ) -> Result<serde_json::Value, Failure> {
-        let id = job
-            .payload
-            .get("account")
-            .and_then(|v| v.as_str())
-            .and_then(|s| SocialAccountId::parse(s).ok())
-            .ok_or_else(|| Failure::Permanent("the job names no account".into()))?;
+        let id = SocialAccountId::parse(&task.account)
+            .map_err(|_| Failure::Permanent(format!("no account {}", task.account)))?;
         match self.refresh(pool, id).await {
             Ok(token) => {
                 let db = pool
@@ -488,16 +497,13 @@ async fn schedule_refresh(
     if !moved.is_empty() {
         return Ok(());
     }
+    let task = Refresh {
+        account: a.id.to_string(),
+    };
     let job = NewJob {
-        id: JobId::new(),
-        organization_id: a.organization_id,
         project_id: Some(a.project_id),
         api_key_id,
-        env: EnvKind::Live,
-        kind: REFRESH.to_owned(),
-        payload: serde_json::json!({ "account": a.id.to_string() }),
-        credits_charged: 0,
-        operation: None,
+        ..NewJob::new(JobId::new(), a.organization_id, a.env, &task)
     };
     layers_jobs::enqueue_at(db, &job, Some(run_at))
         .await

@@ -6,19 +6,16 @@
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{web, HttpResponse};
-use futures_util::future::try_join5;
 use layers_content::{
-    preview, Asset, AssetId, Container, ContainerId, Format, Location, NewGeneration,
+    preview, Asset, AssetId, Container, ContainerId, Format, Location, Regenerate, StartGeneration,
 };
-use layers_credits::Charge;
-use layers_jobs::{JobId, NewJob};
 use layers_projects::{InfluencerId, ProjectId};
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::auth::{Authorized, ContentRead, ContentWrite};
 use crate::env::Env;
-use crate::error::{quote, ApiError, Code};
+use crate::error::{quote, ApiError};
 use crate::extract::{path_id, Json, ListParams};
 use crate::tx::Tx;
 use crate::wire::{time, List};
@@ -250,7 +247,7 @@ pub(crate) fn bounded(
     }
 }
 
-/// The shared path of both generation routes.
+/// The shared path of both generation routes: the request parsed into the domain's command.
 async fn generate(
     state: &AppState,
     auth: &Authorized<ContentWrite>,
@@ -260,7 +257,6 @@ async fn generate(
     format: Format,
     options: GenerateOptions,
 ) -> Result<HttpResponse, ApiError> {
-    let project_id = path_id(project, "project", ProjectId::parse)?;
     let variants = match options.variant_count {
         None => 1,
         Some(n @ 1..=3) => n as u32,
@@ -271,8 +267,6 @@ async fn generate(
             ))
         }
     };
-    let hook = bounded("hook", options.hook, MAX_HOOK)?;
-    let caption = bounded("caption", options.caption, MAX_CAPTION)?;
     let influencer = options
         .influencer_id
         .as_deref()
@@ -285,92 +279,24 @@ async fn generate(
             })
         })
         .transpose()?;
-    let job_id = JobId::new();
-    let charge = Charge {
+    let command = StartGeneration {
         organization_id: auth.organization_id,
-        operation: format.operation(),
-        units: i64::from(variants),
-        api_key_id: Some(auth.api_key_id),
-        project_id: Some(project_id.as_uuid()),
-        job_id: Some(job_id.as_uuid()),
-    };
-    // a live key without a generator is refused before anything is charged (after the
-    // project's own refusals, which come first)
-    if let Err(e) = env.generation.ready() {
-        env.projects
-            .require_active(&**tx, auth.organization_id, project_id)
-            .await?;
-        return Err(ApiError::new(Code::PlatformNotConfigured, e.to_string()));
-    }
-    let ids: Vec<ContainerId> = (0..variants).map(|_| ContainerId::new()).collect();
-    let new = NewGeneration {
-        organization_id: auth.organization_id,
-        project_id: project_id.as_uuid(),
+        api_key_id: auth.api_key_id,
+        project_id: path_id(project, "project", ProjectId::parse)?,
         format,
-        container_ids: ids.clone(),
-        hook,
-        caption,
+        variants,
+        hook: bounded("hook", options.hook, MAX_HOOK)?,
+        caption: bounded("caption", options.caption, MAX_CAPTION)?,
         influencer_id: influencer.map(|i| i.as_uuid()),
-        job_id: job_id.as_uuid(),
     };
-    let new_job = NewJob {
-        id: job_id,
-        organization_id: auth.organization_id,
-        project_id: Some(project_id.as_uuid()),
-        api_key_id: Some(auth.api_key_id),
-        env: auth.env,
-        kind: layers_content::GENERATE.to_owned(),
-        payload: layers_content::payload(&ids),
-        credits_charged: env.credits.amount(&charge),
-        operation: Some(charge.operation.as_str()),
-    };
-    // The project check, the influencer check, the charge, the containers and the job go out
-    // in one round trip: whichever refuses first answers (in that order), and a refusal rolls
-    // everything back with the transaction.
-    let (project, _, _, containers, job) = try_join5(
-        async {
-            env.projects
-                .require_active(&**tx, auth.organization_id, project_id)
-                .await
-                .map_err(ApiError::from)
-        },
-        async {
-            match influencer {
-                Some(influencer) => env
-                    .content
-                    .check_influencer(&**tx, project_id.as_uuid(), influencer.as_uuid())
-                    .await
-                    .map_err(ApiError::from),
-                None => Ok(()),
-            }
-        },
-        async {
-            env.credits
-                .charge(&**tx, &charge)
-                .await
-                .map_err(ApiError::from)
-        },
-        async {
-            env.content
-                .create_generated(&**tx, &new)
-                .await
-                .map_err(ApiError::from)
-        },
-        async {
-            env.jobs
-                .start(&**tx, new_job, env.generation.done(&ids))
-                .await
-                .map_err(ApiError::from)
-        },
-    )
-    .await?;
-    let _ = project;
+    let started = env.content_env().start_generation(&**tx, command).await?;
     Ok(HttpResponse::Accepted().json(Started {
-        job_id: job.id.to_string(),
-        status: job.status.as_str(),
-        kind: job.kind,
-        project_id: project_id.to_string(),
-        containers: containers
+        job_id: started.job.id.to_string(),
+        status: started.job.status.as_str(),
+        kind: started.job.kind,
+        project_id: started.project_id.to_string(),
+        containers: started
+            .containers
             .into_iter()
             .map(|c| ContainerBody::new(state, c))
             .collect(),
@@ -585,61 +511,17 @@ async fn regenerate(
     path: web::Path<String>,
     tx: Tx,
 ) -> Result<HttpResponse, ApiError> {
-    let id = container_id(&path)?;
-    let job_id = JobId::new();
-    let container = env
-        .content
-        .regenerate(&*tx, auth.organization_id, id, job_id.as_uuid())
-        .await?;
-    // checked after the container's own checks; refusing rolls the regeneration back
-    env.generation
-        .ready()
-        .map_err(|e| ApiError::new(Code::PlatformNotConfigured, e.to_string()))?;
-    let format = match container.format {
-        layers_content::ContainerFormat::Generated(f) => f,
-        layers_content::ContainerFormat::Video => {
-            return Err(ApiError::conflict(
-                "uploaded_content",
-                "uploaded content cannot be regenerated",
-            ))
-        }
-    };
-    let charge = Charge {
+    let command = Regenerate {
         organization_id: auth.organization_id,
-        operation: format.operation(),
-        units: 1,
-        api_key_id: Some(auth.api_key_id),
-        project_id: Some(container.project_id),
-        job_id: Some(job_id.as_uuid()),
+        api_key_id: auth.api_key_id,
+        container_id: container_id(&path)?,
     };
-    env.credits.charge(&*tx, &charge).await?;
-    let project = ProjectId::from_uuid(container.project_id);
-    env.projects
-        .require_active(&*tx, auth.organization_id, project)
-        .await?;
-    let job = env
-        .jobs
-        .start(
-            &*tx,
-            NewJob {
-                id: job_id,
-                organization_id: auth.organization_id,
-                project_id: Some(container.project_id),
-                api_key_id: Some(auth.api_key_id),
-                env: auth.env,
-                kind: layers_content::REGENERATE.to_owned(),
-                payload: layers_content::payload(&[container.id]),
-                credits_charged: env.credits.amount(&charge),
-                operation: Some(charge.operation.as_str()),
-            },
-            env.generation.done(&[container.id]),
-        )
-        .await?;
+    let (job, container) = env.content_env().regenerate(&*tx, command).await?;
     Ok(HttpResponse::Accepted().json(Regenerating {
         job_id: job.id.to_string(),
         status: job.status.as_str(),
         kind: job.kind,
-        project_id: project.to_string(),
+        project_id: ProjectId::from_uuid(container.project_id).to_string(),
         container: ContainerBody::new(&state, container),
     }))
 }

@@ -1,13 +1,9 @@
 //! Ingest (CONTRACT §11 "Ingest"): `POST /v1/projects/:projectId/ingest/{appstore,github,website}`
-//! → 202 job. One code path for both environments: validate, check the project, pass the credit
-//! gate and queue the job in the request's transaction; the environment's `Ingest` decides what
-//! the job does.
+//! → 202 job. The handlers parse the request into the domain's `StartIngest` command, which
+//! checks the project, passes the credit gate and starts the job in the request's transaction.
 
 use actix_web::{web, HttpResponse};
-use futures_util::future::try_join3;
-use layers_credits::Charge;
-use layers_ingest::{AppstoreTarget, Branch, Repository, Source, WebsiteUrl};
-use layers_jobs::{JobId, NewJob};
+use layers_ingest::{AppstoreTarget, Branch, Repository, Source, StartIngest, WebsiteUrl};
 use layers_projects::ProjectId;
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +58,7 @@ struct Started {
 }
 
 /// The shared path of the three routes.
+/// The shared path of the three ingest routes: the parsed source into the domain's command.
 async fn start(
     auth: &Authorized<IngestWrite>,
     env: &Env,
@@ -70,54 +67,18 @@ async fn start(
     source: Source,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = path_id(project, "project", ProjectId::parse)?;
-    let id = JobId::new();
-    let charge = Charge {
+    let command = StartIngest {
         organization_id: auth.organization_id,
-        operation: source.operation(),
-        units: 1,
-        api_key_id: Some(auth.api_key_id),
-        project_id: Some(project_id.as_uuid()),
-        job_id: Some(id.as_uuid()),
+        api_key_id: auth.api_key_id,
+        project_id,
+        source,
     };
-    let new_job = NewJob {
-        id,
-        organization_id: auth.organization_id,
-        project_id: Some(project_id.as_uuid()),
-        api_key_id: Some(auth.api_key_id),
-        env: auth.env,
-        kind: source.kind().to_owned(),
-        payload: source.to_payload(),
-        credits_charged: env.credits.amount(&charge),
-        operation: Some(source.operation().as_str()),
-    };
-    // The project check, the charge and the job go out in one round trip: whichever refuses
-    // first answers (in that order), and a refusal rolls all three back with the transaction.
-    let (project, _, job) = try_join3(
-        async {
-            env.projects
-                .require_active(&**tx, auth.organization_id, project_id)
-                .await
-                .map_err(ApiError::from)
-        },
-        async {
-            env.credits
-                .charge(&**tx, &charge)
-                .await
-                .map_err(ApiError::from)
-        },
-        async {
-            env.jobs
-                .start(&**tx, new_job, env.ingest.done(&source))
-                .await
-                .map_err(ApiError::from)
-        },
-    )
-    .await?;
+    let job = env.ingest_env().start(&**tx, command).await?;
     Ok(HttpResponse::Accepted().json(Started {
         job_id: job.id.to_string(),
         status: job.status.as_str(),
         kind: job.kind,
-        project_id: project.id.to_string(),
+        project_id: project_id.to_string(),
     }))
 }
 

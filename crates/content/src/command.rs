@@ -1,0 +1,148 @@
+//! The content writes a partner makes, as domain commands: each takes the request's
+//! transaction and a typed command, and checks, charges (or audits), writes the containers,
+//! starts the job and emits, in one code path for both environments. What differs is reached
+//! through the environment's [`Generation`].
+
+use layers_db::GenericClient;
+use layers_jobs::{Job, JobId, Ledger, PaidStart};
+use layers_orgs::OrgId;
+use layers_projects::ProjectId;
+
+use crate::fixtures::Format;
+use crate::generate::{Generate, Generation};
+use crate::model::{Container, ContainerFormat, ContainerId};
+use crate::store::{Content, Error, NewGeneration, Result};
+
+/// A partner's request to generate `variants` containers of `format`.
+#[derive(Debug, Clone)]
+pub struct StartGeneration {
+    pub organization_id: OrgId,
+    pub api_key_id: uuid::Uuid,
+    pub project_id: ProjectId,
+    pub format: Format,
+    /// 1 to 3.
+    pub variants: u32,
+    pub hook: Option<String>,
+    pub caption: Option<String>,
+    pub influencer_id: Option<uuid::Uuid>,
+}
+
+/// A partner's request to generate one container again.
+#[derive(Debug, Clone, Copy)]
+pub struct Regenerate {
+    pub organization_id: OrgId,
+    pub api_key_id: uuid::Uuid,
+    pub container_id: ContainerId,
+}
+
+/// What a generation command started: its job and its containers (already `completed` in the
+/// sandbox, `queued` live).
+#[derive(Debug)]
+pub struct Started {
+    pub job: Job,
+    pub project_id: ProjectId,
+    pub containers: Vec<Container>,
+}
+
+/// The services of one environment that content commands reach.
+#[derive(Clone, Copy, Debug)]
+pub struct ContentEnv<'a> {
+    pub ledger: Ledger<'a>,
+    pub content: &'a Content,
+    pub generation: &'a Generation,
+}
+
+impl ContentEnv<'_> {
+    /// Starts a generation: the project must be active and the influencer (if named) one of
+    /// its own; then the charge, the containers and the job, in one round trip. A live key
+    /// without a generator is refused after the project's refusals and before any charge.
+    pub async fn start_generation(
+        &self,
+        db: &impl GenericClient,
+        cmd: StartGeneration,
+    ) -> Result<Started> {
+        if let Err(e) = self.generation.ready() {
+            self.ledger
+                .projects
+                .require_active(db, cmd.organization_id, cmd.project_id)
+                .await?;
+            return Err(e.into());
+        }
+        let job_id = JobId::new();
+        let ids: Vec<ContainerId> = (0..cmd.variants).map(|_| ContainerId::new()).collect();
+        let new = NewGeneration {
+            organization_id: cmd.organization_id,
+            project_id: cmd.project_id.as_uuid(),
+            format: cmd.format,
+            container_ids: ids.clone(),
+            hook: cmd.hook,
+            caption: cmd.caption,
+            influencer_id: cmd.influencer_id,
+            job_id: job_id.as_uuid(),
+        };
+        let start = PaidStart {
+            job_id,
+            organization_id: cmd.organization_id,
+            api_key_id: cmd.api_key_id,
+            project_id: cmd.project_id,
+            operation: cmd.format.operation(),
+            units: i64::from(cmd.variants),
+            payload: Generate::new(&ids),
+            done: self.generation.done(&ids),
+        };
+        let checks = async {
+            match cmd.influencer_id {
+                Some(influencer) => {
+                    self.content
+                        .check_influencer(db, cmd.project_id.as_uuid(), influencer)
+                        .await
+                }
+                None => Ok(()),
+            }
+        };
+        let made = self.generation.first_made(cmd.format, &ids);
+        let writes = self.content.create_generated(db, &new, made);
+        let (_, containers, job) = self.ledger.start(db, start, checks, writes).await?;
+        Ok(Started {
+            job,
+            project_id: cmd.project_id,
+            containers,
+        })
+    }
+
+    /// Starts a regeneration of a finished, generated container: its own checks first, then
+    /// the generator's, the charge for one variant, the project's and the job.
+    pub async fn regenerate(
+        &self,
+        db: &impl GenericClient,
+        cmd: Regenerate,
+    ) -> Result<(Job, Container)> {
+        let job_id = JobId::new();
+        let container = self
+            .content
+            .regenerate(
+                db,
+                cmd.organization_id,
+                cmd.container_id,
+                job_id.as_uuid(),
+                self.generation,
+            )
+            .await?;
+        self.generation.ready()?;
+        let ContainerFormat::Generated(format) = container.format else {
+            return Err(Error::Uploaded);
+        };
+        let start = PaidStart {
+            job_id,
+            organization_id: cmd.organization_id,
+            api_key_id: cmd.api_key_id,
+            project_id: ProjectId::from_uuid(container.project_id),
+            operation: format.operation(),
+            units: 1,
+            payload: Generate::again(container.id),
+            done: self.generation.done(&[container.id]),
+        };
+        let (_, job) = self.ledger.start_only::<_, Error>(db, start).await?;
+        Ok((job, container))
+    }
+}
