@@ -27,12 +27,15 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let database_url = std::env::var("DATABASE_URL")?;
-    layers_db::migrate(&database_url).await?;
+/// What the example's parts return on failure.
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Migrates the database at `database_url` and starts the gateway in this process on a free
+/// port, with no job workers; its base URL.
+async fn start_gateway(database_url: &str) -> BenchResult<String> {
+    layers_db::migrate(database_url).await?;
     let settings = Settings::from_lookup(|name| match name {
-        "DATABASE_URL" => Some(database_url.clone()),
+        "DATABASE_URL" => Some(database_url.to_owned()),
         "LAYERS_BIND" => Some("127.0.0.1:0".into()),
         "LAYERS_JOB_CONCURRENCY" => Some("0".into()),
         _ => std::env::var(name).ok(),
@@ -40,14 +43,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Application::build(settings).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
+    Ok(base)
+}
 
-    let pool = layers_db::pool(&database_url, 4)?;
-    let db = pool.get().await?;
-    let org = layers_orgs::create(&db, "metrics bench", Plan::Partner, None)
+/// The bench's organization, its sandbox key and its project.
+struct Tenant {
+    org: layers_orgs::OrgId,
+    key: String,
+    project_id: String,
+    project_uuid: uuid::Uuid,
+}
+
+/// Makes an organization and a sandbox key directly, and a project through the gateway at
+/// `base`.
+async fn tenant(db: &layers_db::Client, http: &reqwest::Client, base: &str) -> BenchResult<Tenant> {
+    let org = layers_orgs::create(db, "metrics bench", Plan::Partner, None)
         .await?
         .id;
     let minted = layers_keys::store::mint(
-        &db,
+        db,
         &ring::rand::SystemRandom::new(),
         org,
         EnvKind::Sandbox,
@@ -56,7 +70,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     let key = minted.key.expose();
-    let http = reqwest::Client::new();
     let project: serde_json::Value = http
         .post(format!("{base}/v1/projects"))
         .bearer_auth(&key)
@@ -68,8 +81,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let project_id = project["id"].as_str().ok_or("no project id")?.to_owned();
     let project_uuid = layers_projects::ProjectId::parse(&project_id)?.as_uuid();
+    Ok(Tenant {
+        org,
+        key,
+        project_id,
+        project_uuid,
+    })
+}
 
-    // 1,000 published sandbox posts, one target each
+/// Writes [`POSTS`] published sandbox posts of `tenant`'s project, one target each, published
+/// 120 days ago.
+async fn write_posts(db: &layers_db::Client, tenant: &Tenant) -> BenchResult<()> {
+    let project_uuid = tenant.project_uuid;
     db.batch_execute(&format!(
         "CREATE TEMP TABLE bench_posts AS \
              SELECT layers_uuid_v7() AS container, layers_uuid_v7() AS post, \
@@ -91,22 +114,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
              SELECT post, 0, '{project_uuid}', true, account, 'instagram', 'published', \
                  'sb_post_cnt_' || replace(container::text, '-', '') || '_0', \
                  now() - interval '120 days' FROM bench_posts;",
-        org = org.as_uuid(),
+        org = tenant.org.as_uuid(),
     ))
     .await?;
+    Ok(())
+}
 
-    let today = layers_metrics::today();
-    let from =
-        layers_metrics_synth::Date::from_days_since_epoch(today.days_since_epoch() - (DAYS - 1))?;
-    let range = Range::new(Some(from), Some(today), today)?;
-    let url = format!("{base}/v1/projects/{project_id}/metrics?from={from}&to={today}");
-
-    // through the route
+/// Through the route: two warm-ups, then [`ROUNDS`] sequential `GET`s of `url`; their times in
+/// ms and the last body.
+async fn through_route(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+) -> BenchResult<(Vec<f64>, Vec<u8>)> {
     let mut route_ms = Vec::new();
     let mut body = Vec::new();
     for round in 0..ROUNDS + 2 {
         let started = Instant::now();
-        let res = http.get(&url).bearer_auth(&key).send().await?;
+        let res = http.get(url).bearer_auth(key).send().await?;
         if !res.status().is_success() {
             return Err(format!("the route answered {}", res.status()).into());
         }
@@ -115,10 +140,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             route_ms.push(started.elapsed().as_secs_f64() * 1e3);
         }
     }
+    Ok((route_ms, body))
+}
 
-    // the same response from a precomputed value
-    let series =
-        layers_metrics::series(&db, org, EnvKind::Sandbox, project_uuid, range, None).await?;
+/// The same response from a precomputed value: the series read once, then two warm-ups and
+/// [`ROUNDS`] serializations of the route's body type; their times in ms and the last bytes.
+async fn serialized(
+    db: &layers_db::Client,
+    tenant: &Tenant,
+    range: Range,
+) -> BenchResult<(Vec<f64>, Vec<u8>)> {
+    let series = layers_metrics::series(
+        db,
+        tenant.org,
+        EnvKind::Sandbox,
+        tenant.project_uuid,
+        range,
+        None,
+    )
+    .await?;
     let precomputed = MetricsBody::new(range, &series);
     let mut serialize_ms = Vec::new();
     let mut bytes = Vec::new();
@@ -129,6 +169,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             serialize_ms.push(started.elapsed().as_secs_f64() * 1e3);
         }
     }
+    Ok((serialize_ms, bytes))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let database_url = std::env::var("DATABASE_URL")?;
+    let base = start_gateway(&database_url).await?;
+    let pool = layers_db::pool(&database_url, 4)?;
+    let db = pool.get().await?;
+    let http = reqwest::Client::new();
+    let tenant = tenant(&db, &http, &base).await?;
+    write_posts(&db, &tenant).await?;
+
+    let today = layers_metrics::today();
+    let from =
+        layers_metrics_synth::Date::from_days_since_epoch(today.days_since_epoch() - (DAYS - 1))?;
+    let range = Range::new(Some(from), Some(today), today)?;
+    let project_id = &tenant.project_id;
+    let url = format!("{base}/v1/projects/{project_id}/metrics?from={from}&to={today}");
+
+    let (route_ms, body) = through_route(&http, &url, &tenant.key).await?;
+    let (serialize_ms, bytes) = serialized(&db, &tenant, range).await?;
     if bytes != body {
         return Err("the route's body differs from the precomputed one".into());
     }

@@ -56,18 +56,13 @@ async fn succeeded(db: &layers_db::Client) -> i64 {
     .get(0)
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var("DATABASE_URL")?;
-    let concurrency: usize = std::env::var("LAYERS_JOB_CONCURRENCY")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(8);
-    let pool = layers_db::pool(&url, 16)?;
-    let db = pool.get().await?;
+/// What the example's parts return on failure.
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
-    // the receiver: answers 200 at once, reports each delivery's id
-    let (arrivals, mut arrived) = mpsc::unbounded_channel::<String>();
+/// The receiver: answers 200 at once and reports each delivery's id on the returned channel;
+/// its URL.
+fn start_receiver() -> BenchResult<(String, mpsc::UnboundedReceiver<String>)> {
+    let (arrivals, arrived) = mpsc::unbounded_channel::<String>();
     let arrivals = web::Data::new(arrivals);
     let server = HttpServer::new(move || {
         App::new()
@@ -79,14 +74,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .bind(("127.0.0.1", 0))?;
     let port = server.addrs()[0].port();
     tokio::spawn(server.run());
-    let receiver = format!("http://127.0.0.1:{port}/hooks");
+    Ok((format!("http://127.0.0.1:{port}/hooks"), arrived))
+}
 
-    // the plain loop
+/// The plain loop: `concurrency` tasks POST a 1 KiB body to `receiver` for [`PLAIN_SECS`];
+/// the requests per second.
+async fn plain_loop(receiver: &str, concurrency: usize) -> BenchResult<f64> {
     let http = reqwest::Client::new();
     let body = vec![b'x'; 1024];
     let until = Instant::now() + Duration::from_secs(PLAIN_SECS);
     let loops = (0..concurrency).map(|_| {
-        let (http, body, receiver) = (http.clone(), body.clone(), receiver.clone());
+        let (http, body, receiver) = (http.clone(), body.clone(), receiver.to_owned());
         tokio::spawn(async move {
             let mut n = 0u64;
             while Instant::now() < until {
@@ -107,28 +105,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for task in loops {
         plain += task.await?;
     }
-    let plain_per_sec = plain as f64 / PLAIN_SECS as f64;
-    while arrived.try_recv().is_ok() {}
+    Ok(plain as f64 / PLAIN_SECS as f64)
+}
 
-    // one sandbox endpoint of a fresh organization
-    let org = layers_orgs::create(&db, "Webhooks bench", layers_orgs::Plan::Partner, None)
+/// One sandbox endpoint at `receiver` of a fresh organization; the organization and the
+/// webhooks that deliver with `key`.
+async fn sandbox_endpoint(
+    db: &layers_db::Client,
+    receiver: &str,
+    key: Arc<MasterKey>,
+) -> BenchResult<(layers_orgs::OrgId, Webhooks)> {
+    let org = layers_orgs::create(db, "Webhooks bench", layers_orgs::Plan::Partner, None)
         .await?
         .id;
-    let key = Arc::new(MasterKey::from_bytes([7; 32]));
-    let webhooks = Webhooks::new(EnvKind::Sandbox, Some(key.clone()), true);
+    let webhooks = Webhooks::new(EnvKind::Sandbox, Some(key), true);
     webhooks
         .create(
-            &db,
+            db,
             org,
             NewEndpoint {
-                url: receiver.clone(),
+                url: receiver.to_owned(),
                 events: None,
                 description: None,
             },
         )
         .await?;
-    let data = json!({ "id": "job_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f", "kind": "ingest_appstore",
-                       "status": "succeeded", "result": { "facts": { "name": "x".repeat(600) } } });
+    Ok((org, webhooks))
+}
+
+/// Emits [`EVENTS`] copies of `data` for `org`, 500 to a transaction, with no worker running.
+async fn emit_backlog(
+    pool: &layers_db::Pool,
+    webhooks: &Webhooks,
+    org: layers_orgs::OrgId,
+    data: &serde_json::Value,
+) -> BenchResult<()> {
     for _ in 0..EVENTS / 500 {
         let mut db = pool.get().await?;
         let tx = db.transaction().await?;
@@ -139,12 +150,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         tx.commit().await?;
     }
+    Ok(())
+}
 
-    // throughput: the product's delivery worker drains the backlog
+/// Throughput: starts the product's delivery worker and waits until it has drained the
+/// backlog; the worker, still running, and the deliveries per second.
+async fn drain_backlog(
+    pool: &layers_db::Pool,
+    db: &layers_db::Client,
+    url: &str,
+    key: Arc<MasterKey>,
+    concurrency: usize,
+) -> BenchResult<(layers_webhooks::DelivererHandle, f64)> {
     let started = Instant::now();
     let worker = layers_webhooks::Deliverer::new(
         pool.clone(),
-        url.clone(),
+        url.to_owned(),
         key,
         DeliveryConfig {
             concurrency,
@@ -155,7 +176,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .spawn()
     .expect("a worker with concurrency > 0");
     loop {
-        if succeeded(&db).await >= EVENTS as i64 {
+        if succeeded(db).await >= EVENTS as i64 {
             break;
         }
         if started.elapsed() > Duration::from_secs(600) {
@@ -164,16 +185,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let drained = started.elapsed();
-    let deliveries_per_sec = EVENTS as f64 / drained.as_secs_f64();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    while arrived.try_recv().is_ok() {}
+    Ok((worker, EVENTS as f64 / drained.as_secs_f64()))
+}
 
-    // latency on the idle worker
+/// Latency on the idle worker: [`LATENCY_EVENTS`] events one at a time, each from its emit to
+/// its arrival at the receiver; in ms, sorted.
+async fn latencies(
+    db: &layers_db::Client,
+    webhooks: &Webhooks,
+    org: layers_orgs::OrgId,
+    data: &serde_json::Value,
+    arrived: &mut mpsc::UnboundedReceiver<String>,
+) -> BenchResult<Vec<f64>> {
     let mut latencies = Vec::with_capacity(LATENCY_EVENTS);
     for _ in 0..LATENCY_EVENTS {
         let started = Instant::now();
         let id = webhooks
-            .emit(&db, org, EventType::JobSucceeded, data.clone())
+            .emit(db, org, EventType::JobSucceeded, data.clone())
             .await?
             .to_string();
         loop {
@@ -186,8 +214,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    worker.shutdown(Duration::from_secs(5)).await;
     latencies.sort_by(f64::total_cmp);
+    Ok(latencies)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::var("DATABASE_URL")?;
+    let concurrency: usize = std::env::var("LAYERS_JOB_CONCURRENCY")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(8);
+    let pool = layers_db::pool(&url, 16)?;
+    let db = pool.get().await?;
+
+    let (receiver, mut arrived) = start_receiver()?;
+    let plain_per_sec = plain_loop(&receiver, concurrency).await?;
+    while arrived.try_recv().is_ok() {}
+
+    let key = Arc::new(MasterKey::from_bytes([7; 32]));
+    let (org, webhooks) = sandbox_endpoint(&db, &receiver, key.clone()).await?;
+    let data = json!({ "id": "job_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f", "kind": "ingest_appstore",
+                       "status": "succeeded", "result": { "facts": { "name": "x".repeat(600) } } });
+    emit_backlog(&pool, &webhooks, org, &data).await?;
+
+    let (worker, deliveries_per_sec) = drain_backlog(&pool, &db, &url, key, concurrency).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    while arrived.try_recv().is_ok() {}
+
+    let latencies = latencies(&db, &webhooks, org, &data, &mut arrived).await?;
+    worker.shutdown(Duration::from_secs(5)).await;
     println!(
         "{}",
         json!({

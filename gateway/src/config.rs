@@ -233,45 +233,147 @@ impl Settings {
     }
 
     /// Reads settings through `lookup`, so that tests need not touch the process environment.
+    /// The variables are read in the order below, so that of several malformed ones the same
+    /// one is always named.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let get = |name: &'static str, default: &str| {
-            lookup(name)
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| default.to_owned())
-        };
-        let database_url = lookup("DATABASE_URL")
-            .filter(|v| !v.trim().is_empty())
-            .ok_or(ConfigError {
-                name: "DATABASE_URL",
-                problem: "is not set: point it at a PostgreSQL database, e.g. \
-                          postgres://postgres@127.0.0.1:5432/layers"
-                    .into(),
-            })?;
-        let bind = get("LAYERS_BIND", "127.0.0.1:8080");
-        let bind = bind.parse().map_err(|_| ConfigError {
-            name: "LAYERS_BIND",
-            problem: format!("must be an address such as 127.0.0.1:8080, got {bind:?}"),
-        })?;
-        let master_key = lookup("LAYERS_MASTER_KEY")
-            .filter(|v| !v.trim().is_empty())
+        let env = Env(&lookup);
+        let database_url = env.database_url()?;
+        let bind = env.bind()?;
+        let master_key = env
+            .optional("LAYERS_MASTER_KEY")
             .map(|v| parse_master_key(&v))
             .transpose()?;
-        let allow = get("LAYERS_ALLOW_PRIVATE_NETWORK", "false");
-        let allow_private_network = match allow.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => true,
-            "false" | "0" | "no" => false,
-            _ => {
-                return Err(ConfigError {
-                    name: "LAYERS_ALLOW_PRIVATE_NETWORK",
-                    problem: format!("must be true or false, got {allow:?}"),
-                })
-            }
-        };
-        let schedule = get(
+        let allow_private_network = env.allow_private_network()?;
+        let webhook_retry_schedule = env.webhook_retry_schedule()?;
+        let rate_limit_standard_per_min =
+            env.positive("LAYERS_RATE_LIMIT_STANDARD_PER_MIN", "120")?;
+        let body_idle_timeout = env.duration("LAYERS_BODY_IDLE_TIMEOUT", "5s")?;
+        let body_timeout = env.duration("LAYERS_BODY_TIMEOUT", "30s")?;
+        let webhook_timeout = env.duration("LAYERS_WEBHOOK_TIMEOUT", "10s")?;
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Ok(Settings {
+            database_url,
+            bind,
+            public_base_url: env.base_url("LAYERS_PUBLIC_BASE_URL", "http://127.0.0.1:8080")?,
+            media_base_url: env.base_url("LAYERS_MEDIA_BASE_URL", "https://media.layers.com")?,
+            master_key,
+            allow_private_network,
+            webhook_retry_schedule,
+            webhook_timeout,
+            rate_limit_standard_per_min,
+            rate_limit_max_batch: env.positive::<u32>("LAYERS_RATE_LIMIT_MAX_BATCH", "512")?
+                as usize,
+            db_pool_size: env.positive::<u32>("LAYERS_DB_POOL_SIZE", "16")? as usize,
+            workers: env.positive::<u32>("LAYERS_WORKERS", &cpus.to_string())? as usize,
+            auth_failures_per_min: env.positive("LAYERS_AUTH_FAILURES_PER_MIN", "60")?,
+            body_idle_timeout,
+            body_timeout,
+            job_concurrency: env.job_concurrency()?,
+            appstore_base_url: env
+                .base_url("LAYERS_APPSTORE_BASE_URL", "https://itunes.apple.com")?,
+            github_base_url: env.base_url("LAYERS_GITHUB_BASE_URL", "https://api.github.com")?,
+            github_token: env.optional("LAYERS_GITHUB_TOKEN"),
+            storage_url: env
+                .optional("LAYERS_STORAGE_URL")
+                .unwrap_or_else(default_storage_url),
+            upload_max_bytes: env.positive::<u64>("LAYERS_UPLOAD_MAX_BYTES", "268435456")?,
+            upload_quota_per_project: env.positive("LAYERS_UPLOAD_QUOTA_PER_PROJECT", "500")?,
+            generator_url: env
+                .optional("LAYERS_GENERATOR_URL")
+                .map(|v| base_url(v, "LAYERS_GENERATOR_URL"))
+                .transpose()?,
+            generator_token: env.optional("LAYERS_GENERATOR_TOKEN"),
+            platforms: layers_platforms::Config::from_lookup(&lookup).map_err(|problem| {
+                ConfigError {
+                    name: "LAYERS_*_BASE_URL",
+                    problem,
+                }
+            })?,
+        })
+    }
+}
+
+/// The variables [`Settings::from_lookup`] reads, through its `lookup`; a blank value counts
+/// as unset.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    /// The value of `name`, if it is set and not blank.
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// The value of `name`, else `default`.
+    fn get(&self, name: &'static str, default: &str) -> String {
+        self.optional(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    /// `name` (else `default`) as a positive integer.
+    fn positive<T: std::str::FromStr + PartialOrd + Default>(
+        &self,
+        name: &'static str,
+        default: &str,
+    ) -> Result<T, ConfigError> {
+        positive(&self.get(name, default), name)
+    }
+
+    /// `name` (else `default`) as a non-zero duration such as `500ms`, `5s` or `2m`.
+    fn duration(&self, name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+        let value = self.get(name, default);
+        parse_duration(value.trim())
+            .filter(|d| !d.is_zero())
+            .ok_or(ConfigError {
+                name,
+                problem: format!("must be a duration such as 500ms, 5s or 2m, got {value:?}"),
+            })
+    }
+
+    /// `name` (else `default`) as an http(s) base URL without a trailing slash.
+    fn base_url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        base_url(self.get(name, default), name)
+    }
+
+    /// `DATABASE_URL`, which has no default.
+    fn database_url(&self) -> Result<String, ConfigError> {
+        self.optional("DATABASE_URL").ok_or(ConfigError {
+            name: "DATABASE_URL",
+            problem: "is not set: point it at a PostgreSQL database, e.g. \
+                      postgres://postgres@127.0.0.1:5432/layers"
+                .into(),
+        })
+    }
+
+    /// `LAYERS_BIND` (default `127.0.0.1:8080`) as an address.
+    fn bind(&self) -> Result<SocketAddr, ConfigError> {
+        let bind = self.get("LAYERS_BIND", "127.0.0.1:8080");
+        bind.parse().map_err(|_| ConfigError {
+            name: "LAYERS_BIND",
+            problem: format!("must be an address such as 127.0.0.1:8080, got {bind:?}"),
+        })
+    }
+
+    /// `LAYERS_ALLOW_PRIVATE_NETWORK` (default false): true/1/yes or false/0/no, in any case.
+    fn allow_private_network(&self) -> Result<bool, ConfigError> {
+        let allow = self.get("LAYERS_ALLOW_PRIVATE_NETWORK", "false");
+        match allow.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(ConfigError {
+                name: "LAYERS_ALLOW_PRIVATE_NETWORK",
+                problem: format!("must be true or false, got {allow:?}"),
+            }),
+        }
+    }
+
+    /// `LAYERS_WEBHOOK_RETRY_SCHEDULE`: a non-empty comma-separated list of durations.
+    fn webhook_retry_schedule(&self) -> Result<Vec<Duration>, ConfigError> {
+        let schedule = self.get(
             "LAYERS_WEBHOOK_RETRY_SCHEDULE",
             "0s,5s,5m,30m,2h,5h,10h,10h",
         );
-        let webhook_retry_schedule = schedule
+        schedule
             .split(',')
             .map(|d| parse_duration(d.trim()))
             .collect::<Option<Vec<_>>>()
@@ -281,98 +383,21 @@ impl Settings {
                 problem: format!(
                     "must be a comma-separated list such as 0s,5s,5m,2h, got {schedule:?}"
                 ),
-            })?;
-        let rate_limit_standard_per_min = positive(
-            &get("LAYERS_RATE_LIMIT_STANDARD_PER_MIN", "120"),
-            "LAYERS_RATE_LIMIT_STANDARD_PER_MIN",
-        )?;
-        let duration = |name: &'static str, default: &str| {
-            let value = get(name, default);
-            parse_duration(value.trim())
-                .filter(|d| !d.is_zero())
-                .ok_or(ConfigError {
-                    name,
-                    problem: format!("must be a duration such as 500ms, 5s or 2m, got {value:?}"),
-                })
-        };
-        let body_idle_timeout = duration("LAYERS_BODY_IDLE_TIMEOUT", "5s")?;
-        let body_timeout = duration("LAYERS_BODY_TIMEOUT", "30s")?;
-        let webhook_timeout = duration("LAYERS_WEBHOOK_TIMEOUT", "10s")?;
-        let cpus = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        Ok(Settings {
-            database_url,
-            bind,
-            public_base_url: base_url(
-                get("LAYERS_PUBLIC_BASE_URL", "http://127.0.0.1:8080"),
-                "LAYERS_PUBLIC_BASE_URL",
-            )?,
-            media_base_url: base_url(
-                get("LAYERS_MEDIA_BASE_URL", "https://media.layers.com"),
-                "LAYERS_MEDIA_BASE_URL",
-            )?,
-            master_key,
-            allow_private_network,
-            webhook_retry_schedule,
-            webhook_timeout,
-            rate_limit_standard_per_min,
-            rate_limit_max_batch: positive::<u32>(
-                &get("LAYERS_RATE_LIMIT_MAX_BATCH", "512"),
-                "LAYERS_RATE_LIMIT_MAX_BATCH",
-            )? as usize,
-            db_pool_size: positive::<u32>(&get("LAYERS_DB_POOL_SIZE", "16"), "LAYERS_DB_POOL_SIZE")?
-                as usize,
-            workers: positive::<u32>(&get("LAYERS_WORKERS", &cpus.to_string()), "LAYERS_WORKERS")?
-                as usize,
-            auth_failures_per_min: positive(
-                &get("LAYERS_AUTH_FAILURES_PER_MIN", "60"),
-                "LAYERS_AUTH_FAILURES_PER_MIN",
-            )?,
-            body_idle_timeout,
-            body_timeout,
-            job_concurrency: get("LAYERS_JOB_CONCURRENCY", "8")
-                .parse::<u16>()
-                .map(usize::from)
-                .map_err(|_| ConfigError {
-                    name: "LAYERS_JOB_CONCURRENCY",
-                    problem: format!(
-                        "must be a whole number (0 runs no worker), got {:?}",
-                        get("LAYERS_JOB_CONCURRENCY", "8")
-                    ),
-                })?,
-            appstore_base_url: base_url(
-                get("LAYERS_APPSTORE_BASE_URL", "https://itunes.apple.com"),
-                "LAYERS_APPSTORE_BASE_URL",
-            )?,
-            github_base_url: base_url(
-                get("LAYERS_GITHUB_BASE_URL", "https://api.github.com"),
-                "LAYERS_GITHUB_BASE_URL",
-            )?,
-            github_token: lookup("LAYERS_GITHUB_TOKEN").filter(|v| !v.trim().is_empty()),
-            storage_url: lookup("LAYERS_STORAGE_URL")
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(default_storage_url),
-            upload_max_bytes: positive::<u64>(
-                &get("LAYERS_UPLOAD_MAX_BYTES", "268435456"),
-                "LAYERS_UPLOAD_MAX_BYTES",
-            )?,
-            upload_quota_per_project: positive(
-                &get("LAYERS_UPLOAD_QUOTA_PER_PROJECT", "500"),
-                "LAYERS_UPLOAD_QUOTA_PER_PROJECT",
-            )?,
-            generator_url: lookup("LAYERS_GENERATOR_URL")
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| base_url(v, "LAYERS_GENERATOR_URL"))
-                .transpose()?,
-            generator_token: lookup("LAYERS_GENERATOR_TOKEN").filter(|v| !v.trim().is_empty()),
-            platforms: layers_platforms::Config::from_lookup(&lookup).map_err(|problem| {
-                ConfigError {
-                    name: "LAYERS_*_BASE_URL",
-                    problem,
-                }
-            })?,
-        })
+            })
+    }
+
+    /// `LAYERS_JOB_CONCURRENCY` (default 8): a whole number up to 65535; 0 runs no worker.
+    fn job_concurrency(&self) -> Result<usize, ConfigError> {
+        self.get("LAYERS_JOB_CONCURRENCY", "8")
+            .parse::<u16>()
+            .map(usize::from)
+            .map_err(|_| ConfigError {
+                name: "LAYERS_JOB_CONCURRENCY",
+                problem: format!(
+                    "must be a whole number (0 runs no worker), got {:?}",
+                    self.get("LAYERS_JOB_CONCURRENCY", "8")
+                ),
+            })
     }
 }
 

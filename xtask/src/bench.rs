@@ -312,16 +312,19 @@ fn run_example(cluster: &Cluster, example: &Path, database: &str) -> Result<serd
     serde_json::from_str(figures.trim()).map_err(|e| format!("{database}: {e}: {figures}"))
 }
 
-fn measure(
-    cluster: &Cluster,
-    gateway: &std::path::Path,
-    ceiling: &std::path::Path,
-    examples: &Examples<'_>,
-    media: &Path,
-) -> Result<()> {
-    cluster.ensure_database("layers_bench")?;
-    let url = cluster.url("layers_bench");
-    let cli = |args: &[&str]| gateway_json(gateway, &url, args);
+/// The keys a bench run uses, minted in its own organization.
+struct BenchKeys {
+    org: String,
+    /// A test key, and its key id (the ceiling looks it up).
+    key: String,
+    key_id: String,
+    /// A live key, for the direct upload.
+    live_key: String,
+}
+
+/// Migrates the bench database, creates the organization and mints a test and a live key.
+fn bench_keys(gateway: &Path, url: &str) -> Result<BenchKeys> {
+    let cli = |args: &[&str]| gateway_json(gateway, url, args);
     cli(&["migrate"])?;
     let org = cli(&["admin", "org", "create", "--name", "Bench"])?;
     let org = org["organizationId"]
@@ -333,17 +336,45 @@ fn measure(
     let key_id = key.split('_').nth(2).ok_or("bad key")?.to_owned();
     let live = cli(&["admin", "key", "mint", "--org", &org, "--env", "live"])?;
     let live_key = live["key"].as_str().ok_or("no live key")?.to_owned();
+    Ok(BenchKeys {
+        org,
+        key,
+        key_id,
+        live_key,
+    })
+}
 
+/// The servers under load and their ports. The fields drop (and so stop) in the reverse of
+/// their start order.
+struct Servers {
+    /// The gateway with one rate-limit call per request, to show what batching buys.
+    unbatched: Server,
+    gateway: Server,
+    ceiling: Server,
+    ceiling_port: u16,
+    gateway_port: u16,
+    unbatched_port: u16,
+}
+
+/// Starts the ceiling, the gateway (live uploads stored under `media`) and the unbatched
+/// gateway against the database at `url`, and waits until each is ready.
+fn start_servers(
+    url: &str,
+    gateway: &Path,
+    ceiling: &Path,
+    media: &Path,
+    key_id: &str,
+) -> Result<Servers> {
     let (ceiling_port, gateway_port) = (free_port()?, free_port()?);
     let common = |cmd: &mut Command, port: u16| {
-        cmd.env("DATABASE_URL", &url)
+        cmd.env("DATABASE_URL", url)
             .env("LAYERS_BIND", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null());
     };
     let mut c = Command::new(ceiling);
     common(&mut c, ceiling_port);
-    let _ceiling = Server(c.spawn().map_err(|e| format!("start the ceiling: {e}"))?);
+    let ceiling_server = Server(c.spawn().map_err(|e| format!("start the ceiling: {e}"))?);
     let mut g = Command::new(gateway);
     g.arg("serve")
         .env("LAYERS_RATE_LIMIT_STANDARD_PER_MIN", "100000000")
@@ -356,7 +387,6 @@ fn measure(
         );
     common(&mut g, gateway_port);
     let gateway_server = Server(g.spawn().map_err(|e| format!("start the gateway: {e}"))?);
-    let gateway_pid = gateway_server.0.id();
     // the same gateway with one rate-limit call per request, to show what batching buys
     let unbatched_port = free_port()?;
     let mut u = Command::new(gateway);
@@ -364,31 +394,105 @@ fn measure(
         .env("LAYERS_RATE_LIMIT_STANDARD_PER_MIN", "100000000")
         .env("LAYERS_RATE_LIMIT_MAX_BATCH", "1");
     common(&mut u, unbatched_port);
-    let _unbatched = Server(
+    let unbatched = Server(
         u.spawn()
             .map_err(|e| format!("start the unbatched gateway: {e}"))?,
     );
-    let unbatched_url = format!("http://127.0.0.1:{unbatched_port}/v1/whoami");
-
-    let ceiling_url = format!("http://127.0.0.1:{ceiling_port}/ceiling/{key_id}");
-    let whoami_url = format!("http://127.0.0.1:{gateway_port}/v1/whoami");
-    let auth = format!("Authorization: Bearer {key}");
-    let projects_url = format!("http://127.0.0.1:{gateway_port}/v1/projects");
-    wait_ready(&ceiling_url)?;
+    wait_ready(&format!("http://127.0.0.1:{ceiling_port}/ceiling/{key_id}"))?;
     wait_ready(&format!("http://127.0.0.1:{gateway_port}/readyz"))?;
     wait_ready(&format!("http://127.0.0.1:{unbatched_port}/readyz"))?;
+    Ok(Servers {
+        unbatched,
+        gateway: gateway_server,
+        ceiling: ceiling_server,
+        ceiling_port,
+        gateway_port,
+        unbatched_port,
+    })
+}
 
+/// What the wrk runs aim at: their URLs, the test key's header and their scripts.
+struct Targets {
+    ceiling_url: String,
+    whoami_url: String,
+    auth: String,
+    projects_url: String,
+    unbatched_url: String,
+    ingest_url: String,
+    content_url: String,
+    publish_base: String,
+    script: PathBuf,
+    ingest_script: PathBuf,
+    content_script: PathBuf,
+    publish_script: PathBuf,
+    flood: PathBuf,
+}
+
+/// Writes the wrk scripts and makes what they need: a sandbox project, its sandbox accounts
+/// and the publishable containers.
+fn prepare_targets(cluster: &Cluster, servers: &Servers, keys: &BenchKeys) -> Result<Targets> {
+    let (key, gateway_port) = (&keys.key, servers.gateway_port);
+    let auth = format!("Authorization: Bearer {key}");
+    let projects_url = format!("http://127.0.0.1:{gateway_port}/v1/projects");
     std::fs::create_dir_all(target_dir().join("xtask")).map_err(|e| e.to_string())?;
     let script = target_dir().join("xtask").join("bench-post.lua");
-    write_post_script(&script, &key, r#"{"name":"bench"}"#)?;
-    // a sandbox project for the ingest runs
+    write_post_script(&script, key, r#"{"name":"bench"}"#)?;
+    let project = bench_project(&projects_url, &auth)?;
+    let ingest_script = target_dir().join("xtask").join("bench-ingest.lua");
+    write_post_script(
+        &ingest_script,
+        key,
+        r#"{"iosBundleId":"com.example.bench"}"#,
+    )?;
+    let content_script = target_dir().join("xtask").join("bench-content.lua");
+    write_post_script(
+        &content_script,
+        key,
+        r#"{"format":"slideshow","variantCount":3}"#,
+    )?;
+    let publish_script = target_dir().join("xtask").join("bench-publish.lua");
+    let accounts = sandbox_accounts(gateway_port, &auth, &project)?;
+    publishable_containers(cluster, &keys.org, &project)?;
+    let offsets = target_dir().join("xtask").join("bench-publish-offset");
+    let _ = std::fs::remove_file(&offsets);
+    std::fs::write(
+        &publish_script,
+        publish_script_text(key, &accounts, &offsets),
+    )
+    .map_err(|e| format!("write the wrk script: {e}"))?;
+    let flood = target_dir().join("xtask").join("bench-flood.lua");
+    std::fs::write(&flood, flood_script()).map_err(|e| format!("write the wrk script: {e}"))?;
+    Ok(Targets {
+        ceiling_url: format!(
+            "http://127.0.0.1:{}/ceiling/{}",
+            servers.ceiling_port, keys.key_id
+        ),
+        whoami_url: format!("http://127.0.0.1:{gateway_port}/v1/whoami"),
+        auth,
+        projects_url,
+        unbatched_url: format!("http://127.0.0.1:{}/v1/whoami", servers.unbatched_port),
+        ingest_url: format!(
+            "http://127.0.0.1:{gateway_port}/v1/projects/{project}/ingest/appstore"
+        ),
+        content_url: format!("http://127.0.0.1:{gateway_port}/v1/projects/{project}/content"),
+        publish_base: format!("http://127.0.0.1:{gateway_port}"),
+        script,
+        ingest_script,
+        content_script,
+        publish_script,
+        flood,
+    })
+}
+
+/// A sandbox project for the ingest, content and publish runs; its id.
+fn bench_project(projects_url: &str, auth: &str) -> Result<String> {
     let project = capture(Command::new("curl").args([
         "-sf",
         "-X",
         "POST",
-        &projects_url,
+        projects_url,
         "-H",
-        &auth,
+        auth,
         "-H",
         "Content-Type: application/json",
         "-d",
@@ -396,125 +500,106 @@ fn measure(
     ]))?;
     let project: serde_json::Value =
         serde_json::from_str(&project).map_err(|e| format!("project: {e}: {project}"))?;
-    let project = project["id"].as_str().ok_or("no project id")?.to_owned();
-    let ingest_url =
-        format!("http://127.0.0.1:{gateway_port}/v1/projects/{project}/ingest/appstore");
-    let ingest_script = target_dir().join("xtask").join("bench-ingest.lua");
-    write_post_script(
-        &ingest_script,
-        &key,
-        r#"{"iosBundleId":"com.example.bench"}"#,
-    )?;
-    let content_url = format!("http://127.0.0.1:{gateway_port}/v1/projects/{project}/content");
-    let content_script = target_dir().join("xtask").join("bench-content.lua");
-    write_post_script(
-        &content_script,
-        &key,
-        r#"{"format":"slideshow","variantCount":3}"#,
-    )?;
-    let publish_script = target_dir().join("xtask").join("bench-publish.lua");
-    let accounts = sandbox_accounts(gateway_port, &auth, &project)?;
-    publishable_containers(cluster, &org, &project)?;
-    let offsets = target_dir().join("xtask").join("bench-publish-offset");
-    let _ = std::fs::remove_file(&offsets);
-    std::fs::write(
-        &publish_script,
-        publish_script_text(&key, &accounts, &offsets),
-    )
-    .map_err(|e| format!("write the wrk script: {e}"))?;
-    let publish_base = format!("http://127.0.0.1:{gateway_port}");
-    let flood = target_dir().join("xtask").join("bench-flood.lua");
-    std::fs::write(&flood, flood_script()).map_err(|e| format!("write the wrk script: {e}"))?;
+    Ok(project["id"].as_str().ok_or("no project id")?.to_owned())
+}
 
+/// The wrk runs (a) to (g), in order.
+fn wrk_runs(cluster: &Cluster, t: &Targets) -> Result<Vec<Run>> {
     let mut runs = Vec::new();
     for (name, url, headers, script) in [
         (
             "(a) ceiling: one prepared SELECT",
-            &ceiling_url,
+            &t.ceiling_url,
             vec![],
             None,
         ),
         (
             "(b) GET /v1/whoami, test key",
-            &whoami_url,
-            vec![auth.clone()],
+            &t.whoami_url,
+            vec![t.auth.clone()],
             None,
         ),
         (
             "(c) POST /v1/projects, fresh Idempotency-Key",
-            &projects_url,
+            &t.projects_url,
             vec![],
-            Some(script.as_path()),
+            Some(t.script.as_path()),
         ),
         (
             "(b') as (b), one rate-limit call per request",
-            &unbatched_url,
-            vec![auth.clone()],
+            &t.unbatched_url,
+            vec![t.auth.clone()],
             None,
         ),
         (
             "(d) POST /v1/projects/:id/ingest/appstore, test key, fresh Idempotency-Key",
-            &ingest_url,
+            &t.ingest_url,
             vec![],
-            Some(ingest_script.as_path()),
+            Some(t.ingest_script.as_path()),
         ),
         (
             "(e) POST /v1/projects/:id/content, test key, variantCount 3, fresh Idempotency-Key",
-            &content_url,
+            &t.content_url,
             vec![],
-            Some(content_script.as_path()),
+            Some(t.content_script.as_path()),
         ),
         (
             "(f) POST /v1/content/:id/publish, test key, 3 targets, fresh Idempotency-Key",
-            &publish_base,
+            &t.publish_base,
             vec![],
-            Some(publish_script.as_path()),
+            Some(t.publish_script.as_path()),
         ),
         (
             "(g) GET /v1/whoami, a made-up key per request",
-            &whoami_url,
+            &t.whoami_url,
             vec![],
-            Some(flood.as_path()),
+            Some(t.flood.as_path()),
         ),
     ] {
-        let refused = name.starts_with("(g)");
-        eprintln!("xtask: {name}: warming up {WARMUP_SECS}s, measuring {DURATION_SECS}s");
-        wrk(url, script, &headers, WARMUP_SECS)?;
-        let calls_before = admit_calls(cluster)?;
-        let lookups_before = key_lookups(cluster)?;
-        let mut run = parse(name, &wrk(url, script, &headers, DURATION_SECS)?)?;
-        let calls = admit_calls(cluster)? - calls_before;
-        if calls > 0 && !refused {
-            run.per_admit_call = Some(run.requests as f64 / calls as f64);
-        }
-        if refused {
-            let lookups = key_lookups(cluster)? - lookups_before;
-            run.lookups_per_request = Some(lookups as f64 / run.requests.max(1) as f64);
-            if run.non_2xx < run.requests {
-                return Err(format!("{name}: a made-up key was accepted"));
-            }
-        } else if run.non_2xx > 0 {
-            return Err(format!("{name}: {} responses were not 2xx", run.non_2xx));
-        }
-        runs.push(run);
+        runs.push(wrk_run(cluster, name, url, script, &headers)?);
     }
-    let latency = job_latency(cluster, &ingest_url, &ingest_script)?;
-    let rss = peak_rss_mb(gateway_pid);
-    let upload = upload_throughput(
-        &format!("http://127.0.0.1:{gateway_port}"),
-        &live_key,
-        gateway_pid,
-        media,
-    )?;
-    drop(gateway_server);
-    drop(_unbatched);
-    drop(_ceiling);
+    Ok(runs)
+}
+
+/// One wrk run: a warm-up, then the measured run with the limiter's calls and (for the flood)
+/// the key lookups counted; an error if a response is not as expected.
+fn wrk_run(
+    cluster: &Cluster,
+    name: &'static str,
+    url: &str,
+    script: Option<&Path>,
+    headers: &[String],
+) -> Result<Run> {
+    let refused = name.starts_with("(g)");
+    eprintln!("xtask: {name}: warming up {WARMUP_SECS}s, measuring {DURATION_SECS}s");
+    wrk(url, script, headers, WARMUP_SECS)?;
+    let calls_before = admit_calls(cluster)?;
+    let lookups_before = key_lookups(cluster)?;
+    let mut run = parse(name, &wrk(url, script, headers, DURATION_SECS)?)?;
+    let calls = admit_calls(cluster)? - calls_before;
+    if calls > 0 && !refused {
+        run.per_admit_call = Some(run.requests as f64 / calls as f64);
+    }
+    if refused {
+        let lookups = key_lookups(cluster)? - lookups_before;
+        run.lookups_per_request = Some(lookups as f64 / run.requests.max(1) as f64);
+        if run.non_2xx < run.requests {
+            return Err(format!("{name}: a made-up key was accepted"));
+        }
+    } else if run.non_2xx > 0 {
+        return Err(format!("{name}: {} responses were not 2xx", run.non_2xx));
+    }
+    Ok(run)
+}
+
+/// Runs the webhooks, metrics and isolation examples; their report lines.
+fn example_lines(cluster: &Cluster, examples: &Examples<'_>, url: &str) -> Result<String> {
     eprintln!(
         "xtask: webhooks: a plain POST loop, then 10,000 deliveries, then 1,000 one at a time"
     );
     let figures = capture(
         Command::new(examples.webhooks)
-            .env("DATABASE_URL", &url)
+            .env("DATABASE_URL", url)
             .env("RUST_LOG", "warn"),
     )?;
     let figures: serde_json::Value = serde_json::from_str(figures.trim())
@@ -523,9 +608,44 @@ fn measure(
     let metrics_figures = run_example(cluster, examples.metrics, "layers_metrics_bench")?;
     eprintln!("xtask: isolation: another tenant beside every hostile pattern at once");
     let isolation_figures = run_example(cluster, examples.isolation, "layers_isolation_bench")?;
-    let extra = webhook_lines(&figures)?
+    Ok(webhook_lines(&figures)?
         + &metrics_lines(&metrics_figures)?
-        + &isolation_lines(&isolation_figures)?;
+        + &isolation_lines(&isolation_figures)?)
+}
+
+/// Every measurement in turn, against a fresh bench database of `cluster`, then the report.
+fn measure(
+    cluster: &Cluster,
+    gateway: &std::path::Path,
+    ceiling: &std::path::Path,
+    examples: &Examples<'_>,
+    media: &Path,
+) -> Result<()> {
+    cluster.ensure_database("layers_bench")?;
+    let url = cluster.url("layers_bench");
+    let keys = bench_keys(gateway, &url)?;
+    let servers = start_servers(&url, gateway, ceiling, media, &keys.key_id)?;
+    let gateway_pid = servers.gateway.0.id();
+    let targets = prepare_targets(cluster, &servers, &keys)?;
+    let runs = wrk_runs(cluster, &targets)?;
+    let latency = job_latency(cluster, &targets.ingest_url, &targets.ingest_script)?;
+    let rss = peak_rss_mb(gateway_pid);
+    let upload = upload_throughput(
+        &format!("http://127.0.0.1:{}", servers.gateway_port),
+        &keys.live_key,
+        gateway_pid,
+        media,
+    )?;
+    let Servers {
+        unbatched,
+        gateway: gateway_server,
+        ceiling: ceiling_server,
+        ..
+    } = servers;
+    drop(gateway_server);
+    drop(unbatched);
+    drop(ceiling_server);
+    let extra = example_lines(cluster, examples, &url)?;
     report(&runs, rss, latency, &upload, &extra)
 }
 
@@ -623,63 +743,13 @@ fn upload_throughput(base: &str, live_key: &str, gateway_pid: u32, media: &Path)
     let file = scratch.join(UPLOAD_FILE);
     let copy = scratch.join(COPY_FILE);
     write_upload_file(&file)?;
-    let (code, project) = curl_json(
-        "POST",
-        &format!("{base}/v1/projects"),
-        live_key,
-        Some(r#"{"name":"bench-upload"}"#),
-    )?;
-    let project = project["id"]
-        .as_str()
-        .filter(|_| code == 201)
-        .ok_or_else(|| format!("live project: {code} {project}"))?
-        .to_owned();
+    let project = live_project(base, live_key)?;
     let megabytes = UPLOAD_BYTES as f64 / (1024.0 * 1024.0);
     let rss_before_mb = rss_mb(gateway_pid).unwrap_or(0.0);
     let (mut put_rounds, mut copy_rounds, mut peak_rss_mb) = (Vec::new(), Vec::new(), 0.0_f64);
     for round in 1..=UPLOAD_ROUNDS {
         eprintln!("xtask: live upload of 50 MiB, round {round} of {UPLOAD_ROUNDS}");
-        let declared = format!(
-            r#"{{"files":[{{"filename":"bench.jpg","contentType":"image/jpeg","sizeBytes":{UPLOAD_BYTES}}}]}}"#
-        );
-        let (code, session) = curl_json(
-            "POST",
-            &format!("{base}/v1/projects/{project}/content/uploads"),
-            live_key,
-            Some(&declared),
-        )?;
-        let (Some(upload_id), Some(put_url)) = (
-            session["id"].as_str().filter(|_| code == 201),
-            session["files"][0]["uploadUrl"].as_str(),
-        ) else {
-            return Err(format!("upload session: {code} {session}"));
-        };
-        let sent = put(&file, put_url, gateway_pid)?;
-        if sent.status != 200 || sent.body_json["sizeBytes"].as_u64() != Some(UPLOAD_BYTES as u64) {
-            return Err(format!(
-                "upload PUT answered {} after {} s: {}",
-                sent.status, sent.secs, sent.body
-            ));
-        }
-        let (code, container) = curl_json(
-            "POST",
-            &format!("{base}/v1/projects/{project}/content/finalize-upload"),
-            live_key,
-            Some(&format!(r#"{{"uploadId":"{upload_id}"}}"#)),
-        )?;
-        if code != 201 {
-            return Err(format!("finalize-upload answered {code}: {container}"));
-        }
-        let stored = media
-            .join("uploads")
-            .join(upload_id)
-            .join("0.jpg")
-            .metadata()
-            .map(|m| m.len())
-            .map_err(|e| format!("the stored upload under {}: {e}", media.display()))?;
-        if stored as usize != UPLOAD_BYTES {
-            return Err(format!("{stored} bytes were stored, {UPLOAD_BYTES} sent"));
-        }
+        let sent = upload_once(base, &project, live_key, &file, gateway_pid, media)?;
         put_rounds.push(megabytes / sent.secs);
         peak_rss_mb = peak_rss_mb.max(sent.peak_rss_mb);
         // the same bytes, copied on the same disk (the source is in the page cache: it was just
@@ -698,6 +768,75 @@ fn upload_throughput(base: &str, live_key: &str, gateway_pid: u32, media: &Path)
         peak_rss_mb,
         rss_before_mb,
     })
+}
+
+/// A live project for the upload runs (must answer 201); its id.
+fn live_project(base: &str, live_key: &str) -> Result<String> {
+    let (code, project) = curl_json(
+        "POST",
+        &format!("{base}/v1/projects"),
+        live_key,
+        Some(r#"{"name":"bench-upload"}"#),
+    )?;
+    Ok(project["id"]
+        .as_str()
+        .filter(|_| code == 201)
+        .ok_or_else(|| format!("live project: {code} {project}"))?
+        .to_owned())
+}
+
+/// One live direct upload of `file` to `project`: session, `PUT`, finalize (must answer 201),
+/// and a check that all of it was stored under `media`; the `PUT`'s figures.
+fn upload_once(
+    base: &str,
+    project: &str,
+    live_key: &str,
+    file: &Path,
+    gateway_pid: u32,
+    media: &Path,
+) -> Result<Put> {
+    let declared = format!(
+        r#"{{"files":[{{"filename":"bench.jpg","contentType":"image/jpeg","sizeBytes":{UPLOAD_BYTES}}}]}}"#
+    );
+    let (code, session) = curl_json(
+        "POST",
+        &format!("{base}/v1/projects/{project}/content/uploads"),
+        live_key,
+        Some(&declared),
+    )?;
+    let (Some(upload_id), Some(put_url)) = (
+        session["id"].as_str().filter(|_| code == 201),
+        session["files"][0]["uploadUrl"].as_str(),
+    ) else {
+        return Err(format!("upload session: {code} {session}"));
+    };
+    let sent = put(file, put_url, gateway_pid)?;
+    if sent.status != 200 || sent.body_json["sizeBytes"].as_u64() != Some(UPLOAD_BYTES as u64) {
+        return Err(format!(
+            "upload PUT answered {} after {} s: {}",
+            sent.status, sent.secs, sent.body
+        ));
+    }
+    let (code, container) = curl_json(
+        "POST",
+        &format!("{base}/v1/projects/{project}/content/finalize-upload"),
+        live_key,
+        Some(&format!(r#"{{"uploadId":"{upload_id}"}}"#)),
+    )?;
+    if code != 201 {
+        return Err(format!("finalize-upload answered {code}: {container}"));
+    }
+    let stored = media
+        .join("uploads")
+        .join(upload_id)
+        .join("0.jpg")
+        .metadata()
+        .map(|m| m.len())
+        .map_err(|e| format!("the stored upload under {}: {e}", media.display()))?;
+    if stored as usize != UPLOAD_BYTES {
+        return Err(format!("{stored} bytes were stored, {UPLOAD_BYTES} sent"));
+    }
+    Ok(sent)
 }
 
 /// One `PUT` of an upload's file, timed by curl, with the gateway's RSS sampled meanwhile.

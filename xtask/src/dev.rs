@@ -394,53 +394,14 @@ fn seed(cli: &dyn Fn(&[&str]) -> Result<Value>, url: &str) -> Result<Value> {
             if saved.is_some() {
                 eprintln!("xtask: the saved dev organization is gone; creating a new one");
             }
-            let org = cli(&[
-                "admin",
-                "org",
-                "create",
-                "--name",
-                "Dev Organization",
-                "--plan",
-                "partner",
-                "--credits",
-                "1000",
-            ])?;
-            let org_id = org["organizationId"]
-                .as_str()
-                .ok_or("org create printed no organizationId")?;
-            serde_json::json!({ "organizationId": org_id })
+            create_dev_org(cli)?
         }
     };
     let org_id = seed["organizationId"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let (mint_test, mint_live) = match &plan {
-        SeedPlan::NewOrganization => (true, true),
-        SeedPlan::Keep {
-            mint_test,
-            mint_live,
-            ..
-        } => (*mint_test, *mint_live),
-    };
-    for (env, mint, status) in [
-        ("test", mint_test, saved.as_ref().map(|s| s.test)),
-        ("live", mint_live, saved.as_ref().map(|s| s.live)),
-    ] {
-        if !mint {
-            continue;
-        }
-        if let (SeedPlan::Keep { .. }, Some(status)) = (&plan, status) {
-            eprintln!(
-                "xtask: the saved {env} key is {}; minting a fresh {env} key for {org_id}",
-                status.as_str()
-            );
-        }
-        let key = cli(&["admin", "key", "mint", "--org", &org_id, "--env", env])?;
-        seed[format!("{env}KeyId")] = key["apiKeyId"].clone();
-        seed[format!("{env}Key")] = key["key"].clone();
-    }
-    if mint_test || mint_live {
+    if mint_keys(cli, &plan, saved.as_ref(), &org_id, &mut seed)? {
         std::fs::write(
             &path,
             serde_json::to_string_pretty(&seed).unwrap_or_default(),
@@ -459,6 +420,62 @@ fn seed(cli: &dyn Fn(&[&str]) -> Result<Value>, url: &str) -> Result<Value> {
         );
     }
     Ok(seed)
+}
+
+/// Creates the dev organization (partner plan, 1,000 credits); a seed holding its id.
+fn create_dev_org(cli: &dyn Fn(&[&str]) -> Result<Value>) -> Result<Value> {
+    let org = cli(&[
+        "admin",
+        "org",
+        "create",
+        "--name",
+        "Dev Organization",
+        "--plan",
+        "partner",
+        "--credits",
+        "1000",
+    ])?;
+    let org_id = org["organizationId"]
+        .as_str()
+        .ok_or("org create printed no organizationId")?;
+    Ok(serde_json::json!({ "organizationId": org_id }))
+}
+
+/// Mints into `seed` the keys `plan` asks for, saying why when a saved key is replaced;
+/// whether any key was minted.
+fn mint_keys(
+    cli: &dyn Fn(&[&str]) -> Result<Value>,
+    plan: &SeedPlan,
+    saved: Option<&Saved>,
+    org_id: &str,
+    seed: &mut Value,
+) -> Result<bool> {
+    let (mint_test, mint_live) = match plan {
+        SeedPlan::NewOrganization => (true, true),
+        SeedPlan::Keep {
+            mint_test,
+            mint_live,
+            ..
+        } => (*mint_test, *mint_live),
+    };
+    for (env, mint, status) in [
+        ("test", mint_test, saved.map(|s| s.test)),
+        ("live", mint_live, saved.map(|s| s.live)),
+    ] {
+        if !mint {
+            continue;
+        }
+        if let (SeedPlan::Keep { .. }, Some(status)) = (plan, status) {
+            eprintln!(
+                "xtask: the saved {env} key is {}; minting a fresh {env} key for {org_id}",
+                status.as_str()
+            );
+        }
+        let key = cli(&["admin", "key", "mint", "--org", org_id, "--env", env])?;
+        seed[format!("{env}KeyId")] = key["apiKeyId"].clone();
+        seed[format!("{env}Key")] = key["key"].clone();
+    }
+    Ok(mint_test || mint_live)
 }
 
 #[cfg(test)]

@@ -208,23 +208,10 @@ impl KeyCache {
         listen_url: &str,
         heartbeat_url: &str,
     ) -> Result<std::convert::Infallible, String> {
-        let (client, mut connection) = tokio_postgres::connect(listen_url, tokio_postgres::NoTls)
+        let (client, connection) = tokio_postgres::connect(listen_url, tokio_postgres::NoTls)
             .await
             .map_err(|e| e.to_string())?;
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let driver = tokio::spawn(async move {
-            loop {
-                match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                    Some(Ok(AsyncMessage::Notification(n))) => {
-                        if tx.send(n.payload().to_owned()).is_err() {
-                            return;
-                        }
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(_)) | None => return,
-                }
-            }
-        });
+        let (driver, mut rx) = forward_notifications(connection);
         let (sender, sender_connection) =
             match tokio_postgres::connect(heartbeat_url, tokio_postgres::NoTls).await {
                 Ok(pair) => pair,
@@ -234,59 +221,116 @@ impl KeyCache {
                 }
             };
         let sender_driver = tokio::spawn(sender_connection);
-        let result = async {
-            client
-                .batch_execute(&format!("LISTEN {CHANNEL}"))
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut heartbeat = tokio::time::interval(self.heartbeat);
-            heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            // A heartbeat may take this long to come back before the cache is switched off: a
-            // busy database must not make a working listener flap.
-            let patience = self.heartbeat * 3;
-            // the nonce of the heartbeat in flight, not heard back yet, and when it was sent
-            let mut awaiting: Option<(String, tokio::time::Instant)> = None;
-            loop {
-                tokio::select! {
-                    // notifications first: one that is ready must never lose to the clock
-                    biased;
-                    payload = rx.recv() => match payload {
-                        Some(p) if p.starts_with(HEARTBEAT_PREFIX) => {
-                            if awaiting.as_ref().is_some_and(|(nonce, _)| *nonce == p) {
-                                awaiting = None;
-                                if !self.is_listening() {
-                                    // proven once: from now on the cache may be used
-                                    self.set_listening(true);
-                                }
-                            }
-                        }
-                        Some(p) => self.invalidate(if p == "*" { None } else { Some(&p) }),
-                        None => return Err("the listening connection closed".to_owned()),
-                    },
-                    _ = heartbeat.tick() => {
-                        if let Some((_, sent)) = &awaiting {
-                            if sent.elapsed() > patience {
-                                return Err("a heartbeat notification did not come back in time".to_owned());
-                            }
-                            continue;
-                        }
-                        let nonce = format!("{HEARTBEAT_PREFIX}{}", uuid::Uuid::new_v4().simple());
-                        let sent_at = tokio::time::Instant::now();
-                        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&CHANNEL, &nonce];
-                        let sent = sender.execute("SELECT pg_notify($1, $2)", &params);
-                        match tokio::time::timeout(patience, sent).await {
-                            Ok(Ok(_)) => awaiting = Some((nonce, sent_at)),
-                            Ok(Err(e)) => return Err(e.to_string()),
-                            Err(_) => return Err("the heartbeat connection stopped answering".to_owned()),
-                        }
-                    }
-                }
-            }
-        }
-        .await;
+        let result = self.listen(&client, &sender, &mut rx).await;
         driver.abort();
         sender_driver.abort();
         result
+    }
+
+    /// `LISTEN`s on `client`, then handles each notification from `notifications` and, every
+    /// heartbeat, proves through `sender` that notifications still arrive; returns only when
+    /// the connection closes or a proof fails.
+    async fn listen(
+        &self,
+        client: &tokio_postgres::Client,
+        sender: &tokio_postgres::Client,
+        notifications: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    ) -> Result<std::convert::Infallible, String> {
+        client
+            .batch_execute(&format!("LISTEN {CHANNEL}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut heartbeat = tokio::time::interval(self.heartbeat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A heartbeat may take this long to come back before the cache is switched off: a
+        // busy database must not make a working listener flap.
+        let patience = self.heartbeat * 3;
+        // the nonce of the heartbeat in flight, not heard back yet, and when it was sent
+        let mut awaiting: Option<(String, tokio::time::Instant)> = None;
+        loop {
+            tokio::select! {
+                // notifications first: one that is ready must never lose to the clock
+                biased;
+                payload = notifications.recv() => match payload {
+                    Some(p) => self.heard(p, &mut awaiting),
+                    None => return Err("the listening connection closed".to_owned()),
+                },
+                _ = heartbeat.tick() => {
+                    if let Some((_, sent)) = &awaiting {
+                        if sent.elapsed() > patience {
+                            return Err("a heartbeat notification did not come back in time".to_owned());
+                        }
+                        continue;
+                    }
+                    awaiting = Some(send_heartbeat(sender, patience).await?);
+                }
+            }
+        }
+    }
+
+    /// Handles one notification's payload: the awaited heartbeat's nonce proves the listener
+    /// (the first proof lets the cache be used); another heartbeat's is ignored; anything else
+    /// names a key id to drop, or `*` for everything.
+    fn heard(&self, payload: String, awaiting: &mut Option<(String, tokio::time::Instant)>) {
+        if payload.starts_with(HEARTBEAT_PREFIX) {
+            if awaiting
+                .as_ref()
+                .is_some_and(|(nonce, _)| *nonce == payload)
+            {
+                *awaiting = None;
+                if !self.is_listening() {
+                    // proven once: from now on the cache may be used
+                    self.set_listening(true);
+                }
+            }
+        } else {
+            self.invalidate(if payload == "*" { None } else { Some(&payload) });
+        }
+    }
+}
+
+/// Drives the listening `connection` on a task of its own, forwarding each notification's
+/// payload to the returned channel until the connection ends or the channel is dropped.
+fn forward_notifications(
+    mut connection: tokio_postgres::Connection<
+        tokio_postgres::Socket,
+        tokio_postgres::tls::NoTlsStream,
+    >,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(n))) => {
+                    if tx.send(n.payload().to_owned()).is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return,
+            }
+        }
+    });
+    (driver, rx)
+}
+
+/// Sends one heartbeat notification with a fresh nonce through `sender`, waiting at most
+/// `patience` for it to be accepted; the nonce and when it was sent.
+async fn send_heartbeat(
+    sender: &tokio_postgres::Client,
+    patience: Duration,
+) -> Result<(String, tokio::time::Instant), String> {
+    let nonce = format!("{HEARTBEAT_PREFIX}{}", uuid::Uuid::new_v4().simple());
+    let sent_at = tokio::time::Instant::now();
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&CHANNEL, &nonce];
+    let sent = sender.execute("SELECT pg_notify($1, $2)", &params);
+    match tokio::time::timeout(patience, sent).await {
+        Ok(Ok(_)) => Ok((nonce, sent_at)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the heartbeat connection stopped answering".to_owned()),
     }
 }
 

@@ -157,6 +157,8 @@ pub(crate) async fn profile(c: &Clients, token: &Token) -> Result<Profile> {
     })
 }
 
+/// Publishes `media` with `caption` to the user's account: a container, processed, then
+/// `media_publish`.
 pub(crate) async fn publish(
     c: &Clients,
     token: &Token,
@@ -167,21 +169,39 @@ pub(crate) async fn publish(
         Some(id) => id.clone(),
         None => profile(c, token).await?.user_id,
     };
-    let with_caption = |mut params: Vec<(&'static str, String)>| {
-        if let Some(caption) = caption {
-            params.push(("caption", caption.to_owned()));
-        }
-        params
-    };
-    let container = match media {
+    let container = container(c, token, &user, media, caption).await?;
+    wait(c, token, &container).await?;
+    media_publish(c, token, &user, &container).await
+}
+
+/// `params` with the caption, if there is one, added last.
+fn with_caption(
+    mut params: Vec<(&'static str, String)>,
+    caption: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    if let Some(caption) = caption {
+        params.push(("caption", caption.to_owned()));
+    }
+    params
+}
+
+/// Creates the container that publishes `media` with `caption`; its id.
+async fn container(
+    c: &Clients,
+    token: &Token,
+    user: &str,
+    media: &Media,
+    caption: Option<&str>,
+) -> Result<String> {
+    match media {
         Media::Image { url } => {
             create(
                 c,
                 token,
-                &user,
-                with_caption(vec![("image_url", url.clone())]),
+                user,
+                with_caption(vec![("image_url", url.clone())], caption),
             )
-            .await?
+            .await
         }
         Media::Video { url, thumbnail_url } => {
             let mut params = vec![
@@ -191,48 +211,66 @@ pub(crate) async fn publish(
             if let Some(cover) = thumbnail_url {
                 params.push(("cover_url", cover.clone()));
             }
-            create(c, token, &user, with_caption(params)).await?
+            create(c, token, user, with_caption(params, caption)).await
         }
-        Media::Carousel { urls } => {
-            if urls.is_empty() {
-                return Err(PlatformError::rejected(
-                    422,
-                    "a carousel needs at least one item",
-                ));
-            }
-            let mut children = Vec::with_capacity(urls.len());
-            for url in urls {
-                let params = if is_video(url) {
-                    vec![
-                        ("media_type", "VIDEO".to_owned()),
-                        ("video_url", url.clone()),
-                        ("is_carousel_item", "true".to_owned()),
-                    ]
-                } else {
-                    vec![
-                        ("image_url", url.clone()),
-                        ("is_carousel_item", "true".to_owned()),
-                    ]
-                };
-                children.push(create(c, token, &user, params).await?);
-            }
-            for child in &children {
-                wait(c, token, child).await?;
-            }
-            let params = vec![
-                ("media_type", "CAROUSEL".to_owned()),
-                ("children", children.join(",")),
-            ];
-            create(c, token, &user, with_caption(params)).await?
-        }
-    };
-    wait(c, token, &container).await?;
+        Media::Carousel { urls } => carousel(c, token, user, urls, caption).await,
+    }
+}
+
+/// Creates a container per item of a carousel, waits until each is processed, then creates
+/// the carousel's container with `caption`; its id.
+async fn carousel(
+    c: &Clients,
+    token: &Token,
+    user: &str,
+    urls: &[String],
+    caption: Option<&str>,
+) -> Result<String> {
+    if urls.is_empty() {
+        return Err(PlatformError::rejected(
+            422,
+            "a carousel needs at least one item",
+        ));
+    }
+    let mut children = Vec::with_capacity(urls.len());
+    for url in urls {
+        let params = if is_video(url) {
+            vec![
+                ("media_type", "VIDEO".to_owned()),
+                ("video_url", url.clone()),
+                ("is_carousel_item", "true".to_owned()),
+            ]
+        } else {
+            vec![
+                ("image_url", url.clone()),
+                ("is_carousel_item", "true".to_owned()),
+            ]
+        };
+        children.push(create(c, token, user, params).await?);
+    }
+    for child in &children {
+        wait(c, token, child).await?;
+    }
+    let params = vec![
+        ("media_type", "CAROUSEL".to_owned()),
+        ("children", children.join(",")),
+    ];
+    create(c, token, user, with_caption(params, caption)).await
+}
+
+/// Publishes a processed container; the post's id and, if it can be read, its permalink.
+async fn media_publish(
+    c: &Clients,
+    token: &Token,
+    user: &str,
+    container: &str,
+) -> Result<Published> {
     let published = c
         .json(
             P,
             Call::Api,
             graph(c, Method::POST, &format!("{user}/media_publish"), token)
-                .form(&[("creation_id", container.as_str())]),
+                .form(&[("creation_id", container)]),
         )
         .await?;
     let id = text(P, &published["id"], "media id")?;
