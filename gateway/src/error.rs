@@ -522,6 +522,7 @@ impl From<layers_publishing::Error> for ApiError {
                     .with_details(json!({ "field": target_field(index) }))
             }
             e @ E::AlreadyTerminal(_) => ApiError::conflict("already_terminal", e.to_string()),
+            E::NotConfigured(e) => e.into(),
             E::Jobs(e) => e.into(),
             E::Events(e) => e.into(),
             e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),

@@ -252,9 +252,57 @@ impl Intake {
         matches!(self, Intake::Live(_))
     }
 
+    /// The media of the finalized direct-upload session `files` for its new container
+    /// `container`, with the files' kinds. Live, every file must have been PUT
+    /// ([`Error::UploadIncomplete`](crate::Error::UploadIncomplete) names the missing ones) and
+    /// its content type gives its kind; in the sandbox nothing was stored, the names'
+    /// extensions give the kinds and fixture media stands in.
+    pub fn session_media(
+        &self,
+        container: crate::ContainerId,
+        files: &[crate::DeclaredFile],
+    ) -> crate::Result<(Vec<AssetKind>, Vec<NewAsset>)> {
+        if let Intake::Sandbox = self {
+            let kinds: Vec<AssetKind> = files
+                .iter()
+                .map(|f| crate::sandbox_kind(&f.filename))
+                .collect();
+            let media = crate::uploads::sandbox_assets(container, &kinds);
+            return Ok((kinds, media));
+        }
+        let missing: Vec<u32> = files
+            .iter()
+            .filter(|f| f.storage_key.is_none())
+            .map(|f| f.index)
+            .collect();
+        if !missing.is_empty() {
+            return Err(crate::Error::UploadIncomplete(missing));
+        }
+        let kinds: Vec<AssetKind> = files
+            .iter()
+            .map(|f| match f.content_type.starts_with("video/") {
+                true => AssetKind::Video,
+                false => AssetKind::Image,
+            })
+            .collect();
+        let media = files
+            .iter()
+            .zip(&kinds)
+            .map(|(f, kind)| NewAsset {
+                kind: *kind,
+                location: Location::Stored(f.storage_key.clone().unwrap_or_default()),
+                content_type: f.content_type.clone(),
+                width: f.width,
+                height: f.height,
+            })
+            .collect();
+        Ok((kinds, media))
+    }
+
     /// Takes in the files at `urls` for container `container`: live, each is fetched, probed
     /// and stored (all or none: a refusal deletes what was stored before it); in the sandbox
-    /// only the names' extensions are read. Answers the files' kinds and, live, their assets.
+    /// only the names' extensions are read and fixture media stands in. Answers the files'
+    /// kinds and their assets.
     pub async fn fetch_all(
         &self,
         container: crate::ContainerId,
@@ -262,10 +310,9 @@ impl Intake {
     ) -> Result<(Vec<AssetKind>, Vec<NewAsset>), (usize, Refused)> {
         let live = match self {
             Intake::Sandbox => {
-                return Ok((
-                    urls.iter().map(|u| crate::sandbox_kind(u)).collect(),
-                    Vec::new(),
-                ))
+                let kinds: Vec<AssetKind> = urls.iter().map(|u| crate::sandbox_kind(u)).collect();
+                let media = crate::uploads::sandbox_assets(container, &kinds);
+                return Ok((kinds, media));
             }
             Intake::Live(live) => live,
         };

@@ -8,7 +8,8 @@ use layers_db::GenericClient;
 use layers_orgs::OrgId;
 
 use crate::fixtures::{self, AssetKind, Format};
-use crate::model::{Container, ContainerFormat, ContainerId, Location};
+use crate::ingest_media::Intake;
+use crate::model::{Container, ContainerFormat, ContainerId};
 use crate::store::{container, find, insert_assets, Content, Error, NewAsset, Result, COLUMNS};
 
 layers_core::prefixed_id!(
@@ -47,7 +48,7 @@ pub fn sandbox_kind(name: &str) -> AssetKind {
 /// The fixture media of a sandbox upload: image i is `image/sample-((FNV-1a(containerId) + i)
 /// mod 3 + 1).jpg`; a video is `video-remix/sample-(FNV-1a(containerId) mod 3 + 1)/` with its
 /// thumbnail.
-fn sandbox_assets(id: ContainerId, kinds: &[AssetKind]) -> Vec<NewAsset> {
+pub(crate) fn sandbox_assets(id: ContainerId, kinds: &[AssetKind]) -> Vec<NewAsset> {
     let id = id.to_string();
     if kinds.contains(&AssetKind::Video) {
         return fixtures::assets(Format::VideoRemix, fixtures::sample_for(&id, 0))
@@ -114,9 +115,9 @@ impl Content {
         Ok(row.get(0))
     }
 
-    /// Writes a completed, uploaded container of this environment. Live, `media` is what was
-    /// stored (its kinds give the format); in the sandbox `media` is ignored and the container
-    /// points at fixture media for `kinds`.
+    /// Writes a completed, uploaded container of this environment with `media` (what the
+    /// environment's intake took in: stored files live, fixture media in the sandbox); `kinds`
+    /// give the format.
     #[allow(clippy::too_many_arguments)]
     pub async fn create_uploaded(
         &self,
@@ -130,10 +131,6 @@ impl Content {
         hook: Option<String>,
     ) -> Result<Container> {
         let format = upload_format(kinds)?;
-        let assets = match self.kind() {
-            EnvKind::Sandbox => sandbox_assets(id, kinds),
-            EnvKind::Live => media,
-        };
         let row = layers_db::cached::query_one(
             db,
             &format!(
@@ -154,7 +151,7 @@ impl Content {
         )
         .await?;
         let mut created = container(&row)?;
-        created.assets = insert_assets(db, id, &assets).await?;
+        created.assets = insert_assets(db, id, &media).await?;
         Ok(created)
     }
 
@@ -218,11 +215,11 @@ impl Content {
 
     /// Finalizes a session of this environment into its container, in the caller's
     /// transaction: `(container, true)` the first time, `(the same container, false)` after.
-    /// Live, every file must have been PUT ([`Error::UploadIncomplete`] names the missing ones);
-    /// in the sandbox nothing was stored and fixture media stands in, by the files' names.
+    /// Its media are what `intake` says of the session's files ([`Intake::session_media`]).
     pub async fn finalize(
         &self,
         db: &impl GenericClient,
+        intake: &Intake,
         org: OrgId,
         project_id: uuid::Uuid,
         id: UploadId,
@@ -240,42 +237,8 @@ impl Content {
         if session.expires_at <= Utc::now() {
             return Err(Error::UploadExpired);
         }
-        let kinds: Vec<AssetKind> = session
-            .files
-            .iter()
-            .map(|f| match self.kind() {
-                EnvKind::Sandbox => sandbox_kind(&f.filename),
-                EnvKind::Live if f.content_type.starts_with("video/") => AssetKind::Video,
-                EnvKind::Live => AssetKind::Image,
-            })
-            .collect();
-        let media = match self.kind() {
-            EnvKind::Sandbox => Vec::new(),
-            EnvKind::Live => {
-                let missing: Vec<u32> = session
-                    .files
-                    .iter()
-                    .filter(|f| f.storage_key.is_none())
-                    .map(|f| f.index)
-                    .collect();
-                if !missing.is_empty() {
-                    return Err(Error::UploadIncomplete(missing));
-                }
-                session
-                    .files
-                    .iter()
-                    .zip(&kinds)
-                    .map(|(f, kind)| NewAsset {
-                        kind: *kind,
-                        location: Location::Stored(f.storage_key.clone().unwrap_or_default()),
-                        content_type: f.content_type.clone(),
-                        width: f.width,
-                        height: f.height,
-                    })
-                    .collect()
-            }
-        };
         let container_id = ContainerId::new();
+        let (kinds, media) = intake.session_media(container_id, &session.files)?;
         let created = self
             .create_uploaded(
                 db,
@@ -430,6 +393,7 @@ pub async fn record_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Location;
 
     #[test]
     fn upload_formats() {

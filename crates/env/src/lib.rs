@@ -147,89 +147,15 @@ impl Environments {
             allow_private_network: settings.allow_private_network,
             ..OutboundConfig::default()
         })?;
-        // media files can be large: a longer time limit and no response-size cap of its own
-        // (the intake counts against LAYERS_UPLOAD_MAX_BYTES while streaming)
-        let uploads_outbound = Outbound::new(OutboundConfig {
-            allow_private_network: settings.allow_private_network,
-            timeout: std::time::Duration::from_secs(300),
-            max_response_bytes: usize::try_from(settings.upload_max_bytes).unwrap_or(usize::MAX),
-            ..OutboundConfig::default()
-        })?;
-        let platforms = Platforms {
-            appstore_base_url: settings.appstore_base_url.clone(),
-            github_base_url: settings.github_base_url.clone(),
-            github_token: settings.github_token.clone(),
-        };
         let vault = Vault::new(
             Clients::new(outbound.clone(), settings.platforms.clone()),
             settings.master_key.clone(),
             settings.public_base_url.clone(),
         );
-        let set = |kind: EnvKind,
-                   ingest: Ingest,
-                   generation: Generation,
-                   intake: Intake,
-                   oauth: OAuth,
-                   publisher: Publisher,
-                   metrics: Metrics| {
-            Arc::new(EnvServices {
-                kind,
-                projects: Projects::new(kind),
-                jobs: Jobs::new(kind),
-                credits: CreditGate::for_env(kind),
-                ingest,
-                webhooks: Webhooks::new(
-                    kind,
-                    settings.master_key.clone(),
-                    settings.allow_private_network,
-                ),
-                content: Content::new(kind),
-                social: layers_social::Social::new(kind),
-                oauth,
-                publishing: Publishing::new(kind),
-                publisher,
-                generation,
-                intake,
-                metrics,
-            })
-        };
         Ok(Environments {
-            vault: vault.clone(),
-            live: set(
-                EnvKind::Live,
-                Ingest::Live(Box::new(LiveIngest::new(outbound.clone(), platforms))),
-                // (intake below: the same guarded client, with the uploads' time limit)
-                Generation::Live(Box::new(LiveGeneration {
-                    generator: settings.generator.clone(),
-                    outbound,
-                    storage: settings.storage.clone(),
-                    max_bytes: settings.upload_max_bytes,
-                })),
-                Intake::Live(Box::new(MediaIntake {
-                    outbound: uploads_outbound,
-                    storage: settings.storage.clone(),
-                    max_bytes: settings.upload_max_bytes,
-                })),
-                OAuth::Live(Box::new(vault.clone())),
-                Publisher::Live(Box::new(LivePublisher {
-                    vault: vault.clone(),
-                    media_signer: settings.media_signer.clone(),
-                    public_base_url: settings.public_base_url.clone(),
-                    once_published: layers_metrics::first_sync,
-                })),
-                Metrics::Live(Box::new(Sync {
-                    vault: vault.clone(),
-                })),
-            ),
-            sandbox: set(
-                EnvKind::Sandbox,
-                Ingest::Sandbox,
-                Generation::Sandbox,
-                Intake::Sandbox,
-                OAuth::Sandbox,
-                Publisher::Sandbox,
-                Metrics::Sandbox,
-            ),
+            live: Arc::new(live(settings, outbound, &vault)?),
+            sandbox: Arc::new(sandbox(settings)),
+            vault,
         })
     }
 
@@ -256,6 +182,104 @@ impl Environments {
                 w.handle(kind, dispatch.clone())
             })
     }
+}
+
+/// The services every environment builds the same way, around what differs.
+struct Differs {
+    ingest: Ingest,
+    generation: Generation,
+    intake: Intake,
+    oauth: OAuth,
+    publisher: Publisher,
+    metrics: Metrics,
+    webhooks: Webhooks,
+}
+
+fn services(kind: EnvKind, differs: Differs) -> EnvServices {
+    EnvServices {
+        kind,
+        projects: Projects::new(kind),
+        jobs: Jobs::new(kind),
+        credits: CreditGate::for_env(kind),
+        ingest: differs.ingest,
+        webhooks: differs.webhooks,
+        content: Content::new(kind),
+        generation: differs.generation,
+        intake: differs.intake,
+        social: layers_social::Social::new(kind),
+        oauth: differs.oauth,
+        publishing: Publishing::new(kind),
+        publisher: differs.publisher,
+        metrics: differs.metrics,
+    }
+}
+
+/// The live set: every adapter a real client of its platform.
+fn live(settings: &Settings, outbound: Outbound, vault: &Vault) -> Result<EnvServices, Error> {
+    // media files can be large: a longer time limit and no response-size cap of its own (the
+    // intake counts against LAYERS_UPLOAD_MAX_BYTES while streaming)
+    let uploads_outbound = Outbound::new(OutboundConfig {
+        allow_private_network: settings.allow_private_network,
+        timeout: std::time::Duration::from_secs(300),
+        max_response_bytes: usize::try_from(settings.upload_max_bytes).unwrap_or(usize::MAX),
+        ..OutboundConfig::default()
+    })?;
+    let platforms = Platforms {
+        appstore_base_url: settings.appstore_base_url.clone(),
+        github_base_url: settings.github_base_url.clone(),
+        github_token: settings.github_token.clone(),
+    };
+    let differs = Differs {
+        ingest: Ingest::Live(Box::new(LiveIngest::new(outbound.clone(), platforms))),
+        generation: Generation::Live(Box::new(LiveGeneration {
+            generator: settings.generator.clone(),
+            outbound,
+            storage: settings.storage.clone(),
+            max_bytes: settings.upload_max_bytes,
+        })),
+        intake: Intake::Live(Box::new(MediaIntake {
+            outbound: uploads_outbound,
+            storage: settings.storage.clone(),
+            max_bytes: settings.upload_max_bytes,
+        })),
+        oauth: OAuth::Live(Box::new(vault.clone())),
+        publisher: Publisher::Live(Box::new(LivePublisher {
+            vault: vault.clone(),
+            media_signer: settings.media_signer.clone(),
+            public_base_url: settings.public_base_url.clone(),
+            once_published: layers_metrics::first_sync,
+        })),
+        metrics: Metrics::Live(Box::new(Sync {
+            vault: vault.clone(),
+        })),
+        // live endpoints must be https (unless private networks are allowed)
+        webhooks: Webhooks::new(
+            EnvKind::Live,
+            settings.master_key.clone(),
+            settings.allow_private_network,
+        ),
+    };
+    Ok(services(EnvKind::Live, differs))
+}
+
+/// The sandbox set: no adapter calls out.
+fn sandbox(settings: &Settings) -> EnvServices {
+    let differs = Differs {
+        ingest: Ingest::Sandbox,
+        generation: Generation::Sandbox,
+        intake: Intake::Sandbox,
+        oauth: OAuth::Sandbox,
+        publisher: Publisher::Sandbox,
+        metrics: Metrics::Sandbox,
+        // a partner's local receiver may be plain http
+        webhooks: Webhooks::new(
+            EnvKind::Sandbox,
+            settings.master_key.clone(),
+            settings.allow_private_network,
+        )
+        .allowing_plain_http(),
+    };
+    services(EnvKind::Sandbox, differs)
 }
 
 /// Every job kind of the product, each with the typed payload its owning crate defines.

@@ -185,6 +185,9 @@ pub enum Error {
     Corrupt(String),
     #[error(transparent)]
     Jobs(#[from] layers_jobs::Error),
+    /// Live, a target's platform app is not configured.
+    #[error(transparent)]
+    NotConfigured(#[from] layers_platforms::NotConfigured),
     #[error(transparent)]
     Events(#[from] layers_webhooks::StoreError),
     #[error(transparent)]

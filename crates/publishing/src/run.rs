@@ -58,7 +58,37 @@ impl std::fmt::Debug for LivePublisher {
 /// minutes, a resumable upload may take longer.
 const MEDIA_URL_LIFETIME_SECS: i64 = 6 * 3600;
 
+/// How a new post's targets start in an environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outset {
+    /// The status of every target (and of the post).
+    pub status: PostStatus,
+    /// Each target's externalId, known at once in the sandbox.
+    pub external_ids: Vec<Option<String>>,
+    /// The `publish` job's result when the request did the work (its job is written done).
+    pub done: Option<serde_json::Value>,
+}
+
 impl Publisher {
+    /// How `new`'s targets start: in the sandbox `published` at once with the externalIds
+    /// `sb_post_<containerId>_<index>`, its job written done; live `scheduled`, for the job.
+    pub fn outset(&self, new: &crate::NewPost) -> Outset {
+        match self {
+            Publisher::Sandbox => Outset {
+                status: PostStatus::Published,
+                external_ids: (0..new.targets.len() as u32)
+                    .map(|i| Some(crate::sandbox_external_id(new.container_id, i)))
+                    .collect(),
+                done: Some(result(new.id.to_string(), PostStatus::Published)),
+            },
+            Publisher::Live(_) => Outset {
+                status: PostStatus::Scheduled,
+                external_ids: vec![None; new.targets.len()],
+                done: None,
+            },
+        }
+    }
+
     /// Refuses, before anything is written, a live platform that is not configured.
     pub fn ready(&self, platform: Platform) -> Result<(), NotConfigured> {
         match self {

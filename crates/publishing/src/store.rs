@@ -11,9 +11,9 @@ use layers_social::{Platform, SocialAccountId};
 use layers_webhooks::EventType;
 use tokio_postgres::Row;
 
+use crate::run::Publisher;
 use crate::{
-    sandbox_external_id, Error, NewPost, PostEvent, PostStatus, Result, ScheduledPost,
-    ScheduledPostId, Target, PUBLISH,
+    Error, NewPost, PostEvent, PostStatus, Result, ScheduledPost, ScheduledPostId, Target, PUBLISH,
 };
 
 /// Publishing for one environment.
@@ -44,7 +44,7 @@ const INSERT_TARGETS: &str = "INSERT INTO platform_posts (scheduled_post_id, tar
          project_id, is_sandbox, social_account_id, platform, caption, status, platform_post_id, \
          posted_at) \
      SELECT $1, u.idx, $2, $3, u.account, u.platform, u.caption, $4, u.external, \
-         CASE WHEN $3 THEN now() END \
+         CASE WHEN $4 = 'published' THEN now() END \
      FROM unnest($5::int[], $6::uuid[], $7::text[], $8::text[], $9::text[]) \
          AS u (idx, account, platform, caption, external) \
      RETURNING target_index, posted_at";
@@ -64,45 +64,85 @@ impl Publishing {
     /// container `completed` ([`Error::ContentNotReady`]) without a post that is not canceled or
     /// failed ([`Error::AlreadyPublished`]), and the accounts active.
     ///
-    /// Then, in one round trip: the post, its targets, its `publish` job and (sandbox) one
-    /// `post.published` per target. In the sandbox the targets are published at once; live they
-    /// wait for the job, due at `publish_at`.
+    /// Then, in one round trip: the post, its targets (as `publisher` starts them, see
+    /// [`Publisher::outset`]), its `publish` job and one `post.published` per target published
+    /// at once.
     pub async fn create(
         &self,
         db: &impl GenericClient,
         new: &NewPost,
+        publisher: &Publisher,
     ) -> Result<(ScheduledPost, Job)> {
         let checked = self.check(db, new).await?;
-        let sandbox = self.env == EnvKind::Sandbox;
-        let status = if sandbox {
-            PostStatus::Published
-        } else {
-            PostStatus::Scheduled
-        };
-        let indexes: Vec<i32> = (0..new.targets.len() as i32).collect();
-        let accounts: Vec<uuid::Uuid> = new
+        // a live platform without its app is refused before anything is written
+        for platform in &checked.platforms {
+            publisher.ready(*platform)?;
+        }
+        let outset = publisher.outset(new);
+        let mut made: Vec<Target> = new
             .targets
             .iter()
-            .map(|t| t.social_account_id.as_uuid())
+            .zip(&checked.platforms)
+            .zip(outset.external_ids.iter().cloned())
+            .enumerate()
+            .map(|(i, ((t, platform), external_id))| Target {
+                index: i as u32,
+                social_account_id: t.social_account_id,
+                platform: *platform,
+                caption: t.caption.clone(),
+                status: outset.status,
+                external_id,
+                external_url: None,
+                posted_at: None,
+                error: None,
+            })
             .collect();
-        let platforms: Vec<&str> = checked.platforms.iter().map(|p| p.as_str()).collect();
-        let captions: Vec<Option<&str>> =
-            new.targets.iter().map(|t| t.caption.as_deref()).collect();
-        let external: Vec<Option<String>> = (0..new.targets.len() as u32)
-            .map(|i| sandbox.then(|| sandbox_external_id(new.container_id, i)))
-            .collect();
-        let job = NewJob {
-            project_id: Some(checked.project_id),
-            api_key_id: new.api_key_id,
-            ..NewJob::new(
-                new.job_id,
-                new.organization_id,
-                self.env,
-                &Publish::new(new.id),
-            )
-        };
-        // both inserts prepared first, so that the targets cannot overtake their post
+        // both inserts prepared first, so that the targets cannot overtake their post; the
+        // events follow both row writes on the connection, so that a handler that reads the
+        // post on receipt finds it as announced
         layers_db::cached::prepare_all(db, &[INSERT_POST, INSERT_TARGETS]).await?;
+        let ((post_row, target_rows), job, ()) = futures_util::future::try_join3(
+            self.insert_rows(db, new, &checked, &made),
+            self.start_job(db, new, &checked, outset.done),
+            self.announce(db, new, &made),
+        )
+        .await?;
+        for row in &target_rows {
+            let index: i32 = row.get(0);
+            if let Some(t) = made.get_mut(index as usize) {
+                t.posted_at = row.get(1);
+            }
+        }
+        let post = ScheduledPost {
+            id: new.id,
+            organization_id: new.organization_id,
+            project_id: checked.project_id,
+            env: self.env,
+            container_id: new.container_id,
+            job_id: new.job_id,
+            status: outset.status,
+            publish_at: post_row.get(0),
+            created_at: post_row.get(1),
+            targets: made,
+        };
+        Ok((post, job))
+    }
+
+    /// The post's row and its targets' rows.
+    async fn insert_rows(
+        &self,
+        db: &impl GenericClient,
+        new: &NewPost,
+        checked: &Checked,
+        made: &[Target],
+    ) -> Result<(Row, Vec<Row>)> {
+        let status = made.first().map_or(PostStatus::Scheduled, |t| t.status);
+        let indexes: Vec<i32> = (0..made.len() as i32).collect();
+        let accounts: Vec<uuid::Uuid> =
+            made.iter().map(|t| t.social_account_id.as_uuid()).collect();
+        let platforms: Vec<&str> = made.iter().map(|t| t.platform.as_str()).collect();
+        let captions: Vec<Option<&str>> = made.iter().map(|t| t.caption.as_deref()).collect();
+        let external: Vec<Option<&str>> = made.iter().map(|t| t.external_id.as_deref()).collect();
         let post = async {
             layers_db::cached::query_one(
                 db,
@@ -111,7 +151,7 @@ impl Publishing {
                     &new.id.as_uuid(),
                     &new.organization_id.as_uuid(),
                     &checked.project_id,
-                    &sandbox,
+                    &self.env.is_sandbox(),
                     &new.container_id.as_uuid(),
                     &new.job_id.as_uuid(),
                     &status.as_str(),
@@ -128,7 +168,7 @@ impl Publishing {
                 &[
                     &new.id.as_uuid(),
                     &checked.project_id,
-                    &sandbox,
+                    &self.env.is_sandbox(),
                     &status.as_str(),
                     &indexes,
                     &accounts,
@@ -140,78 +180,57 @@ impl Publishing {
             .await
             .map_err(Error::from)
         };
-        let jobs = layers_jobs::Jobs::new(self.env);
-        // the sandbox published in this request: its job is written done, nothing to run
-        let enqueued = async {
-            match new.publish_at.filter(|_| !sandbox) {
-                Some(at) => jobs.enqueue_at(db, job, at).await,
-                None if sandbox => {
-                    let done = crate::run::result(new.id.to_string(), PostStatus::Published);
-                    jobs.record_done(db, job, done).await
-                }
-                None => jobs.enqueue(db, job).await,
-            }
-            .map_err(Error::from)
-        };
-        // the sandbox's events are written after both row writes (they follow them on the
-        // connection), so a handler that reads the post on receipt finds it published
-        let mut made: Vec<Target> = new
-            .targets
-            .iter()
-            .zip(&checked.platforms)
-            .zip(external.iter().cloned())
-            .enumerate()
-            .map(|(i, ((t, platform), external_id))| Target {
-                index: i as u32,
-                social_account_id: t.social_account_id,
-                platform: *platform,
-                caption: t.caption.clone(),
-                status,
-                external_id,
-                external_url: None,
-                posted_at: None,
-                error: None,
-            })
-            .collect();
-        let events: Vec<serde_json::Value> = if sandbox {
-            made.iter()
-                .map(|t| PostEvent::of(new.id, new.container_id, t).to_value())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let announced = async {
-            layers_webhooks::emit_many(
-                db,
+        futures_util::future::try_join(post, targets).await
+    }
+
+    /// The post's `publish` job: written done with `done` when the request did the work, else
+    /// queued for `publish_at` (or now).
+    async fn start_job(
+        &self,
+        db: &impl GenericClient,
+        new: &NewPost,
+        checked: &Checked,
+        done: Option<serde_json::Value>,
+    ) -> Result<Job> {
+        let job = NewJob {
+            project_id: Some(checked.project_id),
+            api_key_id: new.api_key_id,
+            ..NewJob::new(
+                new.job_id,
                 new.organization_id,
                 self.env,
-                EventType::PostPublished,
-                events,
+                &Publish::new(new.id),
             )
-            .await
-            .map_err(Error::from)
         };
-        let (post_row, target_rows, job, _) =
-            futures_util::future::try_join4(post, targets, enqueued, announced).await?;
-        for row in &target_rows {
-            let index: i32 = row.get(0);
-            if let Some(t) = made.get_mut(index as usize) {
-                t.posted_at = row.get(1);
-            }
-        }
-        let post = ScheduledPost {
-            id: new.id,
-            organization_id: new.organization_id,
-            project_id: checked.project_id,
-            env: self.env,
-            container_id: new.container_id,
-            job_id: new.job_id,
-            status,
-            publish_at: post_row.get(0),
-            created_at: post_row.get(1),
-            targets: made,
-        };
-        Ok((post, job))
+        let jobs = layers_jobs::Jobs::new(self.env);
+        Ok(match (done, new.publish_at) {
+            (Some(done), _) => jobs.record_done(db, job, done).await?,
+            (None, Some(at)) => jobs.enqueue_at(db, job, at).await?,
+            (None, None) => jobs.enqueue(db, job).await?,
+        })
+    }
+
+    /// One `post.published` per target published at once.
+    async fn announce(
+        &self,
+        db: &impl GenericClient,
+        new: &NewPost,
+        made: &[Target],
+    ) -> Result<()> {
+        let events: Vec<serde_json::Value> = made
+            .iter()
+            .filter(|t| t.status == PostStatus::Published)
+            .map(|t| PostEvent::of(new.id, new.container_id, t).to_value())
+            .collect();
+        layers_webhooks::emit_many(
+            db,
+            new.organization_id,
+            self.env,
+            EventType::PostPublished,
+            events,
+        )
+        .await?;
+        Ok(())
     }
 
     /// The checks of [`Publishing::create`], in the contract's order; the container and the

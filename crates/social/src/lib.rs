@@ -27,9 +27,11 @@ use ring::rand::{SecureRandom, SystemRandom};
 use tokio_postgres::Row;
 
 mod live;
+mod oauth;
 
 pub use layers_platforms::NotConfigured;
 pub use live::{mark_needs_reauth, Callback, CallbackError, Refresh, TokenError, Vault, REFRESH};
+pub use oauth::OAuth;
 
 layers_core::prefixed_id!(
     /// A connected social account (`sa_…`).
@@ -155,58 +157,6 @@ fn random_token() -> String {
 /// The PKCE S256 challenge of a verifier.
 pub fn pkce_challenge(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()))
-}
-
-/// Where `oauth-url` sends the user, per environment.
-#[derive(Clone, Debug)]
-pub enum OAuth {
-    /// The platforms' authorize URLs, the callback and the token vault.
-    Live(Box<Vault>),
-    /// The API's own `sandbox-complete`, completed by a plain GET: no platform, no token.
-    Sandbox,
-}
-
-impl OAuth {
-    /// The URL to send the user to for `state`.
-    pub fn authorize_url(
-        &self,
-        public_base_url: &str,
-        platform: Platform,
-        state: &MintedState,
-    ) -> Result<String, NotConfigured> {
-        match self {
-            OAuth::Sandbox => Ok(format!(
-                "{public_base_url}/v1/social/sandbox-complete?state={}&platform={}",
-                state.token,
-                platform.as_str()
-            )),
-            OAuth::Live(vault) => vault.authorize_url(platform, state),
-        }
-    }
-
-    /// Refuses (before anything is written) a platform the live side is not configured for.
-    pub fn ready(&self, platform: Platform) -> Result<(), NotConfigured> {
-        match self {
-            OAuth::Sandbox => Ok(()),
-            OAuth::Live(vault) => vault.ready(platform),
-        }
-    }
-
-    /// One attempt of a token-refresh job: live refreshes the account's token; a sandbox
-    /// account's token never expires, so none is ever queued.
-    pub async fn refresh(
-        &self,
-        job: &layers_jobs::Job,
-        task: &live::Refresh,
-        control: &layers_jobs::Control,
-    ) -> std::result::Result<serde_json::Value, layers_jobs::Failure> {
-        match self {
-            OAuth::Live(vault) => vault.run_refresh(job, task, control.pool()).await,
-            OAuth::Sandbox => Err(layers_jobs::Failure::Permanent(
-                "sandbox accounts never need a refresh".into(),
-            )),
-        }
-    }
 }
 
 /// Social operations for one environment.
@@ -377,8 +327,11 @@ pub async fn complete_sandbox(
         Platform::parse(row.get(4)).ok_or_else(|| Error::Corrupt("platform".into()))?;
     let done: Option<uuid::Uuid> = row.get(5);
     let live: bool = row.get(6) && key_may_act(db, api_key_id).await?;
+    // only a sandbox state completes here
     if !is_sandbox {
-        return Err(Error::EnvironmentMismatch(EnvKind::Live));
+        return Err(Error::EnvironmentMismatch(EnvKind::from_sandbox(
+            is_sandbox,
+        )));
     }
     // good for its 15 minutes, while the key that minted it may still act (replays too)
     if !live {

@@ -197,8 +197,9 @@ impl Vault {
             let db = pool.get().await.map_err(db_unavailable)?;
             read_state(&db, state).await?
         };
+        // only a live state completes here
         if found.is_sandbox {
-            return Err(Error::EnvironmentMismatch(EnvKind::Sandbox).into());
+            return Err(Error::EnvironmentMismatch(EnvKind::from_sandbox(found.is_sandbox)).into());
         }
         // A state is good for its 15 minutes, and only while the key that minted it may still
         // act: an expired state, or one whose key was revoked or killed since, completes
@@ -411,9 +412,12 @@ impl Vault {
         let platform: &str = row.get(0);
         let platform =
             Platform::parse(platform).ok_or_else(|| Error::Corrupt(platform.to_owned()))?;
-        if row.get::<_, bool>(3) {
+        let is_sandbox: bool = row.get(3);
+        if is_sandbox {
             // a sandbox account's sentinel token is never used
-            return Err(Error::AccountEnvironmentMismatch(EnvKind::Sandbox).into());
+            return Err(
+                Error::AccountEnvironmentMismatch(EnvKind::from_sandbox(is_sandbox)).into(),
+            );
         }
         let token = self.open(id, row.get(2))?;
         Ok((platform, row.get(1), token))

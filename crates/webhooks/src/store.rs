@@ -216,6 +216,9 @@ pub struct Webhooks {
     env: EnvKind,
     master_key: Option<Arc<MasterKey>>,
     allow_private_network: bool,
+    /// Endpoints may be plain `http` (the sandbox's, for a partner's local receiver; any with
+    /// private networks allowed).
+    plain_http: bool,
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -227,6 +230,7 @@ impl std::fmt::Debug for Webhooks {
                 &self.master_key.as_ref().map(|_| "<redacted>"),
             )
             .field("allow_private_network", &self.allow_private_network)
+            .field("plain_http", &self.plain_http)
             .finish()
     }
 }
@@ -258,6 +262,16 @@ impl Webhooks {
             env,
             master_key,
             allow_private_network,
+            plain_http: allow_private_network,
+        }
+    }
+
+    /// The same, accepting plain `http` endpoints (chosen by the environment seam for the
+    /// sandbox).
+    pub fn allowing_plain_http(self) -> Webhooks {
+        Webhooks {
+            plain_http: true,
+            ..self
         }
     }
 
@@ -279,7 +293,7 @@ impl Webhooks {
         if parsed.scheme() != "http" && parsed.scheme() != "https" {
             return Err(StoreError::InvalidUrl("url must be http or https".into()));
         }
-        if self.env == EnvKind::Live && parsed.scheme() != "https" && !self.allow_private_network {
+        if parsed.scheme() != "https" && !self.plain_http {
             return Err(StoreError::InvalidUrl(
                 "url must be https for endpoints of live keys".into(),
             ));

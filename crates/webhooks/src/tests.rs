@@ -155,8 +155,13 @@ fn verify(request: &wiremock::Request, secret: &WebhookSecret) -> Result<i64, Er
 }
 
 impl Fixture {
+    /// As `layers-env` builds them: sandbox endpoints may be plain http.
     fn hooks(&self, env: EnvKind, allow_private_network: bool) -> Webhooks {
-        Webhooks::new(env, Some(self.key.clone()), allow_private_network)
+        let hooks = Webhooks::new(env, Some(self.key.clone()), allow_private_network);
+        match env {
+            EnvKind::Sandbox => hooks.allowing_plain_http(),
+            EnvKind::Live => hooks,
+        }
     }
 
     fn sandbox(&self) -> Webhooks {

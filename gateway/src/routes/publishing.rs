@@ -234,11 +234,7 @@ async fn start(
         publish_at,
         job_id: JobId::new(),
     };
-    let (post, job) = env.publishing.create(&**tx, &new).await?;
-    // a live platform without its app is refused (the transaction, and so the post, rolls back)
-    for target in &post.targets {
-        env.publisher.ready(target.platform)?;
-    }
+    let (post, job) = env.publishing.create(&**tx, &new, &env.publisher).await?;
     Ok(HttpResponse::Accepted().json(Started {
         job_id: job.id.to_string(),
         status: job.status.as_str(),

@@ -418,7 +418,13 @@ async fn finalize(
         .await?;
     let finalized = env
         .content
-        .finalize(&*tx, auth.organization_id, project.as_uuid(), upload)
+        .finalize(
+            &*tx,
+            &env.intake,
+            auth.organization_id,
+            project.as_uuid(),
+            upload,
+        )
         .await;
     let (container, created) = finalized.map_err(|e| match e {
         layers_content::Error::UploadNotFound | layers_content::Error::UploadOfAnotherProject => {

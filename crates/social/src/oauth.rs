@@ -1,0 +1,58 @@
+//! The environment seam of social: where `oauth-url` sends the user (the platforms' consent
+//! pages live, the API's own `sandbox-complete` in the sandbox) and what a token-refresh job
+//! does.
+
+use crate::live::{Refresh, Vault};
+use crate::{MintedState, NotConfigured, Platform};
+
+/// Where `oauth-url` sends the user, per environment.
+#[derive(Clone, Debug)]
+pub enum OAuth {
+    /// The platforms' authorize URLs, the callback and the token vault.
+    Live(Box<Vault>),
+    /// The API's own `sandbox-complete`, completed by a plain GET: no platform, no token.
+    Sandbox,
+}
+
+impl OAuth {
+    /// The URL to send the user to for `state`.
+    pub fn authorize_url(
+        &self,
+        public_base_url: &str,
+        platform: Platform,
+        state: &MintedState,
+    ) -> Result<String, NotConfigured> {
+        match self {
+            OAuth::Sandbox => Ok(format!(
+                "{public_base_url}/v1/social/sandbox-complete?state={}&platform={}",
+                state.token,
+                platform.as_str()
+            )),
+            OAuth::Live(vault) => vault.authorize_url(platform, state),
+        }
+    }
+
+    /// Refuses (before anything is written) a platform the live side is not configured for.
+    pub fn ready(&self, platform: Platform) -> Result<(), NotConfigured> {
+        match self {
+            OAuth::Sandbox => Ok(()),
+            OAuth::Live(vault) => vault.ready(platform),
+        }
+    }
+
+    /// One attempt of a token-refresh job: live refreshes the account's token; a sandbox
+    /// account's token never expires, so none is ever queued.
+    pub async fn refresh(
+        &self,
+        job: &layers_jobs::Job,
+        task: &Refresh,
+        control: &layers_jobs::Control,
+    ) -> std::result::Result<serde_json::Value, layers_jobs::Failure> {
+        match self {
+            OAuth::Live(vault) => vault.run_refresh(job, task, control.pool()).await,
+            OAuth::Sandbox => Err(layers_jobs::Failure::Permanent(
+                "sandbox accounts never need a refresh".into(),
+            )),
+        }
+    }
+}
