@@ -506,7 +506,7 @@ async fn a_worker_process_runs_queued_jobs_and_refuses_zero_concurrency() {
             project_id: None,
             api_key_id: None,
             env: layers_core::EnvKind::Sandbox,
-            kind: "ingest_appstore".into(),
+            kind: "ingest_appstore",
             payload: serde_json::json!({ "bundleId": "com.example.worker" }),
             credits_charged: 0,
             operation: None,

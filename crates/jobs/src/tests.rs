@@ -141,7 +141,7 @@ impl Fixture {
                 project_id: None,
                 api_key_id: None,
                 env,
-                kind: "scripted".into(),
+                kind: "scripted",
                 payload: json!({ "do": script }),
                 credits_charged: charged,
                 operation: Some(Operation::IngestGithub.as_str()),

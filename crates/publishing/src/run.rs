@@ -402,7 +402,7 @@ impl LivePublisher {
         let status = PostStatus::parse(status)
             .ok_or_else(|| Failure::Permanent(format!("status {status}")))?;
         if now_ended && status == PostStatus::Published {
-            let next = (self.once_published)(&post);
+            let next = (self.once_published)(post);
             layers_jobs::enqueue(&tx, &next).await.map_err(transient)?;
         }
         tx.commit().await.map_err(transient)?;
