@@ -32,8 +32,8 @@ pub use model::{
 pub use probe::{check_declared, probe, MediaKind, Probe, Rejection, ACCEPTED, HEAD_BYTES};
 #[cfg(feature = "store")]
 pub use store::{
-    complete, containers_of_job, fail, mark_generating, Content, Error, NewAsset, NewGeneration,
-    Result,
+    complete, container_without_assets, containers_of_job, fail, mark_generating, Content, Error,
+    NewAsset, NewGeneration, Result,
 };
 #[cfg(feature = "store")]
 pub use uploads::{

@@ -635,6 +635,24 @@ pub(crate) fn container(row: &Row) -> Result<Container> {
     })
 }
 
+/// The organization's container `id` as its row stands, without its assets (`assets` is
+/// empty): one statement, for another domain that checks where a container stands (its
+/// environment, project and status) within its own pipelined round trip, as publishing does
+/// before a post. `None` when it is unknown or another organization's.
+pub async fn container_without_assets(
+    db: &impl GenericClient,
+    org: OrgId,
+    id: ContainerId,
+) -> Result<Option<Container>> {
+    let row = layers_db::cached::query_opt(
+        db,
+        &format!("SELECT {COLUMNS} FROM content_containers WHERE id = $1 AND organization_id = $2"),
+        &[&id.as_uuid(), &org.as_uuid()],
+    )
+    .await?;
+    row.as_ref().map(container).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
