@@ -362,6 +362,10 @@ impl From<layers_projects::Error> for ApiError {
                 "another project in this organization already uses this customerExternalId",
             )
             .with_details(json!({ "field": "customerExternalId" })),
+            E::InfluencerNotFound => {
+                ApiError::new(Code::NotFound, "no such influencer in this project")
+                    .with_details(json!({ "field": "influencerId" }))
+            }
             E::Db(e) => ApiError::internal(e),
         }
     }
@@ -393,10 +397,6 @@ impl From<layers_content::Error> for ApiError {
             E::InOtherEnvironment(other) => ApiError::in_other_environment("content", other),
             E::EnvironmentMismatch(other) => ApiError::environment_mismatch("content", other),
             E::AssetNotFound => ApiError::not_found("asset"),
-            E::InfluencerNotFound => {
-                ApiError::new(Code::NotFound, "no such influencer in this project")
-                    .with_details(json!({ "field": "influencerId" }))
-            }
             E::NotFinished => ApiError::conflict(
                 "content_not_ready",
                 "the content is still being generated; regenerate it once it has finished",

@@ -92,11 +92,12 @@ impl ContentEnv<'_> {
         };
         let checks = async {
             match cmd.influencer_id {
-                Some(influencer) => {
-                    self.content
-                        .check_influencer(db, cmd.project_id.as_uuid(), influencer)
-                        .await
-                }
+                Some(influencer) => self
+                    .ledger
+                    .projects
+                    .check_influencer(db, cmd.project_id, influencer)
+                    .await
+                    .map_err(Error::from),
                 None => Ok(()),
             }
         };

@@ -3,11 +3,12 @@
 //! generator for each container.
 
 use layers_jobs::{Control, Failure, Job};
+use layers_projects::ProjectId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::fixtures::{self, AssetKind, Format};
-use crate::model::{ContainerFormat, ContainerId, Location, Status};
+use crate::model::{Container, ContainerFormat, ContainerId, Location, Status};
 use crate::store::{complete, containers_of_job, fail, mark_generating, NewAsset};
 
 /// The job kinds content queues.
@@ -220,6 +221,30 @@ fn db_failure(e: impl std::fmt::Display) -> Failure {
     Failure::Transient(format!("the database failed: {e}"))
 }
 
+/// The containers of a generation job, and what the generator is told of their project as it
+/// is now (through projects' [`layers_projects::find`]; `None` for a job without a project).
+async fn read_job(
+    job: &Job,
+    control: &Control,
+) -> Result<(Vec<Container>, Option<GeneratorProject>), Failure> {
+    let db = control.pool().get().await.map_err(db_failure)?;
+    let containers = containers_of_job(&db, job.id.as_uuid())
+        .await
+        .map_err(db_failure)?;
+    let project = match job.project_id {
+        Some(id) => layers_projects::find(&db, job.organization_id, ProjectId::from_uuid(id))
+            .await
+            .map_err(db_failure)?
+            .map(|p| GeneratorProject {
+                name: p.name,
+                timezone: p.timezone,
+                primary_language: p.primary_language,
+            }),
+        None => None,
+    };
+    Ok((containers, project))
+}
+
 impl LiveGeneration {
     async fn run(&self, job: &Job, control: &Control) -> Result<serde_json::Value, Failure> {
         let outcome = self.generate(job, control).await;
@@ -254,26 +279,7 @@ impl LiveGeneration {
             .url
             .join("generate")
             .map_err(|e| Failure::Permanent(format!("LAYERS_GENERATOR_URL: {e}")))?;
-        let (containers, project) = {
-            let db = control.pool().get().await.map_err(db_failure)?;
-            let containers = containers_of_job(&db, job.id.as_uuid())
-                .await
-                .map_err(db_failure)?;
-            // what the generator is told of the project, as it is now
-            let project = db
-                .query_opt(
-                    "SELECT name, timezone, primary_language FROM projects WHERE id = $1",
-                    &[&job.project_id],
-                )
-                .await
-                .map_err(db_failure)?
-                .map(|row| GeneratorProject {
-                    name: row.get(0),
-                    timezone: row.get(1),
-                    primary_language: row.get(2),
-                });
-            (containers, project)
-        };
+        let (containers, project) = read_job(job, control).await?;
         let mut done = Vec::new();
         for container in containers {
             if container.status == Status::Completed {

@@ -26,9 +26,6 @@ pub enum Error {
     EnvironmentMismatch(EnvKind),
     #[error("no such asset")]
     AssetNotFound,
-    /// The influencer named is not one of the project's.
-    #[error("no such influencer in this project")]
-    InfluencerNotFound,
     /// Regenerating a container that is still being generated.
     #[error("the content is still being generated")]
     NotFinished,
@@ -125,23 +122,6 @@ pub(crate) const COLUMNS: &str =
 impl Content {
     pub fn new(env: EnvKind) -> Content {
         Content { env }
-    }
-
-    /// Refuses an influencer that is not one of the project's.
-    pub async fn check_influencer(
-        &self,
-        db: &impl GenericClient,
-        project_id: uuid::Uuid,
-        influencer_id: uuid::Uuid,
-    ) -> Result<()> {
-        layers_db::cached::query_opt(
-            db,
-            "SELECT 1 FROM influencers WHERE id = $1 AND project_id = $2",
-            &[&influencer_id, &project_id],
-        )
-        .await?
-        .map(|_| ())
-        .ok_or(Error::InfluencerNotFound)
     }
 
     /// Writes the containers of a generation request, in the caller's transaction, each as

@@ -31,7 +31,7 @@ pub use layers_core::EnvKind;
 #[cfg(feature = "store")]
 mod store;
 #[cfg(feature = "store")]
-pub use store::Projects;
+pub use store::{find, Projects};
 
 pub use types::{CustomerExternalId, Description, FieldError, LanguageTag, Name, Timezone};
 
@@ -61,6 +61,9 @@ pub enum Error {
     EnvironmentMismatch(EnvKind),
     #[error("another project already uses this customer external id")]
     CustomerExternalIdTaken,
+    /// The influencer named is not one of the project's.
+    #[error("no such influencer in this project")]
+    InfluencerNotFound,
     #[cfg(feature = "store")]
     #[error(transparent)]
     Db(#[from] tokio_postgres::Error),

@@ -10,6 +10,19 @@ use crate::{
     NewInfluencer, NewProject, Project, ProjectId, ProjectPatch, Result, Timezone,
 };
 
+/// One of the organization's projects as it is now, of either environment (`None` when it has
+/// no such project): what another domain reads of a project it works for, such as the name,
+/// timezone and language a content generator is told. Reading it changes nothing.
+pub async fn find(db: &impl GenericClient, org: OrgId, id: ProjectId) -> Result<Option<Project>> {
+    let row = layers_db::cached::query_opt(
+        db,
+        &format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1 AND organization_id = $2"),
+        &[&id.as_uuid(), &org.as_uuid()],
+    )
+    .await?;
+    Ok(row.as_ref().map(project))
+}
+
 /// Project operations for one environment: rows written through it carry its `is_sandbox`, and
 /// it changes only projects of its own environment (reading is open to both).
 #[derive(Clone, Copy, Debug)]
@@ -145,16 +158,25 @@ impl Projects {
 
     /// Reads a project of either environment.
     async fn get_any(&self, db: &impl GenericClient, org: OrgId, id: ProjectId) -> Result<Project> {
-        let row = layers_db::cached::query_opt(
+        find(db, org, id).await?.ok_or(Error::NotFound)
+    }
+
+    /// Refuses an influencer that is not one of the project's ([`Error::InfluencerNotFound`]).
+    /// One statement, so that a command can pipeline it with its other checks and writes.
+    pub async fn check_influencer(
+        &self,
+        db: &impl GenericClient,
+        project_id: ProjectId,
+        influencer_id: uuid::Uuid,
+    ) -> Result<()> {
+        layers_db::cached::query_opt(
             db,
-            &format!(
-                "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1 AND organization_id = $2"
-            ),
-            &[&id.as_uuid(), &org.as_uuid()],
+            "SELECT 1 FROM influencers WHERE id = $1 AND project_id = $2",
+            &[&influencer_id, &project_id.as_uuid()],
         )
         .await?
-        .ok_or(Error::NotFound)?;
-        Ok(project(&row))
+        .map(|_| ())
+        .ok_or(Error::InfluencerNotFound)
     }
 
     /// Lists the organization's projects of this environment, newest first, after the `after`
