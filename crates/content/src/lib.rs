@@ -14,6 +14,8 @@ mod probe;
 mod store;
 #[cfg(feature = "store")]
 mod uploads;
+#[cfg(feature = "store")]
+mod uploads_store;
 
 #[cfg(feature = "store")]
 pub use command::{ContentEnv, Regenerate, StartGeneration, Started};
@@ -37,6 +39,7 @@ pub use store::{
 };
 #[cfg(feature = "store")]
 pub use uploads::{
-    record_file, sandbox_kind, upload_format, upload_session, DeclaredFile, UploadId,
-    UploadSession, EXPIRE_UPLOAD,
+    sandbox_kind, upload_format, DeclaredFile, UploadId, UploadSession, EXPIRE_UPLOAD,
 };
+#[cfg(feature = "store")]
+pub use uploads_store::{record_file, upload_session};

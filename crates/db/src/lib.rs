@@ -198,6 +198,15 @@ pub fn forget_idle(pool: &Pool) {
     pool.retain(|_, _| false);
 }
 
+/// Whether the database answers: a connection from `pool` and a trivial statement on it (what a
+/// readiness probe asks). Bound it with a timeout of your own; the pool's bounds apply to the
+/// checkout.
+pub async fn ping(pool: &Pool) -> Result<()> {
+    let db = pool.get().await?;
+    db.simple_query("SELECT 1").await?;
+    Ok(())
+}
+
 /// `true` when the error is a unique-constraint violation (SQLSTATE 23505).
 pub fn is_unique_violation(err: &tokio_postgres::Error) -> bool {
     err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)

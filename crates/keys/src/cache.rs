@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use parking_lot::RwLock;
 use tokio_postgres::AsyncMessage;
 
-use crate::{KeyId, ResolvedKey};
+use crate::{cache_store, KeyId, ResolvedKey};
 
 /// The notification channel the triggers use.
 pub const CHANNEL: &str = "layers_auth";
@@ -236,8 +236,7 @@ impl KeyCache {
         sender: &tokio_postgres::Client,
         notifications: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
     ) -> Result<std::convert::Infallible, String> {
-        client
-            .batch_execute(&format!("LISTEN {CHANNEL}"))
+        cache_store::listen(client)
             .await
             .map_err(|e| e.to_string())?;
         let mut heartbeat = tokio::time::interval(self.heartbeat);
@@ -325,8 +324,7 @@ async fn send_heartbeat(
 ) -> Result<(String, tokio::time::Instant), String> {
     let nonce = format!("{HEARTBEAT_PREFIX}{}", uuid::Uuid::new_v4().simple());
     let sent_at = tokio::time::Instant::now();
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&CHANNEL, &nonce];
-    let sent = sender.execute("SELECT pg_notify($1, $2)", &params);
+    let sent = cache_store::notify(sender, &nonce);
     match tokio::time::timeout(patience, sent).await {
         Ok(Ok(_)) => Ok((nonce, sent_at)),
         Ok(Err(e)) => Err(e.to_string()),

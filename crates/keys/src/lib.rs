@@ -36,6 +36,8 @@
 
 #[cfg(feature = "store")]
 pub mod cache;
+#[cfg(feature = "store")]
+mod cache_store;
 mod key;
 mod scope;
 #[cfg(feature = "store")]

@@ -143,30 +143,6 @@ impl Limiter {
             .get()
             .await
             .map_err(|e| Error::Pool(Arc::new(e)))?;
-        let db_err = |e| Error::Db(Arc::new(e));
-        let statement = db
-            .prepare_cached("SELECT now_us, base_us, granted, usage_before FROM layers_admit($1, $2, $3, $4, $5, $6)")
-            .await
-            .map_err(db_err)?;
-        let row = db
-            .query_one(
-                &statement,
-                &[
-                    &r.api_key_id,
-                    &r.endpoint,
-                    &r.organization_id.as_uuid(),
-                    &(n as i32),
-                    &r.policy.interval_us(),
-                    &r.policy.burst(),
-                ],
-            )
-            .await
-            .map_err(db_err)?;
-        Ok(BatchOutcome {
-            now_us: row.get(0),
-            base_us: row.get(1),
-            granted: row.get(2),
-            usage_before: row.get(3),
-        })
+        crate::store::admit(&db, r, n).await
     }
 }

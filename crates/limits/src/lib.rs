@@ -39,10 +39,14 @@
 #[cfg(feature = "store")]
 mod batch;
 mod decision;
+#[cfg(feature = "store")]
+mod store;
 
 #[cfg(feature = "store")]
 pub use batch::{Limiter, DEFAULT_MAX_BATCH};
 pub use decision::{Admitted, BatchOutcome, Decision, Policy, Throttled};
+#[cfg(feature = "store")]
+pub use store::{monthly_usage, purge_idle_buckets};
 
 #[cfg(feature = "store")]
 use std::sync::Arc;
@@ -76,31 +80,6 @@ pub struct Request {
     pub policy: Policy,
     /// The organization's monthly ceiling, if any.
     pub monthly_quota: Option<i64>,
-}
-
-/// Deletes buckets that are full again (they hold no information), returning how many.
-#[cfg(feature = "store")]
-pub async fn purge_idle_buckets(db: &impl layers_db::GenericClient) -> Result<u64> {
-    db.execute(
-        "DELETE FROM rate_limit_buckets WHERE tat_us < (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
-        &[],
-    )
-    .await
-    .map_err(|e| Error::Db(Arc::new(e)))
-}
-
-/// The organization's calls so far in the current UTC month.
-#[cfg(feature = "store")]
-pub async fn monthly_usage(db: &impl layers_db::GenericClient, org: OrgId) -> Result<i64> {
-    let row = db
-        .query_opt(
-            "SELECT calls FROM organization_usage \
-             WHERE organization_id = $1 AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date",
-            &[&org.as_uuid()],
-        )
-        .await
-        .map_err(|e| Error::Db(Arc::new(e)))?;
-    Ok(row.map(|r| r.get(0)).unwrap_or(0))
 }
 
 #[cfg(all(test, feature = "store"))]

@@ -18,6 +18,7 @@ use layers_outbound::{Outbound, OutboundConfig, OutboundError, Url};
 use ring::rand::{SecureRandom, SystemRandom};
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
+use crate::deliver_store::{self, Bounds, Claim};
 use crate::store::{DeliveryId, EndpointId};
 use crate::{delivery_headers, open, EventId, EventType, MasterKey, WebhookSecret};
 
@@ -109,29 +110,29 @@ impl std::fmt::Debug for Deliverer {
 }
 
 /// A delivery taken for one attempt.
-struct Delivery {
-    id: DeliveryId,
-    attempt: i32,
-    last_attempt: Option<i32>,
-    event_id: EventId,
-    event_type: EventType,
-    body: Vec<u8>,
-    endpoint_id: EndpointId,
+pub(crate) struct Delivery {
+    pub(crate) id: DeliveryId,
+    pub(crate) attempt: i32,
+    pub(crate) last_attempt: Option<i32>,
+    pub(crate) event_id: EventId,
+    pub(crate) event_type: EventType,
+    pub(crate) body: Vec<u8>,
+    pub(crate) endpoint_id: EndpointId,
     /// Whose delivery this is, for fairness: the organization in one environment.
-    tenant: String,
-    url: String,
-    secret: Vec<u8>,
-    previous_secret: Option<Vec<u8>>,
+    pub(crate) tenant: String,
+    pub(crate) url: String,
+    pub(crate) secret: Vec<u8>,
+    pub(crate) previous_secret: Option<Vec<u8>>,
 }
 
 /// How one attempt went.
 #[derive(Debug)]
-struct Outcome {
-    attempted_at: DateTime<Utc>,
-    status_code: Option<u16>,
-    duration: Duration,
-    error: Option<String>,
-    excerpt: Option<String>,
+pub(crate) struct Outcome {
+    pub(crate) attempted_at: DateTime<Utc>,
+    pub(crate) status_code: Option<u16>,
+    pub(crate) duration: Duration,
+    pub(crate) error: Option<String>,
+    pub(crate) excerpt: Option<String>,
 }
 
 impl Outcome {
@@ -139,50 +140,6 @@ impl Outcome {
         self.error.is_none()
     }
 }
-
-/// The claim (see [`Deliverer::take`]): a window of the oldest due deliveries of tenants and
-/// endpoints not at their bound ($11, $12), ranked per tenant and endpoint on top of what they
-/// have taken ($4–$7) and cut at their bounds ($8, $9) and at what the claim asks for ($2);
-/// only those chosen are locked. A delivery at the end of its schedule ($10) ends `failed`.
-const CLAIM: &str = "WITH cand AS ( \
-                 SELECT dd.id, ee.organization_id::text || '/' || ee.is_sandbox::text AS org, \
-                     dd.endpoint_id AS ep, dd.next_attempt_at \
-                 FROM webhook_deliveries dd JOIN webhook_endpoints ee ON ee.id = dd.endpoint_id \
-                 WHERE dd.status = 'pending' AND dd.next_attempt_at <= now() AND NOT ee.disabled \
-                   AND NOT (ee.organization_id::text || '/' || ee.is_sandbox::text \
-                            = ANY ($11::text[])) \
-                   AND NOT (dd.endpoint_id = ANY ($12::uuid[])) \
-                 ORDER BY dd.next_attempt_at LIMIT $3), \
-             ranked AS ( \
-                 SELECT c.id, c.next_attempt_at, \
-                     row_number() OVER (PARTITION BY c.org ORDER BY c.next_attempt_at) \
-                         + coalesce(o.n, 0) AS at_org, \
-                     row_number() OVER (PARTITION BY c.ep ORDER BY c.next_attempt_at) \
-                         + coalesce(p.n, 0) AS at_ep \
-                 FROM cand c \
-                 LEFT JOIN unnest($4::text[], $5::int[]) AS o (id, n) ON o.id = c.org \
-                 LEFT JOIN unnest($6::uuid[], $7::int[]) AS p (id, n) ON p.id = c.ep), \
-             chosen AS ( \
-                 SELECT dd.id FROM webhook_deliveries dd \
-                 WHERE dd.id = ANY (ARRAY( \
-                         SELECT id FROM ranked WHERE at_org <= $8 AND at_ep <= $9 \
-                         ORDER BY next_attempt_at LIMIT $2)) \
-                   AND dd.status = 'pending' AND dd.next_attempt_at <= now() \
-                 FOR UPDATE SKIP LOCKED) \
-             UPDATE webhook_deliveries d SET \
-                 status = CASE WHEN d.attempt_count >= coalesce(d.last_attempt, $10) \
-                               THEN 'failed' ELSE d.status END, \
-                 attempt_count = CASE WHEN d.attempt_count >= coalesce(d.last_attempt, $10) \
-                                      THEN d.attempt_count ELSE d.attempt_count + 1 END, \
-                 next_attempt_at = CASE WHEN d.attempt_count >= coalesce(d.last_attempt, $10) \
-                                        THEN NULL ELSE now() + $1::text::interval END, \
-                 updated_at = now() \
-             FROM chosen, events ev, webhook_endpoints e \
-             WHERE d.id = chosen.id AND ev.id = d.event_id AND e.id = d.endpoint_id \
-             RETURNING d.status, d.id, d.attempt_count, d.last_attempt, ev.id, ev.type, ev.body, \
-                 e.id, e.organization_id::text || '/' || e.is_sandbox::text, e.url, \
-                 e.secret_sealed, \
-                 CASE WHEN e.previous_secret_until > now() THEN e.previous_secret_sealed END";
 
 impl Deliverer {
     /// A worker signing with secrets sealed under `master_key`. Redirects are never followed (a
@@ -281,48 +238,17 @@ impl Deliverer {
     /// outcome was never recorded, ends `failed` here instead of being attempted again.
     async fn take(&self, n: usize, bounds: &Bounds) -> Result<Vec<Delivery>, String> {
         let db = self.pool.get().await.map_err(|e| e.to_string())?;
-        let lease = format!("{} milliseconds", self.config.lease.as_millis());
         let n = i64::try_from(n).unwrap_or(i64::MAX);
-        let window = n.saturating_mul(2).clamp(16, 128);
-        let attempts = i32::try_from(self.config.schedule.len()).unwrap_or(i32::MAX);
-        let rows = layers_db::cached::query(
-            &db,
-            CLAIM,
-            &[
-                &lease,
-                &n,
-                &window,
-                &bounds.orgs,
-                &bounds.org_counts,
-                &bounds.endpoints,
-                &bounds.endpoint_counts,
-                &i64::try_from(self.config.per_organization).unwrap_or(i64::MAX),
-                &i64::try_from(self.config.taken_per_endpoint()).unwrap_or(i64::MAX),
-                &attempts,
-                &bounds.full_orgs,
-                &bounds.full_endpoints,
-            ],
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        rows.iter()
-            .filter(|row| row.get::<_, &str>(0) == "pending")
-            .map(|row| {
-                Ok(Delivery {
-                    id: DeliveryId::from_uuid(row.get(1)),
-                    attempt: row.get(2),
-                    last_attempt: row.get(3),
-                    event_id: EventId::from_uuid(row.get(4)),
-                    event_type: EventType::parse(row.get(5)).map_err(|e| e.to_string())?,
-                    body: row.get(6),
-                    endpoint_id: EndpointId::from_uuid(row.get(7)),
-                    tenant: row.get(8),
-                    url: row.get(9),
-                    secret: row.get(10),
-                    previous_secret: row.get(11),
-                })
-            })
-            .collect()
+        let claim = Claim {
+            lease: format!("{} milliseconds", self.config.lease.as_millis()),
+            n,
+            window: n.saturating_mul(2).clamp(16, 128),
+            per_organization: i64::try_from(self.config.per_organization).unwrap_or(i64::MAX),
+            per_endpoint: i64::try_from(self.config.taken_per_endpoint()).unwrap_or(i64::MAX),
+            attempts: i32::try_from(self.config.schedule.len()).unwrap_or(i32::MAX),
+            bounds,
+        };
+        deliver_store::claim(&db, &claim).await
     }
 
     /// The endpoint's valid secrets, newest first.
@@ -460,12 +386,12 @@ impl Deliverer {
 
 /// What one attempt leaves in the database.
 #[derive(Debug)]
-struct Record {
-    id: DeliveryId,
-    attempt: i32,
-    status: &'static str,
-    next: Option<Duration>,
-    outcome: Outcome,
+pub(crate) struct Record {
+    pub(crate) id: DeliveryId,
+    pub(crate) attempt: i32,
+    pub(crate) status: &'static str,
+    pub(crate) next: Option<Duration>,
+    pub(crate) outcome: Outcome,
 }
 
 /// The worker's senders. At most `concurrency` attempts send at once and as many more are
@@ -593,17 +519,6 @@ struct InFlightCounts {
     endpoints: HashMap<uuid::Uuid, usize>,
     /// Per endpoint with deliveries taken: the permits to send (`per_endpoint` of them).
     sending: HashMap<uuid::Uuid, Arc<Semaphore>>,
-}
-
-/// The counts a claim must respect, as arrays for the claim's statement.
-#[derive(Debug, Default)]
-struct Bounds {
-    orgs: Vec<String>,
-    org_counts: Vec<i32>,
-    full_orgs: Vec<String>,
-    endpoints: Vec<uuid::Uuid>,
-    endpoint_counts: Vec<i32>,
-    full_endpoints: Vec<uuid::Uuid>,
 }
 
 impl InFlight {
@@ -735,59 +650,12 @@ async fn record_alone(pool: &Pool, record: &Record) {
     tracing::error!(delivery = %record.id, "gave up recording a webhook attempt; it is made again when its lease passes");
 }
 
+/// Writes `batch` in one statement on a connection of `pool`.
 async fn write_records(pool: &Pool, batch: &[Record]) -> Result<(), String> {
-    let ids: Vec<uuid::Uuid> = batch.iter().map(|r| r.id.as_uuid()).collect();
-    let attempts: Vec<i32> = batch.iter().map(|r| r.attempt).collect();
-    let statuses: Vec<&str> = batch.iter().map(|r| r.status).collect();
-    let next: Vec<Option<String>> = batch
-        .iter()
-        .map(|r| r.next.map(|d| format!("{} milliseconds", d.as_millis())))
-        .collect();
-    let attempted_at: Vec<DateTime<Utc>> = batch.iter().map(|r| r.outcome.attempted_at).collect();
-    let codes: Vec<Option<i32>> = batch
-        .iter()
-        .map(|r| r.outcome.status_code.map(i32::from))
-        .collect();
-    let durations: Vec<i32> = batch
-        .iter()
-        .map(|r| i32::try_from(r.outcome.duration.as_millis()).unwrap_or(i32::MAX))
-        .collect();
-    let errors: Vec<Option<&str>> = batch.iter().map(|r| r.outcome.error.as_deref()).collect();
-    let excerpts: Vec<Option<&str>> = batch.iter().map(|r| r.outcome.excerpt.as_deref()).collect();
     let db = pool.get().await.map_err(|e| e.to_string())?;
-    layers_db::cached::execute(
-        &db,
-        "WITH i AS ( \
-             SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], \
-                                  $5::timestamptz[], $6::int[], $7::int[], $8::text[], $9::text[]) \
-                 AS i (id, attempt, status, next, attempted_at, status_code, duration_ms, error, \
-                       excerpt)), \
-         d AS ( \
-             UPDATE webhook_deliveries w SET status = i.status, \
-                 next_attempt_at = CASE WHEN i.next IS NULL THEN NULL \
-                                        ELSE now() + i.next::interval END, \
-                 updated_at = now() \
-             FROM i WHERE w.id = i.id AND w.attempt_count = i.attempt AND w.status = 'pending' \
-             RETURNING w.id, w.attempt_count) \
-         INSERT INTO webhook_attempts \
-             (delivery_id, attempt, attempted_at, status_code, duration_ms, error, response_excerpt) \
-         SELECT i.id, i.attempt, i.attempted_at, i.status_code, i.duration_ms, i.error, i.excerpt \
-         FROM i JOIN d ON d.id = i.id AND d.attempt_count = i.attempt",
-        &[
-            &ids,
-            &attempts,
-            &statuses,
-            &next,
-            &attempted_at,
-            &codes,
-            &durations,
-            &errors,
-            &excerpts,
-        ],
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok(())
+    deliver_store::write_records(&db, batch)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// An error and its causes on one line (reqwest's own message leaves out "connection refused").

@@ -59,6 +59,8 @@
 
 #[cfg(feature = "store")]
 mod deliver;
+#[cfg(feature = "store")]
+mod deliver_store;
 mod event;
 mod seal;
 mod secret;

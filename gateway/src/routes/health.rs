@@ -38,12 +38,9 @@ pub async fn healthz() -> HttpResponse {
     ),
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let ready = async {
-        let db = state.pool.get().await.ok()?;
-        db.simple_query("SELECT 1").await.ok()
-    };
+    let ready = layers_db::ping(&state.pool);
     match tokio::time::timeout(std::time::Duration::from_secs(2), ready).await {
-        Ok(Some(_)) => Ok(HttpResponse::Ok().json(json!({
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({
             "status": "ready",
             // "bypassed" while the invalidation listener reconnects: still correct, just slower
             "keyCache": if state.keys.is_listening() { "listening" } else { "bypassed" },
