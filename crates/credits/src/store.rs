@@ -192,14 +192,15 @@ pub async fn refund(db: &impl GenericClient, charge: &Charge, amount: i64) -> Re
 /// Adds `amount` credits to an organization and records the movement (ledger and a
 /// `credit.granted` audit row). Returns the new balance.
 ///
-/// Runs as one statement, so the rows and the balance move together.
+/// Runs as one statement, so the rows and the balance move together. The organization must be
+/// in `organization_access`, the view layers-orgs publishes, else [`Error::UnknownOrganization`].
 pub async fn grant(db: &impl GenericClient, org: OrgId, amount: i64, reason: &str) -> Result<i64> {
     if amount <= 0 {
         return Err(Error::NonPositiveGrant);
     }
     let row = layers_db::cached::query_opt(
         db,
-        "WITH org AS (SELECT id FROM organizations WHERE id = $1), \
+        "WITH org AS (SELECT id FROM organization_access WHERE id = $1), \
              balance AS ( \
                  INSERT INTO credit_balances (organization_id, balance) \
                  SELECT id, $2 FROM org \
@@ -226,11 +227,12 @@ pub async fn grant(db: &impl GenericClient, org: OrgId, amount: i64, reason: &st
     Ok(row.get(0))
 }
 
-/// The current balance (0 for an organization that never had credits).
+/// The current balance (0 for an organization that never had credits); an organization missing
+/// from layers-orgs' `organization_access` view is [`Error::UnknownOrganization`].
 pub async fn balance(db: &impl GenericClient, org: OrgId) -> Result<i64> {
     let row = layers_db::cached::query_opt(
         db,
-        "SELECT coalesce(b.balance, 0) FROM organizations o \
+        "SELECT coalesce(b.balance, 0) FROM organization_access o \
              LEFT JOIN credit_balances b ON b.organization_id = o.id WHERE o.id = $1",
         &[&org.as_uuid()],
     )

@@ -138,7 +138,8 @@ fn record(row: &Row) -> Result<KeyRecord> {
     })
 }
 
-/// Mints a key for an organization and stores the hash of its secret.
+/// Mints a key for an organization and stores the hash of its secret; an organization missing
+/// from `organization_access` (layers-orgs' published view) is [`Error::UnknownOrganization`].
 pub async fn mint(
     db: &impl GenericClient,
     rng: &dyn SecureRandom,
@@ -152,7 +153,7 @@ pub async fn mint(
                 db,
             &format!(
                 "INSERT INTO api_keys AS k (id, key_id, organization_id, environment, secret_hash, scopes, tier) \
-                 SELECT $1, $2, o.id, $4, $5, $6, $7 FROM organizations o WHERE o.id = $3 \
+                 SELECT $1, $2, o.id, $4, $5, $6, $7 FROM organization_access o WHERE o.id = $3 \
                  RETURNING {COLUMNS}"
             ),
             &[
@@ -173,14 +174,13 @@ pub async fn mint(
     })
 }
 
-/// Reads a key and its organization's access facts by the public key id, in one query.
+/// Reads a key and its organization's access facts by the public key id, in one query: those
+/// come from `organization_access`, the view layers-orgs publishes (migration V11).
 pub async fn resolve(db: &impl GenericClient, key_id: &KeyId) -> Result<Option<ResolvedKey>> {
     let sql = format!(
-        "SELECT {COLUMNS}, k.secret_hash, o.monthly_quota, \
-                ('api_access' = ANY(p.features)) AS api_access \
+        "SELECT {COLUMNS}, k.secret_hash, o.monthly_quota, o.api_access \
          FROM api_keys k \
-         JOIN organizations o ON o.id = k.organization_id \
-         JOIN plans p ON p.code = o.plan \
+         JOIN organization_access o ON o.id = k.organization_id \
          WHERE k.key_id = $1"
     );
     let Some(row) = layers_db::cached::query_opt(db, &sql, &[&key_id.as_str()]).await? else {

@@ -16,6 +16,11 @@
 //!
 //! The database side (`create`, `get`, `set_plan`, `set_monthly_quota`) is the default `store`
 //! feature; with `default-features = false` this crate is the types above and needs no database.
+//!
+//! This crate owns the `organizations` and `plans` tables: no other crate's SQL names them.
+//! Other domains read what they need through the `organization_access` view this crate
+//! publishes (`migrations/V11__domain_views.sql`: id, plan, monthly quota, `api_access`), so
+//! that the key lookup of authentication stays one statement.
 
 use chrono::{DateTime, Utc};
 use thiserror::Error;
