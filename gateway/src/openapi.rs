@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the code and served at `GET /v1/openapi.json`.
 //!
-//! Each handler's `#[utoipa::path]` states its path, parameters, body, answers, route-specific
-//! errors and required scope; its request and response types derive `ToSchema`. [`Conventions`]
+//! Each handler's `#[utoipa::path]` states its method, path, parameters, body, answers and
+//! route-specific errors; it is the route's one declaration, which [`routes::Routes`] serves and
+//! records with the security its extractors demand (a scope from `Authorized<S>`, `security: []`
+//! for public routes). Its request and response types derive `ToSchema`. [`Conventions`]
 //! then adds what every route shares, so no route can forget it: the error envelope for 401,
 //! 402, 403, 429, 500 and 503, 408/413/415 on routes with a body, 409/422 and `Idempotency-Key`
 //! on writes, and the `X-Request-Id` and `X-RateLimit-*` headers.
@@ -36,67 +38,7 @@ use crate::routes;
         version = "v1",
         description = include_str!("../assets/api-intro.md"),
     ),
-    paths(
-        routes::whoami::whoami,
-        routes::projects::create,
-        routes::projects::list,
-        routes::projects::get,
-        routes::projects::update,
-        routes::projects::archive,
-        routes::influencers::create,
-        routes::influencers::list,
-        routes::jobs::get,
-        routes::jobs::list,
-        routes::jobs::cancel,
-        routes::credits::summary,
-        routes::credits::ledger,
-        routes::credits::audit,
-        routes::ingest::appstore,
-        routes::ingest::github,
-        routes::ingest::website,
-        routes::content::create,
-        routes::content::create_of_format,
-        routes::content::get,
-        routes::content::asset,
-        routes::content::list,
-        routes::content::regenerate,
-        routes::content::sandbox_fixture,
-        routes::media::media,
-        routes::social::oauth_url,
-        routes::social::sandbox_complete,
-        routes::social::callback,
-        routes::social::list,
-        routes::social::disconnect,
-        routes::publishing::publish,
-        routes::publishing::schedule,
-        routes::publishing::get,
-        routes::publishing::list,
-        routes::publishing::cancel,
-        routes::metrics::metrics,
-        routes::metrics::summary,
-        routes::uploads::upload,
-        routes::uploads::start_session,
-        routes::uploads::finalize,
-        routes::uploads::put_file,
-        routes::webhooks::create,
-        routes::webhooks::list,
-        routes::webhooks::get,
-        routes::webhooks::update,
-        routes::webhooks::delete,
-        routes::webhooks::rotate_secret,
-        routes::webhooks::test,
-        routes::webhooks::deliveries,
-        routes::webhooks::redeliver,
-        routes::webhooks::events,
-        routes::webhooks::event,
-        routes::health::healthz,
-        routes::health::readyz,
-        routes::docs::openapi_json,
-        routes::docs::reference,
-        routes::docs::redoc_js,
-    ),
     components(schemas(ErrorEnvelope)),
-    modifiers(&Conventions),
     tags(
         (name = "Account", description = "The key you call with."),
         (name = "Projects", description = "A project is one app or brand of your customer: \
@@ -127,10 +69,24 @@ use crate::routes;
 )]
 struct ApiDoc;
 
-/// The document, built once.
+/// The document, built once: the shared parts declared on [`ApiDoc`], every operation the app
+/// registers (declared once, by its handler: see [`routes::Routes`]) with the schemas it refers
+/// to, then the [`Conventions`].
 pub fn document() -> &'static Document {
     static DOCUMENT: OnceLock<Document> = OnceLock::new();
-    DOCUMENT.get_or_init(ApiDoc::openapi)
+    DOCUMENT.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        let components = doc.components.get_or_insert_with(Default::default);
+        for op in routes::operations() {
+            for (name, schema) in op.schemas {
+                components.schemas.entry(name).or_insert(schema);
+            }
+            doc.paths
+                .add_path_operation(op.path, vec![op.method], op.operation);
+        }
+        Conventions.modify(&mut doc);
+        doc
+    })
 }
 
 /// The document as JSON, built once.
@@ -351,9 +307,12 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut O
     .filter_map(|(method, op)| op.map(|op| (method, op)))
 }
 
-/// The scopes an operation declares, `None` when it needs no key.
+/// The scopes an operation declares, `None` when it needs no key (`security: []`).
 fn declared_scopes(operation: &Operation) -> Option<Vec<String>> {
     let security = serde_json::to_value(operation.security.as_ref()?).ok()?;
+    if security.as_array().is_some_and(Vec::is_empty) {
+        return None;
+    }
     let mut scopes: Vec<String> = security
         .as_array()?
         .iter()

@@ -326,7 +326,6 @@ async fn generate(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["content:write"]), ("apiKey" = ["content:write"])),
 )]
 async fn create(
     state: web::Data<AppState>,
@@ -365,7 +364,6 @@ async fn create(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["content:write"]), ("apiKey" = ["content:write"])),
 )]
 async fn create_of_format(
     state: web::Data<AppState>,
@@ -392,7 +390,6 @@ fn container_id(raw: &str) -> Result<ContainerId, ApiError> {
     summary = "Get a container",
     params(("contentId" = String, Path, description = "The container's id", example = "cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
     responses((status = 200, description = "The container", body = ContainerBody)),
-    security(("bearer" = ["content:read"]), ("apiKey" = ["content:read"])),
 )]
 async fn get(
     state: web::Data<AppState>,
@@ -417,7 +414,6 @@ async fn get(
         ("assetId" = String, Path, description = "The asset's id", example = "asset_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
     ),
     responses((status = 200, description = "The asset", body = AssetBody)),
-    security(("bearer" = ["content:read"]), ("apiKey" = ["content:read"])),
 )]
 async fn asset(
     state: web::Data<AppState>,
@@ -456,7 +452,6 @@ async fn asset(
         crate::openapi::ListQuery,
     ),
     responses((status = 200, description = "A page of containers", body = List<ContainerBody>)),
-    security(("bearer" = ["content:read"]), ("apiKey" = ["content:read"])),
 )]
 async fn list(
     state: web::Data<AppState>,
@@ -502,7 +497,6 @@ async fn list(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the container belongs to the \
             other environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["content:write"]), ("apiKey" = ["content:write"])),
 )]
 async fn regenerate(
     state: web::Data<AppState>,
@@ -552,18 +546,19 @@ async fn sandbox_fixture(path: web::Path<String>) -> Result<HttpResponse, ApiErr
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, super::V1)
-        .resource("/projects/{projectId}/content", |r| {
-            r.get(list).post(create)
-        })
-        .resource("/projects/{projectId}/content/{format}", |r| {
-            r.post(create_of_format)
-        })
-        .resource("/content/{contentId}", |r| r.get(get))
-        .resource("/content/{contentId}/assets/{assetId}", |r| r.get(asset))
-        .resource("/content/{contentId}/regenerate", |r| r.post(regenerate));
+        .route(__path_list, list)
+        .route(__path_create, create)
+        .route(__path_create_of_format, create_of_format)
+        .route(__path_get, get)
+        .route(__path_asset, asset)
+        .route(__path_regenerate, regenerate);
 }
 
 /// `GET /sandbox/{path:.*}`, mounted outside `/v1` (no key).
 pub fn fixtures_config(cfg: &mut web::ServiceConfig) {
-    super::Routes::new(cfg, "").resource("/sandbox/{path:.*}", |r| r.get(sandbox_fixture));
+    super::Routes::new(cfg, "").route_at(
+        "/sandbox/{path:.*}",
+        __path_sandbox_fixture,
+        sandbox_fixture,
+    );
 }

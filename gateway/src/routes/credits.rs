@@ -116,7 +116,6 @@ fn uuid_cursor(raw: &str) -> Result<uuid::Uuid, layers_core::IdError> {
     description = "The organization's balance (one wallet for both environments) and this UTC \
         month's credits: charged (net of refunds) and skipped (what the sandbox would have cost).",
     responses((status = 200, description = "The wallet", body = CreditsBody)),
-    security(("bearer" = ["credits:read"]), ("apiKey" = ["credits:read"])),
 )]
 async fn summary(
     state: web::Data<AppState>,
@@ -143,7 +142,6 @@ async fn summary(
     description = "Every charge, refund and grant, newest first. The sandbox never writes here.",
     params(crate::openapi::ListQuery),
     responses((status = 200, description = "A page of movements", body = List<LedgerBody>)),
-    security(("bearer" = ["credits:read"]), ("apiKey" = ["credits:read"])),
 )]
 async fn ledger(
     state: web::Data<AppState>,
@@ -175,7 +173,6 @@ pub struct AuditQuery {
         `sandbox=false` for real spend, `sandbox=true` to forecast what the sandbox would cost.",
     params(crate::openapi::ListQuery, AuditQuery),
     responses((status = 200, description = "A page of decisions", body = List<AuditBody>)),
-    security(("bearer" = ["credits:read"]), ("apiKey" = ["credits:read"])),
 )]
 async fn audit(
     state: web::Data<AppState>,
@@ -213,7 +210,7 @@ async fn audit(
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, super::V1)
-        .resource("/credits", |r| r.get(summary))
-        .resource("/credits/ledger", |r| r.get(ledger))
-        .resource("/credits/audit", |r| r.get(audit));
+        .route(__path_summary, summary)
+        .route(__path_ledger, ledger)
+        .route(__path_audit, audit);
 }

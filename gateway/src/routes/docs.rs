@@ -105,7 +105,7 @@ pub async fn redoc_js() -> HttpResponse {
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     Routes::new(cfg, "")
-        .resource(OPENAPI_JSON, |r| r.get(openapi_json))
-        .resource("/docs", |r| r.get(reference))
-        .resource(REDOC_JS, |r| r.get(redoc_js));
+        .route(__path_openapi_json, openapi_json)
+        .route(__path_reference, reference)
+        .route(__path_redoc_js, redoc_js);
 }

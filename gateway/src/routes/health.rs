@@ -54,6 +54,6 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, "")
-        .resource("/healthz", |r| r.get(healthz))
-        .resource("/readyz", |r| r.get(readyz));
+        .route(__path_healthz, healthz)
+        .route(__path_readyz, readyz);
 }

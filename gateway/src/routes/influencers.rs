@@ -66,7 +66,6 @@ impl From<Influencer> for InfluencerBody {
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["projects:write"]), ("apiKey" = ["projects:write"])),
 )]
 async fn create(
     auth: Authorized<ProjectsWrite>,
@@ -102,7 +101,6 @@ async fn create(
     responses(
         (status = 200, description = "A page of influencers", body = List<InfluencerBody>),
     ),
-    security(("bearer" = ["projects:read"]), ("apiKey" = ["projects:read"])),
 )]
 async fn list(
     state: web::Data<AppState>,
@@ -122,7 +120,7 @@ async fn list(
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    super::Routes::new(cfg, super::V1).resource("/projects/{projectId}/influencers", |r| {
-        r.get(list).post(create)
-    });
+    super::Routes::new(cfg, super::V1)
+        .route(__path_list, list)
+        .route(__path_create, create);
 }

@@ -102,7 +102,6 @@ async fn start(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["ingest:write"]), ("apiKey" = ["ingest:write"])),
 )]
 async fn appstore(
     auth: Authorized<IngestWrite>,
@@ -142,7 +141,6 @@ async fn appstore(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["ingest:write"]), ("apiKey" = ["ingest:write"])),
 )]
 async fn github(
     auth: Authorized<IngestWrite>,
@@ -176,7 +174,6 @@ async fn github(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["ingest:write"]), ("apiKey" = ["ingest:write"])),
 )]
 async fn website(
     state: web::Data<AppState>,
@@ -193,9 +190,7 @@ async fn website(
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, super::V1)
-        .resource("/projects/{projectId}/ingest/appstore", |r| {
-            r.post(appstore)
-        })
-        .resource("/projects/{projectId}/ingest/github", |r| r.post(github))
-        .resource("/projects/{projectId}/ingest/website", |r| r.post(website));
+        .route(__path_appstore, appstore)
+        .route(__path_github, github)
+        .route(__path_website, website);
 }

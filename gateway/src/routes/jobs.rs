@@ -25,7 +25,6 @@ fn job_id(raw: &str) -> Result<JobId, ApiError> {
     summary = "Get a job",
     params(("jobId" = String, Path, description = "The job's id", example = "job_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
     responses((status = 200, description = "The job", body = JobObject)),
-    security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])),
 )]
 async fn get(
     state: web::Data<AppState>,
@@ -102,7 +101,6 @@ fn filter(req: &HttpRequest) -> Result<Filter, ApiError> {
     description = "The organization's jobs in the key's environment, newest first.",
     params(crate::openapi::ListQuery, JobQuery),
     responses((status = 200, description = "A page of jobs", body = List<JobObject>)),
-    security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])),
 )]
 async fn list(
     state: web::Data<AppState>,
@@ -139,7 +137,6 @@ async fn list(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the job belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["jobs:write"]), ("apiKey" = ["jobs:write"])),
 )]
 async fn cancel(
     auth: Authorized<JobsWrite>,
@@ -158,7 +155,7 @@ async fn cancel(
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, super::V1)
-        .resource("/jobs", |r| r.get(list))
-        .resource("/jobs/{jobId}", |r| r.get(get))
-        .resource("/jobs/{jobId}/cancel", |r| r.post(cancel));
+        .route(__path_list, list)
+        .route(__path_get, get)
+        .route(__path_cancel, cancel);
 }

@@ -135,5 +135,5 @@ async fn media(
 
 /// `GET /media/{key:.*}`, mounted outside `/v1` (no key).
 pub fn config(cfg: &mut web::ServiceConfig) {
-    super::Routes::new(cfg, "").resource("/media/{key:.*}", |r| r.get(media));
+    super::Routes::new(cfg, "").route_at("/media/{key:.*}", __path_media, media);
 }

@@ -327,7 +327,6 @@ async fn read(
         (status = 404, description = "`NOT_FOUND`: the project, or a post id (`details.field` \
             `postIds`)", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["metrics:read"]), ("apiKey" = ["metrics:read"])),
 )]
 async fn metrics(
     state: web::Data<AppState>,
@@ -359,7 +358,6 @@ async fn metrics(
         (status = 400, description = "`VALIDATION_ERROR`: a bad range", body = crate::openapi::ErrorEnvelope),
         (status = 404, description = "`NOT_FOUND`: the project, or a post id", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["metrics:read"]), ("apiKey" = ["metrics:read"])),
 )]
 async fn summary(
     state: web::Data<AppState>,
@@ -375,6 +373,6 @@ async fn summary(
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, super::V1)
-        .resource("/projects/{projectId}/metrics", |r| r.get(metrics))
-        .resource("/projects/{projectId}/metrics/summary", |r| r.get(summary));
+        .route(__path_metrics, metrics)
+        .route(__path_summary, summary);
 }

@@ -1,6 +1,12 @@
-//! One module per resource: request and response types, handlers (each with its
-//! `#[utoipa::path]`) and `config`, which registers them through [`Routes`] so that
-//! [`registered()`] can list every route the app serves.
+//! One module per resource: request and response types, handlers and `config`.
+//!
+//! A route is declared once, by its handler's `#[utoipa::path]` (method, path and
+//! documentation). `config` hands each handler with that declaration to [`Routes::route`],
+//! which serves it at the declared method and path and records it for the OpenAPI document,
+//! with the security its extractors demand ([`Secured`]: a handler taking
+//! `Authorized<ContentWrite>` needs a key with `content:write`; one taking no `Authorized` is
+//! public). [`registered()`] lists what the app serves; `crate::openapi` builds the document's
+//! paths from the same records.
 
 pub mod content;
 pub mod credits;
@@ -21,48 +27,170 @@ pub mod whoami;
 use std::cell::RefCell;
 
 use actix_web::http::Method;
-use actix_web::{web, FromRequest, Handler, Responder};
+use actix_web::{web, FromRequest, Handler, HttpRequest, Responder};
+use layers_keys::Scope;
+use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::{RefOr, Schema};
 
+use crate::auth::{Authorized, RequiredScope};
+use crate::env::Env;
 use crate::error::ApiError;
+use crate::extract::{Json, ListParams};
+use crate::tx::{Deferred, Tx};
 
 /// Where the authenticated API is mounted (`web::scope` in [`crate::app::configure`]).
 pub const V1: &str = "/v1";
 
-/// Registers a module's routes with actix and records each (method, path template), so that a
-/// test can hold the list against the OpenAPI document.
-///
-/// `prefix` is where the module's `config` is mounted ([`V1`] or `""`); paths are actix
-/// templates, which are also the document's (`/projects/{projectId}`).
+/// One operation the app serves, as the document describes it.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)] // utoipa's types have no Debug without its `debug` feature
+pub struct Registered {
+    pub method: HttpMethod,
+    /// The document's template (`/v1/projects/{projectId}`).
+    pub path: String,
+    /// The handler's `#[utoipa::path]`, with the security its extractors demand.
+    pub operation: Operation,
+    /// The schemas its body and answers refer to.
+    pub schemas: Vec<(String, RefOr<Schema>)>,
+}
+
+/// A route's declaration: what `#[utoipa::path]` generates for a handler (`__path_<handler>`).
+/// The `__dev` traits are utoipa's own interface for registering declared paths at run time
+/// (utoipa-axum and utoipa-actix-web use them).
+pub trait Declared:
+    utoipa::Path + utoipa::__dev::SchemaReferences + for<'t> utoipa::__dev::Tags<'t>
+{
+}
+
+impl<P> Declared for P where
+    P: utoipa::Path + utoipa::__dev::SchemaReferences + for<'t> utoipa::__dev::Tags<'t>
+{
+}
+
+/// Registers a module's routes with actix, grouped by path (one actix resource per path, so
+/// that a method no route of the path serves answers 405), in the order first named.
 #[allow(missing_debug_implementations)] // actix's ServiceConfig has no Debug
 pub struct Routes<'a> {
     cfg: &'a mut web::ServiceConfig,
     prefix: &'static str,
+    resources: Vec<(String, actix_web::Resource)>,
 }
 
 impl<'a> Routes<'a> {
+    /// Routes mounted at `prefix` ([`V1`] or `""`): the declared paths start with it.
     pub fn new(cfg: &'a mut web::ServiceConfig, prefix: &'static str) -> Routes<'a> {
-        Routes { cfg, prefix }
+        Routes {
+            cfg,
+            prefix,
+            resources: Vec::new(),
+        }
     }
 
-    /// One path and its methods: `.resource("/projects", |r| r.get(list).post(create))`.
-    pub fn resource(self, path: &str, build: impl FnOnce(Resource) -> Resource) -> Routes<'a> {
-        let resource = build(Resource {
-            inner: web::resource(path),
-            methods: Vec::new(),
-        });
-        RECORDING.with(|recording| {
-            if let Some(list) = recording.borrow_mut().as_mut() {
-                list.extend(resource.methods.iter().map(|m| {
-                    (
-                        m.as_str().to_owned(),
-                        format!("{}{}", self.prefix, template(path)),
-                    )
-                }));
+    /// Serves `handler` at the method and path its `#[utoipa::path]` declares (`doc`, the
+    /// `__path_<handler>` value the attribute generates).
+    pub fn route<P, F, Args>(self, doc: P, handler: F) -> Routes<'a>
+    where
+        P: Declared,
+        F: Handler<Args>,
+        Args: FromRequest + Secured + 'static,
+        F::Output: Responder + 'static,
+    {
+        let path = P::path();
+        self.route_at(&path, doc, handler)
+    }
+
+    /// As [`Routes::route`], at an actix `pattern` whose segments carry a pattern of their own
+    /// (`/media/{key:.*}`, whose template `/media/{key}` is the declared path).
+    pub fn route_at<P, F, Args>(mut self, pattern: &str, _doc: P, handler: F) -> Routes<'a>
+    where
+        P: Declared,
+        F: Handler<Args>,
+        Args: FromRequest + Secured + 'static,
+        F::Output: Responder + 'static,
+    {
+        let declared = P::path();
+        assert_eq!(
+            template(pattern),
+            declared,
+            "a route is served where its #[utoipa::path] says"
+        );
+        let local = pattern
+            .strip_prefix(self.prefix)
+            .unwrap_or_else(|| panic!("{pattern} is declared outside {}", self.prefix))
+            .to_owned();
+        let at = match self.resources.iter().position(|(p, _)| *p == local) {
+            Some(at) => at,
+            None => {
+                self.resources.push((local.clone(), web::resource(local)));
+                self.resources.len() - 1
             }
-        });
-        self.cfg.service(resource.inner);
+        };
+        for method in P::methods() {
+            let (path, resource) = self.resources.remove(at);
+            let route = web::method(actix_method(&method)).to(handler.clone());
+            self.resources.insert(at, (path, resource.route(route)));
+            record::<P, Args>(method, &declared);
+        }
         self
     }
+}
+
+impl Drop for Routes<'_> {
+    fn drop(&mut self) {
+        for (_, resource) in self.resources.drain(..) {
+            self.cfg.service(resource);
+        }
+    }
+}
+
+fn actix_method(method: &HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Trace => Method::TRACE,
+    }
+}
+
+/// Records one operation while [`operations`] builds an app on this thread.
+fn record<P, Args>(method: HttpMethod, path: &str)
+where
+    P: Declared,
+    Args: Secured,
+{
+    RECORDING.with(|recording| {
+        if let Some(list) = recording.borrow_mut().as_mut() {
+            let mut operation = P::operation();
+            let tags = <P as utoipa::__dev::Tags>::tags();
+            if !tags.is_empty() {
+                let listed = operation.tags.get_or_insert_with(Vec::new);
+                listed.extend(tags.into_iter().map(str::to_owned));
+            }
+            operation.security = Some(match Args::security() {
+                None => Vec::new(),
+                Some(scope) => {
+                    let scopes: Vec<String> = scope.iter().map(ToString::to_string).collect();
+                    vec![
+                        SecurityRequirement::new("bearer", scopes.clone()),
+                        SecurityRequirement::new("apiKey", scopes),
+                    ]
+                }
+            });
+            let mut schemas = Vec::new();
+            <P as utoipa::__dev::SchemaReferences>::schemas(&mut schemas);
+            list.push(Registered {
+                method,
+                path: path.to_owned(),
+                operation,
+                schemas,
+            });
+        }
+    });
 }
 
 /// A path as the document names it: `{path:.*}` (a segment with its pattern) is `{path}`.
@@ -87,55 +215,74 @@ fn template(path: &str) -> String {
     out
 }
 
-/// The routes of one path, one per method.
-#[allow(missing_debug_implementations)] // actix's Resource has no Debug
-pub struct Resource {
-    inner: actix_web::Resource,
-    methods: Vec<Method>,
-}
-
-macro_rules! methods {
-    ($($name:ident => $method:ident),*) => {$(
-        pub fn $name<F, Args>(self, handler: F) -> Resource
-        where
-            F: Handler<Args>,
-            Args: FromRequest + 'static,
-            F::Output: Responder + 'static,
-        {
-            self.route(Method::$method, handler)
-        }
-    )*};
-}
-
-impl Resource {
-    methods!(get => GET, post => POST, put => PUT, patch => PATCH, delete => DELETE);
-
-    fn route<F, Args>(mut self, method: Method, handler: F) -> Resource
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.inner = self.inner.route(web::method(method.clone()).to(handler));
-        self.methods.push(method);
-        self
+/// What a handler's extractors demand of the caller's key, for the document: `None` for a
+/// public route, `Some(None)` for any key, `Some(Some(scope))` for a key holding `scope`. Only
+/// [`Authorized`] demands anything.
+pub trait Secured {
+    fn security() -> Option<Option<Scope>> {
+        None
     }
 }
 
-thread_local! {
-    /// `Some` while [`registered`] builds an app on this thread.
-    static RECORDING: RefCell<Option<Vec<(String, String)>>> = const { RefCell::new(None) };
+impl<S: RequiredScope> Secured for Authorized<S> {
+    fn security() -> Option<Option<Scope>> {
+        Some(S::SCOPE)
+    }
 }
 
-/// Every (method, path template) the app serves, as registered by [`crate::app::configure`]
-/// (`("GET", "/v1/projects/{projectId}")`), sorted.
-pub fn registered() -> Vec<(String, String)> {
+macro_rules! demands_nothing {
+    ($($ty:ty),* $(,)?) => {$( impl Secured for $ty {} )*};
+}
+
+demands_nothing!(Env, Tx, Deferred, ListParams, HttpRequest, web::Payload);
+
+impl<T> Secured for web::Path<T> {}
+impl<T> Secured for web::Query<T> {}
+impl<T: ?Sized> Secured for web::Data<T> {}
+impl<T> Secured for Json<T> {}
+
+macro_rules! tuples {
+    ($($name:ident)*) => {
+        impl<$($name: Secured),*> Secured for ($($name,)*) {
+            fn security() -> Option<Option<Scope>> {
+                None$(.or_else($name::security))*
+            }
+        }
+    };
+}
+
+tuples!();
+tuples!(A);
+tuples!(A B);
+tuples!(A B C);
+tuples!(A B C D);
+tuples!(A B C D E);
+tuples!(A B C D E F);
+tuples!(A B C D E F G);
+
+thread_local! {
+    /// `Some` while [`operations`] builds an app on this thread.
+    static RECORDING: RefCell<Option<Vec<Registered>>> = const { RefCell::new(None) };
+}
+
+/// Every operation the app serves, as registered by [`crate::app::configure`], in registration
+/// order.
+pub fn operations() -> Vec<Registered> {
     RECORDING.with(|r| *r.borrow_mut() = Some(Vec::new()));
     // `configure` runs at once; the app is never started.
     let _app = actix_web::App::new().configure(crate::app::configure);
-    let mut list = RECORDING
+    RECORDING
         .with(|r| r.borrow_mut().take())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Every (method, path template) the app serves (`("GET", "/v1/projects/{projectId}")`),
+/// sorted.
+pub fn registered() -> Vec<(String, String)> {
+    let mut list: Vec<(String, String)> = operations()
+        .into_iter()
+        .map(|r| (actix_method(&r.method).as_str().to_owned(), r.path))
+        .collect();
     list.sort();
     list
 }

@@ -110,7 +110,6 @@ fn project_id(raw: &str) -> Result<ProjectId, ApiError> {
         (status = 201, description = "The new project", body = ProjectBody),
         (status = 200, description = "The project that already has this `customerExternalId`", body = ProjectBody),
     ),
-    security(("bearer" = ["projects:write"]), ("apiKey" = ["projects:write"])),
 )]
 async fn create(
     auth: Authorized<ProjectsWrite>,
@@ -155,7 +154,6 @@ async fn create(
     responses(
         (status = 200, description = "A page of projects", body = List<ProjectBody>),
     ),
-    security(("bearer" = ["projects:read"]), ("apiKey" = ["projects:read"])),
 )]
 async fn list(
     state: web::Data<AppState>,
@@ -182,7 +180,6 @@ async fn list(
     responses(
         (status = 200, description = "The project", body = ProjectBody),
     ),
-    security(("bearer" = ["projects:read"]), ("apiKey" = ["projects:read"])),
 )]
 async fn get(
     state: web::Data<AppState>,
@@ -214,7 +211,6 @@ async fn get(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["projects:write"]), ("apiKey" = ["projects:write"])),
 )]
 async fn update(
     auth: Authorized<ProjectsWrite>,
@@ -260,7 +256,6 @@ async fn update(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the project belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["projects:write"]), ("apiKey" = ["projects:write"])),
 )]
 async fn archive(
     auth: Authorized<ProjectsWrite>,
@@ -275,7 +270,9 @@ async fn archive(
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, super::V1)
-        .resource("/projects", |r| r.get(list).post(create))
-        .resource("/projects/{projectId}", |r| r.get(get).patch(update))
-        .resource("/projects/{projectId}/archive", |r| r.post(archive));
+        .route(__path_list, list)
+        .route(__path_create, create)
+        .route(__path_get, get)
+        .route(__path_update, update)
+        .route(__path_archive, archive);
 }

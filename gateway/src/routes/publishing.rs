@@ -268,7 +268,6 @@ async fn start(
         (status = 503, description = "`PLATFORM_NOT_CONFIGURED`: live, a target's platform \
             app is not set", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["publishing:write"]), ("apiKey" = ["publishing:write"])),
 )]
 async fn publish(
     auth: Authorized<PublishingWrite>,
@@ -298,7 +297,6 @@ async fn publish(
             `account_not_active`", body = crate::openapi::ErrorEnvelope),
         (status = 422, description = "`ENVIRONMENT_MISMATCH`", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["publishing:write"]), ("apiKey" = ["publishing:write"])),
 )]
 async fn schedule(
     auth: Authorized<PublishingWrite>,
@@ -323,7 +321,6 @@ async fn schedule(
         (status = 404, description = "`NOT_FOUND` (the message says when it exists in the other \
             environment)", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["publishing:read"]), ("apiKey" = ["publishing:read"])),
 )]
 async fn get(
     state: web::Data<AppState>,
@@ -348,7 +345,6 @@ async fn get(
         crate::openapi::ListQuery,
     ),
     responses((status = 200, description = "A page of posts, newest first", body = List<PostBody>)),
-    security(("bearer" = ["publishing:read"]), ("apiKey" = ["publishing:read"])),
 )]
 async fn list(
     state: web::Data<AppState>,
@@ -388,7 +384,6 @@ async fn list(
         (status = 409, description = "`CONFLICT` reason `already_terminal`", body = crate::openapi::ErrorEnvelope),
         (status = 422, description = "`ENVIRONMENT_MISMATCH`", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["publishing:write"]), ("apiKey" = ["publishing:write"])),
 )]
 async fn cancel(
     auth: Authorized<PublishingWrite>,
@@ -406,11 +401,9 @@ async fn cancel(
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, super::V1)
-        .resource("/content/{containerId}/publish", |r| r.post(publish))
-        .resource("/content/{containerId}/schedule", |r| r.post(schedule))
-        .resource("/scheduled-posts/{scheduledPostId}", |r| r.get(get))
-        .resource("/scheduled-posts/{scheduledPostId}/cancel", |r| {
-            r.post(cancel)
-        })
-        .resource("/projects/{projectId}/scheduled-posts", |r| r.get(list));
+        .route(__path_publish, publish)
+        .route(__path_schedule, schedule)
+        .route(__path_get, get)
+        .route(__path_cancel, cancel)
+        .route(__path_list, list);
 }

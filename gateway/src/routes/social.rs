@@ -118,7 +118,6 @@ fn platform_of(raw: &str) -> Result<Platform, ApiError> {
         (status = 503, description = "`PLATFORM_NOT_CONFIGURED`: live, the platform's app \
             credentials are not set (the message names the variables)", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["social:write"]), ("apiKey" = ["social:write"])),
 )]
 async fn oauth_url(
     state: web::Data<AppState>,
@@ -343,7 +342,6 @@ fn redirect(uri: &str, pairs: &[(&str, &str)]) -> HttpResponse {
         crate::openapi::ListQuery,
     ),
     responses((status = 200, description = "A page of accounts", body = List<AccountBody>)),
-    security(("bearer" = ["social:read"]), ("apiKey" = ["social:read"])),
 )]
 async fn list(
     state: web::Data<AppState>,
@@ -386,7 +384,6 @@ async fn list(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the account belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["social:write"]), ("apiKey" = ["social:write"])),
 )]
 async fn disconnect(
     auth: Authorized<SocialWrite>,
@@ -406,19 +403,15 @@ async fn disconnect(
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, super::V1)
-        .resource("/projects/{projectId}/social/oauth-url", |r| {
-            r.post(oauth_url)
-        })
-        .resource("/projects/{projectId}/social/accounts", |r| r.get(list))
-        .resource("/projects/{projectId}/social/accounts/{accountId}", |r| {
-            r.delete(disconnect)
-        });
+        .route(__path_oauth_url, oauth_url)
+        .route(__path_list, list)
+        .route(__path_disconnect, disconnect);
 }
 
 /// `GET /v1/social/sandbox-complete` and `GET /v1/social/callback`, registered before the
 /// authenticated `/v1` scope (no key).
 pub fn public_config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, "")
-        .resource("/v1/social/sandbox-complete", |r| r.get(sandbox_complete))
-        .resource("/v1/social/callback", |r| r.get(callback));
+        .route(__path_sandbox_complete, sandbox_complete)
+        .route(__path_callback, callback);
 }

@@ -194,7 +194,6 @@ async fn check_quota(
         (status = 429, description = "`QUOTA_EXCEEDED` (reason `upload_quota`): the project's \
             live uploads of the month are used up", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["content:write"]), ("apiKey" = ["content:write"])),
 )]
 async fn upload(
     state: web::Data<AppState>,
@@ -290,7 +289,6 @@ async fn upload(
             `details.index`), or `ENVIRONMENT_MISMATCH`", body = crate::openapi::ErrorEnvelope),
         (status = 429, description = "`QUOTA_EXCEEDED` (reason `upload_quota`)", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["content:write"]), ("apiKey" = ["content:write"])),
 )]
 async fn start_session(
     state: web::Data<AppState>,
@@ -400,7 +398,6 @@ async fn start_session(
         (status = 409, description = "`CONFLICT`: reason `upload_incomplete` or `upload_expired`", body = crate::openapi::ErrorEnvelope),
         (status = 422, description = "`ENVIRONMENT_MISMATCH`", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["content:write"]), ("apiKey" = ["content:write"])),
 )]
 async fn finalize(
     state: web::Data<AppState>,
@@ -595,16 +592,12 @@ async fn put_file(
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, super::V1)
-        .resource("/projects/{projectId}/content/upload", |r| r.post(upload))
-        .resource("/projects/{projectId}/content/uploads", |r| {
-            r.post(start_session)
-        })
-        .resource("/projects/{projectId}/content/finalize-upload", |r| {
-            r.post(finalize)
-        });
+        .route(__path_upload, upload)
+        .route(__path_start_session, start_session)
+        .route(__path_finalize, finalize);
 }
 
 /// `PUT /uploads/{uploadId}/{index}`, mounted outside `/v1` (no key).
 pub fn put_config(cfg: &mut web::ServiceConfig) {
-    super::Routes::new(cfg, "").resource("/uploads/{uploadId}/{index}", |r| r.put(put_file));
+    super::Routes::new(cfg, "").route(__path_put_file, put_file);
 }

@@ -213,7 +213,6 @@ fn endpoint_id(raw: &str) -> Result<EndpointId, ApiError> {
     responses(
         (status = 201, description = "The new endpoint, with its secret", body = EndpointBody),
     ),
-    security(("bearer" = ["webhooks:write"]), ("apiKey" = ["webhooks:write"])),
 )]
 async fn create(
     auth: Authorized<WebhooksWrite>,
@@ -239,7 +238,6 @@ async fn create(
     description = "The organization's endpoints in the key's environment, newest first.",
     params(crate::openapi::ListQuery),
     responses((status = 200, description = "A page of endpoints", body = List<EndpointBody>)),
-    security(("bearer" = ["webhooks:read"]), ("apiKey" = ["webhooks:read"])),
 )]
 async fn list(
     state: web::Data<AppState>,
@@ -264,7 +262,6 @@ async fn list(
     summary = "Get a webhook endpoint",
     params(("endpointId" = String, Path, description = "The endpoint's id", example = "wh_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
     responses((status = 200, description = "The endpoint (without its secret)", body = EndpointBody)),
-    security(("bearer" = ["webhooks:read"]), ("apiKey" = ["webhooks:read"])),
 )]
 async fn get(
     state: web::Data<AppState>,
@@ -293,7 +290,6 @@ async fn get(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the endpoint belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["webhooks:write"]), ("apiKey" = ["webhooks:write"])),
 )]
 async fn update(
     auth: Authorized<WebhooksWrite>,
@@ -330,7 +326,6 @@ async fn update(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the endpoint belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["webhooks:write"]), ("apiKey" = ["webhooks:write"])),
 )]
 async fn delete(
     auth: Authorized<WebhooksWrite>,
@@ -361,7 +356,6 @@ async fn delete(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the endpoint belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["webhooks:write"]), ("apiKey" = ["webhooks:write"])),
 )]
 async fn rotate_secret(
     auth: Authorized<WebhooksWrite>,
@@ -391,7 +385,6 @@ async fn rotate_secret(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the endpoint belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["webhooks:write"]), ("apiKey" = ["webhooks:write"])),
 )]
 async fn test(
     auth: Authorized<WebhooksWrite>,
@@ -418,7 +411,6 @@ async fn test(
         crate::openapi::ListQuery,
     ),
     responses((status = 200, description = "A page of deliveries", body = List<DeliveryBody>)),
-    security(("bearer" = ["webhooks:read"]), ("apiKey" = ["webhooks:read"])),
 )]
 async fn deliveries(
     state: web::Data<AppState>,
@@ -453,7 +445,6 @@ async fn deliveries(
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the endpoint belongs to the other \
             environment", body = crate::openapi::ErrorEnvelope),
     ),
-    security(("bearer" = ["webhooks:write"]), ("apiKey" = ["webhooks:write"])),
 )]
 async fn redeliver(
     auth: Authorized<WebhooksWrite>,
@@ -532,7 +523,6 @@ fn event_id(raw: &str) -> Result<EventId, layers_core::IdError> {
         were delivered: for reconciliation after an outage.",
     params(crate::openapi::ListQuery, EventQuery),
     responses((status = 200, description = "A page of events", body = List<EventEnvelope>)),
-    security(("bearer" = ["webhooks:read"]), ("apiKey" = ["webhooks:read"])),
 )]
 async fn events(
     state: web::Data<AppState>,
@@ -561,7 +551,6 @@ async fn events(
     summary = "Get an event",
     params(("eventId" = String, Path, description = "The event's id", example = "evt_01JTTW0V4K6X9B3M2N5P7Q8R1S"),),
     responses((status = 200, description = "The event, exactly as delivered", body = EventEnvelope)),
-    security(("bearer" = ["webhooks:read"]), ("apiKey" = ["webhooks:read"])),
 )]
 async fn event(
     state: web::Data<AppState>,
@@ -586,21 +575,15 @@ async fn event(
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, super::V1)
-        .resource("/webhook-endpoints", |r| r.get(list).post(create))
-        .resource("/webhook-endpoints/{endpointId}", |r| {
-            r.get(get).patch(update).delete(delete)
-        })
-        .resource("/webhook-endpoints/{endpointId}/rotate-secret", |r| {
-            r.post(rotate_secret)
-        })
-        .resource("/webhook-endpoints/{endpointId}/test", |r| r.post(test))
-        .resource("/webhook-endpoints/{endpointId}/deliveries", |r| {
-            r.get(deliveries)
-        })
-        .resource(
-            "/webhook-endpoints/{endpointId}/deliveries/{deliveryId}/redeliver",
-            |r| r.post(redeliver),
-        )
-        .resource("/events", |r| r.get(events))
-        .resource("/events/{eventId}", |r| r.get(event));
+        .route(__path_list, list)
+        .route(__path_create, create)
+        .route(__path_get, get)
+        .route(__path_update, update)
+        .route(__path_delete, delete)
+        .route(__path_rotate_secret, rotate_secret)
+        .route(__path_test, test)
+        .route(__path_deliveries, deliveries)
+        .route(__path_redeliver, redeliver)
+        .route(__path_events, events)
+        .route(__path_event, event);
 }

@@ -36,7 +36,6 @@ struct WhoAmI {
     responses(
         (status = 200, description = "Who the key belongs to", body = WhoAmI),
     ),
-    security(("bearer" = []), ("apiKey" = [])),
 )]
 async fn whoami(auth: Authorized<AnyScope>) -> HttpResponse {
     HttpResponse::Ok().json(WhoAmI {
@@ -50,5 +49,5 @@ async fn whoami(auth: Authorized<AnyScope>) -> HttpResponse {
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    super::Routes::new(cfg, super::V1).resource("/whoami", |r| r.get(whoami));
+    super::Routes::new(cfg, super::V1).route(__path_whoami, whoami);
 }
