@@ -327,77 +327,118 @@ fn declared_scopes(operation: &Operation) -> Option<Vec<String>> {
     Some(scopes)
 }
 
+/// What an operation is, for the conventions that depend on it.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// It needs a key.
+    authenticated: bool,
+    /// It needs a key holding a scope.
+    scoped: bool,
+    write: bool,
+    has_body: bool,
+    has_path_id: bool,
+    has_query: bool,
+}
+
 fn conventions(method: &str, op: &mut Operation) {
     let scopes = declared_scopes(op);
-    let authenticated = scopes.is_some();
-    let scoped = scopes.as_ref().is_some_and(|s| !s.is_empty());
-    let write = matches!(method, "POST" | "PATCH" | "PUT" | "DELETE");
-    let has_body = op.request_body.is_some();
     let params = op.parameters.as_deref().unwrap_or_default();
-    let has_path_id = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
-    let has_query = params.iter().any(|p| p.parameter_in == ParameterIn::Query);
-
+    let shape = Shape {
+        authenticated: scopes.is_some(),
+        scoped: scopes.as_ref().is_some_and(|s| !s.is_empty()),
+        write: matches!(method, "POST" | "PATCH" | "PUT" | "DELETE"),
+        has_body: op.request_body.is_some(),
+        has_path_id: params.iter().any(|p| p.parameter_in == ParameterIn::Path),
+        has_query: params.iter().any(|p| p.parameter_in == ParameterIn::Query),
+    };
     if let Some(scopes) = &scopes {
-        let needs = if scopes.is_empty() {
-            "Any valid key may call this; it needs no scope.".to_owned()
-        } else {
-            let list: Vec<String> = scopes.iter().map(|s| format!("`{s}`")).collect();
-            format!(
-                "Requires the {} scope (a `:write` scope also grants `:read`; `*` grants all).",
-                list.join(" or ")
-            )
-        };
-        append(&mut op.description, &needs);
+        append(&mut op.description, &scope_sentence(scopes));
     }
-    if authenticated && write {
-        append(
-            &mut op.description,
-            "Send an `Idempotency-Key` to retry safely: a retry with the same key and body \
-             replays the first answer byte for byte (with `Idempotent-Replayed: true`) for 24 \
-             hours.",
-        );
-        op.parameters.get_or_insert_with(Vec::new).push(
-            ParameterBuilder::new()
-                .name("Idempotency-Key")
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some(
-                    "1 to 255 printable characters, unique per intended operation (a UUID \
-                     will do). Scoped to the key, method and route; kept 24 hours.",
-                ))
-                .schema(Some(
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .min_length(Some(1))
-                        .max_length(Some(255)),
-                ))
-                .build(),
-        );
+    if shape.authenticated && shape.write {
+        idempotency_key(op);
     }
-
     let responses = &mut op.responses.responses;
     let mut add = |status: u16, codes: &[Code], description: &str| {
         add_error(responses, status, codes, description)
     };
+    request_errors(shape, &mut add);
+    key_errors(shape, &mut add);
+    server_errors(shape, &mut add);
+    for (status, response) in responses.iter_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        let status: u16 = status.parse().unwrap_or(0);
+        if status >= 400 {
+            let field = if shape.has_body { "name" } else { "limit" };
+            add_examples(response, field);
+        }
+        // The key is refused (401, 402, 503) before its rate limit is counted.
+        let counted = shape.authenticated && !matches!(status, 401 | 402 | 503);
+        headers(response, status, counted, shape.write && status < 300);
+    }
+}
+
+/// The sentence saying which scope an operation needs.
+fn scope_sentence(scopes: &[String]) -> String {
+    if scopes.is_empty() {
+        return "Any valid key may call this; it needs no scope.".to_owned();
+    }
+    let list: Vec<String> = scopes.iter().map(|s| format!("`{s}`")).collect();
+    format!(
+        "Requires the {} scope (a `:write` scope also grants `:read`; `*` grants all).",
+        list.join(" or ")
+    )
+}
+
+/// The `Idempotency-Key` header of an authenticated write, and what it promises.
+fn idempotency_key(op: &mut Operation) {
+    append(
+        &mut op.description,
+        "Send an `Idempotency-Key` to retry safely: a retry with the same key and body \
+         replays the first answer byte for byte (with `Idempotent-Replayed: true`) for 24 \
+         hours.",
+    );
+    op.parameters.get_or_insert_with(Vec::new).push(
+        ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "1 to 255 printable characters, unique per intended operation (a UUID \
+                 will do). Scoped to the key, method and route; kept 24 hours.",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(255)),
+            ))
+            .build(),
+    );
+}
+
+/// The errors of a request's own shape: its body, query and path.
+fn request_errors(shape: Shape, add: &mut impl FnMut(u16, &[Code], &str)) {
     let mut invalid = Vec::new();
-    if has_body {
+    if shape.has_body {
         invalid.push("the body is not JSON, or a field is missing, unknown or invalid");
     }
-    if has_query {
+    if shape.has_query {
         invalid.push("a query parameter is invalid");
     }
     if !invalid.is_empty() {
         let text = format!("{} (`details.field` names it)", invalid.join(", or "));
         add(400, &[Code::ValidationError], &text);
     }
-    if has_path_id {
+    if shape.has_path_id {
         add(
             404,
             &[Code::NotFound],
             "an id in the path is unknown, malformed, or another organization's",
         );
     }
-    if has_body {
+    if shape.has_body {
         add(408, &[Code::RequestTimeout], "the body arrived too slowly");
         add(
             413,
@@ -410,37 +451,43 @@ fn conventions(method: &str, op: &mut Operation) {
             "the body is not JSON: send `Content-Type: application/json`",
         );
     }
-    if authenticated {
+}
+
+/// The errors of the key: refused, out of scope, rate-limited, switched off, and (writes) its
+/// `Idempotency-Key` in use.
+fn key_errors(shape: Shape, add: &mut impl FnMut(u16, &[Code], &str)) {
+    if !shape.authenticated {
+        return;
+    }
+    add(
+        401,
+        &[Code::Unauthenticated],
+        "the key is missing, malformed, unknown or revoked",
+    );
+    add(
+        402,
+        &[Code::PaymentRequired],
+        "the organization's plan does not include API access",
+    );
+    if shape.scoped {
         add(
-            401,
-            &[Code::Unauthenticated],
-            "the key is missing, malformed, unknown or revoked",
-        );
-        add(
-            402,
-            &[Code::PaymentRequired],
-            "the organization's plan does not include API access",
-        );
-        if scoped {
-            add(
-                403,
-                &[Code::ForbiddenScope],
-                "the key lacks the scope this operation requires (`details.requiredScope`)",
-            );
-        }
-        add(
-            429,
-            &[Code::RateLimited, Code::QuotaExceeded],
-            "the key's rate limit for this endpoint, or the organization's monthly quota, is \
-             used up: retry after `Retry-After` seconds",
-        );
-        add(
-            503,
-            &[Code::KillSwitch],
-            "the key has been switched off by Layers",
+            403,
+            &[Code::ForbiddenScope],
+            "the key lacks the scope this operation requires (`details.requiredScope`)",
         );
     }
-    if authenticated && write {
+    add(
+        429,
+        &[Code::RateLimited, Code::QuotaExceeded],
+        "the key's rate limit for this endpoint, or the organization's monthly quota, is \
+         used up: retry after `Retry-After` seconds",
+    );
+    add(
+        503,
+        &[Code::KillSwitch],
+        "the key has been switched off by Layers",
+    );
+    if shape.write {
         add(
             409,
             &[Code::Conflict],
@@ -453,32 +500,22 @@ fn conventions(method: &str, op: &mut Operation) {
             "the `Idempotency-Key` was already used with another body or route",
         );
     }
+}
+
+/// The errors on our side.
+fn server_errors(shape: Shape, add: &mut impl FnMut(u16, &[Code], &str)) {
     add(
         500,
         &[Code::Internal],
         "something failed on our side; the answer says nothing more: quote its request id",
     );
-    if authenticated || write || has_path_id {
+    if shape.authenticated || shape.write || shape.has_path_id {
         add(
             503,
             &[Code::ServiceUnavailable],
             "the database could not be reached for a moment; nothing was written: retry after \
              `Retry-After` seconds (a write with the same `Idempotency-Key`)",
         );
-    }
-
-    for (status, response) in responses.iter_mut() {
-        let RefOr::T(response) = response else {
-            continue;
-        };
-        let status: u16 = status.parse().unwrap_or(0);
-        if status >= 400 {
-            let field = if has_body { "name" } else { "limit" };
-            add_examples(response, field);
-        }
-        // The key is refused (401, 402, 503) before its rate limit is counted.
-        let counted = authenticated && !matches!(status, 401 | 402 | 503);
-        headers(response, status, counted, write && status < 300);
     }
 }
 
