@@ -30,6 +30,8 @@ mod paid;
 mod store;
 #[cfg(feature = "store")]
 mod worker;
+#[cfg(feature = "store")]
+mod worker_store;
 #[cfg(feature = "openapi")]
 pub use object::status_schema;
 pub use object::JobObject;
@@ -37,7 +39,8 @@ pub use object::JobObject;
 pub use paid::{Ledger, PaidStart};
 #[cfg(feature = "store")]
 pub use store::{
-    cancel, enqueue, enqueue_at, get, keep_credits, list, record_done, Canceled, Filter, Jobs,
+    cancel, enqueue, enqueue_at, get, keep_credits, list, record_done, reschedule_queued, Canceled,
+    Filter, Jobs,
 };
 #[cfg(feature = "store")]
 pub use worker::{Control, Failure, Handler, HandlerFuture, Worker, WorkerConfig, WorkerHandle};

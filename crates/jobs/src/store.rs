@@ -212,6 +212,40 @@ pub async fn keep_credits(db: &impl GenericClient, job: JobId, credits: i64) -> 
     Ok(())
 }
 
+/// Moves the queued jobs of `payload`'s kind in `env` whose payload contains `payload`'s
+/// document (`payload @> …`: every field of it, with the same value) so that one job stays: the
+/// oldest of them runs at `run_at` and the others end `canceled`; with `run_at` `None` every one
+/// of them ends `canceled`. Answers whether a job was moved (when not, the caller queues one if
+/// it wants one). In the caller's transaction, one statement; the matching rows are locked until
+/// it ends, and a job a worker claimed meanwhile (`running`) is not touched.
+///
+/// For a chain of upkeep jobs that charge nothing and that no partner waits on (a token
+/// refresh): a job ended here gets no refund and no `job.canceled` event.
+pub async fn reschedule_queued<P: crate::Payload>(
+    db: &impl GenericClient,
+    env: EnvKind,
+    payload: &P,
+    run_at: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let contains = serde_json::to_value(payload).expect("a job payload serializes");
+    let moved = layers_db::cached::query(
+        db,
+        "WITH q AS (SELECT id FROM jobs WHERE kind = $1 AND status = 'queued' \
+                        AND is_sandbox = $2 AND payload @> $3::jsonb FOR UPDATE), \
+              moved AS (UPDATE jobs SET run_at = $4, updated_at = now() \
+                        WHERE $4::timestamptz IS NOT NULL \
+                          AND id = (SELECT id FROM q ORDER BY id LIMIT 1) RETURNING id), \
+              dropped AS (UPDATE jobs SET status = 'canceled', finished_at = now(), \
+                              updated_at = now() \
+                          WHERE id IN (SELECT id FROM q) \
+                            AND id NOT IN (SELECT id FROM moved) RETURNING id) \
+         SELECT id FROM moved",
+        &[&payload.kind(), &env.is_sandbox(), &contains, &run_at],
+    )
+    .await?;
+    Ok(!moved.is_empty())
+}
+
 /// Writes the event of a job that has just ended (`job.succeeded`, `job.failed` or
 /// `job.canceled`, with the job object as its data) in the caller's transaction, the one that
 /// ends the job; a job that has not ended announces nothing.

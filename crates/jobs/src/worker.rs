@@ -13,7 +13,8 @@ use layers_db::Pool;
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::store::{announce, job, refund_if_owed, COLUMNS};
+use crate::store::{announce, refund_if_owed};
+use crate::worker_store::{self, Running};
 use crate::{Job, JobId, Result};
 
 /// The channel the `jobs` trigger notifies when a job becomes runnable.
@@ -62,13 +63,9 @@ impl Control {
         let Ok(db) = self.pool.get().await else {
             return false;
         };
-        db.query_opt(
-            "SELECT 1 FROM jobs WHERE id = $1 AND cancel_requested",
-            &[&self.id.as_uuid()],
-        )
-        .await
-        .map(|r| r.is_some())
-        .unwrap_or(false)
+        worker_store::cancel_requested(&db, self.id)
+            .await
+            .unwrap_or(false)
     }
 
     /// Records that the job is about to spend something outside (an outbound call), after which a
@@ -81,18 +78,12 @@ impl Control {
             .get()
             .await
             .map_err(|e| Failure::Transient(format!("no database connection: {e}")))?;
-        let marked = db
-            .query_opt(
-                "UPDATE jobs SET spent_outside = true, updated_at = now() \
-                 WHERE id = $1 AND NOT cancel_requested AND status = 'running' AND attempts = $2 \
-                 RETURNING 1",
-                &[&self.id.as_uuid(), &self.attempt],
-            )
+        let marked = worker_store::mark_spent_outside(&db, self.id, self.attempt)
             .await
             .map_err(|e| Failure::Transient(format!("could not mark the job: {e}")))?;
         match marked {
-            Some(_) => Ok(()),
-            None => Err(Failure::Canceled),
+            true => Ok(()),
+            false => Err(Failure::Canceled),
         }
     }
 }
@@ -217,14 +208,14 @@ impl Worker {
         let _ = permits.acquire_many(all).await;
     }
 
-    /// Takes one runnable job: a queued one whose time has come, or a running one whose worker
-    /// let its lease pass.
     /// The kinds this worker runs: it claims no other (an older worker during a rolling deploy
     /// leaves newer kinds to the workers that know them).
     fn kinds(&self) -> Vec<String> {
         self.handlers.keys().cloned().collect()
     }
 
+    /// Takes one runnable job of [`Worker::kinds`]: a queued one whose time has come, or a
+    /// running one whose worker let its lease pass (see [`worker_store::claim`]).
     async fn claim(&self) -> Result<Option<Job>> {
         let db = self
             .pool
@@ -232,37 +223,7 @@ impl Worker {
             .await
             .map_err(|e| crate::Error::Corrupt(format!("no database connection: {e}")))?;
         let lease = format!("{} milliseconds", self.config.lease.as_millis());
-        let kinds = self.kinds();
-        // Two claims, each an index scan in order without a sort: runnable queued jobs first
-        // (the common case, one statement), then running jobs whose worker let the lease pass.
-        for runnable in [
-            "status = 'queued' AND run_at <= now()",
-            "status = 'running' AND locked_until < now()",
-        ] {
-            let order = if runnable.starts_with("status = 'queued'") {
-                "run_at"
-            } else {
-                "locked_until"
-            };
-            let row = layers_db::cached::query_opt(
-                &db,
-                &format!(
-                    "UPDATE jobs SET status = 'running', attempts = attempts + 1, \
-                         locked_until = now() + $1::text::interval, \
-                         started_at = coalesce(started_at, now()), updated_at = now() \
-                     WHERE id = ( \
-                         SELECT id FROM jobs WHERE {runnable} AND kind = ANY($2) \
-                         ORDER BY {order} LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                     RETURNING {COLUMNS}"
-                ),
-                &[&lease, &kinds],
-            )
-            .await?;
-            if let Some(row) = row {
-                return job(&row).map(Some);
-            }
-        }
-        Ok(None)
+        worker_store::claim(&db, &lease, &self.kinds()).await
     }
 
     async fn attempt(self: Arc<Self>, job: Job) {
@@ -328,82 +289,83 @@ impl Worker {
             .get()
             .await
             .map_err(|e| crate::Error::Corrupt(format!("no database connection: {e}")))?;
-        if let Ok(result) = outcome {
-            let result = &bounded(result.clone());
-            // A job whose cancel was answered 202 ends canceled even when its work got done:
-            // the cancel's promise stands (and a refund is owed only if nothing was spent
-            // outside). No longer ours (its lease passed and another worker took it): nothing
-            // to record.
-            let tx = db.transaction().await?;
-            let row = layers_db::cached::query_opt(
-                &tx,
-                &format!(
-                    "UPDATE jobs SET \
-                         status = CASE WHEN cancel_requested THEN 'canceled' ELSE 'succeeded' END, \
-                         result = CASE WHEN cancel_requested THEN NULL ELSE $2::jsonb END, error = NULL, \
-                         locked_until = NULL, finished_at = now(), updated_at = now() \
-                     WHERE id = $1 AND status = 'running' AND attempts = $3 \
-                     RETURNING {COLUMNS}, spent_outside"
-                ),
-                &[&claimed.id.as_uuid(), result, &claimed.attempts],
-            )
-            .await?;
-            if let Some(row) = row {
-                let ended = job(&row)?;
-                refund_if_owed(&tx, &ended, row.get("spent_outside")).await?;
-                announce(&tx, &ended).await?;
-            }
-            tx.commit().await?;
-            return Ok(());
-        }
         let tx = db.transaction().await?;
-        let row = layers_db::cached::query_opt(
-            &tx,
-            "SELECT spent_outside, cancel_requested, attempts, max_attempts FROM jobs \
-             WHERE id = $1 AND status = 'running' AND attempts = $2 FOR UPDATE",
-            &[&claimed.id.as_uuid(), &claimed.attempts],
-        )
-        .await?;
-        let Some(row) = row else {
-            // no longer ours (its lease passed and another worker took it)
-            return Ok(());
+        let ours = match outcome {
+            Ok(result) => {
+                record_success(&tx, claimed, result).await?;
+                true
+            }
+            Err(failure) => self.record_failure(&tx, claimed, failure).await?,
         };
-        let spent_outside: bool = row.get(0);
-        let cancel_requested: bool = row.get(1);
-        let attempts: i32 = row.get(2);
-        let max_attempts: i32 = row.get(3);
-        let (status, error, retry_in) = match outcome {
-            Ok(_) => unreachable!("a success is recorded above"),
-            Err(Failure::Canceled) => ("canceled", None, None),
-            Err(Failure::Transient(_)) if cancel_requested => ("canceled", None, None),
-            Err(Failure::Transient(message)) if attempts < max_attempts => {
-                let factor = 1u32 << (attempts - 1).clamp(0, 16);
+        if ours {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Records an attempt that did not succeed, in the caller's transaction: retried later
+    /// (queued with backoff), or ended `failed` or `canceled` with its refund and event. No
+    /// longer ours (its lease passed and another worker took it): nothing to record, and
+    /// `false` (the caller rolls back).
+    async fn record_failure(
+        &self,
+        tx: &impl layers_db::GenericClient,
+        claimed: &Job,
+        failure: &Failure,
+    ) -> Result<bool> {
+        let Some(running) = worker_store::lock_running(tx, claimed.id, claimed.attempts).await?
+        else {
+            return Ok(false);
+        };
+        let (status, error, retry_in) = self.next_step(&running, failure);
+        let retry_in = retry_in.map(|d| format!("{} milliseconds", d.as_millis()));
+        let ended =
+            worker_store::end_attempt(tx, claimed.id, status, error.as_ref(), retry_in.as_deref())
+                .await?;
+        refund_if_owed(tx, &ended, running.spent_outside).await?;
+        announce(tx, &ended).await?;
+        Ok(true)
+    }
+
+    /// Where a job goes after `failure`: its status, its error, and for a retry the delay (the
+    /// retry base doubled per attempt, at most five minutes). A transient failure of a job whose
+    /// cancel was requested ends it `canceled`; one of its last attempt, `failed`.
+    fn next_step(
+        &self,
+        running: &Running,
+        failure: &Failure,
+    ) -> (&'static str, Option<serde_json::Value>, Option<Duration>) {
+        match failure {
+            Failure::Canceled => ("canceled", None, None),
+            Failure::Transient(_) if running.cancel_requested => ("canceled", None, None),
+            Failure::Transient(message) if running.attempts < running.max_attempts => {
+                let factor = 1u32 << (running.attempts - 1).clamp(0, 16);
                 let delay = (self.config.retry_base * factor).min(Duration::from_secs(300));
                 ("queued", Some(json!({ "message": message })), Some(delay))
             }
-            Err(Failure::Transient(message)) | Err(Failure::Permanent(message)) => {
+            Failure::Transient(message) | Failure::Permanent(message) => {
                 ("failed", Some(json!({ "message": message })), None)
             }
-        };
-        let retry_in = retry_in.map(|d| format!("{} milliseconds", d.as_millis()));
-        let row = layers_db::cached::query_one(
-            &tx,
-            &format!(
-                "UPDATE jobs SET status = $2, error = $3, locked_until = NULL, \
-                     run_at = CASE WHEN $4::text IS NULL THEN run_at ELSE now() + $4::text::interval END, \
-                     finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END, \
-                     updated_at = now() \
-                 WHERE id = $1 RETURNING {COLUMNS}"
-            ),
-            &[&claimed.id.as_uuid(), &status, &error, &retry_in],
-        )
-        .await?;
-        let ended = job(&row)?;
-        refund_if_owed(&tx, &ended, spent_outside).await?;
-        announce(&tx, &ended).await?;
-        tx.commit().await?;
-        Ok(())
+        }
     }
+}
+
+/// Records an attempt that succeeded, in the caller's transaction, with its refund (if any is
+/// owed) and its event. A job whose cancel was answered 202 ends canceled even when its work got
+/// done: the cancel's promise stands (and a refund is owed only if nothing was spent outside).
+/// No longer ours (its lease passed and another worker took it): nothing to record.
+async fn record_success(
+    tx: &impl layers_db::GenericClient,
+    claimed: &Job,
+    result: &serde_json::Value,
+) -> Result<()> {
+    let result = bounded(result.clone());
+    let ended = worker_store::succeed(tx, claimed.id, claimed.attempts, &result).await?;
+    if let Some((ended, spent_outside)) = ended {
+        refund_if_owed(tx, &ended, spent_outside).await?;
+        announce(tx, &ended).await?;
+    }
+    Ok(())
 }
 
 /// The most bytes one string of a job's result keeps (a fact read from a page, say).
@@ -490,13 +452,7 @@ async fn renew_lease(pool: Pool, id: JobId, attempt: i32, lease: Duration) {
     loop {
         every.tick().await;
         let Ok(db) = pool.get().await else { continue };
-        let renewed = db
-            .execute(
-                "UPDATE jobs SET locked_until = now() + $2::text::interval \
-                 WHERE id = $1 AND status = 'running' AND attempts = $3",
-                &[&id.as_uuid(), &lease, &attempt],
-            )
-            .await;
+        let renewed = worker_store::renew_lease(&db, id, &lease, attempt).await;
         if let Ok(0) = renewed {
             tracing::warn!(job = %id, "lost a job's lease to another worker; its writes are fenced off");
             return;
