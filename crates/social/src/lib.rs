@@ -24,14 +24,15 @@ use layers_orgs::OrgId;
 use layers_webhooks::EventType;
 use ring::digest::{digest, SHA256};
 use ring::rand::{SecureRandom, SystemRandom};
-use tokio_postgres::Row;
 
 mod live;
 mod oauth;
+mod store;
 
 pub use layers_platforms::NotConfigured;
 pub use live::{mark_needs_reauth, Callback, CallbackError, Refresh, TokenError, Vault, REFRESH};
 pub use oauth::OAuth;
+pub use store::accounts_of_org;
 
 layers_core::prefixed_id!(
     /// A connected social account (`sa_…`).
@@ -171,9 +172,6 @@ impl layers_core::Environment for Social {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "id, organization_id, project_id, is_sandbox, platform, \
-     platform_user_id, handle, status, connected_at";
-
 impl Social {
     pub fn new(env: EnvKind) -> Social {
         Social { env }
@@ -191,28 +189,24 @@ impl Social {
     ) -> Result<MintedState> {
         let token = random_token();
         let code_verifier = random_token();
-        let row = layers_db::cached::query_one(
+        let expires_at = store::insert_state(
             db,
-            "INSERT INTO oauth_states (state_hash, organization_id, project_id, api_key_id, \
-                 is_sandbox, platform, redirect_uri, code_verifier, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9::text::interval) \
-             RETURNING expires_at",
-            &[
-                &state_hash(&token),
-                &org.as_uuid(),
-                &project_id,
-                &api_key_id,
-                &self.env.is_sandbox(),
-                &platform.as_str(),
-                &redirect_uri,
-                &code_verifier,
-                &format!("{} seconds", STATE_LIFETIME.num_seconds()),
-            ],
+            &store::NewState {
+                hash: &state_hash(&token),
+                organization_id: org,
+                project_id,
+                api_key_id,
+                env: self.env,
+                platform,
+                redirect_uri,
+                code_verifier: &code_verifier,
+                lifetime: STATE_LIFETIME,
+            },
         )
         .await?;
         Ok(MintedState {
             token,
-            expires_at: row.get(0),
+            expires_at,
             code_verifier,
         })
     }
@@ -226,24 +220,8 @@ impl Social {
         limit: Limit,
         after: Option<SocialAccountId>,
     ) -> Result<Page<Account, SocialAccountId>> {
-        let rows = layers_db::cached::query(
-            db,
-            &format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM social_accounts \
-                 WHERE organization_id = $1 AND project_id = $2 AND is_sandbox = $3 \
-                   AND ($4::uuid IS NULL OR id < $4) \
-                 ORDER BY id DESC LIMIT $5"
-            ),
-            &[
-                &org.as_uuid(),
-                &project_id,
-                &self.env.is_sandbox(),
-                &after.map(|a| a.as_uuid()),
-                &(i64::from(limit.get()) + 1),
-            ],
-        )
-        .await?;
-        let items = rows.iter().map(account).collect::<Result<Vec<_>>>()?;
+        let fetch = i64::from(limit.get()) + 1;
+        let items = store::list(db, org, project_id, self.env, after, fetch).await?;
         Ok(Page::from_overfetch(items, limit, |a: &Account| a.id))
     }
 
@@ -256,33 +234,16 @@ impl Social {
         project_id: uuid::Uuid,
         id: SocialAccountId,
     ) -> Result<Account> {
-        let row = layers_db::cached::query_opt(
-            db,
-            &format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM social_accounts \
-                 WHERE id = $1 AND organization_id = $2 AND project_id = $3 FOR UPDATE"
-            ),
-            &[&id.as_uuid(), &org.as_uuid(), &project_id],
-        )
-        .await?
-        .ok_or(Error::NotFound)?;
-        let found = account(&row)?;
+        let found = store::lock_account(db, org, project_id, id)
+            .await?
+            .ok_or(Error::NotFound)?;
         if found.env != self.env {
             return Err(Error::AccountEnvironmentMismatch(found.env));
         }
         if found.status == AccountStatus::Disconnected {
             return Ok(found);
         }
-        let row = layers_db::cached::query_one(
-            db,
-            &format!(
-                "UPDATE social_accounts SET status = 'disconnected', disconnected_at = now() \
-                 WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
-            ),
-            &[&id.as_uuid()],
-        )
-        .await?;
-        let gone = account(&row)?;
+        let gone = store::disconnect(db, id).await?;
         announce(db, &gone, EventType::SocialAccountDisconnected).await?;
         Ok(gone)
     }
@@ -310,70 +271,43 @@ pub async fn complete_sandbox(
     token: &str,
     platform: &str,
 ) -> Result<Account> {
-    let row = layers_db::cached::query_opt(
-        db,
-        "SELECT organization_id, project_id, api_key_id, is_sandbox, platform, \
-             social_account_id, expires_at > now() \
-         FROM oauth_states WHERE state_hash = $1 FOR UPDATE",
-        &[&state_hash(token)],
-    )
-    .await?
-    .ok_or(Error::UnknownState)?;
-    let org = OrgId::from_uuid(row.get(0));
-    let project_id: uuid::Uuid = row.get(1);
-    let api_key_id: uuid::Uuid = row.get(2);
-    let is_sandbox: bool = row.get(3);
-    let minted_for =
-        Platform::parse(row.get(4)).ok_or_else(|| Error::Corrupt("platform".into()))?;
-    let done: Option<uuid::Uuid> = row.get(5);
-    let live: bool = row.get(6) && key_may_act(db, api_key_id).await?;
+    let hash = state_hash(token);
+    let found = store::state(db, &hash, true)
+        .await?
+        .ok_or(Error::UnknownState)?;
+    let minted_for = found.platform;
+    let live = found.unexpired && key_may_act(db, found.api_key_id).await?;
     // only a sandbox state completes here
-    if !is_sandbox {
+    if !found.is_sandbox {
         return Err(Error::EnvironmentMismatch(EnvKind::from_sandbox(
-            is_sandbox,
+            found.is_sandbox,
         )));
     }
     // good for its 15 minutes, while the key that minted it may still act (replays too)
     if !live {
         return Err(Error::UnknownState);
     }
-    if let Some(id) = done {
+    if let Some(id) = found.social_account_id {
         // a replay: the same account, nothing written
-        let row = layers_db::cached::query_one(
-            db,
-            &format!("SELECT {ACCOUNT_COLUMNS} FROM social_accounts WHERE id = $1"),
-            &[&id],
-        )
-        .await?;
-        return account(&row);
+        return store::account_by_id(db, id).await;
     }
     if platform != minted_for.as_str() {
         return Err(Error::WrongPlatform(minted_for.as_str()));
     }
-    let id = SocialAccountId::new();
-    let row = layers_db::cached::query_one(
+    let connected = store::insert_sandbox_account(
         db,
-        &format!(
-            "WITH a AS ( \
-                 INSERT INTO social_accounts (id, organization_id, project_id, is_sandbox, \
-                     platform, platform_user_id, handle, token) \
-                 VALUES ($1, $2, $3, true, $4, $5, $6, $7) RETURNING {ACCOUNT_COLUMNS}), \
-             s AS (UPDATE oauth_states SET social_account_id = $1 WHERE state_hash = $8) \
-             SELECT * FROM a"
-        ),
-        &[
-            &id.as_uuid(),
-            &org.as_uuid(),
-            &project_id,
-            &minted_for.as_str(),
-            &sandbox_platform_user_id(minted_for, api_key_id, token),
-            &format!("sandbox_{}", minted_for.as_str()),
-            &SANDBOX_TOKEN.as_bytes(),
-            &state_hash(token),
-        ],
+        &store::NewSandboxAccount {
+            id: SocialAccountId::new(),
+            organization_id: found.organization_id,
+            project_id: found.project_id,
+            platform: minted_for,
+            platform_user_id: &sandbox_platform_user_id(minted_for, found.api_key_id, token),
+            handle: &format!("sandbox_{}", minted_for.as_str()),
+            token: SANDBOX_TOKEN.as_bytes(),
+            state_hash: &hash,
+        },
     )
     .await?;
-    let connected = account(&row)?;
     announce(db, &connected, EventType::SocialAccountConnected).await?;
     Ok(connected)
 }
@@ -398,22 +332,6 @@ async fn announce(db: &impl GenericClient, a: &Account, event_type: EventType) -
     .expect("an event of strings serializes");
     layers_webhooks::emit(db, a.organization_id, a.env, event_type, data).await?;
     Ok(())
-}
-
-fn account(row: &Row) -> Result<Account> {
-    let platform: &str = row.get("platform");
-    let status: &str = row.get("status");
-    Ok(Account {
-        id: SocialAccountId::from_uuid(row.get("id")),
-        organization_id: OrgId::from_uuid(row.get("organization_id")),
-        project_id: row.get("project_id"),
-        env: EnvKind::from_sandbox(row.get("is_sandbox")),
-        platform: Platform::parse(platform).ok_or_else(|| Error::Corrupt(platform.into()))?,
-        platform_user_id: row.get("platform_user_id"),
-        handle: row.get("handle"),
-        status: AccountStatus::parse(status).ok_or_else(|| Error::Corrupt(status.into()))?,
-        connected_at: row.get("connected_at"),
-    })
 }
 
 #[cfg(test)]

@@ -9,13 +9,11 @@ use layers_core::EnvKind;
 use layers_db::GenericClient;
 use layers_jobs::{Failure, Job, JobId, NewJob};
 use layers_orgs::OrgId;
-use layers_platforms::{Clients, NotConfigured, PlatformError, Token};
+use layers_platforms::{Clients, NotConfigured, PlatformError, Profile, Token};
 use layers_webhooks::{EventType, MasterKey};
 
-use crate::{
-    account, announce, state_hash, Account, Error, Platform, Result, SocialAccountId,
-    ACCOUNT_COLUMNS,
-};
+use crate::store::{self, account_by_id};
+use crate::{announce, state_hash, Account, Error, Platform, Result, SocialAccountId};
 
 /// The job kind that refreshes a live account's token before it runs out.
 pub const REFRESH: &str = "social_token_refresh";
@@ -218,14 +216,7 @@ impl Vault {
         if let Some((error, description)) = denied {
             // the state is spent: a denial cannot be completed later
             let db = pool.get().await.map_err(db_unavailable)?;
-            layers_db::cached::execute(
-                &db,
-                "UPDATE oauth_states SET expires_at = least(expires_at, now()) \
-                 WHERE state_hash = $1",
-                &[&state_hash(state)],
-            )
-            .await
-            .map_err(Error::from)?;
+            store::expire_state(&db, &state_hash(state)).await?;
             return Ok(Callback::Denied {
                 error,
                 description,
@@ -233,6 +224,18 @@ impl Vault {
             });
         }
         let code = code.ok_or(CallbackError::MissingCode)?;
+        let (token, profile) = self.exchange(&found, code).await?;
+        self.connect(pool, state, found, &token, &profile).await
+    }
+
+    /// The token and the profile a callback's `code` is worth on the state's platform, with the
+    /// state's PKCE verifier; a refused code is [`CallbackError::CodeRefused`], a failing
+    /// platform [`CallbackError::Platform`]. Holds no connection.
+    async fn exchange(
+        &self,
+        found: &FoundState,
+        code: &str,
+    ) -> Result<(Token, Profile), CallbackError> {
         self.ready(found.platform)?;
         let platform = found.platform.as_str();
         let outside = |e: PlatformError| match e {
@@ -245,8 +248,7 @@ impl Vault {
                 message: other.to_string(),
             },
         };
-        let (token, profile) = self
-            .clients
+        self.clients
             .connect(
                 found.platform,
                 code,
@@ -254,8 +256,21 @@ impl Vault {
                 &self.callback_url(),
             )
             .await
-            .map_err(outside)?;
+            .map_err(outside)
+    }
 
+    /// The write of a live connection, in one transaction: the account (a reconnection of the
+    /// same platform user updates its row, the token sealed to that row's id), the state marked
+    /// completed by it, `social_account.connected` and the first token refresh. A state that a
+    /// concurrent callback completed meanwhile answers that callback's account, writing nothing.
+    async fn connect(
+        &self,
+        pool: &layers_db::Pool,
+        state: &str,
+        found: FoundState,
+        token: &Token,
+        profile: &Profile,
+    ) -> Result<Callback, CallbackError> {
         let mut db = pool.get().await.map_err(db_unavailable)?;
         let tx = db.transaction().await.map_err(Error::from)?;
         let again = read_state(&tx, state).await?;
@@ -268,50 +283,27 @@ impl Vault {
             });
         }
         let id = SocialAccountId::new();
-        let sealed = self.seal(id, &token)?;
-        let row = layers_db::cached::query_one(
+        let sealed = self.seal(id, token)?;
+        let connected = store::upsert_live_account(
             &tx,
-            &format!(
-                "INSERT INTO social_accounts AS a (id, organization_id, project_id, is_sandbox, \
-                     platform, platform_user_id, handle, token, token_expires_at) \
-                 VALUES ($1, $2, $3, false, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (project_id, platform, platform_user_id) DO UPDATE SET \
-                     handle = EXCLUDED.handle, status = 'active', connected_at = now(), \
-                     disconnected_at = NULL \
-                 RETURNING {ACCOUNT_COLUMNS}"
-            ),
-            &[
-                &id.as_uuid(),
-                &found.organization_id.as_uuid(),
-                &found.project_id,
-                &found.platform.as_str(),
-                &profile.user_id,
-                &profile.handle,
-                &sealed,
-                &token.expires_at,
-            ],
+            &store::NewLiveAccount {
+                id,
+                organization_id: found.organization_id,
+                project_id: found.project_id,
+                platform: found.platform,
+                platform_user_id: &profile.user_id,
+                handle: &profile.handle,
+                sealed_token: &sealed,
+                token_expires_at: token.expires_at,
+            },
         )
-        .await
-        .map_err(Error::from)?;
-        let connected = account(&row)?;
+        .await?;
         if connected.id != id {
             // a reconnection: the token is sealed to the existing row's id
-            let sealed = self.seal(connected.id, &token)?;
-            layers_db::cached::execute(
-                &tx,
-                "UPDATE social_accounts SET token = $2, token_expires_at = $3 WHERE id = $1",
-                &[&connected.id.as_uuid(), &sealed, &token.expires_at],
-            )
-            .await
-            .map_err(Error::from)?;
+            let sealed = self.seal(connected.id, token)?;
+            store::set_token(&tx, connected.id, &sealed, token.expires_at).await?;
         }
-        layers_db::cached::execute(
-            &tx,
-            "UPDATE oauth_states SET social_account_id = $2 WHERE state_hash = $1",
-            &[&state_hash(state), &connected.id.as_uuid()],
-        )
-        .await
-        .map_err(Error::from)?;
+        store::complete_state(&tx, &state_hash(state), connected.id).await?;
         announce(&tx, &connected, EventType::SocialAccountConnected).await?;
         schedule_refresh(&tx, &connected, found.api_key_id, token.expires_at).await?;
         tx.commit().await.map_err(Error::from)?;
@@ -370,13 +362,7 @@ impl Vault {
         }
         match self.clients.refresh(platform, &token).await {
             Ok(fresh) => {
-                layers_db::cached::execute(
-                    &tx,
-                    "UPDATE social_accounts SET token = $2, token_expires_at = $3 WHERE id = $1",
-                    &[&id.as_uuid(), &self.seal(id, &fresh)?, &fresh.expires_at],
-                )
-                .await
-                .map_err(Error::from)?;
+                store::set_token(&tx, id, &self.seal(id, &fresh)?, fresh.expires_at).await?;
                 tx.commit().await.map_err(Error::from)?;
                 Ok(fresh)
             }
@@ -398,29 +384,16 @@ impl Vault {
         id: SocialAccountId,
         lock: bool,
     ) -> Result<(Platform, String, Token), TokenError> {
-        let row = layers_db::cached::query_opt(
-            db,
-            &format!(
-                "SELECT platform, status, token, is_sandbox FROM social_accounts WHERE id = $1{}",
-                if lock { " FOR UPDATE" } else { "" }
-            ),
-            &[&id.as_uuid()],
-        )
-        .await
-        .map_err(Error::from)?
-        .ok_or(Error::NotFound)?;
-        let platform: &str = row.get(0);
-        let platform =
-            Platform::parse(platform).ok_or_else(|| Error::Corrupt(platform.to_owned()))?;
-        let is_sandbox: bool = row.get(3);
-        if is_sandbox {
+        let stored = store::token(db, id, lock).await?;
+        if stored.is_sandbox {
             // a sandbox account's sentinel token is never used
-            return Err(
-                Error::AccountEnvironmentMismatch(EnvKind::from_sandbox(is_sandbox)).into(),
-            );
+            return Err(Error::AccountEnvironmentMismatch(EnvKind::from_sandbox(
+                stored.is_sandbox,
+            ))
+            .into());
         }
-        let token = self.open(id, row.get(2))?;
-        Ok((platform, row.get(1), token))
+        let token = self.open(id, &stored.sealed)?;
+        Ok((stored.platform, stored.status, token))
     }
 
     /// Runs a [`REFRESH`] job: refreshes the account's token and schedules the next refresh. An
@@ -456,13 +429,7 @@ impl Vault {
 
 /// Marks an account `needs_reauth` (an expired or revoked token); fires nothing.
 pub async fn mark_needs_reauth(db: &impl GenericClient, id: SocialAccountId) -> Result<()> {
-    layers_db::cached::execute(
-        db,
-        "UPDATE social_accounts SET status = 'needs_reauth' WHERE id = $1 AND status = 'active'",
-        &[&id.as_uuid()],
-    )
-    .await?;
-    Ok(())
+    store::mark_needs_reauth(db, id).await
 }
 
 /// Queues the next [`REFRESH`] of an account whose token expires at `expires_at` (none for a
@@ -478,32 +445,23 @@ async fn schedule_refresh(
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<()> {
     let run_at = expires_at.map(|at| at - std::cmp::min(REFRESH_AHEAD, (at - Utc::now()) / 2));
-    // the job queue's own columns: a queued job is not running, so moving it races no worker
-    // (one that claims it meanwhile holds it `running`, and this matches nothing)
-    let moved = layers_db::cached::query(
-        db,
-        "WITH q AS (SELECT id FROM jobs WHERE kind = $1 AND status = 'queued' \
-                        AND NOT is_sandbox AND payload->>'account' = $2 FOR UPDATE), \
-              moved AS (UPDATE jobs SET run_at = $3, updated_at = now() \
-                        WHERE $3::timestamptz IS NOT NULL \
-                          AND id = (SELECT id FROM q ORDER BY id LIMIT 1) RETURNING id), \
-              dropped AS (UPDATE jobs SET status = 'canceled', finished_at = now(), \
-                              updated_at = now() \
-                          WHERE id IN (SELECT id FROM q) \
-                            AND id NOT IN (SELECT id FROM moved) RETURNING id) \
-         SELECT id FROM moved",
-        &[&REFRESH, &a.id.to_string(), &run_at],
-    )
-    .await?;
-    let Some(run_at) = run_at else {
-        return Ok(());
-    };
-    if !moved.is_empty() {
-        return Ok(());
-    }
     let task = Refresh {
         account: a.id.to_string(),
     };
+    // a queued job is not running, so moving it races no worker (one that claims it meanwhile
+    // holds it `running`, and this matches nothing)
+    let moved = layers_jobs::reschedule_queued(db, a.env, &task, run_at)
+        .await
+        .map_err(|e| match e {
+            layers_jobs::Error::Db(e) => Error::Db(e),
+            e => Error::Corrupt(format!("could not move the token refresh: {e}")),
+        })?;
+    let Some(run_at) = run_at else {
+        return Ok(());
+    };
+    if moved {
+        return Ok(());
+    }
     let job = NewJob {
         project_id: Some(a.project_id),
         api_key_id,
@@ -527,38 +485,24 @@ struct FoundState {
     live: bool,
 }
 
+/// The state of `token` (unknown: [`Error::UnknownState`]), and whether it may still complete:
+/// unexpired, and its key neither revoked nor killed.
 async fn read_state(db: &impl GenericClient, token: &str) -> Result<FoundState> {
-    let row = layers_db::cached::query_opt(
-        db,
-        "SELECT organization_id, project_id, api_key_id, is_sandbox, platform, redirect_uri, \
-             code_verifier, social_account_id, expires_at > now() \
-         FROM oauth_states WHERE state_hash = $1",
-        &[&state_hash(token)],
-    )
-    .await?
-    .ok_or(Error::UnknownState)?;
-    let platform: &str = row.get(4);
+    let found = store::state(db, &state_hash(token), false)
+        .await?
+        .ok_or(Error::UnknownState)?;
+    let live = found.unexpired && crate::key_may_act(db, found.api_key_id).await?;
     Ok(FoundState {
-        organization_id: OrgId::from_uuid(row.get(0)),
-        project_id: row.get(1),
-        api_key_id: Some(row.get(2)),
-        is_sandbox: row.get(3),
-        platform: Platform::parse(platform).ok_or_else(|| Error::Corrupt(platform.into()))?,
-        redirect_uri: row.get(5),
-        code_verifier: row.get(6),
-        social_account_id: row.get(7),
-        live: row.get(8) && crate::key_may_act(db, row.get(2)).await?,
+        organization_id: found.organization_id,
+        project_id: found.project_id,
+        api_key_id: Some(found.api_key_id),
+        is_sandbox: found.is_sandbox,
+        platform: found.platform,
+        redirect_uri: found.redirect_uri,
+        code_verifier: found.code_verifier,
+        social_account_id: found.social_account_id,
+        live,
     })
-}
-
-pub(crate) async fn account_by_id(db: &impl GenericClient, id: uuid::Uuid) -> Result<Account> {
-    let row = layers_db::cached::query_one(
-        db,
-        &format!("SELECT {ACCOUNT_COLUMNS} FROM social_accounts WHERE id = $1"),
-        &[&id],
-    )
-    .await?;
-    account(&row)
 }
 
 fn db_unavailable(e: impl std::fmt::Display) -> CallbackError {
