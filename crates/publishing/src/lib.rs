@@ -32,7 +32,7 @@ pub mod run;
 mod store;
 
 pub use run::{LivePublisher, Publisher};
-pub use store::{posts_of_project, Publish, PublishedPost, Publishing};
+pub use store::{posts_of_project, published_targets, Publish, PublishedPost, Publishing};
 
 layers_core::prefixed_id!(
     /// A scheduled post (`sp_…`).

@@ -16,7 +16,7 @@ use layers_platforms::{Clients, Media, NotConfigured, PlatformError};
 use layers_social::{Platform, TokenError, Vault};
 use layers_webhooks::EventType;
 
-use crate::store::{find, Publish};
+use crate::store::{self, find, Publish};
 use crate::{PostEvent, PostStatus, ScheduledPost, Target};
 
 /// The environment's side of publishing.
@@ -158,17 +158,8 @@ impl LivePublisher {
             let db = pool.get().await.map_err(transient)?;
             // a post canceled before its time is left alone; one that an earlier attempt of this
             // job ended (its lease passed before the job's end was recorded) stays as it ended
-            let started = layers_db::cached::query_opt(
-                &db,
-                "WITH t AS (UPDATE platform_posts SET status = 'publishing' \
-                            WHERE scheduled_post_id = $1 AND status = 'scheduled') \
-                 UPDATE scheduled_posts SET status = 'publishing', updated_at = now() \
-                 WHERE id = $1 AND status IN ('scheduled', 'publishing') RETURNING 1",
-                &[&id.as_uuid()],
-            )
-            .await
-            .map_err(transient)?;
-            if started.is_none() {
+            let started = store::start_publishing(&db, id).await.map_err(transient)?;
+            if !started {
                 let ended = find(&db, job.organization_id, id)
                     .await
                     .map_err(transient)?
@@ -321,35 +312,24 @@ impl LivePublisher {
                 external_id,
                 external_url,
             } => {
-                let row = layers_db::cached::query_one(
+                ended.posted_at = store::mark_target_published(
                     &tx,
-                    "UPDATE platform_posts SET status = 'published', platform_post_id = $3, \
-                         permalink = $4, posted_at = now(), error = NULL \
-                     WHERE scheduled_post_id = $1 AND target_index = $2 RETURNING posted_at",
-                    &[
-                        &post.id.as_uuid(),
-                        &(target.index as i32),
-                        &external_id,
-                        &external_url,
-                    ],
+                    post.id,
+                    target.index,
+                    &external_id,
+                    external_url.as_deref(),
                 )
                 .await
                 .map_err(transient)?;
                 ended.status = PostStatus::Published;
                 ended.external_id = Some(external_id);
                 ended.external_url = external_url;
-                ended.posted_at = row.get(0);
                 EventType::PostPublished
             }
             Outcome::Failed(why) | Outcome::Retry(why) => {
-                layers_db::cached::execute(
-                    &tx,
-                    "UPDATE platform_posts SET status = 'failed', error = $3 \
-                     WHERE scheduled_post_id = $1 AND target_index = $2",
-                    &[&post.id.as_uuid(), &(target.index as i32), &why],
-                )
-                .await
-                .map_err(transient)?;
+                store::mark_target_failed(&tx, post.id, target.index, &why)
+                    .await
+                    .map_err(transient)?;
                 ended.status = PostStatus::Failed;
                 ended.error = Some(why);
                 EventType::PostFailed
@@ -373,34 +353,19 @@ impl LivePublisher {
     ) -> Result<PostStatus, Failure> {
         let mut db = pool.get().await.map_err(transient)?;
         let tx = db.transaction().await.map_err(transient)?;
-        let ended = layers_db::cached::query_opt(
-            &tx,
-            "UPDATE scheduled_posts SET updated_at = now(), status = CASE \
-                 WHEN EXISTS (SELECT 1 FROM platform_posts \
-                              WHERE scheduled_post_id = $1 AND status = 'published') \
-                 THEN 'published' ELSE 'failed' END \
-             WHERE id = $1 AND status = 'publishing' RETURNING status",
-            &[&post.id.as_uuid()],
-        )
-        .await
-        .map_err(transient)?;
-        let (row, now_ended) = match ended {
-            Some(row) => (row, true),
+        // a status that reads as none is no reason to try again
+        let failure = |e: crate::Error| match e {
+            crate::Error::Corrupt(status) => Failure::Permanent(format!("status {status}")),
+            e => transient(e),
+        };
+        let (status, now_ended) = match store::end_post(&tx, post.id).await.map_err(failure)? {
+            Some(status) => (status, true),
             // ended by an earlier attempt of this job: as it stands
             None => (
-                layers_db::cached::query_one(
-                    &tx,
-                    "SELECT status FROM scheduled_posts WHERE id = $1",
-                    &[&post.id.as_uuid()],
-                )
-                .await
-                .map_err(transient)?,
+                store::post_status(&tx, post.id).await.map_err(failure)?,
                 false,
             ),
         };
-        let status: &str = row.get(0);
-        let status = PostStatus::parse(status)
-            .ok_or_else(|| Failure::Permanent(format!("status {status}")))?;
         if now_ended && status == PostStatus::Published {
             let next = (self.once_published)(post);
             layers_jobs::enqueue(&tx, &next).await.map_err(transient)?;

@@ -2,12 +2,12 @@
 //! events), read, list and cancel, for one environment.
 
 use chrono::{DateTime, Utc};
-use layers_content::ContainerId;
+use layers_content::{Container, ContainerId};
 use layers_core::{EnvKind, Limit, Page};
 use layers_db::GenericClient;
 use layers_jobs::{Job, JobId, NewJob};
 use layers_orgs::OrgId;
-use layers_social::{Platform, SocialAccountId};
+use layers_social::{Account, AccountStatus, Platform, SocialAccountId};
 use layers_webhooks::EventType;
 use tokio_postgres::Row;
 
@@ -233,88 +233,57 @@ impl Publishing {
         Ok(())
     }
 
-    /// The checks of [`Publishing::create`], in the contract's order; the container and the
-    /// accounts are read in one round trip.
+    /// The checks of [`Publishing::create`], in the contract's order; the container, whether it
+    /// has a post already and the accounts are read in one round trip ([`Standing::read`]).
     async fn check(&self, db: &impl GenericClient, new: &NewPost) -> Result<Checked> {
-        let accounts: Vec<uuid::Uuid> = new
-            .targets
-            .iter()
-            .map(|t| t.social_account_id.as_uuid())
-            .collect();
-        let (container, found) = futures_util::future::try_join(
-            layers_db::cached::query_opt(
-                db,
-                "SELECT c.is_sandbox, c.status, c.project_id, EXISTS ( \
-                     SELECT 1 FROM scheduled_posts p \
-                     WHERE p.container_id = c.id AND p.status NOT IN ('canceled', 'failed')) \
-                 FROM content_containers c WHERE c.id = $1 AND c.organization_id = $2",
-                &[&new.container_id.as_uuid(), &new.organization_id.as_uuid()],
-            ),
-            layers_db::cached::query(
-                db,
-                "SELECT id, is_sandbox, platform, status, project_id FROM social_accounts \
-                 WHERE id = ANY($1) AND organization_id = $2",
-                &[&accounts, &new.organization_id.as_uuid()],
-            ),
-        )
-        .await?;
+        let standing = Standing::read(db, new).await?;
         // 404: the container, then each account (unknown, or another organization's)
-        let container = container.ok_or(Error::ContentNotFound)?;
-        let container_env = EnvKind::from_sandbox(container.get(0));
-        let container_status: &str = container.get(1);
-        let project_id: uuid::Uuid = container.get(2);
-        let taken: bool = container.get(3);
+        let container = standing.container.ok_or(Error::ContentNotFound)?;
         let mut of_targets = Vec::with_capacity(new.targets.len());
         for (index, target) in new.targets.iter().enumerate() {
-            let row = found
+            let account = standing
+                .accounts
                 .iter()
-                .find(|r| r.get::<_, uuid::Uuid>(0) == target.social_account_id.as_uuid())
+                .find(|a| a.id == target.social_account_id)
                 .ok_or(Error::AccountNotFound { index })?;
-            of_targets.push(row);
+            of_targets.push(account);
         }
         // 422: the other environment's content or accounts
-        if container_env != self.env {
-            return Err(Error::ContentEnvironmentMismatch(container_env));
+        if container.env != self.env {
+            return Err(Error::ContentEnvironmentMismatch(container.env));
         }
-        for (index, row) in of_targets.iter().enumerate() {
-            let env = EnvKind::from_sandbox(row.get(1));
-            if env != self.env {
-                return Err(Error::AccountEnvironmentMismatch { index, env });
+        for (index, account) in of_targets.iter().enumerate() {
+            if account.env != self.env {
+                return Err(Error::AccountEnvironmentMismatch {
+                    index,
+                    env: account.env,
+                });
             }
         }
         // 404: an account of this environment, but of another project
-        for (index, row) in of_targets.iter().enumerate() {
-            if row.get::<_, uuid::Uuid>(4) != project_id {
+        for (index, account) in of_targets.iter().enumerate() {
+            if account.project_id != container.project_id {
                 return Err(Error::AccountNotFound { index });
             }
         }
         // 409: content not ready, already published, an account that cannot publish
-        if container_status != "completed" {
-            let status = layers_content::Status::parse(container_status)
-                .ok_or_else(|| Error::Corrupt(container_status.to_owned()))?;
-            return Err(Error::ContentNotReady(status.as_str()));
+        if container.status != layers_content::Status::Completed {
+            return Err(Error::ContentNotReady(container.status.as_str()));
         }
-        if taken {
+        if standing.taken {
             return Err(Error::AlreadyPublished);
         }
-        let mut platforms = Vec::with_capacity(of_targets.len());
-        for (index, row) in of_targets.iter().enumerate() {
-            let status: &str = row.get(3);
-            if status != "active" {
-                let status = layers_social::AccountStatus::parse(status)
-                    .ok_or_else(|| Error::Corrupt(status.to_owned()))?;
+        for (index, account) in of_targets.iter().enumerate() {
+            if account.status != AccountStatus::Active {
                 return Err(Error::AccountNotActive {
                     index,
-                    status: status.as_str(),
+                    status: account.status.as_str(),
                 });
             }
-            let platform: &str = row.get(2);
-            platforms
-                .push(Platform::parse(platform).ok_or_else(|| Error::Corrupt(platform.into()))?);
         }
         Ok(Checked {
-            project_id,
-            platforms,
+            project_id: container.project_id,
+            platforms: of_targets.iter().map(|a| a.platform).collect(),
         })
     }
 
@@ -402,6 +371,64 @@ impl Publishing {
 struct Checked {
     project_id: uuid::Uuid,
     platforms: Vec<Platform>,
+}
+
+/// What a new post's checks read: the container (the organization's, else `None`), whether it
+/// has a post that is not canceled or failed, and those of the targets' accounts that are the
+/// organization's.
+struct Standing {
+    container: Option<Container>,
+    taken: bool,
+    accounts: Vec<Account>,
+}
+
+impl Standing {
+    /// Reads it in one round trip: the three statements (each domain's own, through its store)
+    /// are pipelined on the connection.
+    async fn read(db: &impl GenericClient, new: &NewPost) -> Result<Standing> {
+        let ids: Vec<uuid::Uuid> = new
+            .targets
+            .iter()
+            .map(|t| t.social_account_id.as_uuid())
+            .collect();
+        let container = async {
+            layers_content::container_without_assets(db, new.organization_id, new.container_id)
+                .await
+                .map_err(|e| match e {
+                    layers_content::Error::Db(e) => Error::Db(e),
+                    e => Error::Corrupt(e.to_string()),
+                })
+        };
+        let accounts = async {
+            layers_social::accounts_of_org(db, new.organization_id, &ids)
+                .await
+                .map_err(|e| match e {
+                    layers_social::Error::Db(e) => Error::Db(e),
+                    e => Error::Corrupt(e.to_string()),
+                })
+        };
+        let (container, taken, accounts) =
+            futures_util::future::try_join3(container, has_post(db, new.container_id), accounts)
+                .await?;
+        Ok(Standing {
+            container,
+            taken,
+            accounts,
+        })
+    }
+}
+
+/// Whether the container has a post that is neither canceled nor failed (the one the unique
+/// index `scheduled_posts_one_per_container` allows).
+async fn has_post(db: &impl GenericClient, container: ContainerId) -> Result<bool> {
+    let row = layers_db::cached::query_one(
+        db,
+        "SELECT EXISTS (SELECT 1 FROM scheduled_posts \
+                        WHERE container_id = $1 AND status NOT IN ('canceled', 'failed'))",
+        &[&container.as_uuid()],
+    )
+    .await?;
+    Ok(row.get(0))
 }
 
 /// The payload of a `publish` job: the post it runs.
@@ -561,19 +588,137 @@ pub async fn posts_of_project(
         ],
     )
     .await?;
-    rows.iter()
-        .map(|row| {
-            let platform: &str = row.get(1);
-            Ok(PublishedPost {
-                external_id: row.get(0),
-                platform: Platform::parse(platform)
-                    .ok_or_else(|| Error::Corrupt(platform.into()))?,
-                scheduled_post_id: ScheduledPostId::from_uuid(row.get(2)),
-                container_id: ContainerId::from_uuid(row.get(3)),
-                social_account_id: SocialAccountId::from_uuid(row.get(4)),
-                env: EnvKind::from_sandbox(row.get(5)),
-                posted_at: row.get(6),
-            })
-        })
-        .collect()
+    rows.iter().map(published_post).collect()
+}
+
+/// The published targets of the post `id` in `env`, in target order: what a metrics sync reads
+/// insights for. One statement.
+pub async fn published_targets(
+    db: &impl GenericClient,
+    env: EnvKind,
+    id: ScheduledPostId,
+) -> Result<Vec<PublishedPost>> {
+    let rows = layers_db::cached::query(
+        db,
+        "SELECT t.platform_post_id, t.platform, t.scheduled_post_id, p.container_id, \
+             t.social_account_id, t.is_sandbox, t.posted_at \
+         FROM platform_posts t JOIN scheduled_posts p ON p.id = t.scheduled_post_id \
+         WHERE t.scheduled_post_id = $1 AND t.status = 'published' AND t.is_sandbox = $2 \
+         ORDER BY t.target_index",
+        &[&id.as_uuid(), &env.is_sandbox()],
+    )
+    .await?;
+    rows.iter().map(published_post).collect()
+}
+
+/// A published target from a row of [`posts_of_project`]'s or [`published_targets`]'
+/// columns.
+fn published_post(row: &Row) -> Result<PublishedPost> {
+    let platform: &str = row.get(1);
+    Ok(PublishedPost {
+        external_id: row.get(0),
+        platform: Platform::parse(platform).ok_or_else(|| Error::Corrupt(platform.into()))?,
+        scheduled_post_id: ScheduledPostId::from_uuid(row.get(2)),
+        container_id: ContainerId::from_uuid(row.get(3)),
+        social_account_id: SocialAccountId::from_uuid(row.get(4)),
+        env: EnvKind::from_sandbox(row.get(5)),
+        posted_at: row.get(6),
+    })
+}
+
+/// Moves a post and its targets still `scheduled` to `publishing`, the live job's start: `false`
+/// when the post is neither `scheduled` nor `publishing` (canceled before its time, or ended by
+/// an earlier attempt), and then nothing changes.
+pub(crate) async fn start_publishing(db: &impl GenericClient, id: ScheduledPostId) -> Result<bool> {
+    let started = layers_db::cached::query_opt(
+        db,
+        "WITH t AS (UPDATE platform_posts SET status = 'publishing' \
+                    WHERE scheduled_post_id = $1 AND status = 'scheduled') \
+         UPDATE scheduled_posts SET status = 'publishing', updated_at = now() \
+         WHERE id = $1 AND status IN ('scheduled', 'publishing') RETURNING 1",
+        &[&id.as_uuid()],
+    )
+    .await?;
+    Ok(started.is_some())
+}
+
+/// Records a target published as `external_id` (at `external_url`, if the platform gave one),
+/// posted now; answers when.
+pub(crate) async fn mark_target_published(
+    db: &impl GenericClient,
+    post: ScheduledPostId,
+    index: u32,
+    external_id: &str,
+    external_url: Option<&str>,
+) -> Result<Option<DateTime<Utc>>> {
+    let row = layers_db::cached::query_one(
+        db,
+        "UPDATE platform_posts SET status = 'published', platform_post_id = $3, \
+             permalink = $4, posted_at = now(), error = NULL \
+         WHERE scheduled_post_id = $1 AND target_index = $2 RETURNING posted_at",
+        &[
+            &post.as_uuid(),
+            &(index as i32),
+            &external_id,
+            &external_url,
+        ],
+    )
+    .await?;
+    Ok(row.get(0))
+}
+
+/// Records a target failed, with why (the platform's words).
+pub(crate) async fn mark_target_failed(
+    db: &impl GenericClient,
+    post: ScheduledPostId,
+    index: u32,
+    why: &str,
+) -> Result<()> {
+    layers_db::cached::execute(
+        db,
+        "UPDATE platform_posts SET status = 'failed', error = $3 \
+         WHERE scheduled_post_id = $1 AND target_index = $2",
+        &[&post.as_uuid(), &(index as i32), &why],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Ends a `publishing` post: `published` when any of its targets was, else `failed`; answers
+/// that status, or `None` when the post was not `publishing` (an earlier attempt ended it) and
+/// nothing changed.
+pub(crate) async fn end_post(
+    db: &impl GenericClient,
+    id: ScheduledPostId,
+) -> Result<Option<PostStatus>> {
+    let row = layers_db::cached::query_opt(
+        db,
+        "UPDATE scheduled_posts SET updated_at = now(), status = CASE \
+             WHEN EXISTS (SELECT 1 FROM platform_posts \
+                          WHERE scheduled_post_id = $1 AND status = 'published') \
+             THEN 'published' ELSE 'failed' END \
+         WHERE id = $1 AND status = 'publishing' RETURNING status",
+        &[&id.as_uuid()],
+    )
+    .await?;
+    row.map(|row| post_status_of(row.get(0))).transpose()
+}
+
+/// The status of the post `id`, which must exist.
+pub(crate) async fn post_status(
+    db: &impl GenericClient,
+    id: ScheduledPostId,
+) -> Result<PostStatus> {
+    let row = layers_db::cached::query_one(
+        db,
+        "SELECT status FROM scheduled_posts WHERE id = $1",
+        &[&id.as_uuid()],
+    )
+    .await?;
+    post_status_of(row.get(0))
+}
+
+/// A status as stored; an unknown one is [`Error::Corrupt`] naming it.
+fn post_status_of(status: &str) -> Result<PostStatus> {
+    PostStatus::parse(status).ok_or_else(|| Error::Corrupt(status.to_owned()))
 }
