@@ -30,6 +30,7 @@ use layers_orgs::OrgId;
 use layers_publishing::PublishedPost;
 
 mod source;
+mod store;
 mod sync;
 
 pub use source::Metrics;
@@ -177,43 +178,8 @@ pub(crate) struct SyncedRow {
     platform: String,
     external_id: String,
     day: Date,
+    /// views, reach, likes, comments, shares, saves, watch time (ms)
     counts: [i64; 7],
-}
-
-pub(crate) async fn read_synced(
-    db: &impl GenericClient,
-    posts: &[&PublishedPost],
-    range: Range,
-) -> Result<Vec<SyncedRow>> {
-    let platforms: Vec<&str> = posts.iter().map(|p| p.platform.as_str()).collect();
-    let ids: Vec<&str> = posts.iter().map(|p| p.external_id.as_str()).collect();
-    let rows = layers_db::cached::query(
-        db,
-        "SELECT m.platform, m.platform_post_id, m.day, m.views, m.reach, m.likes, m.comments, \
-             m.shares, m.saves, m.watch_time_ms \
-         FROM unnest($1::text[], $2::text[]) AS p (platform, id) \
-         JOIN post_metrics_daily m ON m.platform = p.platform AND m.platform_post_id = p.id \
-         WHERE m.day BETWEEN $3 AND $4",
-        &[&platforms, &ids, &to_naive(range.from), &to_naive(range.to)],
-    )
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| SyncedRow {
-            platform: r.get(0),
-            external_id: r.get(1),
-            day: to_date(r.get(2)),
-            counts: [
-                r.get(3),
-                r.get(4),
-                r.get(5),
-                r.get(6),
-                r.get(7),
-                r.get(8),
-                r.get(9),
-            ],
-        })
-        .collect())
 }
 
 fn take_rows(rows: &mut Vec<SyncedRow>, post: &PublishedPost) -> Vec<SyncedRow> {

@@ -6,7 +6,8 @@ use layers_db::GenericClient;
 use layers_jobs::{Control, Failure, Job};
 use layers_publishing::PublishedPost;
 
-use crate::{read_synced, Range, Result, Sync, SyncPost, SyncedRow};
+use crate::store::read_synced;
+use crate::{Range, Result, Sync, SyncPost, SyncedRow};
 
 /// The metrics of one environment.
 #[derive(Debug, Clone)]
