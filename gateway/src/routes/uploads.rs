@@ -7,7 +7,7 @@
 use actix_web::http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Datelike, TimeZone, Utc};
-use layers_content::{ContainerId, DeclaredFile, Refused, UploadId};
+use layers_content::{ContainerId, DeclaredFile, Refused, UploadId, UploadSession};
 use layers_orgs::OrgId;
 use layers_projects::ProjectId;
 use serde::{Deserialize, Serialize};
@@ -272,6 +272,67 @@ async fn upload(
     }
 }
 
+/// The files a session declares, checked (1 to 10, each named and not empty).
+fn declared_files(declared: Vec<FileDeclaration>) -> Result<Vec<DeclaredFile>, ApiError> {
+    if declared.is_empty() || declared.len() > MAX_FILES {
+        return Err(ApiError::validation(
+            "files",
+            "files must hold 1 to 10 files",
+        ));
+    }
+    let mut files = Vec::with_capacity(declared.len());
+    for (i, f) in declared.into_iter().enumerate() {
+        if f.filename.is_empty() || f.filename.chars().count() > MAX_FILENAME {
+            return Err(ApiError::validation(
+                "files",
+                format!("files[{i}].filename must be 1 to 255 characters"),
+            ));
+        }
+        if f.size_bytes == 0 {
+            return Err(ApiError::validation(
+                "files",
+                format!("files[{i}].sizeBytes must be at least 1"),
+            ));
+        }
+        files.push(DeclaredFile {
+            index: i as u32,
+            filename: f.filename,
+            content_type: f.content_type.trim().to_ascii_lowercase(),
+            size_bytes: f.size_bytes,
+            storage_key: None,
+            width: None,
+            height: None,
+        });
+    }
+    Ok(files)
+}
+
+/// Where each file of `session` is PUT: live URLs are signed; the sandbox's carry no
+/// signature, so every PUT is refused.
+fn upload_targets(state: &AppState, env: &Env, session: &UploadSession) -> Vec<UploadTarget> {
+    let base = &state.settings.public_base_url;
+    session
+        .files
+        .iter()
+        .map(|f| {
+            let path = format!("/uploads/{}/{}", session.id, f.index);
+            let query = match (&state.media.signer, env.intake.live()) {
+                (Some(signer), Some(_)) => format!(
+                    "?{}",
+                    signer.sign("PUT", &path, session.expires_at.timestamp())
+                ),
+                _ => String::new(),
+            };
+            UploadTarget {
+                index: f.index,
+                upload_url: format!("{base}{path}{query}"),
+                method: "PUT",
+                headers: BTreeMap::from([("Content-Type", f.content_type.clone())]),
+            }
+        })
+        .collect()
+}
+
 #[utoipa::path(
     post,
     path = "/v1/projects/{projectId}/content/uploads",
@@ -299,36 +360,7 @@ async fn start_session(
     tx: Tx,
 ) -> Result<HttpResponse, ApiError> {
     let project = path_id(&path, "project", ProjectId::parse)?;
-    if body.files.is_empty() || body.files.len() > MAX_FILES {
-        return Err(ApiError::validation(
-            "files",
-            "files must hold 1 to 10 files",
-        ));
-    }
-    let mut files = Vec::with_capacity(body.files.len());
-    for (i, f) in body.files.into_iter().enumerate() {
-        if f.filename.is_empty() || f.filename.chars().count() > MAX_FILENAME {
-            return Err(ApiError::validation(
-                "files",
-                format!("files[{i}].filename must be 1 to 255 characters"),
-            ));
-        }
-        if f.size_bytes == 0 {
-            return Err(ApiError::validation(
-                "files",
-                format!("files[{i}].sizeBytes must be at least 1"),
-            ));
-        }
-        files.push(DeclaredFile {
-            index: i as u32,
-            filename: f.filename,
-            content_type: f.content_type.trim().to_ascii_lowercase(),
-            size_bytes: f.size_bytes,
-            storage_key: None,
-            width: None,
-            height: None,
-        });
-    }
+    let files = declared_files(body.files)?;
     let caption = bounded("caption", body.caption, 2200)?;
     let hook = bounded("hook", body.hook, 500)?;
     env.projects
@@ -352,27 +384,7 @@ async fn start_session(
         )
         .await?;
     env.intake.expire_later(&*tx, &session).await?;
-    let base = &state.settings.public_base_url;
-    let targets = session
-        .files
-        .iter()
-        .map(|f| {
-            let path = format!("/uploads/{}/{}", session.id, f.index);
-            // live URLs are signed; the sandbox's carry no signature, so every PUT is refused
-            let query = match (&state.media.signer, env.intake.live()) {
-                (Some(signer), Some(_)) => {
-                    format!("?{}", signer.sign("PUT", &path, expires_at.timestamp()))
-                }
-                _ => String::new(),
-            };
-            UploadTarget {
-                index: f.index,
-                upload_url: format!("{base}{path}{query}"),
-                method: "PUT",
-                headers: BTreeMap::from([("Content-Type", f.content_type.clone())]),
-            }
-        })
-        .collect();
+    let targets = upload_targets(&state, &env, &session);
     Ok(HttpResponse::Created().json(SessionBody {
         id: session.id.to_string(),
         status: "pending",
@@ -449,6 +461,75 @@ async fn finalize(
     Ok(res.json(ContainerBody::new(&state, container)))
 }
 
+/// The PUT's `Content-Type` and `Content-Length` must be those the file was declared with.
+fn check_headers(req: &HttpRequest, file: &DeclaredFile) -> Result<(), ApiError> {
+    let declared_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or(v).trim().to_ascii_lowercase());
+    if declared_type.as_deref() != Some(file.content_type.as_str()) {
+        return Err(ApiError::new(
+            Code::MediaRejected,
+            format!(
+                "send the file with Content-Type: {} as declared",
+                file.content_type
+            ),
+        )
+        .with_reason("unsupported_type"));
+    }
+    if let Some(length) = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if length != file.size_bytes {
+            return Err(ApiError::new(
+                Code::MediaRejected,
+                format!(
+                    "the file is {length} bytes; {} were declared",
+                    file.size_bytes
+                ),
+            )
+            .with_reason("unreadable"));
+        }
+    }
+    Ok(())
+}
+
+/// Streams the body of file `index` of `upload` into storage, checked (its type, its size, its
+/// deadlines); no connection is held meanwhile.
+async fn receive(
+    state: &AppState,
+    intake: &layers_content::MediaIntake,
+    (upload, index): (UploadId, u32),
+    file: &DeclaredFile,
+    payload: web::Payload,
+) -> Result<layers_content::NewAsset, ApiError> {
+    let settings = &state.settings;
+    let (body, timed_out) = deadlined(
+        payload,
+        settings.body_idle_timeout,
+        upload_deadline(file.size_bytes, settings.body_timeout),
+    );
+    intake
+        .store_checked(
+            &format!("uploads/{upload}/{index}"),
+            body,
+            Some(&file.content_type),
+            Some(file.size_bytes),
+        )
+        .await
+        .map_err(|refused| {
+            if timed_out.happened() {
+                too_slow()
+            } else {
+                media_rejected("body", index as usize, refused)
+            }
+        })
+}
+
 #[utoipa::path(
     put,
     path = "/uploads/{uploadId}/{index}",
@@ -517,59 +598,8 @@ async fn put_file(
         .iter()
         .find(|f| f.index == index)
         .ok_or_else(|| ApiError::not_found("upload file"))?;
-    let declared_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or(v).trim().to_ascii_lowercase());
-    if declared_type.as_deref() != Some(file.content_type.as_str()) {
-        return Err(ApiError::new(
-            Code::MediaRejected,
-            format!(
-                "send the file with Content-Type: {} as declared",
-                file.content_type
-            ),
-        )
-        .with_reason("unsupported_type"));
-    }
-    if let Some(length) = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if length != file.size_bytes {
-            return Err(ApiError::new(
-                Code::MediaRejected,
-                format!(
-                    "the file is {length} bytes; {} were declared",
-                    file.size_bytes
-                ),
-            )
-            .with_reason("unreadable"));
-        }
-    }
-    let settings = &state.settings;
-    let (body, timed_out) = deadlined(
-        payload,
-        settings.body_idle_timeout,
-        upload_deadline(file.size_bytes, settings.body_timeout),
-    );
-    let stored = intake
-        .store_checked(
-            &format!("uploads/{upload}/{index}"),
-            body,
-            Some(&file.content_type),
-            Some(file.size_bytes),
-        )
-        .await
-        .map_err(|refused| {
-            if timed_out.happened() {
-                too_slow()
-            } else {
-                media_rejected("body", index as usize, refused)
-            }
-        })?;
+    check_headers(&req, file)?;
+    let stored = receive(&state, intake, (upload, index), file, payload).await?;
     let layers_content::Location::Stored(key) = &stored.location else {
         return Err(ApiError::internal("a live upload was not stored"));
     };
