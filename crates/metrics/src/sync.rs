@@ -4,7 +4,6 @@
 //! [`SYNC_FOR`] after publishing.
 
 use chrono::{Duration, Utc};
-use layers_core::EnvKind;
 use layers_jobs::{Control, Failure, Job, JobId, NewJob};
 use layers_platforms::PlatformError;
 use layers_publishing::{PublishedPost, ScheduledPost, ScheduledPostId};
@@ -71,7 +70,7 @@ impl Sync {
         let pool = control.pool();
         let targets = {
             let db = pool.get().await.map_err(transient)?;
-            layers_publishing::published_targets(&db, EnvKind::Live, id)
+            layers_publishing::published_targets(&db, job.env, id)
                 .await
                 .map_err(|e| match e {
                     // a target that reads as no platform is no reason to try again
