@@ -19,6 +19,8 @@ mod smoke;
 mod test;
 #[cfg(test)]
 mod tidy;
+#[cfg(test)]
+mod tidy_code;
 mod util;
 
 use std::process::ExitCode;

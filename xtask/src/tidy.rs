@@ -456,7 +456,7 @@ fn crate_dirs() -> Vec<PathBuf> {
 }
 
 /// Every `.rs` file under `dir`, skipping build output and hidden folders (`.git`, `.dev`).
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let target = target_dir();
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -484,12 +484,12 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn read(path: &Path) -> String {
+pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("could not read {}: {e}", path.display()))
 }
 
-fn relative(path: &Path) -> String {
+pub(crate) fn relative(path: &Path) -> String {
     path.strip_prefix(root())
         .unwrap_or(path)
         .display()
@@ -497,7 +497,7 @@ fn relative(path: &Path) -> String {
 }
 
 /// Fails with every violation of one rule, one per line.
-fn report(rule: &str, violations: Vec<String>) {
+pub(crate) fn report(rule: &str, violations: Vec<String>) {
     assert!(
         violations.is_empty(),
         "tidy rule broken: {rule} (ARCHITECTURE.md, \"Rules checked by tests\")\n  {}",
@@ -508,15 +508,15 @@ fn report(rule: &str, violations: Vec<String>) {
 /// A string literal of a Rust source: its contents as written (escapes left as they are) and the
 /// line it starts on.
 #[derive(Debug, PartialEq, Eq)]
-struct Literal {
-    line: usize,
-    text: String,
+pub(crate) struct Literal {
+    pub(crate) line: usize,
+    pub(crate) text: String,
 }
 
 /// The string literals (`"…"`, `b"…"`, `r"…"`, `r#"…"#`, `c"…"`) of a Rust source, skipping
 /// comments (doc comments too) and character literals. A lexer of its own rather than a parser
 /// crate: it needs to tell only comments, characters and strings apart.
-fn string_literals(src: &str) -> Vec<Literal> {
+pub(crate) fn string_literals(src: &str) -> Vec<Literal> {
     let chars: Vec<char> = src.chars().collect();
     let mut literals = Vec::new();
     let mut line = 1;

@@ -143,20 +143,7 @@ impl Content {
             .copied()
             .zip(made.iter().map(|m| m.assets.as_slice()))
             .collect();
-        // a container made complete at once is announced with it
-        let events: Vec<serde_json::Value> = ids
-            .iter()
-            .filter(|_| status == Status::Completed)
-            .map(|id| {
-                event_data(
-                    *id,
-                    new.project_id,
-                    Some(new.job_id),
-                    ContainerFormat::Generated(new.format),
-                    Status::Completed,
-                )
-            })
-            .collect();
+        let events = completed_events(new, status);
         // the containers, their assets and their events go out in one round trip, in this
         // order on the connection (both inserts prepared first, so that the assets cannot
         // overtake the containers they refer to)
@@ -447,6 +434,24 @@ async fn announce(db: &impl GenericClient, c: &Container) -> Result<()> {
     let data = event_data(c.id, c.project_id, c.job_id, c.format, c.status);
     layers_webhooks::emit(db, c.organization_id, c.env, event_type, data).await?;
     Ok(())
+}
+
+/// One `content.completed` per container of `new` when they are made complete at once
+/// (`status`), else none.
+fn completed_events(new: &NewGeneration, status: Status) -> Vec<serde_json::Value> {
+    new.container_ids
+        .iter()
+        .filter(|_| status == Status::Completed)
+        .map(|id| {
+            event_data(
+                *id,
+                new.project_id,
+                Some(new.job_id),
+                ContainerFormat::Generated(new.format),
+                Status::Completed,
+            )
+        })
+        .collect()
 }
 
 pub(crate) async fn insert_assets(
