@@ -414,18 +414,16 @@ impl From<layers_content::Error> for ApiError {
             .with_details(json!({ "missing": missing })),
             E::UploadOfAnotherProject => ApiError::not_found("upload"),
             e @ E::NotConfigured(_) => ApiError::new(Code::PlatformNotConfigured, e.to_string()),
-            E::Project(e) => e.into(),
-            E::Credits(e) => e.into(),
-            E::Jobs(e) => e.into(),
+            E::Refused(e) => e.into(),
             E::Events(e) => e.into(),
             e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
         }
     }
 }
 
-impl From<layers_ingest::Error> for ApiError {
-    fn from(e: layers_ingest::Error) -> Self {
-        use layers_ingest::Error as E;
+impl From<layers_jobs::Refused> for ApiError {
+    fn from(e: layers_jobs::Refused) -> Self {
+        use layers_jobs::Refused as E;
         match e {
             E::Project(e) => e.into(),
             E::Credits(e) => e.into(),

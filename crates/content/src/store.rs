@@ -51,16 +51,19 @@ pub enum Error {
     /// Live generation without a generator.
     #[error(transparent)]
     NotConfigured(#[from] crate::generate::NotConfigured),
+    /// The paid start's refusals: the project, the credit gate, the job.
     #[error(transparent)]
-    Project(#[from] layers_projects::Error),
-    #[error(transparent)]
-    Credits(#[from] layers_credits::Error),
-    #[error(transparent)]
-    Jobs(#[from] layers_jobs::Error),
+    Refused(#[from] layers_jobs::Refused),
     #[error(transparent)]
     Events(#[from] layers_webhooks::StoreError),
     #[error(transparent)]
     Db(#[from] tokio_postgres::Error),
+}
+
+impl From<layers_projects::Error> for Error {
+    fn from(e: layers_projects::Error) -> Error {
+        Error::Refused(e.into())
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

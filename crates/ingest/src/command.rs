@@ -6,7 +6,6 @@ use layers_db::GenericClient;
 use layers_jobs::{Job, JobId, Ledger, PaidStart};
 use layers_orgs::OrgId;
 use layers_projects::ProjectId;
-use thiserror::Error;
 
 use crate::{Ingest, Source};
 
@@ -19,16 +18,9 @@ pub struct StartIngest {
     pub source: Source,
 }
 
-/// Why an ingest was not started.
-#[derive(Debug, Error)]
-pub enum Error {
-    #[error(transparent)]
-    Project(#[from] layers_projects::Error),
-    #[error(transparent)]
-    Credits(#[from] layers_credits::Error),
-    #[error(transparent)]
-    Jobs(#[from] layers_jobs::Error),
-}
+/// Why an ingest was not started: the paid start's refusals (the project, the credit gate, the
+/// job).
+pub type Error = layers_jobs::Refused;
 
 /// The services of one environment that the ingest command reaches.
 #[derive(Clone, Copy, Debug)]

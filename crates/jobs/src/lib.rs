@@ -36,7 +36,7 @@ mod worker_store;
 pub use object::status_schema;
 pub use object::JobObject;
 #[cfg(feature = "store")]
-pub use paid::{Ledger, PaidStart};
+pub use paid::{Ledger, PaidStart, Refused};
 #[cfg(feature = "store")]
 pub use store::{
     cancel, enqueue, enqueue_at, get, keep_credits, list, record_done, reschedule_queued, Canceled,

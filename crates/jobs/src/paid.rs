@@ -13,6 +13,17 @@ use layers_projects::{Project, ProjectId, Projects};
 
 use crate::{Job, JobId, Jobs, NewJob, Payload};
 
+/// Why a paid start was refused: the project's refusal, the credit gate's (402) or the job's.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error(transparent)]
+    Project(#[from] layers_projects::Error),
+    #[error(transparent)]
+    Credits(#[from] layers_credits::Error),
+    #[error(transparent)]
+    Jobs(#[from] crate::Error),
+}
+
 /// The services a paid start touches, of one environment.
 #[derive(Clone, Copy, Debug)]
 pub struct Ledger<'a> {
@@ -64,7 +75,7 @@ impl Ledger<'_> {
     ) -> Result<(Project, T, Job), E>
     where
         P: Payload,
-        E: From<layers_projects::Error> + From<layers_credits::Error> + From<crate::Error>,
+        E: From<Refused>,
     {
         let charge = start.charge();
         let job = NewJob {
@@ -84,16 +95,23 @@ impl Ledger<'_> {
                 let project = self
                     .projects
                     .require_active(db, start.organization_id, start.project_id)
-                    .await?;
+                    .await
+                    .map_err(Refused::from)?;
                 Ok::<_, E>(project)
             },
             checks,
             async {
-                self.credits.charge(db, &charge).await?;
+                self.credits
+                    .charge(db, &charge)
+                    .await
+                    .map_err(Refused::from)?;
                 Ok(())
             },
             writes,
-            async { Ok(self.jobs.start(db, job, start.done).await?) },
+            async {
+                let job = self.jobs.start(db, job, start.done).await;
+                Ok(job.map_err(Refused::from)?)
+            },
         )
         .await?;
         Ok((project, made, job))
@@ -107,7 +125,7 @@ impl Ledger<'_> {
     ) -> Result<(Project, Job), E>
     where
         P: Payload,
-        E: From<layers_projects::Error> + From<layers_credits::Error> + From<crate::Error>,
+        E: From<Refused>,
     {
         let none = || async { Ok::<(), E>(()) };
         let (project, (), job) = self.start(db, start, none(), none()).await?;

@@ -49,6 +49,10 @@ const INSERT_TARGETS: &str = "INSERT INTO platform_posts (scheduled_post_id, tar
          AS u (idx, account, platform, caption, external) \
      RETURNING target_index, posted_at";
 
+/// What [`published_post`] reads of a published target and its post.
+const PUBLISHED_COLUMNS: &str = "t.platform_post_id, t.platform, t.scheduled_post_id, \
+     p.container_id, t.social_account_id, t.is_sandbox, t.posted_at";
+
 /// The name of the index that keeps one live post per container.
 const ONE_PER_CONTAINER: &str = "scheduled_posts_one_per_container";
 
@@ -573,13 +577,14 @@ pub async fn posts_of_project(
 ) -> Result<Vec<PublishedPost>> {
     let rows = layers_db::cached::query(
         db,
-        "SELECT t.platform_post_id, t.platform, t.scheduled_post_id, p.container_id, \
-             t.social_account_id, t.is_sandbox, t.posted_at \
+        &format!(
+            "SELECT {PUBLISHED_COLUMNS} \
          FROM platform_posts t JOIN scheduled_posts p ON p.id = t.scheduled_post_id \
          WHERE t.project_id = $1 AND t.status = 'published' AND t.is_sandbox = $2 \
            AND p.organization_id = $3 \
            AND ($4::text[] IS NULL OR t.platform_post_id = ANY($4)) \
-         ORDER BY t.posted_at, t.platform_post_id",
+         ORDER BY t.posted_at, t.platform_post_id"
+        ),
         &[
             &project_id,
             &env.is_sandbox(),
@@ -600,11 +605,12 @@ pub async fn published_targets(
 ) -> Result<Vec<PublishedPost>> {
     let rows = layers_db::cached::query(
         db,
-        "SELECT t.platform_post_id, t.platform, t.scheduled_post_id, p.container_id, \
-             t.social_account_id, t.is_sandbox, t.posted_at \
+        &format!(
+            "SELECT {PUBLISHED_COLUMNS} \
          FROM platform_posts t JOIN scheduled_posts p ON p.id = t.scheduled_post_id \
          WHERE t.scheduled_post_id = $1 AND t.status = 'published' AND t.is_sandbox = $2 \
-         ORDER BY t.target_index",
+         ORDER BY t.target_index"
+        ),
         &[&id.as_uuid(), &env.is_sandbox()],
     )
     .await?;
