@@ -414,11 +414,55 @@ impl From<layers_content::Error> for ApiError {
             .with_details(json!({ "missing": missing })),
             E::UploadOfAnotherProject => ApiError::not_found("upload"),
             e @ E::NotConfigured(_) => ApiError::new(Code::PlatformNotConfigured, e.to_string()),
-            E::Refused(e) => e.into(),
+            E::Start(e) => e.into(),
+            E::UploadQuota { quota } => upload_quota(quota),
+            E::Media { index, refused } => ApiError::media_rejected("files", index, refused),
             E::Events(e) => e.into(),
             e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
         }
     }
+}
+
+impl ApiError {
+    /// 422 `MEDIA_REJECTED` for file `index` of the request's `field` (a refusal without a
+    /// reason, such as storage failing, is a 500).
+    pub fn media_rejected(field: &str, index: usize, refused: layers_content::Refused) -> ApiError {
+        match refused.reason() {
+            Some(reason) => ApiError::new(
+                Code::MediaRejected,
+                format!("file {index} was refused: {refused}"),
+            )
+            .with_reason(reason)
+            .with_details(json!({ "field": field, "index": index })),
+            None => ApiError::internal(refused),
+        }
+    }
+}
+
+/// 429 `QUOTA_EXCEEDED` (reason `upload_quota`) until the next UTC month.
+fn upload_quota(quota: u32) -> ApiError {
+    use chrono::{Datelike, TimeZone, Utc};
+    let now = Utc::now();
+    let (y, m) = if now.month() == 12 {
+        (now.year() + 1, 1)
+    } else {
+        (now.year(), now.month() + 1)
+    };
+    let next = Utc
+        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now);
+    let retry = (next - now).num_seconds().max(1) as u64;
+    ApiError::new(
+        Code::QuotaExceeded,
+        format!("this project used its {quota} live uploads of the month"),
+    )
+    .with_reason("upload_quota")
+    .with_details(json!({ "uploadQuota": quota, "retryAfterSeconds": retry }))
+    .with_header(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from(retry),
+    )
 }
 
 impl From<layers_jobs::Refused> for ApiError {

@@ -8,10 +8,14 @@ use layers_jobs::{Job, JobId, Ledger, PaidStart};
 use layers_orgs::OrgId;
 use layers_projects::ProjectId;
 
-use crate::fixtures::Format;
+use chrono::{DateTime, Utc};
+
+use crate::fixtures::{AssetKind, Format};
 use crate::generate::{Generate, Generation};
+use crate::ingest_media::Intake;
 use crate::model::{Container, ContainerFormat, ContainerId};
-use crate::store::{Content, Error, NewGeneration, Result};
+use crate::store::{Content, Error, NewAsset, NewGeneration, Result};
+use crate::uploads::{DeclaredFile, UploadId, UploadSession};
 
 /// A partner's request to generate `variants` containers of `format`.
 #[derive(Debug, Clone)]
@@ -50,6 +54,37 @@ pub struct ContentEnv<'a> {
     pub ledger: Ledger<'a>,
     pub content: &'a Content,
     pub generation: &'a Generation,
+    pub intake: &'a Intake,
+}
+
+/// Where an upload goes, and the live uploads its project may make a month.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadTo {
+    pub organization_id: OrgId,
+    pub project_id: ProjectId,
+    /// `LAYERS_UPLOAD_QUOTA_PER_PROJECT` (the sandbox never counts).
+    pub quota: u32,
+}
+
+/// A partner's direct-upload session: its files, declared, and what the container will say.
+#[derive(Debug, Clone)]
+pub struct StartSession {
+    pub to: UploadTo,
+    pub files: Vec<DeclaredFile>,
+    pub caption: Option<String>,
+    pub hook: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The container of a URL upload, once its files are taken in.
+#[derive(Debug, Clone)]
+pub struct RecordUpload {
+    pub to: UploadTo,
+    pub id: ContainerId,
+    pub kinds: Vec<AssetKind>,
+    pub media: Vec<NewAsset>,
+    pub caption: Option<String>,
+    pub hook: Option<String>,
 }
 
 impl ContentEnv<'_> {
@@ -145,5 +180,100 @@ impl ContentEnv<'_> {
         };
         let (_, job) = self.ledger.start_only::<_, Error>(db, start).await?;
         Ok((job, container))
+    }
+
+    /// Whether the project may take an upload: active, of this environment, and (when the
+    /// intake counts) within its monthly quota ([`Error::UploadQuota`]).
+    pub async fn may_upload(&self, db: &impl GenericClient, to: UploadTo) -> Result<()> {
+        self.ledger
+            .projects
+            .require_active(db, to.organization_id, to.project_id)
+            .await?;
+        if !self.intake.counts_toward_quota() {
+            return Ok(());
+        }
+        let used = self
+            .content
+            .uploads_this_month(db, to.project_id.as_uuid())
+            .await?;
+        if used < i64::from(to.quota) {
+            return Ok(());
+        }
+        Err(Error::UploadQuota { quota: to.quota })
+    }
+
+    /// Opens a direct-upload session: the project may upload, the intake accepts the declared
+    /// files ([`Error::Media`]), then the session and, live, its expiry job.
+    pub async fn start_session(
+        &self,
+        db: &impl GenericClient,
+        cmd: StartSession,
+    ) -> Result<UploadSession> {
+        self.may_upload(db, cmd.to).await?;
+        self.intake
+            .check_declared(&cmd.files)
+            .map_err(|(index, refused)| Error::Media { index, refused })?;
+        let session = self
+            .content
+            .create_session(
+                db,
+                cmd.to.organization_id,
+                cmd.to.project_id.as_uuid(),
+                &cmd.files,
+                cmd.caption,
+                cmd.hook,
+                cmd.expires_at,
+            )
+            .await?;
+        self.intake
+            .expire_later(db, &session)
+            .await
+            .map_err(layers_jobs::Refused::from)?;
+        Ok(session)
+    }
+
+    /// Writes the container of a URL upload whose files were taken in, after checking again
+    /// that the project may upload (it may have been archived, or the quota used, meanwhile).
+    pub async fn record_upload(
+        &self,
+        db: &impl GenericClient,
+        cmd: RecordUpload,
+    ) -> Result<Container> {
+        self.may_upload(db, cmd.to).await?;
+        self.content
+            .create_uploaded(
+                db,
+                cmd.to.organization_id,
+                cmd.to.project_id.as_uuid(),
+                cmd.id,
+                &cmd.kinds,
+                cmd.media,
+                cmd.caption,
+                cmd.hook,
+            )
+            .await
+    }
+
+    /// Finalizes session `upload` of the project into its container: `(container, true)` the
+    /// first time, the same container and `false` after.
+    pub async fn finalize_upload(
+        &self,
+        db: &impl GenericClient,
+        to: UploadTo,
+        upload: UploadId,
+    ) -> Result<(Container, bool)> {
+        self.ledger
+            .projects
+            .require_active(db, to.organization_id, to.project_id)
+            .await?;
+        self.content
+            .finalize(
+                db,
+                self.intake,
+                to.organization_id,
+                to.project_id.as_uuid(),
+                upload,
+            )
+            .await
     }
 }

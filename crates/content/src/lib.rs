@@ -18,7 +18,9 @@ mod uploads;
 mod uploads_store;
 
 #[cfg(feature = "store")]
-pub use command::{ContentEnv, Regenerate, StartGeneration, Started};
+pub use command::{
+    ContentEnv, RecordUpload, Regenerate, StartGeneration, StartSession, Started, UploadTo,
+};
 pub use fixtures::*;
 #[cfg(feature = "store")]
 pub use generate::{

@@ -53,7 +53,16 @@ pub enum Error {
     NotConfigured(#[from] crate::generate::NotConfigured),
     /// The paid start's refusals: the project, the credit gate, the job.
     #[error(transparent)]
-    Refused(#[from] layers_jobs::Refused),
+    Start(#[from] layers_jobs::Refused),
+    /// The project used its live uploads of the month (`quota`).
+    #[error("this project used its {quota} live uploads of the month")]
+    UploadQuota { quota: u32 },
+    /// A declared or fetched file refused (its index in the request).
+    #[error("file {index} was refused: {refused}")]
+    Media {
+        index: usize,
+        refused: crate::Refused,
+    },
     #[error(transparent)]
     Events(#[from] layers_webhooks::StoreError),
     #[error(transparent)]
@@ -62,7 +71,7 @@ pub enum Error {
 
 impl From<layers_projects::Error> for Error {
     fn from(e: layers_projects::Error) -> Error {
-        Error::Refused(e.into())
+        Error::Start(e.into())
     }
 }
 

@@ -106,6 +106,7 @@ impl EnvServices {
             ledger: self.ledger(),
             content: &self.content,
             generation: &self.generation,
+            intake: &self.intake,
         }
     }
 

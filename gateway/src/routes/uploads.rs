@@ -4,11 +4,12 @@
 //! the environment's `Intake` fetches, probes, stores and counts live files, and does none of
 //! that in the sandbox.
 
-use actix_web::http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Datelike, TimeZone, Utc};
-use layers_content::{ContainerId, DeclaredFile, Refused, UploadId, UploadSession};
-use layers_orgs::OrgId;
+use chrono::Utc;
+use layers_content::{
+    ContainerId, DeclaredFile, RecordUpload, StartSession, UploadId, UploadSession, UploadTo,
+};
 use layers_projects::ProjectId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -111,69 +112,6 @@ struct Received {
     content_type: String,
 }
 
-fn media_rejected(field: &str, index: usize, refused: Refused) -> ApiError {
-    match refused.reason() {
-        Some(reason) => ApiError::new(
-            Code::MediaRejected,
-            format!("file {index} was refused: {refused}"),
-        )
-        .with_reason(reason)
-        .with_details(json!({ "field": field, "index": index })),
-        None => ApiError::internal(refused),
-    }
-}
-
-/// Whether the project may take an upload: active, of the key's environment, within its quota.
-async fn may_upload(
-    state: &AppState,
-    env: &Env,
-    tx: &Tx,
-    org: OrgId,
-    project: ProjectId,
-) -> Result<(), ApiError> {
-    env.projects.require_active(&**tx, org, project).await?;
-    check_quota(state, env, tx, project).await
-}
-
-/// 429 `QUOTA_EXCEEDED` (reason `upload_quota`) when the project used its live uploads for the
-/// month; the sandbox never counts.
-async fn check_quota(
-    state: &AppState,
-    env: &Env,
-    tx: &Tx,
-    project: ProjectId,
-) -> Result<(), ApiError> {
-    if !env.intake.counts_toward_quota() {
-        return Ok(());
-    }
-    let used = env
-        .content
-        .uploads_this_month(&**tx, project.as_uuid())
-        .await?;
-    let quota = state.settings.upload_quota_per_project;
-    if used < i64::from(quota) {
-        return Ok(());
-    }
-    let now = Utc::now();
-    let (y, m) = if now.month() == 12 {
-        (now.year() + 1, 1)
-    } else {
-        (now.year(), now.month() + 1)
-    };
-    let next = Utc
-        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
-        .single()
-        .unwrap_or(now);
-    let retry = (next - now).num_seconds().max(1) as u64;
-    Err(ApiError::new(
-        Code::QuotaExceeded,
-        format!("this project used its {quota} live uploads of the month"),
-    )
-    .with_reason("upload_quota")
-    .with_details(json!({ "uploadQuota": quota, "retryAfterSeconds": retry }))
-    .with_header(RETRY_AFTER, HeaderValue::from(retry)))
-}
-
 #[utoipa::path(
     post,
     path = "/v1/projects/{projectId}/content/upload",
@@ -220,8 +158,10 @@ async fn upload(
     }
     let caption = bounded("caption", body.caption, 2200)?;
     let hook = bounded("hook", body.hook, 500)?;
-    let org = auth.organization_id;
-    may_upload(&state, &env, &later.tx().await?, org, project).await?;
+    let to = upload_to(&state, &auth, project);
+    env.content_env()
+        .may_upload(&*later.tx().await?, to)
+        .await?;
     // The files are fetched with no connection, transaction or claim held: a slow or hostile
     // host costs this request its time, never another request its database connection.
     later.release();
@@ -236,21 +176,19 @@ async fn upload(
             Reopened::Tx(tx) => tx,
             Reopened::Replay(answer) => return Ok(Err(answer)),
         };
-        let (kinds, media) = fetched.map_err(|(i, refused)| media_rejected("urls", i, refused))?;
-        // checked again: the project may have been archived, the quota used, meanwhile
-        may_upload(&state, &env, &tx, org, project).await?;
+        let (kinds, media) =
+            fetched.map_err(|(i, refused)| ApiError::media_rejected("urls", i, refused))?;
+        let command = RecordUpload {
+            to,
+            id,
+            kinds,
+            media,
+            caption,
+            hook,
+        };
         let created = env
-            .content
-            .create_uploaded(
-                &*tx,
-                org,
-                project.as_uuid(),
-                id,
-                &kinds,
-                media,
-                caption,
-                hook,
-            )
+            .content_env()
+            .record_upload(&*tx, command)
             .await
             .map_err(|e| match e {
                 layers_content::Error::MixedUpload => ApiError::validation("urls", e.to_string()),
@@ -269,6 +207,15 @@ async fn upload(
             env.intake.discard(&stored).await;
             Err(e)
         }
+    }
+}
+
+/// Where the key's upload goes, with the project's monthly quota.
+fn upload_to(state: &AppState, auth: &Authorized<ContentWrite>, project: ProjectId) -> UploadTo {
+    UploadTo {
+        organization_id: auth.organization_id,
+        project_id: project,
+        quota: state.settings.upload_quota_per_project,
     }
 }
 
@@ -361,35 +308,20 @@ async fn start_session(
 ) -> Result<HttpResponse, ApiError> {
     let project = path_id(&path, "project", ProjectId::parse)?;
     let files = declared_files(body.files)?;
-    let caption = bounded("caption", body.caption, 2200)?;
-    let hook = bounded("hook", body.hook, 500)?;
-    env.projects
-        .require_active(&*tx, auth.organization_id, project)
-        .await?;
-    check_quota(&state, &env, &tx, project).await?;
-    env.intake
-        .check_declared(&files)
-        .map_err(|(i, refused)| media_rejected("files", i, refused))?;
-    let expires_at = Utc::now() + chrono::Duration::seconds(SESSION_SECS);
-    let session = env
-        .content
-        .create_session(
-            &*tx,
-            auth.organization_id,
-            project.as_uuid(),
-            &files,
-            caption,
-            hook,
-            expires_at,
-        )
-        .await?;
-    env.intake.expire_later(&*tx, &session).await?;
+    let command = StartSession {
+        to: upload_to(&state, &auth, project),
+        files,
+        caption: bounded("caption", body.caption, 2200)?,
+        hook: bounded("hook", body.hook, 500)?,
+        expires_at: Utc::now() + chrono::Duration::seconds(SESSION_SECS),
+    };
+    let session = env.content_env().start_session(&*tx, command).await?;
     let targets = upload_targets(&state, &env, &session);
     Ok(HttpResponse::Created().json(SessionBody {
         id: session.id.to_string(),
         status: "pending",
         files: targets,
-        expires_at: time(expires_at),
+        expires_at: time(session.expires_at),
     }))
 }
 
@@ -422,19 +354,8 @@ async fn finalize(
     let project = path_id(&path, "project", ProjectId::parse)?;
     let upload = UploadId::parse(&body.upload_id)
         .map_err(|_| ApiError::validation("uploadId", "uploadId must be an upload id (upl_…)"))?;
-    env.projects
-        .require_active(&*tx, auth.organization_id, project)
-        .await?;
-    let finalized = env
-        .content
-        .finalize(
-            &*tx,
-            &env.intake,
-            auth.organization_id,
-            project.as_uuid(),
-            upload,
-        )
-        .await;
+    let to = upload_to(&state, &auth, project);
+    let finalized = env.content_env().finalize_upload(&*tx, to, upload).await;
     let (container, created) = finalized.map_err(|e| match e {
         layers_content::Error::UploadNotFound | layers_content::Error::UploadOfAnotherProject => {
             ApiError::new(Code::NotFound, "no such upload in this project")
@@ -525,7 +446,7 @@ async fn receive(
             if timed_out.happened() {
                 too_slow()
             } else {
-                media_rejected("body", index as usize, refused)
+                ApiError::media_rejected("body", index as usize, refused)
             }
         })
 }
