@@ -476,6 +476,17 @@ impl From<layers_jobs::Refused> for ApiError {
     }
 }
 
+impl From<layers_social::ConnectError> for ApiError {
+    fn from(e: layers_social::ConnectError) -> Self {
+        use layers_social::ConnectError as E;
+        match e {
+            E::Project(e) => e.into(),
+            E::NotConfigured(e) => e.into(),
+            E::Social(e) => e.into(),
+        }
+    }
+}
+
 impl From<layers_social::Error> for ApiError {
     fn from(e: layers_social::Error) -> Self {
         use layers_social::Error as E;

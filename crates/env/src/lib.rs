@@ -110,6 +110,15 @@ impl EnvServices {
         }
     }
 
+    /// What the social command reaches.
+    pub fn social_env(&self) -> layers_social::SocialEnv<'_> {
+        layers_social::SocialEnv {
+            projects: &self.projects,
+            social: &self.social,
+            oauth: &self.oauth,
+        }
+    }
+
     /// What the ingest command reaches.
     pub fn ingest_env(&self) -> layers_ingest::IngestEnv<'_> {
         layers_ingest::IngestEnv {

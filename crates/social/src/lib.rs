@@ -25,10 +25,12 @@ use layers_webhooks::EventType;
 use ring::digest::{digest, SHA256};
 use ring::rand::{SecureRandom, SystemRandom};
 
+mod command;
 mod live;
 mod oauth;
 mod store;
 
+pub use command::{ConnectError, SocialEnv, StartConnect};
 pub use layers_platforms::NotConfigured;
 pub use live::{mark_needs_reauth, Callback, CallbackError, Refresh, TokenError, Vault, REFRESH};
 pub use oauth::OAuth;

@@ -4,7 +4,7 @@
 
 use actix_web::{web, HttpResponse};
 use layers_projects::ProjectId;
-use layers_social::{Account, Callback, Platform, SocialAccountId};
+use layers_social::{Account, Callback, Platform, SocialAccountId, StartConnect};
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
@@ -132,23 +132,15 @@ async fn oauth_url(
     if let Some(uri) = &body.redirect_uri {
         check_redirect_uri(uri)?;
     }
-    env.projects
-        .require_active(&*tx, auth.organization_id, project)
-        .await?;
-    env.oauth.ready(platform)?;
-    let base = &state.settings.public_base_url;
-    let minted = env
-        .social
-        .mint_state(
-            &*tx,
-            auth.organization_id,
-            project.as_uuid(),
-            auth.api_key_id,
-            platform,
-            body.redirect_uri.as_deref(),
-        )
-        .await?;
-    let url = env.oauth.authorize_url(base, platform, &minted)?;
+    let command = StartConnect {
+        organization_id: auth.organization_id,
+        api_key_id: auth.api_key_id,
+        project_id: project,
+        platform,
+        redirect_uri: body.redirect_uri,
+        public_base_url: state.settings.public_base_url.clone(),
+    };
+    let (url, minted) = env.social_env().start_connect(&*tx, command).await?;
     Ok(HttpResponse::Ok().json(OauthUrlBody {
         url,
         state: minted.token,
