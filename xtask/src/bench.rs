@@ -1118,8 +1118,8 @@ three sandbox accounts: the container (layers-content's store), whether it alrea
 its three targets, the done job with its event and three `post.published` events written in \
 one pipelined round trip, in the request's transaction with its idempotency key. Like (d) and \
 (e), each request costs one commit; what remains beside (c) is the extra statements and the \
-rows they write: (d) 4 more statements and 3 more rows, (e) 6 more and 24 more rows (15 assets), \
-(f) 7 more and 11 more rows, each row in its index's WAL too, on the two cores PostgreSQL \
+rows they write: (d) 3 more statements writing 3 more rows (audit, job, event), (e) 6 writing about 25 (15 of them assets), \
+(f) 7 writing 9, each row in its index's WAL too, on the two cores PostgreSQL \
 shares with the gateway and wrk.\n\
 - The metrics figure is measured apart by `examples/metrics_bench.rs`, in one process: the \
 gateway, 1,000 published sandbox posts (published 120 days ago, so every day is synthesized), \
