@@ -14,10 +14,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Every service here splits live from sandbox only at the outside effect, as an enum over the
-//! two (`CreditGate::{Live, Sandbox}`, `Ingest::{Live(..), Sandbox}`): validation, rows and
-//! jobs are one code path for both. A set is handed out whole, so code that holds the sandbox
-//! set cannot reach a live adapter.
+//! What differs between the two is reached through the [`Environment`] trait, whose two
+//! implementations, [`Live`] and [`Sandbox`], give each domain's seam (`CreditGate`, `Ingest`,
+//! `Generation`, `Intake`, `OAuth`, `Publisher`, `Metrics`, `Webhooks`); each seam dispatches
+//! by its own enum. Validation, rows and jobs are one code path for both. A set is handed out
+//! whole, so code that holds the sandbox set cannot reach a live adapter.
 
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ use layers_content::{
     Content, ExpireUpload, Generate, Generation, GeneratorConfig, Intake, LiveGeneration,
     MediaIntake,
 };
-use layers_core::{EnvKind, Environment};
+use layers_core::EnvKind;
 use layers_credits::CreditGate;
 use layers_ingest::{Ingest, LiveIngest, Platforms, Source};
 use layers_jobs::{Control, Failure, Handler, HandlerFuture, Job, Jobs, Worker, WorkerConfig};
@@ -128,7 +129,7 @@ impl EnvServices {
     }
 }
 
-impl Environment for EnvServices {
+impl layers_core::Environment for EnvServices {
     fn kind(&self) -> EnvKind {
         self.kind
     }
@@ -162,9 +163,11 @@ impl Environments {
             settings.master_key.clone(),
             settings.public_base_url.clone(),
         );
+        let live = services(&Live::new(settings, outbound, &vault)?);
+        let sandbox = services(&Sandbox::new(settings));
         Ok(Environments {
-            live: Arc::new(live(settings, outbound, &vault)?),
-            sandbox: Arc::new(sandbox(settings)),
+            live: Arc::new(live),
+            sandbox: Arc::new(sandbox),
             vault,
         })
     }
@@ -194,102 +197,208 @@ impl Environments {
     }
 }
 
-/// The services every environment builds the same way, around what differs.
-struct Differs {
-    ingest: Ingest,
-    generation: Generation,
-    intake: Intake,
-    oauth: OAuth,
-    publisher: Publisher,
-    metrics: Metrics,
-    webhooks: Webhooks,
+/// The design card's environment: every behaviour that differs between live and sandbox is
+/// reached through one of its seams, and [`Live`] and [`Sandbox`] are its two implementations.
+/// [`Environments::new`] asks each for its seams once; a request gets the set its key chose, a
+/// job the set of its row. Everything else (validation, rows, jobs, events) is one code path.
+pub trait Environment {
+    /// The world it serves.
+    fn kind(&self) -> EnvKind;
+    /// Charge the wallet, or write the audit row.
+    fn credits(&self) -> CreditGate;
+    /// Call the App Store, GitHub and websites, or derive facts from the input.
+    fn ingest(&self) -> Ingest;
+    /// Call the generator, or complete with fixture media.
+    fn generation(&self) -> Generation;
+    /// Fetch, probe and store media, or stand fixture media in.
+    fn intake(&self) -> Intake;
+    /// The platforms' consent, or `sandbox-complete`.
+    fn oauth(&self) -> OAuth;
+    /// Call the platforms at `publishAt`, or publish in the request.
+    fn publisher(&self) -> Publisher;
+    /// Insights synced daily, or series synthesized on read.
+    fn metrics(&self) -> Metrics;
+    /// Endpoints that must be https, or that may be a partner's local http receiver.
+    fn webhooks(&self) -> Webhooks;
 }
 
-fn services(kind: EnvKind, differs: Differs) -> EnvServices {
+/// The live environment: every adapter a real client of its platform.
+pub struct Live<'a> {
+    settings: &'a Settings,
+    outbound: Outbound,
+    /// The same guarded client with the uploads' time limit and no size cap of its own.
+    uploads_outbound: Outbound,
+    vault: &'a Vault,
+}
+
+impl std::fmt::Debug for Live<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Live<'a> {
+    pub fn new(
+        settings: &'a Settings,
+        outbound: Outbound,
+        vault: &'a Vault,
+    ) -> Result<Self, Error> {
+        // media files can be large: a longer time limit and no response-size cap of its own
+        // (the intake counts against LAYERS_UPLOAD_MAX_BYTES while streaming)
+        let uploads_outbound = Outbound::new(OutboundConfig {
+            allow_private_network: settings.allow_private_network,
+            timeout: std::time::Duration::from_secs(300),
+            max_response_bytes: usize::try_from(settings.upload_max_bytes).unwrap_or(usize::MAX),
+            ..OutboundConfig::default()
+        })?;
+        Ok(Live {
+            settings,
+            outbound,
+            uploads_outbound,
+            vault,
+        })
+    }
+}
+
+impl Environment for Live<'_> {
+    fn kind(&self) -> EnvKind {
+        EnvKind::Live
+    }
+
+    fn credits(&self) -> CreditGate {
+        CreditGate::Live
+    }
+
+    fn ingest(&self) -> Ingest {
+        let platforms = Platforms {
+            appstore_base_url: self.settings.appstore_base_url.clone(),
+            github_base_url: self.settings.github_base_url.clone(),
+            github_token: self.settings.github_token.clone(),
+        };
+        Ingest::Live(Box::new(LiveIngest::new(self.outbound.clone(), platforms)))
+    }
+
+    fn generation(&self) -> Generation {
+        Generation::Live(Box::new(LiveGeneration {
+            generator: self.settings.generator.clone(),
+            outbound: self.outbound.clone(),
+            storage: self.settings.storage.clone(),
+            max_bytes: self.settings.upload_max_bytes,
+        }))
+    }
+
+    fn intake(&self) -> Intake {
+        Intake::Live(Box::new(MediaIntake {
+            outbound: self.uploads_outbound.clone(),
+            storage: self.settings.storage.clone(),
+            max_bytes: self.settings.upload_max_bytes,
+        }))
+    }
+
+    fn oauth(&self) -> OAuth {
+        OAuth::Live(Box::new(self.vault.clone()))
+    }
+
+    fn publisher(&self) -> Publisher {
+        Publisher::Live(Box::new(LivePublisher {
+            vault: self.vault.clone(),
+            media_signer: self.settings.media_signer.clone(),
+            public_base_url: self.settings.public_base_url.clone(),
+            once_published: layers_metrics::first_sync,
+        }))
+    }
+
+    fn metrics(&self) -> Metrics {
+        Metrics::Live(Box::new(Sync {
+            vault: self.vault.clone(),
+        }))
+    }
+
+    fn webhooks(&self) -> Webhooks {
+        // https only, unless private networks are allowed
+        Webhooks::new(
+            EnvKind::Live,
+            self.settings.master_key.clone(),
+            self.settings.allow_private_network,
+        )
+    }
+}
+
+/// The sandbox: no seam calls out.
+#[derive(Debug)]
+pub struct Sandbox<'a> {
+    settings: &'a Settings,
+}
+
+impl<'a> Sandbox<'a> {
+    pub fn new(settings: &'a Settings) -> Self {
+        Sandbox { settings }
+    }
+}
+
+impl Environment for Sandbox<'_> {
+    fn kind(&self) -> EnvKind {
+        EnvKind::Sandbox
+    }
+
+    fn credits(&self) -> CreditGate {
+        CreditGate::Sandbox
+    }
+
+    fn ingest(&self) -> Ingest {
+        Ingest::Sandbox
+    }
+
+    fn generation(&self) -> Generation {
+        Generation::Sandbox
+    }
+
+    fn intake(&self) -> Intake {
+        Intake::Sandbox
+    }
+
+    fn oauth(&self) -> OAuth {
+        OAuth::Sandbox
+    }
+
+    fn publisher(&self) -> Publisher {
+        Publisher::Sandbox
+    }
+
+    fn metrics(&self) -> Metrics {
+        Metrics::Sandbox
+    }
+
+    fn webhooks(&self) -> Webhooks {
+        // a partner's local receiver may be plain http
+        Webhooks::new(
+            EnvKind::Sandbox,
+            self.settings.master_key.clone(),
+            self.settings.allow_private_network,
+        )
+        .allowing_plain_http()
+    }
+}
+
+/// The services of `env`: its seams, and the stores that stamp and filter its `is_sandbox`.
+pub fn services(env: &dyn Environment) -> EnvServices {
+    let kind = env.kind();
     EnvServices {
         kind,
         projects: Projects::new(kind),
         jobs: Jobs::new(kind),
-        credits: CreditGate::for_env(kind),
-        ingest: differs.ingest,
-        webhooks: differs.webhooks,
+        credits: env.credits(),
+        ingest: env.ingest(),
+        webhooks: env.webhooks(),
         content: Content::new(kind),
-        generation: differs.generation,
-        intake: differs.intake,
+        generation: env.generation(),
+        intake: env.intake(),
         social: layers_social::Social::new(kind),
-        oauth: differs.oauth,
+        oauth: env.oauth(),
         publishing: Publishing::new(kind),
-        publisher: differs.publisher,
-        metrics: differs.metrics,
+        publisher: env.publisher(),
+        metrics: env.metrics(),
     }
-}
-
-/// The live set: every adapter a real client of its platform.
-fn live(settings: &Settings, outbound: Outbound, vault: &Vault) -> Result<EnvServices, Error> {
-    // media files can be large: a longer time limit and no response-size cap of its own (the
-    // intake counts against LAYERS_UPLOAD_MAX_BYTES while streaming)
-    let uploads_outbound = Outbound::new(OutboundConfig {
-        allow_private_network: settings.allow_private_network,
-        timeout: std::time::Duration::from_secs(300),
-        max_response_bytes: usize::try_from(settings.upload_max_bytes).unwrap_or(usize::MAX),
-        ..OutboundConfig::default()
-    })?;
-    let platforms = Platforms {
-        appstore_base_url: settings.appstore_base_url.clone(),
-        github_base_url: settings.github_base_url.clone(),
-        github_token: settings.github_token.clone(),
-    };
-    let differs = Differs {
-        ingest: Ingest::Live(Box::new(LiveIngest::new(outbound.clone(), platforms))),
-        generation: Generation::Live(Box::new(LiveGeneration {
-            generator: settings.generator.clone(),
-            outbound,
-            storage: settings.storage.clone(),
-            max_bytes: settings.upload_max_bytes,
-        })),
-        intake: Intake::Live(Box::new(MediaIntake {
-            outbound: uploads_outbound,
-            storage: settings.storage.clone(),
-            max_bytes: settings.upload_max_bytes,
-        })),
-        oauth: OAuth::Live(Box::new(vault.clone())),
-        publisher: Publisher::Live(Box::new(LivePublisher {
-            vault: vault.clone(),
-            media_signer: settings.media_signer.clone(),
-            public_base_url: settings.public_base_url.clone(),
-            once_published: layers_metrics::first_sync,
-        })),
-        metrics: Metrics::Live(Box::new(Sync {
-            vault: vault.clone(),
-        })),
-        // live endpoints must be https (unless private networks are allowed)
-        webhooks: Webhooks::new(
-            EnvKind::Live,
-            settings.master_key.clone(),
-            settings.allow_private_network,
-        ),
-    };
-    Ok(services(EnvKind::Live, differs))
-}
-
-/// The sandbox set: no adapter calls out.
-fn sandbox(settings: &Settings) -> EnvServices {
-    let differs = Differs {
-        ingest: Ingest::Sandbox,
-        generation: Generation::Sandbox,
-        intake: Intake::Sandbox,
-        oauth: OAuth::Sandbox,
-        publisher: Publisher::Sandbox,
-        metrics: Metrics::Sandbox,
-        // a partner's local receiver may be plain http
-        webhooks: Webhooks::new(
-            EnvKind::Sandbox,
-            settings.master_key.clone(),
-            settings.allow_private_network,
-        )
-        .allowing_plain_http(),
-    };
-    services(EnvKind::Sandbox, differs)
 }
 
 /// Every job kind of the product, each with the typed payload its owning crate defines.
