@@ -1,5 +1,6 @@
-//! The `publish` job, per environment: a no-op in the sandbox (its post was published by the
-//! request), the platforms' publishing live.
+//! The `publish` job, per environment. A sandbox publish is done by its request (its job is
+//! written done); a sandbox schedule waits for its job, which at `publishAt` publishes every
+//! target with `sb_post_…` ids and no platform call, recording each as live does.
 //!
 //! Live, the job runs at `publishAt`. It moves the post to `publishing` (a post canceled before
 //! then is left alone: no platform call), then publishes each target that has not ended yet, in
@@ -70,18 +71,19 @@ pub struct Outset {
 }
 
 impl Publisher {
-    /// How `new`'s targets start: in the sandbox `published` at once with the externalIds
-    /// `sb_post_<containerId>_<index>`, its job written done; live `scheduled`, for the job.
+    /// How `new`'s targets start: a sandbox publish `published` at once with the externalIds
+    /// `sb_post_<containerId>_<index>`, its job written done; a sandbox schedule, and every live
+    /// post, `scheduled` for the job (due at `publishAt`).
     pub fn outset(&self, new: &crate::NewPost) -> Outset {
         match self {
-            Publisher::Sandbox => Outset {
+            Publisher::Sandbox if new.publish_at.is_none() => Outset {
                 status: PostStatus::Published,
                 external_ids: (0..new.targets.len() as u32)
                     .map(|i| Some(crate::sandbox_external_id(new.container_id, i)))
                     .collect(),
                 done: Some(result(new.id.to_string(), PostStatus::Published)),
             },
-            Publisher::Live(_) => Outset {
+            Publisher::Sandbox | Publisher::Live(_) => Outset {
                 status: PostStatus::Scheduled,
                 external_ids: vec![None; new.targets.len()],
                 done: None,
@@ -106,8 +108,7 @@ impl Publisher {
     ) -> Result<serde_json::Value, Failure> {
         let id = task.post()?;
         match self {
-            // the request published it already
-            Publisher::Sandbox => Ok(result(id.to_string(), PostStatus::Published)),
+            Publisher::Sandbox => run_sandbox(job, control, id).await,
             Publisher::Live(live) => live.run(job, control, id).await,
         }
     }
@@ -125,6 +126,58 @@ pub(crate) fn result(id: String, status: PostStatus) -> serde_json::Value {
         status: status.as_str(),
     })
     .expect("strings serialize")
+}
+
+/// A sandbox `publish` job: a publish was done by its request (its job written done, never
+/// run); a schedule is published now that `publishAt` has come, as a live job would record it
+/// (each target with its `post.published` in its own transaction), but with the externalIds
+/// `sb_post_<containerId>_<index>` and no platform call.
+async fn run_sandbox(
+    job: &Job,
+    control: &Control,
+    id: crate::ScheduledPostId,
+) -> Result<serde_json::Value, Failure> {
+    let pool = control.pool();
+    let post = match begin(pool, job, id).await? {
+        Ok(post) => post,
+        Err(ended) => return Ok(ended),
+    };
+    for target in post.targets.iter().filter(|t| !t.status.is_terminal()) {
+        let external_id = crate::sandbox_external_id(post.container_id, target.index);
+        let outcome = Outcome::Published {
+            external_id,
+            external_url: None,
+        };
+        record(pool, &post, target, outcome).await?;
+    }
+    // sandbox metrics are synthesized on read: nothing to follow up
+    let status = finish(pool, &post, None).await?;
+    Ok(result(id.to_string(), status))
+}
+
+/// Moves the post to `publishing` and reads it: `Err(result)` when an earlier attempt ended it
+/// (it stays as it ended); canceled before its time, the job ends canceled.
+async fn begin(
+    pool: &layers_db::Pool,
+    job: &Job,
+    id: crate::ScheduledPostId,
+) -> Result<Result<ScheduledPost, serde_json::Value>, Failure> {
+    let db = pool.get().await.map_err(transient)?;
+    let started = store::start_publishing(&db, id).await.map_err(transient)?;
+    let found = find(&db, job.organization_id, id)
+        .await
+        .map_err(transient)?;
+    if started {
+        return found
+            .map(Ok)
+            .ok_or_else(|| Failure::Permanent(format!("scheduled post {id} is gone")));
+    }
+    match found.map(|p| p.status) {
+        Some(status @ (PostStatus::Published | PostStatus::Failed)) => {
+            Ok(Err(result(id.to_string(), status)))
+        }
+        _ => Err(Failure::Canceled),
+    }
 }
 
 fn transient(e: impl std::fmt::Display) -> Failure {
@@ -154,27 +207,11 @@ impl LivePublisher {
         id: crate::ScheduledPostId,
     ) -> Result<serde_json::Value, Failure> {
         let pool = control.pool();
-        let post = {
-            let db = pool.get().await.map_err(transient)?;
-            // a post canceled before its time is left alone; one that an earlier attempt of this
-            // job ended (its lease passed before the job's end was recorded) stays as it ended
-            let started = store::start_publishing(&db, id).await.map_err(transient)?;
-            if !started {
-                let ended = find(&db, job.organization_id, id)
-                    .await
-                    .map_err(transient)?
-                    .map(|p| p.status);
-                return match ended {
-                    Some(status @ (PostStatus::Published | PostStatus::Failed)) => {
-                        Ok(result(id.to_string(), status))
-                    }
-                    _ => Err(Failure::Canceled),
-                };
-            }
-            find(&db, job.organization_id, id)
-                .await
-                .map_err(transient)?
-                .ok_or_else(|| Failure::Permanent(format!("scheduled post {id} is gone")))?
+        // a post canceled before its time is left alone; one that an earlier attempt of this
+        // job ended (its lease passed before the job's end was recorded) stays as it ended
+        let post = match begin(pool, job, id).await? {
+            Ok(post) => post,
+            Err(ended) => return Ok(ended),
         };
         let container = {
             let db = pool.get().await.map_err(transient)?;
@@ -203,12 +240,12 @@ impl LivePublisher {
                 }
                 other => other,
             };
-            self.record(pool, &post, target, outcome).await?;
+            record(pool, &post, target, outcome).await?;
         }
         if let Some(why) = retry {
             return Err(Failure::Transient(why));
         }
-        let status = self.finish(pool, &post).await?;
+        let status = finish(pool, &post, Some(self.once_published)).await?;
         Ok(result(id.to_string(), status))
     }
 
@@ -295,82 +332,84 @@ impl LivePublisher {
             Err(e) => Outcome::Failed(e.to_string()),
         }
     }
+}
 
-    /// Writes one target's outcome and its event in one transaction.
-    async fn record(
-        &self,
-        pool: &layers_db::Pool,
-        post: &ScheduledPost,
-        target: &Target,
-        outcome: Outcome,
-    ) -> Result<(), Failure> {
-        let mut db = pool.get().await.map_err(transient)?;
-        let tx = db.transaction().await.map_err(transient)?;
-        let mut ended = target.clone();
-        let event = match outcome {
-            Outcome::Published {
-                external_id,
-                external_url,
-            } => {
-                ended.posted_at = store::mark_target_published(
-                    &tx,
-                    post.id,
-                    target.index,
-                    &external_id,
-                    external_url.as_deref(),
-                )
-                .await
-                .map_err(transient)?;
-                ended.status = PostStatus::Published;
-                ended.external_id = Some(external_id);
-                ended.external_url = external_url;
-                EventType::PostPublished
-            }
-            Outcome::Failed(why) | Outcome::Retry(why) => {
-                store::mark_target_failed(&tx, post.id, target.index, &why)
-                    .await
-                    .map_err(transient)?;
-                ended.status = PostStatus::Failed;
-                ended.error = Some(why);
-                EventType::PostFailed
-            }
-        };
-        let data = PostEvent::of(post.id, post.container_id, &ended).to_value();
-        layers_webhooks::emit(&tx, post.organization_id, post.env, event, data)
+/// Writes one target's outcome and its event in one transaction.
+async fn record(
+    pool: &layers_db::Pool,
+    post: &ScheduledPost,
+    target: &Target,
+    outcome: Outcome,
+) -> Result<(), Failure> {
+    let mut db = pool.get().await.map_err(transient)?;
+    let tx = db.transaction().await.map_err(transient)?;
+    let mut ended = target.clone();
+    let event = match outcome {
+        Outcome::Published {
+            external_id,
+            external_url,
+        } => {
+            ended.posted_at = store::mark_target_published(
+                &tx,
+                post.id,
+                target.index,
+                &external_id,
+                external_url.as_deref(),
+            )
             .await
             .map_err(transient)?;
-        tx.commit().await.map_err(transient)
-    }
-
-    /// Ends the post once every target has ended: `published` if any target was, and then
-    /// queues its first metrics sync (one per post, whatever the number of targets: each sync
-    /// reads every published target). Only the attempt that moves the post out of
-    /// `publishing` queues it, so an attempt repeated after a lost lease queues no second one.
-    async fn finish(
-        &self,
-        pool: &layers_db::Pool,
-        post: &ScheduledPost,
-    ) -> Result<PostStatus, Failure> {
-        let mut db = pool.get().await.map_err(transient)?;
-        let tx = db.transaction().await.map_err(transient)?;
-        // a status that reads as none is no reason to try again
-        let failure = |e: crate::Error| match e {
-            crate::Error::Corrupt(status) => Failure::Permanent(format!("status {status}")),
-            e => transient(e),
-        };
-        let (status, now_ended) = match store::end_post(&tx, post.id).await.map_err(failure)? {
-            Some(status) => (status, true),
-            // ended by an earlier attempt of this job: as it stands
-            None => (
-                store::post_status(&tx, post.id).await.map_err(failure)?,
-                false,
-            ),
-        };
-        if now_ended && status == PostStatus::Published {
-            let next = (self.once_published)(post);
-            layers_jobs::enqueue(&tx, &next).await.map_err(transient)?;
+            ended.status = PostStatus::Published;
+            ended.external_id = Some(external_id);
+            ended.external_url = external_url;
+            EventType::PostPublished
         }
-        tx.commit().await.map_err(transient)?;
-        Ok(status)
+        Outcome::Failed(why) | Outcome::Retry(why) => {
+            store::mark_target_failed(&tx, post.id, target.index, &why)
+                .await
+                .map_err(transient)?;
+            ended.status = PostStatus::Failed;
+            ended.error = Some(why);
+            EventType::PostFailed
+        }
+    };
+    let data = PostEvent::of(post.id, post.container_id, &ended).to_value();
+    layers_webhooks::emit(&tx, post.organization_id, post.env, event, data)
+        .await
+        .map_err(transient)?;
+    tx.commit().await.map_err(transient)
+}
+
+/// Ends the post once every target has ended: `published` if any target was, and then
+/// queues its first metrics sync (one per post, whatever the number of targets: each sync
+/// reads every published target). Only the attempt that moves the post out of
+/// `publishing` queues it, so an attempt repeated after a lost lease queues no second one.
+async fn finish(
+    pool: &layers_db::Pool,
+    post: &ScheduledPost,
+    once_published: Option<fn(&ScheduledPost) -> NewJob>,
+) -> Result<PostStatus, Failure> {
+    let mut db = pool.get().await.map_err(transient)?;
+    let tx = db.transaction().await.map_err(transient)?;
+    // a status that reads as none is no reason to try again
+    let failure = |e: crate::Error| match e {
+        crate::Error::Corrupt(status) => Failure::Permanent(format!("status {status}")),
+        e => transient(e),
+    };
+    let (status, now_ended) = match store::end_post(&tx, post.id).await.map_err(failure)? {
+        Some(status) => (status, true),
+        // ended by an earlier attempt of this job: as it stands
+        None => (
+            store::post_status(&tx, post.id).await.map_err(failure)?,
+            false,
+        ),
+    };
+    if let Some(once_published) = once_published.filter(|_| now_ended) {
+        if status == PostStatus::Published {
+            layers_jobs::enqueue(&tx, &once_published(post))
+                .await
+                .map_err(transient)?;
+        }
     }
+    tx.commit().await.map_err(transient)?;
+    Ok(status)
 }

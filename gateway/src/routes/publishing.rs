@@ -285,9 +285,10 @@ async fn publish(
     tag = "Publishing",
     operation_id = "scheduleContent",
     summary = "Schedule content",
-    description = "Like publish, at `publishAt` (in the future, within 90 days). A test key's \
-        post keeps the requested `publishAt` but is published at once; a live key's job waits \
-        for `publishAt`, and canceling before then calls no platform.",
+    description = "Like publish, at `publishAt` (in the future, within 90 days): the post stays \
+        `scheduled` and its job `queued` until then, and canceling before then publishes \
+        nothing. At `publishAt` a live key's job calls the platforms; a test key's job publishes \
+        every target with `sb_post_…` ids (`postedAt` the time it ran) and calls nothing.",
     params(("containerId" = String, Path, description = "The content's id", example = "cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
     request_body = ScheduleRequest,
     responses(

@@ -290,16 +290,14 @@ async fn checks_answer_in_the_contracts_order_and_write_nothing() {
 }
 
 #[tokio::test]
-async fn a_sandbox_schedule_keeps_its_time_and_is_published_at_once() {
+async fn a_sandbox_schedule_waits_for_its_time_and_can_be_canceled_until_then() {
     let app = spawn_app().await;
     let key = app.partner_key(Env::Sandbox).await;
-    let (_, container, accounts) = ready(&app, &key).await;
-    let at = chrono::Utc::now() + chrono::Duration::days(3);
-    let at = at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-    let schedule = |body: Value| {
+    let (project, container, accounts) = ready(&app, &key).await;
+    let stamp = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let schedule = |container: String, body: Value| {
         let app = &app;
         let key = &key;
-        let container = container.clone();
         async move {
             app.post(&format!("/v1/content/{container}/schedule"), key, &body)
                 .await
@@ -310,27 +308,75 @@ async fn a_sandbox_schedule_keeps_its_time_and_is_published_at_once() {
         "2020-01-01T00:00:00.000Z".to_owned(),
         (chrono::Utc::now() + chrono::Duration::days(91)).to_rfc3339(),
     ] {
-        let res = schedule(json!({ "targets": targets(&accounts), "publishAt": publish_at })).await;
+        let body = json!({ "targets": targets(&accounts), "publishAt": publish_at });
+        let res = schedule(container.clone(), body).await;
         let error = assert_error(res, 400, "VALIDATION_ERROR").await;
         assert_eq!(error["details"]["field"], "publishAt");
     }
-    let res = schedule(json!({ "targets": targets(&accounts[..1]), "publishAt": at })).await;
+
+    // three days ahead: scheduled, its job queued, nothing announced; cancel stops it
+    let later = stamp(chrono::Utc::now() + chrono::Duration::days(3));
+    let body = json!({ "targets": targets(&accounts[..1]), "publishAt": later });
+    let res = schedule(container.clone(), body).await;
     assert_eq!(res.status(), 202);
     let started: Value = res.json().await.unwrap();
+    assert_eq!(started["status"], "queued");
+    let post_id = started["scheduledPostId"].as_str().unwrap().to_owned();
     let post = app
-        .get_json(
-            &format!(
-                "/v1/scheduled-posts/{}",
-                started["scheduledPostId"].as_str().unwrap()
-            ),
-            &key,
-        )
+        .get_json(&format!("/v1/scheduled-posts/{post_id}"), &key)
         .await;
-    assert_eq!(post["publishAt"], at.as_str());
-    assert_eq!(post["status"], "published");
-    assert_eq!(post["targets"][0]["status"], "published");
-    let posted = post["targets"][0]["postedAt"].as_str().unwrap();
-    assert!(posted < at.as_str(), "{posted} is now, not {at}");
+    assert_eq!(post["publishAt"], later.as_str());
+    assert_eq!(post["status"], "scheduled");
+    assert_eq!(post["targets"][0]["status"], "scheduled");
+    assert_eq!(post["targets"][0]["externalId"], Value::Null);
+    let canceled = app
+        .post_empty(&format!("/v1/scheduled-posts/{post_id}/cancel"), &key)
+        .await;
+    assert_eq!(canceled.status(), 200);
+    let job_id = started["jobId"].as_str().unwrap();
+    let job = app.get_json(&format!("/v1/jobs/{job_id}"), &key).await;
+    assert_eq!(job["status"], "canceled");
+
+    // a second, moments ahead: the worker publishes it when its time comes, not before
+    let other = app.generate(&key, &project, "image").await;
+    let other = other["containers"][0]["id"].as_str().unwrap().to_owned();
+    let soon = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let body = json!({ "targets": targets(&accounts), "publishAt": stamp(soon) });
+    let res = schedule(other.clone(), body).await;
+    assert_eq!(res.status(), 202);
+    let started: Value = res.json().await.unwrap();
+    let post_id = started["scheduledPostId"].as_str().unwrap().to_owned();
+    let path = format!("/v1/scheduled-posts/{post_id}");
+    assert_eq!(app.get_json(&path, &key).await["status"], "scheduled");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let post = loop {
+        let post = app.get_json(&path, &key).await;
+        if post["status"] == "published" || std::time::Instant::now() > deadline {
+            break post;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(post["status"], "published", "{post}");
+    for (i, target) in post["targets"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(target["status"], "published");
+        assert_eq!(target["externalId"], format!("sb_post_{other}_{i}"));
+        let posted =
+            chrono::DateTime::parse_from_rfc3339(target["postedAt"].as_str().unwrap()).unwrap();
+        assert!(
+            posted >= soon,
+            "published at {posted}, before its time {soon}"
+        );
+    }
+    let job_id = started["jobId"].as_str().unwrap();
+    let job = app.get_json(&format!("/v1/jobs/{job_id}"), &key).await;
+    assert_eq!(job["status"], "succeeded");
+    assert_eq!(job["result"]["status"], "published");
+    // one post.published per target of the published post, none for the canceled one
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE type = 'post.published' AND is_sandbox")
+            .await,
+        2
+    );
 }
 
 #[tokio::test]
