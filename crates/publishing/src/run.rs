@@ -320,7 +320,7 @@ impl LivePublisher {
                     Err(e) => Err(layers_social::Error::Unavailable(e.to_string())),
                 };
                 match marked {
-                    Ok(()) => Outcome::Failed(format!(
+                    Ok(_) => Outcome::Failed(format!(
                         "the {} token has expired or was revoked: connect the account again \
                          ({why})",
                         platform.as_str()

@@ -324,7 +324,11 @@ struct AccountEvent<'a> {
     handle: &'a str,
 }
 
-async fn announce(db: &impl GenericClient, a: &Account, event_type: EventType) -> Result<()> {
+pub(crate) async fn announce(
+    db: &impl GenericClient,
+    a: &Account,
+    event_type: EventType,
+) -> Result<()> {
     let data = serde_json::to_value(AccountEvent {
         social_account_id: a.id.to_string(),
         project_id: format!("proj_{}", a.project_id.simple()),

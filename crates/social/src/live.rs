@@ -427,9 +427,23 @@ impl Vault {
     }
 }
 
-/// Marks an account `needs_reauth` (an expired or revoked token); fires nothing.
-pub async fn mark_needs_reauth(db: &impl GenericClient, id: SocialAccountId) -> Result<()> {
-    store::mark_needs_reauth(db, id).await
+/// Marks an active account `needs_reauth` (an expired or revoked token) and fires
+/// `social_account.needs_reauth`, in the caller's transaction; an account not active is left
+/// as it is and fires nothing. Answers the account it marked.
+pub async fn mark_needs_reauth(
+    db: &impl GenericClient,
+    id: SocialAccountId,
+) -> Result<Option<Account>> {
+    let marked = store::mark_needs_reauth(db, id).await?;
+    if let Some(account) = &marked {
+        crate::announce(
+            db,
+            account,
+            layers_webhooks::EventType::SocialAccountNeedsReauth,
+        )
+        .await?;
+    }
+    Ok(marked)
 }
 
 /// Queues the next [`REFRESH`] of an account whose token expires at `expires_at` (none for a

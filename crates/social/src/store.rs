@@ -370,14 +370,20 @@ pub(crate) async fn token(
 }
 
 /// Marks an `active` account `needs_reauth` (any other is left as it is).
-pub(crate) async fn mark_needs_reauth(db: &impl GenericClient, id: SocialAccountId) -> Result<()> {
-    layers_db::cached::execute(
+pub(crate) async fn mark_needs_reauth(
+    db: &impl GenericClient,
+    id: SocialAccountId,
+) -> Result<Option<Account>> {
+    let row = layers_db::cached::query_opt(
         db,
-        "UPDATE social_accounts SET status = 'needs_reauth' WHERE id = $1 AND status = 'active'",
+        &format!(
+            "UPDATE social_accounts SET status = 'needs_reauth' \
+             WHERE id = $1 AND status = 'active' RETURNING {ACCOUNT_COLUMNS}"
+        ),
         &[&id.as_uuid()],
     )
     .await?;
-    Ok(())
+    row.as_ref().map(account).transpose()
 }
 
 /// An account from a row holding [`ACCOUNT_COLUMNS`].

@@ -98,12 +98,15 @@ pub enum EventType {
     ContentFailed,
     SocialAccountConnected,
     SocialAccountDisconnected,
+    SocialAccountNeedsReauth,
     PostPublished,
     PostFailed,
+    TestClockAdvancing,
+    TestClockReady,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 13] = [
         EventType::TestPing,
         EventType::JobSucceeded,
         EventType::JobFailed,
@@ -112,8 +115,11 @@ impl EventType {
         EventType::ContentFailed,
         EventType::SocialAccountConnected,
         EventType::SocialAccountDisconnected,
+        EventType::SocialAccountNeedsReauth,
         EventType::PostPublished,
         EventType::PostFailed,
+        EventType::TestClockAdvancing,
+        EventType::TestClockReady,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -126,8 +132,11 @@ impl EventType {
             EventType::ContentFailed => "content.failed",
             EventType::SocialAccountConnected => "social_account.connected",
             EventType::SocialAccountDisconnected => "social_account.disconnected",
+            EventType::SocialAccountNeedsReauth => "social_account.needs_reauth",
             EventType::PostPublished => "post.published",
             EventType::PostFailed => "post.failed",
+            EventType::TestClockAdvancing => "test_helpers.test_clock.advancing",
+            EventType::TestClockReady => "test_helpers.test_clock.ready",
         }
     }
 
@@ -273,8 +282,11 @@ mod tests {
                 "content.failed",
                 "social_account.connected",
                 "social_account.disconnected",
+                "social_account.needs_reauth",
                 "post.published",
-                "post.failed"
+                "post.failed",
+                "test_helpers.test_clock.advancing",
+                "test_helpers.test_clock.ready"
             ]
         );
         for t in EventType::ALL {

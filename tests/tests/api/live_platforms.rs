@@ -1029,7 +1029,7 @@ async fn a_token_that_runs_out_soon_is_refreshed_before_the_publish_uses_it() {
 }
 
 #[tokio::test]
-async fn a_refused_refresh_needs_reauth_fails_the_target_and_fires_no_account_event() {
+async fn a_refused_refresh_needs_reauth_fails_the_target_and_fires_needs_reauth() {
     let fake = MockServer::start().await;
     let generator = layers_tests::fake_generator(200).await;
     let app = live_app(&fake, Some(&generator)).await;
@@ -1068,15 +1068,21 @@ async fn a_refused_refresh_needs_reauth_fails_the_target_and_fires_no_account_ev
     let error = target["error"].as_str().unwrap();
     assert!(error.contains("Session has expired"), "{error}");
 
-    // post.failed with the error; no social_account.* beyond the connection
+    // post.failed with the error
     let failed = events(&app, &key, "post.failed").await;
     assert_eq!(failed.len(), 1);
     assert!(failed[0].get("meta").is_none());
     assert_eq!(failed[0]["data"]["scheduledPostId"], post_id);
     assert_eq!(failed[0]["data"]["error"], error);
     assert_eq!(events(&app, &key, "post.published").await.len(), 0);
+    // the connection, then social_account.needs_reauth (CONTRACT §10)
     assert_eq!(
         app.count("SELECT count(*) FROM events WHERE type LIKE 'social_account.%'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE type = 'social_account.needs_reauth'")
             .await,
         1
     );
@@ -1180,6 +1186,7 @@ async fn the_refresh_job_queued_at_connect_refreshes_the_token_when_due() {
         .await,
         1
     );
+    // the connection only: a refreshed token needs no reauthorization
     assert_eq!(
         app.count("SELECT count(*) FROM events WHERE type LIKE 'social_account.%'")
             .await,
@@ -1604,8 +1611,14 @@ async fn an_expired_token_needs_reauth_and_fails_the_target() {
         .get_json(&format!("/v1/projects/{project}/social/accounts"), &key)
         .await;
     assert_eq!(list["data"][0]["status"], "needs_reauth");
+    // the connection, then social_account.needs_reauth (CONTRACT §10)
     assert_eq!(
         app.count("SELECT count(*) FROM events WHERE type LIKE 'social_account.%'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE type = 'social_account.needs_reauth'")
             .await,
         1
     );
