@@ -28,9 +28,11 @@ use layers_jobs::JobId;
 use layers_orgs::OrgId;
 use layers_social::{Platform, SocialAccountId};
 
+mod reset_store;
 pub mod run;
 mod store;
 
+pub use reset_store::delete_sandbox;
 pub use run::{LivePublisher, Publisher};
 pub use store::{posts_of_project, published_targets, Publish, PublishedPost, Publishing};
 
@@ -108,8 +110,43 @@ pub struct Target {
     pub external_id: Option<String>,
     pub external_url: Option<String>,
     pub posted_at: Option<DateTime<Utc>>,
-    /// Why it failed, in the platform's words.
-    pub error: Option<String>,
+    /// Why it failed.
+    pub error: Option<TargetError>,
+}
+
+/// Why a target failed: a code to branch on and the platform's words.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TargetError {
+    /// `platform_rejected`, `token_expired`, `media_unusable` or `platform_error`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl TargetError {
+    /// The platform refused the post (its message).
+    pub fn rejected(message: impl Into<String>) -> TargetError {
+        TargetError {
+            code: "platform_rejected",
+            message: message.into(),
+        }
+    }
+
+    /// The account's token expired or was revoked: it needs a new connection.
+    pub fn token_expired(message: impl Into<String>) -> TargetError {
+        TargetError {
+            code: "token_expired",
+            message: message.into(),
+        }
+    }
+
+    /// The code read back from storage (a row without one is `platform_error`).
+    pub fn stored(code: Option<&str>, message: String) -> TargetError {
+        let code = ["platform_rejected", "token_expired", "media_unusable"]
+            .into_iter()
+            .find(|c| Some(*c) == code)
+            .unwrap_or("platform_error");
+        TargetError { code, message }
+    }
 }
 
 /// A scheduled post and its targets, in order.
@@ -208,7 +245,7 @@ pub(crate) struct PostEvent<'a> {
     pub external_id: Option<&'a str>,
     pub external_url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'a str>,
+    pub error: Option<&'a TargetError>,
 }
 
 impl<'a> PostEvent<'a> {
@@ -221,7 +258,7 @@ impl<'a> PostEvent<'a> {
             target_index: t.index,
             external_id: t.external_id.as_deref(),
             external_url: t.external_url.as_deref(),
-            error: t.error.as_deref(),
+            error: t.error.as_ref(),
         }
     }
 

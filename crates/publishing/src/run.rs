@@ -11,14 +11,14 @@
 //! job's attempts are spent the remaining targets fail. The post ends `published` when at least
 //! one target was published, else `failed`; a published post gets one `metrics_sync` job.
 
-use layers_content::{AssetKind, Container, Location};
+use layers_content::{AssetKind, Container, ContainerId, Location};
 use layers_jobs::{Control, Failure, Job, NewJob};
 use layers_platforms::{Clients, Media, NotConfigured, PlatformError};
 use layers_social::{Platform, TokenError, Vault};
 use layers_webhooks::EventType;
 
 use crate::store::{self, find, Publish};
-use crate::{PostEvent, PostStatus, ScheduledPost, Target};
+use crate::{PostEvent, PostStatus, ScheduledPost, Target, TargetError};
 
 /// The environment's side of publishing.
 #[derive(Debug)]
@@ -62,31 +62,68 @@ const MEDIA_URL_LIFETIME_SECS: i64 = 6 * 3600;
 /// How a new post's targets start in an environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outset {
-    /// The status of every target (and of the post).
+    /// The post's status.
     pub status: PostStatus,
-    /// Each target's externalId, known at once in the sandbox.
-    pub external_ids: Vec<Option<String>>,
+    /// One per target, in order.
+    pub targets: Vec<Start>,
     /// The `publish` job's result when the request did the work (its job is written done).
     pub done: Option<serde_json::Value>,
+    /// Accounts the request found with an expired token (the sandbox's
+    /// `#sandbox_token_expired`): marked `needs_reauth`, with their event, in the request.
+    pub expired: Vec<layers_social::SocialAccountId>,
+}
+
+/// How one target starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Start {
+    pub status: PostStatus,
+    /// Known at once in the sandbox.
+    pub external_id: Option<String>,
+    pub error: Option<TargetError>,
+}
+
+/// What a sandbox target's caption asks for (CONTRACT §12): `#sandbox_token_expired` an
+/// expired token, `#sandbox_reject` a platform refusal, both in live's shape; anything else is
+/// published with the externalId `sb_post_<containerId>_<index>`.
+fn sandbox_outcome(container: ContainerId, index: u32, caption: Option<&str>) -> Outcome {
+    let caption = caption.unwrap_or_default();
+    if caption.contains("#sandbox_token_expired") {
+        return Outcome::Failed(TargetError::token_expired(
+            "the sandbox account's token has expired (#sandbox_token_expired): connect the \
+             account again",
+        ));
+    }
+    if caption.contains("#sandbox_reject") {
+        return Outcome::Failed(TargetError::rejected(
+            "the platform rejected the post (#sandbox_reject)",
+        ));
+    }
+    Outcome::Published {
+        external_id: crate::sandbox_external_id(container, index),
+        external_url: None,
+    }
 }
 
 impl Publisher {
-    /// How `new`'s targets start: a sandbox publish `published` at once with the externalIds
-    /// `sb_post_<containerId>_<index>`, its job written done; a sandbox schedule, and every live
-    /// post, `scheduled` for the job (due at `publishAt`).
+    /// How `new`'s targets start: a sandbox publish is done in the request (each target as its
+    /// caption asks, see [`sandbox_outcome`]; the post `published` if any target is, its job
+    /// written done); a sandbox schedule, and every live post, start `scheduled` for the job
+    /// (due at `publishAt`).
     pub fn outset(&self, new: &crate::NewPost) -> Outset {
         match self {
-            Publisher::Sandbox if new.publish_at.is_none() => Outset {
-                status: PostStatus::Published,
-                external_ids: (0..new.targets.len() as u32)
-                    .map(|i| Some(crate::sandbox_external_id(new.container_id, i)))
-                    .collect(),
-                done: Some(result(new.id.to_string(), PostStatus::Published)),
-            },
+            Publisher::Sandbox if new.publish_at.is_none() => sandbox_outset(new),
             Publisher::Sandbox | Publisher::Live(_) => Outset {
                 status: PostStatus::Scheduled,
-                external_ids: vec![None; new.targets.len()],
+                targets: vec![
+                    Start {
+                        status: PostStatus::Scheduled,
+                        external_id: None,
+                        error: None,
+                    };
+                    new.targets.len()
+                ],
                 done: None,
+                expired: Vec::new(),
             },
         }
     }
@@ -111,6 +148,54 @@ impl Publisher {
             Publisher::Sandbox => run_sandbox(job, control, id).await,
             Publisher::Live(live) => live.run(job, control, id).await,
         }
+    }
+}
+
+/// A sandbox publish, done in the request.
+fn sandbox_outset(new: &crate::NewPost) -> Outset {
+    let mut expired = Vec::new();
+    let targets: Vec<Start> = new
+        .targets
+        .iter()
+        .enumerate()
+        .map(
+            |(i, t)| match sandbox_outcome(new.container_id, i as u32, t.caption.as_deref()) {
+                Outcome::Published { external_id, .. } => Start {
+                    status: PostStatus::Published,
+                    external_id: Some(external_id),
+                    error: None,
+                },
+                Outcome::Retry(why) => Start {
+                    status: PostStatus::Failed,
+                    external_id: None,
+                    error: Some(TargetError {
+                        code: "platform_error",
+                        message: why,
+                    }),
+                },
+                Outcome::Failed(error) => {
+                    if error.code == "token_expired" {
+                        expired.push(t.social_account_id);
+                    }
+                    Start {
+                        status: PostStatus::Failed,
+                        external_id: None,
+                        error: Some(error),
+                    }
+                }
+            },
+        )
+        .collect();
+    let status = if targets.iter().any(|t| t.status == PostStatus::Published) {
+        PostStatus::Published
+    } else {
+        PostStatus::Failed
+    };
+    Outset {
+        status,
+        done: Some(result(new.id.to_string(), status)),
+        targets,
+        expired,
     }
 }
 
@@ -143,11 +228,13 @@ async fn run_sandbox(
         Err(ended) => return Ok(ended),
     };
     for target in post.targets.iter().filter(|t| !t.status.is_terminal()) {
-        let external_id = crate::sandbox_external_id(post.container_id, target.index);
-        let outcome = Outcome::Published {
-            external_id,
-            external_url: None,
-        };
+        let outcome = sandbox_outcome(post.container_id, target.index, target.caption.as_deref());
+        if matches!(&outcome, Outcome::Failed(e) if e.code == "token_expired") {
+            let db = pool.get().await.map_err(transient)?;
+            layers_social::mark_needs_reauth(&db, target.social_account_id)
+                .await
+                .map_err(transient)?;
+        }
         record(pool, &post, target, outcome).await?;
     }
     // sandbox metrics are synthesized on read: nothing to follow up
@@ -190,7 +277,7 @@ enum Outcome {
         external_id: String,
         external_url: Option<String>,
     },
-    Failed(String),
+    Failed(TargetError),
     /// Worth another attempt of the job.
     Retry(String),
 }
@@ -225,7 +312,10 @@ impl LivePublisher {
         let mut retry: Option<String> = None;
         for target in post.targets.iter().filter(|t| !t.status.is_terminal()) {
             let outcome = match &media {
-                Err(why) => Outcome::Failed(why.clone()),
+                Err(why) => Outcome::Failed(TargetError {
+                    code: "media_unusable",
+                    message: why.clone(),
+                }),
                 Ok(media) => {
                     control.spending_outside().await?;
                     let caption = target.caption.as_deref().or(container.caption.as_deref());
@@ -233,7 +323,10 @@ impl LivePublisher {
                 }
             };
             let outcome = match outcome {
-                Outcome::Retry(why) if last_attempt => Outcome::Failed(why),
+                Outcome::Retry(why) if last_attempt => Outcome::Failed(TargetError {
+                    code: "platform_error",
+                    message: why,
+                }),
                 Outcome::Retry(why) => {
                     retry.get_or_insert(why);
                     continue;
@@ -300,7 +393,9 @@ impl LivePublisher {
             .await
         {
             Ok(found) => found,
-            Err(TokenError::NeedsReauth(why)) => return Outcome::Failed(why),
+            Err(TokenError::NeedsReauth(why)) => {
+                return Outcome::Failed(TargetError::token_expired(why))
+            }
             Err(TokenError::Transient(why)) => return Outcome::Retry(why),
             Err(TokenError::Store(e)) => return Outcome::Retry(e.to_string()),
         };
@@ -320,16 +415,21 @@ impl LivePublisher {
                     Err(e) => Err(layers_social::Error::Unavailable(e.to_string())),
                 };
                 match marked {
-                    Ok(_) => Outcome::Failed(format!(
+                    Ok(_) => Outcome::Failed(TargetError::token_expired(format!(
                         "the {} token has expired or was revoked: connect the account again \
                          ({why})",
                         platform.as_str()
-                    )),
+                    ))),
                     Err(e) => Outcome::Retry(e.to_string()),
                 }
             }
-            Err(PlatformError::Rejected { message, .. }) => Outcome::Failed(message),
-            Err(e) => Outcome::Failed(e.to_string()),
+            Err(PlatformError::Rejected { message, .. }) => {
+                Outcome::Failed(TargetError::rejected(message))
+            }
+            Err(e) => Outcome::Failed(TargetError {
+                code: "platform_error",
+                message: e.to_string(),
+            }),
         }
     }
 }
@@ -344,11 +444,20 @@ async fn record(
     let mut db = pool.get().await.map_err(transient)?;
     let tx = db.transaction().await.map_err(transient)?;
     let mut ended = target.clone();
-    let event = match outcome {
+    let failure = match outcome {
         Outcome::Published {
             external_id,
             external_url,
-        } => {
+        } => Ok((external_id, external_url)),
+        Outcome::Failed(why) => Err(why),
+        // an attempt worth repeating that may not be repeated (its job's last) fails the target
+        Outcome::Retry(why) => Err(TargetError {
+            code: "platform_error",
+            message: why,
+        }),
+    };
+    let event = match failure {
+        Ok((external_id, external_url)) => {
             ended.posted_at = store::mark_target_published(
                 &tx,
                 post.id,
@@ -363,7 +472,7 @@ async fn record(
             ended.external_url = external_url;
             EventType::PostPublished
         }
-        Outcome::Failed(why) | Outcome::Retry(why) => {
+        Err(why) => {
             store::mark_target_failed(&tx, post.id, target.index, &why)
                 .await
                 .map_err(transient)?;

@@ -33,7 +33,7 @@ const POST_COLUMNS: &str = "p.id, p.organization_id, p.project_id, p.is_sandbox,
 
 const TARGET_COLUMNS: &str = "t.scheduled_post_id, t.target_index, t.social_account_id, \
      t.platform, t.caption, t.status AS target_status, t.platform_post_id, t.permalink, \
-     t.posted_at, t.error";
+     t.posted_at, t.error, t.error_code";
 
 const INSERT_POST: &str = "INSERT INTO scheduled_posts (id, organization_id, project_id, \
          is_sandbox, container_id, job_id, status, publish_at) \
@@ -42,11 +42,12 @@ const INSERT_POST: &str = "INSERT INTO scheduled_posts (id, organization_id, pro
 
 const INSERT_TARGETS: &str = "INSERT INTO platform_posts (scheduled_post_id, target_index, \
          project_id, is_sandbox, social_account_id, platform, caption, status, platform_post_id, \
-         posted_at) \
-     SELECT $1, u.idx, $2, $3, u.account, u.platform, u.caption, $4, u.external, \
-         CASE WHEN $4 = 'published' THEN now() END \
-     FROM unnest($5::int[], $6::uuid[], $7::text[], $8::text[], $9::text[]) \
-         AS u (idx, account, platform, caption, external) \
+         posted_at, error, error_code) \
+     SELECT $1, u.idx, $2, $3, u.account, u.platform, u.caption, u.status, u.external, \
+         CASE WHEN u.status = 'published' THEN now() END, u.error, u.code \
+     FROM unnest($4::int[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], \
+                 $10::text[], $11::text[]) \
+         AS u (idx, account, platform, caption, external, status, error, code) \
      RETURNING target_index, posted_at";
 
 /// What [`published_post`] reads of a published target and its post.
@@ -87,28 +88,29 @@ impl Publishing {
             .targets
             .iter()
             .zip(&checked.platforms)
-            .zip(outset.external_ids.iter().cloned())
+            .zip(outset.targets)
             .enumerate()
-            .map(|(i, ((t, platform), external_id))| Target {
+            .map(|(i, ((t, platform), start))| Target {
                 index: i as u32,
                 social_account_id: t.social_account_id,
                 platform: *platform,
                 caption: t.caption.clone(),
-                status: outset.status,
-                external_id,
+                status: start.status,
+                external_id: start.external_id,
                 external_url: None,
                 posted_at: None,
-                error: None,
+                error: start.error,
             })
             .collect();
         // both inserts prepared first, so that the targets cannot overtake their post; the
         // events follow both row writes on the connection, so that a handler that reads the
         // post on receipt finds it as announced
         layers_db::cached::prepare_all(db, &[INSERT_POST, INSERT_TARGETS]).await?;
-        let ((post_row, target_rows), job, ()) = futures_util::future::try_join3(
-            self.insert_rows(db, new, &checked, &made),
+        let ((post_row, target_rows), job, (), ()) = futures_util::future::try_join4(
+            self.insert_rows(db, new, &checked, outset.status, &made),
             self.start_job(db, new, &checked, outset.done),
             self.announce(db, new, &made),
+            expire_accounts(db, &outset.expired),
         )
         .await?;
         for row in &target_rows {
@@ -138,15 +140,24 @@ impl Publishing {
         db: &impl GenericClient,
         new: &NewPost,
         checked: &Checked,
+        status: PostStatus,
         made: &[Target],
     ) -> Result<(Row, Vec<Row>)> {
-        let status = made.first().map_or(PostStatus::Scheduled, |t| t.status);
         let indexes: Vec<i32> = (0..made.len() as i32).collect();
         let accounts: Vec<uuid::Uuid> =
             made.iter().map(|t| t.social_account_id.as_uuid()).collect();
         let platforms: Vec<&str> = made.iter().map(|t| t.platform.as_str()).collect();
         let captions: Vec<Option<&str>> = made.iter().map(|t| t.caption.as_deref()).collect();
         let external: Vec<Option<&str>> = made.iter().map(|t| t.external_id.as_deref()).collect();
+        let statuses: Vec<&str> = made.iter().map(|t| t.status.as_str()).collect();
+        let errors: Vec<Option<&str>> = made
+            .iter()
+            .map(|t| t.error.as_ref().map(|e| e.message.as_str()))
+            .collect();
+        let codes: Vec<Option<&str>> = made
+            .iter()
+            .map(|t| t.error.as_ref().map(|e| e.code))
+            .collect();
         let post = async {
             layers_db::cached::query_one(
                 db,
@@ -173,12 +184,14 @@ impl Publishing {
                     &new.id.as_uuid(),
                     &checked.project_id,
                     &self.env.is_sandbox(),
-                    &status.as_str(),
                     &indexes,
                     &accounts,
                     &platforms,
                     &captions,
                     &external,
+                    &statuses,
+                    &errors,
+                    &codes,
                 ],
             )
             .await
@@ -214,24 +227,26 @@ impl Publishing {
         })
     }
 
-    /// One `post.published` per target published at once.
+    /// One `post.published` per target published at once and one `post.failed` per target
+    /// failed at once (the sandbox's magic captions).
     async fn announce(
         &self,
         db: &impl GenericClient,
         new: &NewPost,
         made: &[Target],
     ) -> Result<()> {
-        let events: Vec<serde_json::Value> = made
-            .iter()
-            .filter(|t| t.status == PostStatus::Published)
-            .map(|t| PostEvent::of(new.id, new.container_id, t).to_value())
-            .collect();
-        layers_webhooks::emit_many(
-            db,
-            new.organization_id,
-            self.env,
-            EventType::PostPublished,
-            events,
+        let of = |status: PostStatus| -> Vec<serde_json::Value> {
+            made.iter()
+                .filter(|t| t.status == status)
+                .map(|t| PostEvent::of(new.id, new.container_id, t).to_value())
+                .collect()
+        };
+        let emit = |event: EventType, events: Vec<serde_json::Value>| {
+            layers_webhooks::emit_many(db, new.organization_id, self.env, event, events)
+        };
+        futures_util::future::try_join(
+            emit(EventType::PostPublished, of(PostStatus::Published)),
+            emit(EventType::PostFailed, of(PostStatus::Failed)),
         )
         .await?;
         Ok(())
@@ -369,6 +384,17 @@ impl Publishing {
         }
         self.get(db, org, id).await
     }
+}
+
+/// Marks the accounts a request found with an expired token `needs_reauth`, each with its
+/// `social_account.needs_reauth`, in the request's transaction.
+async fn expire_accounts(db: &impl GenericClient, accounts: &[SocialAccountId]) -> Result<()> {
+    for account in accounts {
+        layers_social::mark_needs_reauth(db, *account)
+            .await
+            .map_err(|e| Error::Corrupt(format!("could not mark {account} needs_reauth: {e}")))?;
+    }
+    Ok(())
 }
 
 /// What the checks learned.
@@ -549,7 +575,9 @@ fn target(row: &Row) -> Result<Target> {
         external_id: row.get("platform_post_id"),
         external_url: row.get("permalink"),
         posted_at: row.get("posted_at"),
-        error: row.get("error"),
+        error: row
+            .get::<_, Option<String>>("error")
+            .map(|m| crate::TargetError::stored(row.get("error_code"), m)),
     })
 }
 
@@ -673,18 +701,18 @@ pub(crate) async fn mark_target_published(
     Ok(row.get(0))
 }
 
-/// Records a target failed, with why (the platform's words).
+/// Records a target failed, with why.
 pub(crate) async fn mark_target_failed(
     db: &impl GenericClient,
     post: ScheduledPostId,
     index: u32,
-    why: &str,
+    why: &crate::TargetError,
 ) -> Result<()> {
     layers_db::cached::execute(
         db,
-        "UPDATE platform_posts SET status = 'failed', error = $3 \
+        "UPDATE platform_posts SET status = 'failed', error = $3, error_code = $4 \
          WHERE scheduled_post_id = $1 AND target_index = $2",
-        &[&post.as_uuid(), &(index as i32), &why],
+        &[&post.as_uuid(), &(index as i32), &why.message, &why.code],
     )
     .await?;
     Ok(())

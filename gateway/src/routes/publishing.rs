@@ -88,9 +88,20 @@ struct TargetBody {
     external_url: Option<String>,
     #[schema(required = true, format = DateTime, example = "2026-05-08T12:00:00.000Z")]
     posted_at: Option<String>,
-    /// Why it failed, in the platform's words.
+    /// Why it failed: `code` (`platform_rejected`, `token_expired`, `media_unusable`,
+    /// `platform_error`, a set that may grow) and the platform's words.
     #[schema(required = true)]
-    error: Option<String>,
+    error: Option<TargetErrorBody>,
+}
+
+/// Why a target failed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TargetError)]
+struct TargetErrorBody {
+    #[schema(example = "platform_rejected")]
+    code: &'static str,
+    #[schema(example = "The media could not be fetched from the URL")]
+    message: String,
 }
 
 impl From<Target> for TargetBody {
@@ -103,7 +114,10 @@ impl From<Target> for TargetBody {
             external_id: t.external_id,
             external_url: t.external_url,
             posted_at: t.posted_at.map(time),
-            error: t.error,
+            error: t.error.map(|e| TargetErrorBody {
+                code: e.code,
+                message: e.message,
+            }),
         }
     }
 }

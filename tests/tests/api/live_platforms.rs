@@ -1065,15 +1065,17 @@ async fn a_refused_refresh_needs_reauth_fails_the_target_and_fires_needs_reauth(
     let target = &post["targets"][0];
     assert_eq!(target["status"], "failed");
     assert_eq!(target["externalId"], Value::Null);
-    let error = target["error"].as_str().unwrap();
-    assert!(error.contains("Session has expired"), "{error}");
+    assert_eq!(target["error"]["code"], "token_expired");
+    let error = &target["error"];
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("Session has expired"), "{message}");
 
     // post.failed with the error
     let failed = events(&app, &key, "post.failed").await;
     assert_eq!(failed.len(), 1);
     assert!(failed[0].get("meta").is_none());
     assert_eq!(failed[0]["data"]["scheduledPostId"], post_id);
-    assert_eq!(failed[0]["data"]["error"], error);
+    assert_eq!(&failed[0]["data"]["error"], error);
     assert_eq!(events(&app, &key, "post.published").await.len(), 0);
     // the connection, then social_account.needs_reauth (CONTRACT §10)
     assert_eq!(
@@ -1292,7 +1294,9 @@ async fn a_live_instagram_publish_goes_through_the_graph_api() {
         &app,
         &key,
         &container,
-        json!([{ "socialAccountId": account, "caption": "Live caption #1" }]),
+        // the sandbox's magic captions are ordinary text with a live key
+        json!([{ "socialAccountId": account,
+                 "caption": "Live caption #1 #sandbox_reject #sandbox_token_expired" }]),
     )
     .await;
     assert_eq!(started["kind"], "publish");
@@ -1314,7 +1318,10 @@ async fn a_live_instagram_publish_goes_through_the_graph_api() {
         .find(|r| r.url.path() == format!("/v21.0/{IG_USER}/media"))
         .unwrap();
     let form = form_of(&create.body);
-    assert_eq!(form["caption"], "Live caption #1");
+    assert_eq!(
+        form["caption"],
+        "Live caption #1 #sandbox_reject #sandbox_token_expired"
+    );
     let image_url = &form["image_url"];
     assert!(
         image_url.starts_with(&format!("{PUBLIC}/media/")) && image_url.contains("sig="),
@@ -1452,7 +1459,8 @@ async fn a_platform_refusal_fails_the_target_with_the_platforms_message() {
     assert_eq!(target["status"], "failed");
     assert_eq!(
         target["error"],
-        "Only photo or video can be accepted as media type."
+        json!({ "code": "platform_rejected",
+                "message": "Only photo or video can be accepted as media type." })
     );
     assert_eq!(target["externalId"], Value::Null);
     assert_eq!(target["postedAt"], Value::Null);
@@ -1464,7 +1472,8 @@ async fn a_platform_refusal_fails_the_target_with_the_platforms_message() {
         json!({ "scheduledPostId": post_id, "containerId": container,
                 "socialAccountId": account, "platform": "instagram", "targetIndex": 0,
                 "externalId": null, "externalUrl": null,
-                "error": "Only photo or video can be accepted as media type." })
+                "error": { "code": "platform_rejected",
+                           "message": "Only photo or video can be accepted as media type." } })
     );
     assert_eq!(events(&app, &key, "post.published").await.len(), 0);
     // refused, not retried; the account is fine
@@ -1598,15 +1607,17 @@ async fn an_expired_token_needs_reauth_and_fails_the_target() {
         .await;
     assert_eq!(post["status"], "failed");
     assert_eq!(post["targets"][0]["status"], "failed");
-    let error = post["targets"][0]["error"].as_str().unwrap();
+    let error = &post["targets"][0]["error"];
+    assert_eq!(error["code"], "token_expired");
+    let message = error["message"].as_str().unwrap();
     assert!(
-        error.contains("connect the account again")
-            && error.contains("The user has not authorized application."),
-        "{error}"
+        message.contains("connect the account again")
+            && message.contains("The user has not authorized application."),
+        "{message}"
     );
     let failed = events(&app, &key, "post.failed").await;
     assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0]["data"]["error"], error);
+    assert_eq!(&failed[0]["data"]["error"], error);
     let list = app
         .get_json(&format!("/v1/projects/{project}/social/accounts"), &key)
         .await;

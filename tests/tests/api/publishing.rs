@@ -469,3 +469,139 @@ async fn posts_are_separate_worlds_per_environment() {
         .await;
     assert_error(res, 403, "FORBIDDEN_SCOPE").await;
 }
+
+/// A receiver of webhook deliveries that answers 200.
+async fn receiver() -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The deliveries `server` received of `kind`, each verified as a Standard Webhooks library
+/// does, once it has `n` of them (ten seconds at most).
+async fn delivered(
+    server: &wiremock::MockServer,
+    secret: &str,
+    kind: &str,
+    n: usize,
+) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let verifier = standardwebhooks::Webhook::new(secret).unwrap();
+        let bodies: Vec<Value> = server
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                verifier
+                    .verify(&r.body, &r.headers)
+                    .expect("a delivery verifies with its endpoint's secret");
+                serde_json::from_slice::<Value>(&r.body).unwrap()
+            })
+            .filter(|e| e["type"] == kind)
+            .collect();
+        if bodies.len() >= n || std::time::Instant::now() > deadline {
+            return bodies;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn magic_captions_fail_a_sandbox_target_as_a_platform_would() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let server = receiver().await;
+    let endpoint: Value = app
+        .post(
+            "/v1/webhook-endpoints",
+            &key,
+            &json!({ "url": server.uri() }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = endpoint["secret"].as_str().unwrap();
+    let (project, container, accounts) = ready(&app, &key).await;
+
+    // #sandbox_reject: that target fails as a platform refusal would; the other publishes
+    let started: Value = app
+        .post(
+            &format!("/v1/content/{container}/publish"),
+            &key,
+            &json!({ "targets": [
+                { "socialAccountId": accounts[0], "caption": "launch #sandbox_reject" },
+                { "socialAccountId": accounts[1], "caption": "launch" },
+            ] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(started["status"], "succeeded");
+    let post_id = started["scheduledPostId"].as_str().unwrap();
+    let post = app
+        .get_json(&format!("/v1/scheduled-posts/{post_id}"), &key)
+        .await;
+    assert_eq!(post["status"], "published");
+    let rejected = &post["targets"][0];
+    assert_eq!(rejected["status"], "failed");
+    assert_eq!(rejected["externalId"], Value::Null);
+    assert_eq!(rejected["postedAt"], Value::Null);
+    assert_eq!(rejected["error"]["code"], "platform_rejected");
+    assert!(rejected["error"]["message"].as_str().unwrap().len() > 10);
+    assert_eq!(post["targets"][1]["status"], "published");
+    let failed = delivered(&server, secret, "post.failed", 1).await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["meta"]["sandbox"], true);
+    assert_eq!(failed[0]["data"]["scheduledPostId"], post_id);
+    assert_eq!(failed[0]["data"]["targetIndex"], 0);
+    assert_eq!(failed[0]["data"]["error"], rejected["error"]);
+    assert_eq!(
+        delivered(&server, secret, "post.published", 1).await.len(),
+        1
+    );
+
+    // #sandbox_token_expired: the target fails, its account needs a new connection
+    let other = app.generate(&key, &project, "image").await;
+    let other = other["containers"][0]["id"].as_str().unwrap();
+    let started: Value = app
+        .post(
+            &format!("/v1/content/{other}/publish"),
+            &key,
+            &json!({ "targets": [
+                { "socialAccountId": accounts[1], "caption": "#sandbox_token_expired" },
+            ] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let post_id = started["scheduledPostId"].as_str().unwrap();
+    let post = app
+        .get_json(&format!("/v1/scheduled-posts/{post_id}"), &key)
+        .await;
+    assert_eq!(post["status"], "failed");
+    assert_eq!(post["targets"][0]["error"]["code"], "token_expired");
+    assert_eq!(started["status"], "succeeded");
+    let listed = app
+        .get_json(&format!("/v1/projects/{project}/social/accounts"), &key)
+        .await;
+    let account = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == accounts[1].as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(account["status"], "needs_reauth");
+    let reauth = delivered(&server, secret, "social_account.needs_reauth", 1).await;
+    assert_eq!(reauth.len(), 1);
+    assert_eq!(reauth[0]["data"]["socialAccountId"], accounts[1].as_str());
+    assert_eq!(delivered(&server, secret, "post.failed", 2).await.len(), 2);
+}
