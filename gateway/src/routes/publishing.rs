@@ -27,7 +27,11 @@ struct TargetRequest {
     /// A connected account of the content's project.
     #[schema(example = "sa_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
     social_account_id: String,
-    /// This target's caption (else the content's own).
+    /// This target's caption (else the content's own). With a test key, two magic values
+    /// rehearse failures (ordinary text with a live key): a caption containing
+    /// `#sandbox_reject` fails this target as a platform refusal (`error.code`
+    /// `platform_rejected`, `post.failed`); one containing `#sandbox_token_expired` fails it with
+    /// `token_expired` and marks its account `needs_reauth` (`social_account.needs_reauth`).
     #[schema(example = "Three ways to plan your week")]
     caption: Option<String>,
 }
