@@ -4,7 +4,7 @@
 //! through the environment's [`Generation`].
 
 use layers_db::GenericClient;
-use layers_jobs::{Job, JobId, Ledger, PaidStart};
+use layers_jobs::{Job, JobId, Ledger, Outset, PaidStart};
 use layers_orgs::OrgId;
 use layers_projects::ProjectId;
 
@@ -14,7 +14,7 @@ use crate::fixtures::{AssetKind, Format};
 use crate::generate::{Generate, Generation};
 use crate::ingest_media::Intake;
 use crate::model::{Container, ContainerFormat, ContainerId};
-use crate::store::{Content, Error, NewAsset, NewGeneration, Result};
+use crate::store::{fail, Content, Error, NewAsset, NewGeneration, Result};
 use crate::uploads::{DeclaredFile, UploadId, UploadSession};
 
 /// A partner's request to generate `variants` containers of `format`.
@@ -115,6 +115,11 @@ impl ContentEnv<'_> {
             influencer_id: cmd.influencer_id,
             job_id: job_id.as_uuid(),
         };
+        let begun = self.generation.start(cmd.format, &ids, new.hook.as_deref());
+        let failure = match &begun.job {
+            Outset::Failed(error) => Some(error.message.clone()),
+            _ => None,
+        };
         let start = PaidStart {
             job_id,
             organization_id: cmd.organization_id,
@@ -123,7 +128,7 @@ impl ContentEnv<'_> {
             operation: cmd.format.operation(),
             units: i64::from(cmd.variants),
             payload: Generate::new(&ids),
-            done: self.generation.done(&ids),
+            outset: begun.job,
         };
         let checks = async {
             match cmd.influencer_id {
@@ -136,8 +141,14 @@ impl ContentEnv<'_> {
                 None => Ok(()),
             }
         };
-        let made = self.generation.first_made(cmd.format, &ids);
-        let writes = self.content.create_generated(db, &new, made);
+        let writes = async {
+            let made = self.content.create_generated(db, &new, begun.made).await?;
+            match failure {
+                // the job failed in the request: so do its containers, with `content.failed`
+                Some(message) => fail_all(db, made, &message).await,
+                None => Ok(made),
+            }
+        };
         let (_, containers, job) = self.ledger.start(db, start, checks, writes).await?;
         Ok(Started {
             job,
@@ -176,7 +187,7 @@ impl ContentEnv<'_> {
             operation: format.operation(),
             units: 1,
             payload: Generate::again(container.id),
-            done: self.generation.done(&[container.id]),
+            outset: Outset::done_or_queued(self.generation.done(&[container.id])),
         };
         let (_, job) = self.ledger.start_only::<_, Error>(db, start).await?;
         Ok((job, container))
@@ -276,4 +287,18 @@ impl ContentEnv<'_> {
             )
             .await
     }
+}
+
+/// Fails each of `made` with `message` and `content.failed`, in the caller's transaction;
+/// answers them as they are then.
+async fn fail_all(
+    db: &impl GenericClient,
+    made: Vec<Container>,
+    message: &str,
+) -> Result<Vec<Container>> {
+    let mut failed = Vec::with_capacity(made.len());
+    for container in made {
+        failed.push(fail(db, container.id, message).await?.unwrap_or(container));
+    }
+    Ok(failed)
 }

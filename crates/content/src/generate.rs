@@ -1,8 +1,9 @@
 //! The environment seam of content: what a generation job does. Sandbox containers are
-//! completed when they are created, so the sandbox job only reports them; a live job calls the
-//! generator for each container.
+//! completed when they are created, so the sandbox job only reports them (except for the magic
+//! hooks of CONTRACT §12: `sandbox:fail` fails the job in the request, `sandbox:slow` leaves it
+//! running for a worker to complete later); a live job calls the generator for each container.
 
-use layers_jobs::{Control, Failure, Job};
+use layers_jobs::{Control, Failure, Job, JobError, Outset};
 use layers_projects::ProjectId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -41,6 +42,37 @@ pub struct LiveGeneration {
     pub storage: layers_storage::Storage,
     /// The largest media file copied (`LAYERS_UPLOAD_MAX_BYTES`).
     pub max_bytes: u64,
+}
+
+/// How long a `sandbox:slow` generation stays `running` (wall clock). The one place that sets
+/// when it ends: a project's test clock will move it.
+pub const SANDBOX_SLOW: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The sandbox's magic hooks (CONTRACT §12). With a live key a hook is ordinary text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Magic {
+    Fail,
+    Slow,
+}
+
+impl Magic {
+    fn of(hook: Option<&str>) -> Option<Magic> {
+        let hook = hook?;
+        if hook.contains("sandbox:fail") {
+            Some(Magic::Fail)
+        } else if hook.contains("sandbox:slow") {
+            Some(Magic::Slow)
+        } else {
+            None
+        }
+    }
+}
+
+/// How a new generation starts: how each container starts, and how its job is written.
+#[derive(Debug, Clone)]
+pub struct Start {
+    pub made: Vec<Made>,
+    pub job: Outset,
 }
 
 /// What generation does in one environment.
@@ -125,6 +157,45 @@ impl Generation {
             .collect()
     }
 
+    /// How a new generation of containers `ids` with `hook` starts: as [`Generation::first_made`]
+    /// and [`Generation::done`] say, except for the sandbox's magic hooks. With `sandbox:fail`
+    /// the containers start `queued` and the job `failed` (`generation_failed`): the request
+    /// fails the containers too. With `sandbox:slow` they start `generating` and the job
+    /// `running` until [`SANDBOX_SLOW`] from now, when a worker's attempt completes them.
+    pub fn start(&self, format: Format, ids: &[ContainerId], hook: Option<&str>) -> Start {
+        let pending = |status| {
+            ids.iter()
+                .map(|_| Made {
+                    status,
+                    assets: Vec::new(),
+                })
+                .collect()
+        };
+        match self {
+            Generation::Sandbox => match Magic::of(hook) {
+                Some(Magic::Fail) => Start {
+                    made: pending(Status::Queued),
+                    job: Outset::Failed(JobError {
+                        code: "generation_failed",
+                        message: "the generator failed: it could not make this content".into(),
+                    }),
+                },
+                Some(Magic::Slow) => Start {
+                    made: pending(Status::Generating),
+                    job: Outset::running_for(SANDBOX_SLOW),
+                },
+                None => Start {
+                    made: self.first_made(format, ids),
+                    job: Outset::done_or_queued(self.done(ids)),
+                },
+            },
+            Generation::Live(_) => Start {
+                made: self.first_made(format, ids),
+                job: Outset::Queued,
+            },
+        }
+    }
+
     /// How container `id` starts its `n`-th regeneration: in the sandbox `completed` with
     /// sample `((FNV-1a(containerId) + n) mod 3) + 1`; live `queued` again.
     pub fn remade(&self, format: Format, id: ContainerId, n: u32) -> Made {
@@ -165,11 +236,50 @@ impl Generation {
         control: &Control,
     ) -> Result<serde_json::Value, Failure> {
         match self {
-            // the containers were completed with fixture media in the request's transaction
-            Generation::Sandbox => Ok(task.result()),
+            // the containers were completed with fixture media in the request's transaction,
+            // unless it left the job running (`sandbox:slow`): then they are completed now
+            Generation::Sandbox if task.regeneration => Ok(task.result()),
+            Generation::Sandbox => sandbox_finish(job, control).await,
             Generation::Live(live) => live.run(job, control).await,
         }
     }
+}
+
+/// The attempt of a sandbox generation its request left running: completes each container not
+/// completed yet with its fixture media (the sample the request would have given it) and
+/// `content.completed`, in one transaction. No call goes out.
+async fn sandbox_finish(job: &Job, control: &Control) -> Result<serde_json::Value, Failure> {
+    if control.cancel_requested().await {
+        return Err(Failure::Canceled);
+    }
+    let mut db = control.pool().get().await.map_err(db_failure)?;
+    let tx = db.transaction().await.map_err(db_failure)?;
+    let containers = containers_of_job(&tx, job.id.as_uuid())
+        .await
+        .map_err(db_failure)?;
+    let first = containers
+        .first()
+        .map(|c| c.id.to_string())
+        .unwrap_or_default();
+    let mut done = Vec::with_capacity(containers.len());
+    for c in &containers {
+        if c.status != Status::Completed {
+            let ContainerFormat::Generated(format) = c.format else {
+                return Err(Failure::Permanent(
+                    "an uploaded container cannot be generated".into(),
+                ));
+            };
+            let assets: Vec<NewAsset> =
+                fixtures::assets(format, fixtures::sample_for(&first, c.variant_index))
+                    .iter()
+                    .map(NewAsset::fixture)
+                    .collect();
+            complete(&tx, c.id, &assets).await.map_err(db_failure)?;
+        }
+        done.push(c.id.to_string());
+    }
+    tx.commit().await.map_err(db_failure)?;
+    Ok(json!({ "containerIds": done }))
 }
 
 /// What the generator is asked (CONTRACT §11: `{format, variantIndex, hook, project: {name,

@@ -301,7 +301,9 @@ impl Intake {
 
     /// Takes in the files at `urls` for container `container`: live, each is fetched, probed
     /// and stored (all or none: a refusal deletes what was stored before it); in the sandbox
-    /// only the names' extensions are read and fixture media stands in. Answers the files'
+    /// only the names' extensions are read and fixture media stands in, unless a name is
+    /// `sandbox-reject-<reason>.<ext>` (CONTRACT §12): then that file is refused with `reason`
+    /// as live would refuse it, and nothing is taken in. Answers the files'
     /// kinds and their assets.
     pub async fn fetch_all(
         &self,
@@ -310,6 +312,9 @@ impl Intake {
     ) -> Result<(Vec<AssetKind>, Vec<NewAsset>), (usize, Refused)> {
         let live = match self {
             Intake::Sandbox => {
+                if let Some(refused) = urls.iter().enumerate().find_map(sandbox_rejection) {
+                    return Err(refused);
+                }
                 let kinds: Vec<AssetKind> = urls.iter().map(|u| crate::sandbox_kind(u)).collect();
                 let media = crate::uploads::sandbox_assets(container, &kinds);
                 return Ok((kinds, media));
@@ -431,4 +436,32 @@ impl Intake {
             Intake::Sandbox => None,
         }
     }
+}
+
+/// The largest file a sandbox refusal `too_large` names (the default
+/// `LAYERS_UPLOAD_MAX_BYTES`).
+const SANDBOX_MAX_BYTES: u64 = 268_435_456;
+
+/// The refusal a sandbox URL asks for by its last path segment, `sandbox-reject-<reason>.<ext>`
+/// (`reason` one of `too_large`, `unsupported_type`, `unreadable`, `fetch_failed`), with its
+/// index; `None` for any other URL. With a live key such a URL is fetched like any other.
+fn sandbox_rejection((index, url): (usize, &String)) -> Option<(usize, Refused)> {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let name = path.rsplit('/').next()?;
+    let (reason, ext) = name.strip_prefix("sandbox-reject-")?.split_once('.')?;
+    if ext.is_empty() {
+        return None;
+    }
+    let refused = match reason {
+        "too_large" => Refused::Media(Rejection::TooLarge {
+            max_bytes: SANDBOX_MAX_BYTES,
+        }),
+        "unsupported_type" => {
+            Refused::Media(Rejection::UnsupportedType(format!("{name} (sandbox)")))
+        }
+        "unreadable" => Refused::Media(Rejection::Unreadable(format!("{name} (sandbox)"))),
+        "fetch_failed" => Refused::FetchFailed(format!("fetching {name} failed (sandbox)")),
+        _ => return None,
+    };
+    Some((index, refused))
 }

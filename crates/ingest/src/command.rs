@@ -32,7 +32,7 @@ pub struct IngestEnv<'a> {
 impl IngestEnv<'_> {
     /// Starts an ingest job: the project must be active, then the charge and the job, in one
     /// round trip. In the sandbox the facts come from the input alone, so the job is written
-    /// `succeeded` at once; live it is queued.
+    /// `succeeded` at once (or as a magic input says, see [`Ingest::outset`]); live it is queued.
     pub async fn start(&self, db: &impl GenericClient, cmd: StartIngest) -> Result<Job, Error> {
         let start = PaidStart {
             job_id: JobId::new(),
@@ -41,7 +41,7 @@ impl IngestEnv<'_> {
             project_id: cmd.project_id,
             operation: cmd.source.operation(),
             units: 1,
-            done: self.ingest.done(&cmd.source),
+            outset: self.ingest.outset(&cmd.source),
             payload: cmd.source,
         };
         let (_, job) = self.ledger.start_only::<_, Error>(db, start).await?;

@@ -26,7 +26,7 @@ pub use live::{LiveIngest, Platforms};
 pub use source::{AppstoreTarget, Branch, InputError, Repository, Source, WebsiteUrl};
 
 use layers_core::{EnvKind, Environment};
-use layers_jobs::{Control, Failure};
+use layers_jobs::{Control, Failure, JobError, Outset};
 
 /// The outside effect of ingest for one environment. A closed set of two, so an enum.
 #[derive(Debug, Clone)]
@@ -45,12 +45,22 @@ impl Environment for Ingest {
 }
 
 impl Ingest {
-    /// The job's result when the request itself can give it: the sandbox's facts come from the
-    /// input alone, so its job is written done (`None` live: the job calls out).
-    pub fn done(&self, source: &Source) -> Option<serde_json::Value> {
+    /// How the job of `source` starts. The sandbox's facts come from the input alone, so its
+    /// job is written `succeeded` in the request, except for the magic inputs (CONTRACT §12):
+    /// a `notfound` one is written `failed` (`not_found`) and a `slow` one `running` until
+    /// [`SANDBOX_SLOW`] from now, when a worker's attempt gives its facts. Live it is queued
+    /// (the job calls out), whatever the input says.
+    pub fn outset(&self, source: &Source) -> Outset {
         match self {
-            Ingest::Sandbox => Some(source.sandbox_facts()),
-            Ingest::Live(_) => None,
+            Ingest::Sandbox => match Magic::of(source) {
+                Some(Magic::NotFound) => Outset::Failed(JobError {
+                    code: "not_found",
+                    message: format!("no {} source was found at that input", source.name()),
+                }),
+                Some(Magic::Slow) => Outset::running_for(SANDBOX_SLOW),
+                None => Outset::Succeeded(source.sandbox_facts()),
+            },
+            Ingest::Live(_) => Outset::Queued,
         }
     }
 
@@ -67,6 +77,38 @@ impl Ingest {
                 control.spending_outside().await?;
                 live.facts(source).await
             }
+        }
+    }
+}
+
+/// How long a sandbox `slow` job stays `running` (wall clock). The one place that sets when it
+/// ends: a project's test clock will move it.
+pub const SANDBOX_SLOW: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The sandbox's magic inputs (CONTRACT §12): `iosBundleId` `com.sandbox.<m>`, GitHub
+/// repository `sandbox/<m>`, website host `<m>.sandbox.invalid`, for `<m>` `slow` or
+/// `notfound`. With a live key they are ordinary input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Magic {
+    Slow,
+    NotFound,
+}
+
+impl Magic {
+    fn of(source: &Source) -> Option<Magic> {
+        let word = match source {
+            Source::Appstore(AppstoreTarget::BundleId(b)) => b.strip_prefix("com.sandbox.")?,
+            Source::Appstore(AppstoreTarget::TrackId(_)) => return None,
+            Source::Github { repository, .. } if repository.owner() == "sandbox" => {
+                repository.name()
+            }
+            Source::Github { .. } => return None,
+            Source::Website(url) => url.url().host_str()?.strip_suffix(".sandbox.invalid")?,
+        };
+        match word {
+            "slow" => Some(Magic::Slow),
+            "notfound" => Some(Magic::NotFound),
+            _ => None,
         }
     }
 }

@@ -39,8 +39,8 @@ pub use object::JobObject;
 pub use paid::{Ledger, PaidStart, Refused};
 #[cfg(feature = "store")]
 pub use store::{
-    cancel, enqueue, enqueue_at, get, keep_credits, list, record_done, reschedule_queued, Canceled,
-    Filter, Jobs,
+    cancel, enqueue, enqueue_at, get, keep_credits, list, record_done, record_failed,
+    record_running, reschedule_queued, Canceled, Filter, Jobs,
 };
 #[cfg(feature = "store")]
 pub use worker::{Control, Failure, Handler, HandlerFuture, Worker, WorkerConfig, WorkerHandle};
@@ -116,6 +116,44 @@ pub struct Job {
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Why a job failed, as its `error` reads (`{code, message}`): written by a request that
+/// found the job failing itself (see [`Outset::Failed`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct JobError {
+    /// What went wrong, as a stable word (`generation_failed`, `not_found`).
+    pub code: &'static str,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+/// How a job that a request starts is first written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outset {
+    /// Queued for a worker.
+    Queued,
+    /// The request did the work: written `succeeded` with this result.
+    Succeeded(serde_json::Value),
+    /// The request found the work failing: written `failed` with this error (and refunded).
+    Failed(JobError),
+    /// Written `running` under a lease no worker holds, until then: the workers' claim of
+    /// jobs whose lease passed runs its attempt at that time (a cancel meanwhile ends it
+    /// `canceled`).
+    RunningUntil(DateTime<Utc>),
+}
+
+impl Outset {
+    /// [`Outset::Succeeded`] with `result`, or [`Outset::Queued`] without one.
+    pub fn done_or_queued(result: Option<serde_json::Value>) -> Outset {
+        result.map_or(Outset::Queued, Outset::Succeeded)
+    }
+
+    /// [`Outset::RunningUntil`] `wait` from now (wall clock).
+    pub fn running_for(wait: std::time::Duration) -> Outset {
+        let wait = chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::MAX);
+        Outset::RunningUntil(Utc::now() + wait)
+    }
 }
 
 /// A job to queue.

@@ -44,7 +44,8 @@ pub struct JobObject {
     /// What the job produced, once `succeeded` (for ingest: `{source, facts}`).
     #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<Object>))]
     pub result: Option<serde_json::Value>,
-    /// Why the job failed, once `failed` (`{message}`).
+    /// Why the job failed, once `failed`: `{message}`, and `code` (`generation_failed`,
+    /// `not_found`) when the failure has a stable name.
     #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<Object>))]
     pub error: Option<serde_json::Value>,
 }

@@ -11,7 +11,7 @@ use layers_db::GenericClient;
 use layers_orgs::OrgId;
 use layers_projects::{Project, ProjectId, Projects};
 
-use crate::{Job, JobId, Jobs, NewJob, Payload};
+use crate::{Job, JobId, Jobs, NewJob, Outset, Payload};
 
 /// Why a paid start was refused: the project's refusal, the credit gate's (402) or the job's.
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +43,9 @@ pub struct PaidStart<P> {
     /// How many units of `operation` (content variants).
     pub units: i64,
     pub payload: P,
-    /// The job's result when the request has done the work itself (written `succeeded`);
-    /// `None` queues it for a worker.
-    pub done: Option<serde_json::Value>,
+    /// How the job is written: queued for a worker, or as the request left it (succeeded with
+    /// its result, failed with its error, running until a time).
+    pub outset: Outset,
 }
 
 impl<P: Payload> PaidStart<P> {
@@ -109,7 +109,7 @@ impl Ledger<'_> {
             },
             writes,
             async {
-                let job = self.jobs.start(db, job, start.done).await;
+                let job = self.jobs.start(db, job, start.outset).await;
                 Ok(job.map_err(Refused::from)?)
             },
         )

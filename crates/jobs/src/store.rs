@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 
 use layers_webhooks::EventType;
 
-use crate::{Error, Job, JobId, JobObject, JobStatus, NewJob, Result};
+use crate::{Error, Job, JobError, JobId, JobObject, JobStatus, NewJob, Outset, Result};
 
 pub(crate) const COLUMNS: &str = "id, organization_id, project_id, api_key_id, is_sandbox, kind, \
      status, payload, result, error, credits_charged, credits_kept, attempts, max_attempts, \
@@ -86,7 +86,48 @@ pub async fn record_done(
     new: &NewJob,
     result: serde_json::Value,
 ) -> Result<Job> {
+    record(db, new, Written::Ended(JobStatus::Succeeded, result)).await
+}
+
+/// Writes a job that the request itself found failing, already `failed` with `error`
+/// (`{code, message}`), and its `job.failed` event, in the caller's transaction, as
+/// [`record_done`] writes a succeeded one. What it was charged is refunded in the same
+/// transaction (a sandbox job was charged nothing, so nothing is).
+pub async fn record_failed(db: &impl GenericClient, new: &NewJob, error: JobError) -> Result<Job> {
+    let error = serde_json::to_value(&error).expect("a job error of strings serializes");
+    let failed = record(db, new, Written::Ended(JobStatus::Failed, error)).await?;
+    refund_if_owed(db, &failed, false).await?;
+    Ok(failed)
+}
+
+/// Writes a job `running` under a lease that no worker holds, until `until`, in the caller's
+/// transaction: once it has passed, the workers' claim of jobs whose lease passed takes it and
+/// runs its first attempt (a cancel requested meanwhile ends it `canceled` then). Nothing is
+/// announced yet.
+pub async fn record_running(
+    db: &impl GenericClient,
+    new: &NewJob,
+    until: DateTime<Utc>,
+) -> Result<Job> {
+    record(db, new, Written::Running(until)).await
+}
+
+/// How [`record`] writes a job.
+enum Written {
+    /// Ended (`succeeded` with its result, `failed` with its error).
+    Ended(JobStatus, serde_json::Value),
+    /// `running`, its lease until then.
+    Running(DateTime<Utc>),
+}
+
+/// Writes `new` as `written` says, with its event if it has ended (one round trip, pipelined).
+async fn record(db: &impl GenericClient, new: &NewJob, written: Written) -> Result<Job> {
     let now = Utc::now().trunc_subsecs(6);
+    let (status, until, value) = match written {
+        Written::Ended(status, value) => (status, None, Some(crate::worker::bounded(value))),
+        Written::Running(until) => (JobStatus::Running, Some(until), None),
+    };
+    let succeeded = status == JobStatus::Succeeded;
     let done = Job {
         id: new.id,
         organization_id: new.organization_id,
@@ -94,45 +135,46 @@ pub async fn record_done(
         api_key_id: new.api_key_id,
         env: new.env,
         kind: new.kind.to_owned(),
-        status: JobStatus::Succeeded,
+        status,
         payload: with_operation(&new.payload, new.operation),
-        result: Some(crate::worker::bounded(result)),
-        error: None,
+        result: value.clone().filter(|_| succeeded),
+        error: value.filter(|_| status == JobStatus::Failed),
         credits_charged: new.credits_charged,
-        credits_kept: new.credits_charged,
+        credits_kept: if succeeded { new.credits_charged } else { 0 },
         attempts: 0,
         max_attempts: DEFAULT_MAX_ATTEMPTS,
         cancel_requested: false,
         created_at: now,
         updated_at: now,
         started_at: Some(now),
-        finished_at: Some(now),
+        finished_at: status.is_terminal().then_some(now),
     };
-    let (id, org, sandbox) = (
-        done.id.as_uuid(),
-        done.organization_id.as_uuid(),
-        done.env.is_sandbox(),
-    );
     let row = async {
         layers_db::cached::execute(
             db,
             "INSERT INTO jobs (id, organization_id, project_id, api_key_id, is_sandbox, kind, \
                                payload, credits_charged, credits_kept, max_attempts, status, \
-                               result, run_at, created_at, updated_at, started_at, finished_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, 'succeeded', $10, \
-                     $11, $11, $11, $11, $11)",
+                               result, error, locked_until, run_at, created_at, updated_at, \
+                               started_at, finished_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                     $15, $15, $15, $15, $16)",
             &[
-                &id,
-                &org,
+                &done.id.as_uuid(),
+                &done.organization_id.as_uuid(),
                 &done.project_id,
                 &done.api_key_id,
-                &sandbox,
+                &done.env.is_sandbox(),
                 &done.kind,
                 &done.payload,
                 &done.credits_charged,
+                &done.credits_kept,
                 &done.max_attempts,
+                &done.status.as_str(),
                 &done.result,
+                &done.error,
+                &until,
                 &now,
+                &done.finished_at,
             ],
         )
         .await
@@ -409,17 +451,21 @@ impl Jobs {
         record_done(db, &new, result).await
     }
 
-    /// Queues `new`, or, when `done` holds its result already, writes it finished (see
-    /// [`enqueue`] and [`record_done`]).
+    /// Writes `new` in this environment as `outset` says: queued for a worker, or as the
+    /// request left it (see [`enqueue`], [`record_done`], [`record_failed`] and
+    /// [`record_running`]).
     pub async fn start(
         &self,
         db: &impl GenericClient,
-        new: NewJob,
-        done: Option<serde_json::Value>,
+        mut new: NewJob,
+        outset: Outset,
     ) -> Result<Job> {
-        match done {
-            Some(result) => self.record_done(db, new, result).await,
-            None => self.enqueue(db, new).await,
+        new.env = self.env;
+        match outset {
+            Outset::Queued => enqueue(db, &new).await,
+            Outset::Succeeded(result) => record_done(db, &new, result).await,
+            Outset::Failed(error) => record_failed(db, &new, error).await,
+            Outset::RunningUntil(until) => record_running(db, &new, until).await,
         }
     }
 

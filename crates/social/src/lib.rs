@@ -33,7 +33,7 @@ mod store;
 pub use command::{ConnectError, SocialEnv, StartConnect};
 pub use layers_platforms::NotConfigured;
 pub use live::{mark_needs_reauth, Callback, CallbackError, Refresh, TokenError, Vault, REFRESH};
-pub use oauth::OAuth;
+pub use oauth::{OAuth, SandboxConsent};
 pub use store::accounts_of_org;
 
 layers_core::prefixed_id!(
@@ -264,15 +264,30 @@ pub(crate) async fn key_may_act(db: &impl GenericClient, api_key_id: uuid::Uuid)
     }
 }
 
-/// Completes a sandbox state with no browser and no platform: writes the account and fires
-/// `social_account.connected`, in the caller's transaction; a replay answers the same account
-/// and writes nothing. An unknown or expired state is [`Error::UnknownState`], a live key's
-/// state [`Error::EnvironmentMismatch`].
+/// How a sandbox state was completed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SandboxCompleted {
+    /// The account connected (or connected before: a replay).
+    Connected(Account),
+    /// The user declined (`outcome=access_denied`): no account, the state spent, and where to
+    /// send the browser back with `error`, if oauth-url was given a `redirectUri`.
+    Denied {
+        error: &'static str,
+        redirect_uri: Option<String>,
+    },
+}
+
+/// Completes a sandbox state with no browser and no platform, as `consent` says: granted, it
+/// writes the account and fires `social_account.connected`, in the caller's transaction; a
+/// replay answers the same account and writes nothing. Denied, it writes no account and spends
+/// the state, as a live callback does when the user declines. An unknown or expired state is
+/// [`Error::UnknownState`], a live key's state [`Error::EnvironmentMismatch`].
 pub async fn complete_sandbox(
     db: &impl GenericClient,
     token: &str,
     platform: &str,
-) -> Result<Account> {
+    consent: SandboxConsent,
+) -> Result<SandboxCompleted> {
     let hash = state_hash(token);
     let found = store::state(db, &hash, true)
         .await?
@@ -291,10 +306,20 @@ pub async fn complete_sandbox(
     }
     if let Some(id) = found.social_account_id {
         // a replay: the same account, nothing written
-        return store::account_by_id(db, id).await;
+        return store::account_by_id(db, id)
+            .await
+            .map(SandboxCompleted::Connected);
     }
     if platform != minted_for.as_str() {
         return Err(Error::WrongPlatform(minted_for.as_str()));
+    }
+    if let Some(error) = consent.declined() {
+        // the state is spent: a denial cannot be completed later
+        store::expire_state(db, &hash).await?;
+        return Ok(SandboxCompleted::Denied {
+            error,
+            redirect_uri: found.redirect_uri,
+        });
     }
     let connected = store::insert_sandbox_account(
         db,
@@ -311,7 +336,7 @@ pub async fn complete_sandbox(
     )
     .await?;
     announce(db, &connected, EventType::SocialAccountConnected).await?;
-    Ok(connected)
+    Ok(SandboxCompleted::Connected(connected))
 }
 
 /// The `data` of `social_account.connected` and `social_account.disconnected` (CONTRACT §10).

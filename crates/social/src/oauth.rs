@@ -56,3 +56,31 @@ impl OAuth {
         }
     }
 }
+
+/// What the user does on the sandbox's consent "page", chosen by `sandbox-complete`'s
+/// `outcome` (CONTRACT §12): consents (the default, `connected`), or presses "Cancel"
+/// (`access_denied`), as on a platform's consent page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SandboxConsent {
+    Granted,
+    Denied,
+}
+
+impl SandboxConsent {
+    /// The consent an `outcome` names (`None` for an outcome it does not know).
+    pub fn parse(outcome: Option<&str>) -> Option<SandboxConsent> {
+        match outcome {
+            None | Some("connected") => Some(SandboxConsent::Granted),
+            Some("access_denied") => Some(SandboxConsent::Denied),
+            Some(_) => None,
+        }
+    }
+
+    /// The `error` a platform sends back when the user declined, if the user did.
+    pub fn declined(self) -> Option<&'static str> {
+        match self {
+            SandboxConsent::Granted => None,
+            SandboxConsent::Denied => Some("access_denied"),
+        }
+    }
+}

@@ -33,6 +33,12 @@ struct GenerateBody {
     format: String,
     #[schema(minimum = 1, maximum = 3, default = 1)]
     variant_count: Option<i64>,
+    /// Kept on `metadata.partner.hook`; it steers live generation, not the sandbox's fixtures.
+    /// With a test key, magic values choose an unhappy path (CONTRACT §12; with a live key they
+    /// are ordinary text): a hook containing `sandbox:fail` fails the job in the request
+    /// (`error.code` `generation_failed`, its containers `failed`, `content.failed` each,
+    /// `job.failed`); one containing `sandbox:slow` keeps the job `running` for 30 s, then
+    /// completes it (a cancel meanwhile → 202, it ends `canceled`).
     #[schema(max_length = 500, example = "3 habits that doubled my focus")]
     hook: Option<String>,
     #[schema(max_length = 2200, example = "Try these this week #focus")]
@@ -48,6 +54,11 @@ struct GenerateOptions {
     #[schema(minimum = 1, maximum = 3, default = 1)]
     variant_count: Option<i64>,
     /// Kept on `metadata.partner.hook`; it steers live generation, not the sandbox's fixtures.
+    /// With a test key, magic values choose an unhappy path (CONTRACT §12; with a live key they
+    /// are ordinary text): a hook containing `sandbox:fail` fails the job in the request
+    /// (`error.code` `generation_failed`, its containers `failed`, `content.failed` each,
+    /// `job.failed`); one containing `sandbox:slow` keeps the job `running` for 30 s, then
+    /// completes it (a cancel meanwhile → 202, it ends `canceled`).
     #[schema(max_length = 500, example = "3 habits that doubled my focus")]
     hook: Option<String>,
     #[schema(max_length = 2200, example = "Try these this week #focus")]

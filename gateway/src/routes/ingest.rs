@@ -17,7 +17,10 @@ use crate::tx::Tx;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct AppstoreBody {
-    /// The app's bundle id; give this or `appStoreUrl`.
+    /// The app's bundle id; give this or `appStoreUrl`. With a test key (CONTRACT §12; with a
+    /// live key they are ordinary ids): `com.sandbox.slow` keeps the job `running` for 30 s,
+    /// then it succeeds (a cancel meanwhile → 202, it ends `canceled`); `com.sandbox.notfound`
+    /// fails it in the request (`error.code` `not_found`, `job.failed`).
     #[schema(example = "com.example.app")]
     ios_bundle_id: Option<String>,
     /// The app's App Store page; give this or `iosBundleId`.
@@ -28,6 +31,10 @@ struct AppstoreBody {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct GithubBody {
+    /// `owner/name`. With a test key (CONTRACT §12; with a live key they are ordinary names):
+    /// `sandbox/slow` keeps the job `running` for 30 s, then it succeeds (a cancel meanwhile →
+    /// 202, it ends `canceled`); `sandbox/notfound` fails it in the request (`error.code`
+    /// `not_found`, `job.failed`).
     #[schema(example = "octocat/hello-world")]
     repository: String,
     /// The branch whose README is read (default: the repository's default branch).
@@ -38,6 +45,10 @@ struct GithubBody {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct WebsiteBody {
+    /// The app's website. With a test key (CONTRACT §12; with a live key they are ordinary
+    /// hosts): host `slow.sandbox.invalid` keeps the job `running` for 30 s, then it succeeds (a
+    /// cancel meanwhile → 202, it ends `canceled`); host `notfound.sandbox.invalid` fails it in
+    /// the request (`error.code` `not_found`, `job.failed`).
     #[schema(example = "https://example.com")]
     url: String,
 }

@@ -4,7 +4,9 @@
 
 use actix_web::{web, HttpResponse};
 use layers_projects::ProjectId;
-use layers_social::{Account, Callback, Platform, SocialAccountId, StartConnect};
+use layers_social::{
+    Account, Callback, Platform, SandboxCompleted, SandboxConsent, SocialAccountId, StartConnect,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
@@ -42,7 +44,7 @@ struct OauthUrlBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = SocialAccount)]
-struct AccountBody {
+pub(super) struct AccountBody {
     #[schema(example = "sa_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
     id: String,
     #[schema(example = "instagram")]
@@ -155,6 +157,13 @@ struct CompleteQuery {
     state: String,
     /// The platform it was minted for.
     platform: String,
+    /// What the user does on the sandbox consent page: `connected` (the default) connects the
+    /// account; `access_denied` is the user pressing "Cancel" (CONTRACT §12): no account, the
+    /// state is spent, and the answer is the live callback's for a declined consent (400
+    /// `VALIDATION_ERROR` reason `access_denied`, or a 302 to the `redirectUri` with
+    /// `error=access_denied` and `state`).
+    #[param(example = "access_denied")]
+    outcome: Option<String>,
 }
 
 #[utoipa::path(
@@ -169,6 +178,9 @@ struct CompleteQuery {
     params(CompleteQuery),
     responses(
         (status = 200, description = "Connected", body = CompletedBody),
+        (status = 302, description = "Declined (`outcome=access_denied`): back to the `redirectUri` with `error=access_denied`"),
+        (status = 400, description = "`VALIDATION_ERROR`: the user declined (`outcome=access_denied`, reason \
+            `access_denied`), or an unknown `outcome`", body = crate::openapi::ErrorEnvelope),
         (status = 404, description = "`NOT_FOUND`: no such state, or it expired", body = crate::openapi::ErrorEnvelope),
         (status = 422, description = "`ENVIRONMENT_MISMATCH`: the state was minted by a live key", body = crate::openapi::ErrorEnvelope),
     ),
@@ -178,11 +190,43 @@ async fn sandbox_complete(
     query: web::Query<CompleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
+    let consent = SandboxConsent::parse(query.outcome.as_deref()).ok_or_else(|| {
+        ApiError::new(
+            Code::ValidationError,
+            "outcome must be connected or access_denied",
+        )
+        .with_details(serde_json::json!({ "field": "outcome" }))
+    })?;
     let mut db = state.pool.get().await?;
     let tx = db.transaction().await?;
-    let account = layers_social::complete_sandbox(&tx, &query.state, &query.platform).await?;
+    let done = layers_social::complete_sandbox(&tx, &query.state, &query.platform, consent).await?;
     tx.commit().await?;
-    Ok(HttpResponse::Ok().json(CompletedBody::new(query.state, account)))
+    match done {
+        SandboxCompleted::Connected(account) => {
+            Ok(HttpResponse::Ok().json(CompletedBody::new(query.state, account)))
+        }
+        SandboxCompleted::Denied {
+            error,
+            redirect_uri: Some(uri),
+        } => Ok(redirect(&uri, &[("error", error), ("state", &query.state)])),
+        SandboxCompleted::Denied { error, .. } => Err(declined(error, None)),
+    }
+}
+
+/// 400 `VALIDATION_ERROR` (reason `access_denied`): the user declined the connection.
+fn declined(error: &str, description: Option<String>) -> ApiError {
+    ApiError::new(
+        Code::ValidationError,
+        format!(
+            "the user declined the connection ({}{})",
+            quote(error),
+            description
+                .map(|d| format!(": {}", quote(&d)))
+                .unwrap_or_default()
+        ),
+    )
+    .with_reason("access_denied")
+    .with_details(serde_json::json!({ "field": "error" }))
 }
 
 impl CompletedBody {
@@ -271,18 +315,7 @@ async fn callback(
         )),
         Callback::Denied {
             error, description, ..
-        } => Err(ApiError::new(
-            Code::ValidationError,
-            format!(
-                "the user declined the connection ({}{})",
-                quote(&error),
-                description
-                    .map(|d| format!(": {}", quote(&d)))
-                    .unwrap_or_default()
-            ),
-        )
-        .with_reason("access_denied")
-        .with_details(serde_json::json!({ "field": "error" }))),
+        } => Err(declined(&error, description)),
     }
 }
 

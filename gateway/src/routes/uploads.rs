@@ -35,7 +35,10 @@ const MAX_FILENAME: usize = 255;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct UrlUpload {
     /// 1 to 10 `http(s)` URLs: one image (format `image`), 2 to 10 images (`slideshow`) or one
-    /// video (`video`).
+    /// video (`video`). With a test key (CONTRACT §12; with a live key it is fetched like any
+    /// other), a URL whose last path segment is `sandbox-reject-<reason>.<ext>` (`reason` one of
+    /// `too_large`, `unsupported_type`, `unreadable`, `fetch_failed`) is refused: 422
+    /// `MEDIA_REJECTED` with that reason, nothing written.
     #[schema(example = json!(["https://example.com/a.jpg", "https://example.com/b.jpg"]))]
     urls: Vec<String>,
     #[schema(max_length = 2200)]

@@ -12,6 +12,7 @@ mod jobs;
 mod journey;
 mod limits;
 mod live_platforms;
+mod magic;
 mod metrics;
 mod openapi;
 mod outage;
