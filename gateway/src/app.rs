@@ -184,7 +184,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(routes::publishing::config)
             .configure(routes::metrics::config)
             .configure(routes::uploads::config)
-            .configure(routes::content::config),
+            .configure(routes::content::config)
+            .configure(routes::test_helpers::config),
     );
 }
 

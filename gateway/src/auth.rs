@@ -380,6 +380,7 @@ required_scopes! {
     JobsRead => Jobs: Read,
     JobsWrite => Jobs: Write,
     CreditsRead => Credits: Read,
+    CreditsWrite => Credits: Write,
     IngestWrite => Ingest: Write,
     ContentRead => Content: Read,
     ContentWrite => Content: Write,

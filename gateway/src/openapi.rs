@@ -63,6 +63,10 @@ use crate::routes;
         (name = "Webhooks", description = "Signed deliveries of your environment's events to \
             your endpoints, at least once, with retries and a deliveries log; and the events \
             themselves, for reconciliation. Verify deliveries with any Standard Webhooks library."),
+        (name = "Test helpers", description = "Test keys only: drive the sandbox into the \
+            states a partner must handle (any webhook event, an expired account, exhausted \
+            credits) and wipe its data. A live key is answered 404 `NOT_FOUND`, exactly as for \
+            a route that does not exist."),
         (name = "Operations", description = "Liveness and readiness, without a key."),
         (name = "Reference", description = "This document and its rendering, without a key."),
     ),

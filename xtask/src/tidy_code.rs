@@ -72,6 +72,7 @@ const TABLE_OWNERS: &[(&str, &str)] = &[
     ("credit_balances", "credits"),
     ("credit_ledger", "credits"),
     ("credit_audit", "credits"),
+    ("sandbox_credit_exhaustion", "credits"),
     ("idempotency_keys", "idempotency"),
     ("jobs", "jobs"),
     ("content_containers", "content"),

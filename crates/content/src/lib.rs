@@ -11,7 +11,11 @@ mod ingest_media;
 mod model;
 mod probe;
 #[cfg(feature = "store")]
+mod reset_store;
+#[cfg(feature = "store")]
 mod store;
+#[cfg(feature = "store")]
+pub use reset_store::{delete_sandbox, DeletedContent};
 #[cfg(feature = "store")]
 mod uploads;
 #[cfg(feature = "store")]

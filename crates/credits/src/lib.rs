@@ -21,8 +21,8 @@ mod store;
 
 #[cfg(feature = "store")]
 pub use store::{
-    audit, balance, grant, ledger, month_to_date, refund, AuditEntry, Charge, CreditGate, Error,
-    LedgerEntry, MonthToDate, Result,
+    audit, balance, grant, ledger, month_to_date, refund, set_sandbox_exhausted, AuditEntry,
+    Charge, CreditGate, Error, LedgerEntry, MonthToDate, Result,
 };
 
 /// What a charge pays for, with its cost in credits.

@@ -83,13 +83,23 @@ impl CreditGate {
     /// Passes a charge through the gate, in the caller's transaction: live, one statement
     /// debits the wallet and writes one ledger row and one `credit.charged` audit row per unit,
     /// or nothing is written and [`Error::BillingExhausted`] says what was missing; sandbox, one
-    /// `credit.skipped` audit row per unit and nothing else. Returns the credits actually charged (0 in the sandbox).
+    /// `credit.skipped` audit row per unit and nothing else, or, while the organization's
+    /// sandbox is exhausted ([`set_sandbox_exhausted`]), nothing and the live refusal with
+    /// `balance: 0`, in the same one statement. Returns the credits actually charged (0 in the
+    /// sandbox).
     pub async fn charge(&self, db: &impl GenericClient, charge: &Charge) -> Result<i64> {
         let cost = charge.cost();
         match self {
             CreditGate::Sandbox => {
-                skipped(db, charge).await?;
-                Ok(0)
+                if skipped(db, charge).await? {
+                    Ok(0)
+                } else {
+                    // exhausted by the test helper: the live answer for an empty wallet
+                    Err(Error::BillingExhausted {
+                        required: cost,
+                        balance: 0,
+                    })
+                }
             }
             CreditGate::Live => {
                 let debited = layers_db::cached::query_opt(
@@ -132,14 +142,21 @@ impl CreditGate {
     }
 }
 
-/// One `credit.skipped` audit row per unit (content variant), each with the unit's cost.
-async fn skipped(db: &impl GenericClient, charge: &Charge) -> Result<()> {
-    layers_db::cached::execute(
+/// One `credit.skipped` audit row per unit (content variant), each with the unit's cost, in one
+/// statement that also reads the organization's test-helper switch
+/// ([`set_sandbox_exhausted`]): while it is on, nothing is written and the answer is `false`.
+async fn skipped(db: &impl GenericClient, charge: &Charge) -> Result<bool> {
+    let row = layers_db::cached::query_one(
         db,
-        "INSERT INTO credit_audit (id, organization_id, action, cost, sandbox, operation, \
-                                   job_id, project_id, api_key_id) \
-         SELECT layers_uuid_v7(), $1, 'credit.skipped', $2, true, $3, $4, $5, $6 \
-         FROM generate_series(1, $7::bigint)",
+        "WITH exhausted AS ( \
+             SELECT 1 FROM sandbox_credit_exhaustion WHERE organization_id = $1), \
+         audit AS ( \
+             INSERT INTO credit_audit (id, organization_id, action, cost, sandbox, operation, \
+                                       job_id, project_id, api_key_id) \
+             SELECT layers_uuid_v7(), $1, 'credit.skipped', $2, true, $3, $4, $5, $6 \
+             FROM generate_series(1, $7::bigint) \
+             WHERE NOT EXISTS (SELECT 1 FROM exhausted)) \
+         SELECT NOT EXISTS (SELECT 1 FROM exhausted)",
         &[
             &charge.organization_id.as_uuid(),
             &charge.operation.cost(),
@@ -151,7 +168,36 @@ async fn skipped(db: &impl GenericClient, charge: &Charge) -> Result<()> {
         ],
     )
     .await?;
-    Ok(())
+    Ok(row.get(0))
+}
+
+/// Turns the organization's sandbox credit exhaustion on or off (the test helper
+/// `credits/exhaust`, CONTRACT §12): while on, every sandbox charge of the organization is
+/// [`Error::BillingExhausted`] with `balance: 0` and writes nothing. The live gate, the wallet
+/// and the audit are untouched. Answers the switch as it now is.
+pub async fn set_sandbox_exhausted(
+    db: &impl GenericClient,
+    org: OrgId,
+    enabled: bool,
+) -> Result<bool> {
+    if enabled {
+        layers_db::cached::execute(
+            db,
+            "INSERT INTO sandbox_credit_exhaustion (organization_id) \
+             SELECT id FROM organization_access WHERE id = $1 \
+             ON CONFLICT (organization_id) DO NOTHING",
+            &[&org.as_uuid()],
+        )
+        .await?;
+    } else {
+        layers_db::cached::execute(
+            db,
+            "DELETE FROM sandbox_credit_exhaustion WHERE organization_id = $1",
+            &[&org.as_uuid()],
+        )
+        .await?;
+    }
+    Ok(enabled)
 }
 
 /// Gives back `amount` credits a live charge took (a job that failed, or was canceled before it

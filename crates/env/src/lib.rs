@@ -39,6 +39,10 @@ use layers_social::{OAuth, Refresh, Vault};
 use layers_webhooks::{MasterKey, Webhooks};
 use thiserror::Error;
 
+mod test_helpers;
+
+pub use test_helpers::{Deleted, ResetError, TestHelpers};
+
 /// What the live adapters need to know.
 #[derive(Debug, Clone)]
 pub struct Settings {

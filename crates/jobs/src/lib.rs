@@ -27,7 +27,11 @@ mod object;
 #[cfg(feature = "store")]
 mod paid;
 #[cfg(feature = "store")]
+mod reset_store;
+#[cfg(feature = "store")]
 mod store;
+#[cfg(feature = "store")]
+pub use reset_store::delete_sandbox;
 #[cfg(feature = "store")]
 mod worker;
 #[cfg(feature = "store")]

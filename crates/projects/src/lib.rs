@@ -32,6 +32,10 @@ pub use layers_core::EnvKind;
 mod store;
 #[cfg(feature = "store")]
 pub use store::{find, Projects};
+#[cfg(feature = "store")]
+mod reset_store;
+#[cfg(feature = "store")]
+pub use reset_store::delete_sandbox;
 
 pub use types::{CustomerExternalId, Description, FieldError, LanguageTag, Name, Timezone};
 

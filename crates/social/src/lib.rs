@@ -34,7 +34,7 @@ pub use command::{ConnectError, SocialEnv, StartConnect};
 pub use layers_platforms::NotConfigured;
 pub use live::{mark_needs_reauth, Callback, CallbackError, Refresh, TokenError, Vault, REFRESH};
 pub use oauth::{OAuth, SandboxConsent};
-pub use store::accounts_of_org;
+pub use store::{accounts_of_org, delete_sandbox};
 
 layers_core::prefixed_id!(
     /// A connected social account (`sa_…`).
@@ -248,6 +248,26 @@ impl Social {
         let gone = store::disconnect(db, id).await?;
         announce(db, &gone, EventType::SocialAccountDisconnected).await?;
         Ok(gone)
+    }
+}
+
+impl Social {
+    /// Expires one of the organization's accounts of this environment (the test helper
+    /// `expire`, CONTRACT §12): an active account becomes `needs_reauth` and fires
+    /// `social_account.needs_reauth`, as an expired token would ([`mark_needs_reauth`]); an
+    /// account already `needs_reauth` or `disconnected` is answered as it is. An account of the
+    /// other environment is [`Error::NotFound`], as one that does not exist.
+    pub async fn expire(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        id: SocialAccountId,
+    ) -> Result<Account> {
+        let found = store::lock_account_of_org(db, org, id)
+            .await?
+            .filter(|a| a.env == self.env)
+            .ok_or(Error::NotFound)?;
+        Ok(mark_needs_reauth(db, id).await?.unwrap_or(found))
     }
 }
 

@@ -182,6 +182,49 @@ pub(crate) async fn lock_account(
     row.as_ref().map(account).transpose()
 }
 
+/// The account `id` (any environment and project), if it is the organization's, its row locked
+/// `FOR UPDATE` until the caller's transaction ends.
+pub(crate) async fn lock_account_of_org(
+    db: &impl GenericClient,
+    org: OrgId,
+    id: SocialAccountId,
+) -> Result<Option<Account>> {
+    let row = layers_db::cached::query_opt(
+        db,
+        &format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM social_accounts \
+             WHERE id = $1 AND organization_id = $2 FOR UPDATE"
+        ),
+        &[&id.as_uuid(), &org.as_uuid()],
+    )
+    .await?;
+    row.as_ref().map(account).transpose()
+}
+
+/// Deletes the organization's sandbox OAuth states and social accounts, of one project or of
+/// all (the test helper `reset`, CONTRACT §12), in one statement on the caller's transaction;
+/// answers how many accounts. The posts that name an account go first (layers-publishing's
+/// `delete_sandbox`). Never a live row: the statement is bound to `is_sandbox`.
+pub async fn delete_sandbox(
+    db: &impl GenericClient,
+    org: OrgId,
+    project: Option<uuid::Uuid>,
+) -> Result<u64, tokio_postgres::Error> {
+    let row = layers_db::cached::query_one(
+        db,
+        "WITH states AS ( \
+             DELETE FROM oauth_states WHERE organization_id = $1 AND is_sandbox \
+               AND ($2::uuid IS NULL OR project_id = $2)), \
+         deleted AS ( \
+             DELETE FROM social_accounts WHERE organization_id = $1 AND is_sandbox \
+               AND ($2::uuid IS NULL OR project_id = $2) RETURNING 1) \
+         SELECT count(*) FROM deleted",
+        &[&org.as_uuid(), &project],
+    )
+    .await?;
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+}
+
 /// Marks the account `id` `disconnected` (now) and answers it as it is then.
 pub(crate) async fn disconnect(db: &impl GenericClient, id: SocialAccountId) -> Result<Account> {
     let row = layers_db::cached::query_one(

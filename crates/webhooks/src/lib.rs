@@ -62,6 +62,9 @@ mod deliver;
 #[cfg(feature = "store")]
 mod deliver_store;
 mod event;
+mod examples;
+#[cfg(feature = "store")]
+mod reset_store;
 mod seal;
 mod secret;
 mod sign;
@@ -80,7 +83,10 @@ pub use store::{
 };
 
 pub use event::{envelope_json, EventId, EventType, API_VERSION};
+pub use examples::example_data;
 pub use layers_core::EnvKind;
+#[cfg(feature = "store")]
+pub use reset_store::{delete_sandbox, delete_sandbox_endpoints, ProjectEvents};
 pub use ring::rand::{SecureRandom, SystemRandom};
 pub use seal::{open, seal, MasterKey, NONCE_LEN, TAG_LEN};
 pub use secret::{WebhookSecret, SECRET_PREFIX};

@@ -564,6 +564,28 @@ impl Webhooks {
         .await
     }
 
+    /// Fires an event of any type at one endpoint of this environment (the test helper
+    /// `fire`, CONTRACT §12): like [`Webhooks::test`], an ordinary event delivered, retried and
+    /// logged, to that endpoint only, whatever its subscription; `data` defaults to the type's
+    /// [`crate::example_data`]. An endpoint of the other environment is [`StoreError::NotFound`],
+    /// as one that does not exist.
+    pub async fn fire(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        id: EndpointId,
+        event_type: EventType,
+        data: Option<serde_json::Value>,
+    ) -> StoreResult<EventId> {
+        let endpoint = self.for_change(db, org, id).await.map_err(|e| match e {
+            StoreError::EnvironmentMismatch(_) => StoreError::NotFound,
+            e => e,
+        })?;
+        let data =
+            data.unwrap_or_else(|| crate::example_data(event_type, &endpoint.id.to_string()));
+        insert_event(db, org, self.env, event_type, data, Some(endpoint.id)).await
+    }
+
     /// Writes an event of this environment and a delivery to each subscribed endpoint, in the
     /// caller's transaction (see [`emit`]).
     pub async fn emit(

@@ -20,5 +20,6 @@ mod projects;
 mod publishing;
 mod security;
 mod social;
+mod test_helpers;
 mod uploads;
 mod webhooks;
