@@ -190,22 +190,23 @@ fn serve(gateway: &Path, url: &str, interrupted: &AtomicBool) -> Result<()> {
 fn print_banner(seed: &Value, url: &str, bind: &str) {
     let s = |k: &str| seed[k].as_str().unwrap_or_default().to_owned();
     let (org, test_key) = (s("organizationId"), s("testKey"));
+    let admin = admin_env(url);
     println!(
         "\nLayers Partner API (dev) on http://{bind}\
-         \n\n  DATABASE_URL  {url}\
-         \n  organization  {org}\
-         \n  test key      {test_key}   apiKeyId {}\
-         \n  live key      {}   apiKeyId {}\
+         \n\n  API reference  http://{bind}/docs   (OpenAPI: http://{bind}/v1/openapi.json)\
+         \n  DATABASE_URL   {url}\
+         \n  organization   {org}\
+         \n  test key       {test_key}   apiKeyId {}\
+         \n  live key       {}   apiKeyId {}\
          \n\n  curl -s http://{bind}/v1/whoami -H \"Authorization: Bearer {test_key}\"\
-         \n  LAYERS_API_KEY={test_key} cargo xtask smoke http://{bind}   # seed 000's CI recipe\
+         \n  LAYERS_API_KEY={test_key} cargo xtask smoke http://{bind}   # the partner journey\
          \n\nOperator CLI, from another terminal (prints one JSON object):\
-         \n\n  {}cargo xtask admin credits grant {org} 500\
-         \n  DATABASE_URL={url} cargo run -q -p layers-gateway -- admin key mint --org {org} --env test\
+         \n\n  {admin}cargo xtask admin credits grant {org} 500\
+         \n  {admin}cargo xtask admin key mint --org {org} --env test\
          \n\nCtrl-C stops the API and PostgreSQL.\n",
         s("testKeyId"),
         s("liveKey"),
         s("liveKeyId"),
-        admin_env(url),
     );
 }
 

@@ -103,8 +103,41 @@ pub async fn redoc_js() -> HttpResponse {
         .body(REDOC_BUNDLE)
 }
 
+/// What `GET /` answers: where to go next.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Index {
+    #[schema(example = "Layers Partner API")]
+    name: &'static str,
+    /// The reference, for people.
+    #[schema(example = "/docs")]
+    docs: &'static str,
+    /// The OpenAPI document, for tools.
+    #[schema(example = "/v1/openapi.json")]
+    openapi: &'static str,
+}
+
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "Reference",
+    operation_id = "getIndex",
+    summary = "Where to start",
+    description = "The API's name and where its reference and OpenAPI document are, without a \
+        key. Every resource is under `/v1` and needs a key.",
+    responses((status = 200, description = "The index", body = Index)),
+)]
+pub async fn index() -> HttpResponse {
+    HttpResponse::Ok().json(Index {
+        name: "Layers Partner API",
+        docs: "/docs",
+        openapi: OPENAPI_JSON,
+    })
+}
+
 pub fn config(cfg: &mut web::ServiceConfig) {
     Routes::new(cfg, "")
+        .route(__path_index, index)
         .route(__path_openapi_json, openapi_json)
         .route(__path_reference, reference)
         .route(__path_redoc_js, redoc_js);

@@ -86,6 +86,13 @@ async fn call(app: &TestApp, method: &str, path: &str, key: Option<&TestKey>) ->
 async fn the_document_and_the_reference_page_are_served_without_a_key() {
     let app = spawn_app().await;
 
+    // the root says where to go
+    let res = call(&app, "GET", "/", None).await;
+    assert_eq!(res.status(), 200);
+    let index: Value = res.json().await.unwrap();
+    assert_eq!(index["docs"], "/docs");
+    assert_eq!(index["openapi"], "/v1/openapi.json");
+
     let res = call(&app, "GET", "/v1/openapi.json", None).await;
     assert_eq!(res.status(), 200);
     assert!(res.headers().contains_key("x-request-id"));
