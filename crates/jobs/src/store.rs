@@ -373,7 +373,9 @@ pub enum Canceled {
 }
 
 /// Cancels a job of `env`, in the caller's transaction: a queued job at once (refunding its
-/// credits), a running one at its next safe point; a finished one is
+/// credits), a running one at its next safe point (one its request wrote `running` and no worker
+/// has attempted yet, [`record_running`], has its lease end now, so that a worker ends it
+/// `canceled` at its next look); a finished one is
 /// [`Error::AlreadyTerminal`], one of the other environment [`Error::EnvironmentMismatch`].
 pub async fn cancel(
     db: &impl GenericClient,
@@ -388,6 +390,8 @@ pub async fn cancel(
                  status = CASE status WHEN 'queued' THEN 'canceled' ELSE status END, \
                  finished_at = CASE status WHEN 'queued' THEN now() ELSE finished_at END, \
                  cancel_requested = cancel_requested OR status = 'running', \
+                 locked_until = CASE WHEN status = 'running' AND attempts = 0 \
+                                     THEN now() ELSE locked_until END, \
                  updated_at = now() \
              WHERE id = $1 AND organization_id = $2 AND is_sandbox = $3 \
                AND status IN ('queued', 'running') \

@@ -247,10 +247,22 @@ async fn a_slow_sandbox_job_canceled_while_it_runs_ends_canceled() {
             .await;
         assert_eq!(res.status(), 202);
     }
+    // no worker held them: a worker ends them at its next look, not after the 30 s
     for body in [&content, &ingest] {
-        let job = ends_within(app, &key, job_of(body), 45).await;
+        let job = ends_within(app, &key, job_of(body), 10).await;
         assert_eq!(job["status"], "canceled", "{job}");
+        assert!(job["result"].is_null(), "{job}");
     }
+    let c = app
+        .get_json(
+            &format!(
+                "/v1/content/{}",
+                content["containers"][0]["id"].as_str().unwrap()
+            ),
+            &key,
+        )
+        .await;
+    assert_ne!(c["status"], "completed", "{c}");
     assert_eq!(events(app, &key, "job.canceled").await.len(), 2);
     assert!(events(app, &key, "job.succeeded").await.is_empty());
     assert_eq!(out.calls().await, 0, "a test key reached the outside");
