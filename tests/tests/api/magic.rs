@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use layers_platforms::Url;
+use layers_platforms::{AppCredentials, Url};
 use layers_tests::{assert_error, spawn_app_with, Env, TestApp, TestKey};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
@@ -36,6 +36,10 @@ impl Outside {
             s.platforms.tiktok_auth_base_url = base.clone();
             s.platforms.google_api_base_url = base.clone();
             s.platforms.google_auth_base_url = base;
+            s.platforms.meta = Some(AppCredentials {
+                client_id: "meta-app-id".into(),
+                client_secret: "meta-app-secret".into(),
+            });
         })
         .await;
         Outside {
@@ -99,6 +103,52 @@ async fn events(app: &TestApp, key: &TestKey, kind: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A webhook endpoint of `key`'s organization at a receiver that answers 200, and its secret.
+async fn endpoint(app: &TestApp, key: &TestKey) -> (MockServer, String) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let made: Value = app
+        .post(
+            "/v1/webhook-endpoints",
+            key,
+            &json!({ "url": server.uri() }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    (server, made["secret"].as_str().unwrap().to_owned())
+}
+
+/// The deliveries `server` received of `kind`, each verified as a Standard Webhooks library
+/// does, once it has `n` of them (ten seconds at most).
+async fn delivered(server: &MockServer, secret: &str, kind: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let verifier = standardwebhooks::Webhook::new(secret).unwrap();
+    loop {
+        let bodies: Vec<Value> = server
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                verifier
+                    .verify(&r.body, &r.headers)
+                    .expect("a delivery verifies with its endpoint's secret");
+                serde_json::from_slice::<Value>(&r.body).unwrap()
+            })
+            .filter(|e| e["type"] == kind)
+            .collect();
+        if bodies.len() >= n || Instant::now() > deadline {
+            return bodies;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn job_of(body: &Value) -> &str {
     body["jobId"].as_str().unwrap()
 }
@@ -109,6 +159,7 @@ async fn a_hook_with_sandbox_fail_fails_the_job_and_its_containers_in_the_reques
     let app = &out.app;
     let key = app.partner_key(Env::Sandbox).await;
     let project = app.project_id(&key, "Magic").await;
+    let (receiver, secret) = endpoint(app, &key).await;
     let body = started(
         app,
         &key,
@@ -150,6 +201,15 @@ async fn a_hook_with_sandbox_fail_fails_the_job_and_its_containers_in_the_reques
     assert_eq!(jobs[0]["id"], job_of(&body));
     assert_eq!(jobs[0]["error"]["code"], "generation_failed");
     assert!(events(app, &key, "content.completed").await.is_empty());
+    // delivered, signed, as live events are
+    let sent = delivered(&receiver, &secret, "content.failed", 2).await;
+    assert_eq!(sent.len(), 2);
+    let sent = delivered(&receiver, &secret, "job.failed", 1).await;
+    assert_eq!(
+        sent[0]["data"]["error"]["code"], "generation_failed",
+        "{}",
+        sent[0]
+    );
     assert_eq!(out.calls().await, 0, "a test key reached the outside");
 
     // a live key's hook is ordinary text: queued, and the generator is called
@@ -493,4 +553,10 @@ async fn sandbox_complete_with_access_denied_connects_nothing_and_spends_the_sta
     assert_eq!(accounts["data"].as_array().unwrap().len(), 1, "{accounts}");
     assert_eq!(events(app, &key, "social_account.connected").await.len(), 1);
     assert_eq!(out.calls().await, 0, "a test key reached the outside");
+
+    // a live key's state is not the sandbox's to decline: refused as any other completion
+    let (live, live_project) = out.live().await;
+    let state = minted(app, &live, &live_project, None).await;
+    let res = complete(&state, "&outcome=access_denied").await.unwrap();
+    assert_error(res, 422, "ENVIRONMENT_MISMATCH").await;
 }
