@@ -185,7 +185,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(routes::metrics::config)
             .configure(routes::uploads::config)
             .configure(routes::content::config)
-            .configure(routes::test_helpers::config),
+            .configure(routes::test_helpers::config)
+            .configure(routes::test_clocks::config),
     );
 }
 

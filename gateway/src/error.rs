@@ -366,6 +366,10 @@ impl From<layers_projects::Error> for ApiError {
                 ApiError::new(Code::NotFound, "no such influencer in this project")
                     .with_details(json!({ "field": "influencerId" }))
             }
+            E::TestClockNotFound => ApiError::validation(
+                "testClockId",
+                "testClockId must name one of the organization's test clocks, with a test key",
+            ),
             E::Db(e) => ApiError::internal(e),
         }
     }

@@ -69,6 +69,7 @@ const TABLE_OWNERS: &[(&str, &str)] = &[
     ("api_keys", "keys"),
     ("projects", "projects"),
     ("influencers", "projects"),
+    ("test_clocks", "projects"),
     ("credit_balances", "credits"),
     ("credit_ledger", "credits"),
     ("credit_audit", "credits"),

@@ -4,9 +4,11 @@
 //! exist). Each command is one domain call or, for `reset`, each domain's own
 //! `delete_sandbox` in the caller's transaction, children before parents.
 
+use chrono::{DateTime, Utc};
+use layers_core::{Limit, Page};
 use layers_db::GenericClient;
 use layers_orgs::OrgId;
-use layers_projects::ProjectId;
+use layers_projects::{ProjectId, TestClock, TestClockId};
 use layers_social::{Account, SocialAccountId};
 use layers_webhooks::{EndpointId, EventId, EventType, ProjectEvents, StoreError};
 use thiserror::Error;
@@ -61,6 +63,48 @@ impl From<layers_projects::Error> for ResetError {
 }
 
 impl TestHelpers<'_> {
+    /// Creates a test clock of the organization, `ready` at `frozen_time`.
+    pub async fn create_clock(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        frozen_time: DateTime<Utc>,
+        name: Option<&str>,
+    ) -> Result<TestClock, layers_projects::Error> {
+        layers_projects::create_clock(db, org, frozen_time, name).await
+    }
+
+    /// One of the organization's test clocks; `None`: not one of its clocks.
+    pub async fn clock(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        id: TestClockId,
+    ) -> Result<Option<TestClock>, layers_projects::Error> {
+        layers_projects::find_clock(db, org, id).await
+    }
+
+    /// The organization's test clocks, newest first.
+    pub async fn clocks(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        limit: Limit,
+        after: Option<TestClockId>,
+    ) -> Result<Page<TestClock, TestClockId>, layers_projects::Error> {
+        layers_projects::list_clocks(db, org, limit, after).await
+    }
+
+    /// Deletes one of the organization's test clocks: its projects return to the wall clock.
+    pub async fn delete_clock(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        id: TestClockId,
+    ) -> Result<Option<TestClock>, layers_projects::Error> {
+        layers_projects::delete_clock(db, org, id).await
+    }
+
     /// Fires an event of `event_type` at one sandbox endpoint of the organization, with `data`
     /// or the type's example; an unknown or live endpoint is [`StoreError::NotFound`].
     pub async fn fire(

@@ -36,6 +36,10 @@ pub use store::{find, Projects};
 mod reset_store;
 #[cfg(feature = "store")]
 pub use reset_store::delete_sandbox;
+#[cfg(feature = "store")]
+mod clock_store;
+#[cfg(feature = "store")]
+pub use clock_store::{create_clock, delete_clock, find_clock, list_clocks};
 
 pub use types::{CustomerExternalId, Description, FieldError, LanguageTag, Name, Timezone};
 
@@ -43,6 +47,11 @@ layers_core::prefixed_id!(
     /// A project (`proj_…`).
     ProjectId,
     "proj"
+);
+layers_core::prefixed_id!(
+    /// A test clock (`clock_…`): a sandbox time that moves only when told to.
+    TestClockId,
+    "clock"
 );
 layers_core::prefixed_id!(
     /// An influencer (`inf_…`).
@@ -68,6 +77,9 @@ pub enum Error {
     /// The influencer named is not one of the project's.
     #[error("no such influencer in this project")]
     InfluencerNotFound,
+    /// The test clock named is not one of the organization's (or the key is live).
+    #[error("no such test clock")]
+    TestClockNotFound,
     #[cfg(feature = "store")]
     #[error(transparent)]
     Db(#[from] tokio_postgres::Error),
@@ -85,6 +97,8 @@ pub struct Project {
     pub timezone: String,
     pub primary_language: String,
     pub is_sandbox: bool,
+    /// The test clock the (sandbox) project lives on; `None`: the wall clock.
+    pub test_clock_id: Option<TestClockId>,
     pub archived_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -97,6 +111,8 @@ pub struct NewProject {
     pub customer_external_id: Option<CustomerExternalId>,
     pub timezone: Timezone,
     pub primary_language: LanguageTag,
+    /// Sandbox only: the organization's test clock the project lives on.
+    pub test_clock_id: Option<TestClockId>,
 }
 
 /// A partial update; `None` leaves a field as it is.
@@ -114,6 +130,33 @@ pub struct ProjectPatch {
 pub enum Created {
     New,
     Existing,
+}
+
+/// Whether a test clock is still running what its last advance made due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockStatus {
+    Ready,
+    Advancing,
+}
+
+impl ClockStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockStatus::Ready => "ready",
+            ClockStatus::Advancing => "advancing",
+        }
+    }
+}
+
+/// A test clock as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestClock {
+    pub id: TestClockId,
+    pub organization_id: OrgId,
+    pub name: Option<String>,
+    pub frozen_time: DateTime<Utc>,
+    pub status: ClockStatus,
+    pub created_at: DateTime<Utc>,
 }
 
 /// An influencer as stored.

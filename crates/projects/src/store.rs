@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 
 use crate::{
     Created, CustomerExternalId, Description, Error, Influencer, InfluencerId, LanguageTag, Name,
-    NewInfluencer, NewProject, Project, ProjectId, ProjectPatch, Result, Timezone,
+    NewInfluencer, NewProject, Project, ProjectId, ProjectPatch, Result, TestClockId, Timezone,
 };
 
 /// One of the organization's projects as it is now, of either environment (`None` when it has
@@ -37,7 +37,8 @@ impl Environment for Projects {
 }
 
 const PROJECT_COLUMNS: &str = "id, organization_id, name, customer_external_id, timezone, \
-                               primary_language, is_sandbox, archived_at, created_at, updated_at";
+                               primary_language, is_sandbox, test_clock_id, archived_at, created_at, \
+                               updated_at";
 const INFLUENCER_COLUMNS: &str = "id, project_id, name, description, is_sandbox, created_at";
 
 fn project(row: &Row) -> Project {
@@ -49,6 +50,9 @@ fn project(row: &Row) -> Project {
         timezone: row.get("timezone"),
         primary_language: row.get("primary_language"),
         is_sandbox: row.get("is_sandbox"),
+        test_clock_id: row
+            .get::<_, Option<uuid::Uuid>>("test_clock_id")
+            .map(TestClockId::from_uuid),
         archived_at: row.get("archived_at"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
@@ -92,12 +96,19 @@ impl Projects {
             .customer_external_id
             .as_ref()
             .map(CustomerExternalId::as_str);
+        let clock = new.test_clock_id.map(|c| c.as_uuid());
+        if clock.is_some() && !self.env.is_sandbox() {
+            return Err(Error::TestClockNotFound);
+        }
+        // the clock, if named, must be the organization's: else no row, and no insert
         let inserted = layers_db::cached::query_opt(
             db,
             &format!(
                 "INSERT INTO projects (id, organization_id, name, customer_external_id, timezone, \
-                                           primary_language, is_sandbox) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                                           primary_language, is_sandbox, test_clock_id) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+                     WHERE $8::uuid IS NULL OR EXISTS ( \
+                         SELECT 1 FROM test_clocks WHERE id = $8 AND organization_id = $2) \
                      ON CONFLICT (organization_id, is_sandbox, customer_external_id) \
                          WHERE customer_external_id IS NOT NULL DO NOTHING \
                      RETURNING {PROJECT_COLUMNS}"
@@ -110,11 +121,17 @@ impl Projects {
                 &new.timezone.as_str(),
                 &new.primary_language.as_str(),
                 &self.env.is_sandbox(),
+                &clock,
             ],
         )
         .await?;
         if let Some(row) = inserted {
             return Ok((project(&row), Created::New));
+        }
+        if let Some(clock) = new.test_clock_id {
+            if crate::find_clock(db, org, clock).await?.is_none() {
+                return Err(Error::TestClockNotFound);
+            }
         }
         let row = layers_db::cached::query_one(
             db,

@@ -10,6 +10,7 @@ fn new_project(name: &str, external: Option<&str>) -> NewProject {
         name: Name::parse(name).unwrap(),
         customer_external_id: external.map(|e| CustomerExternalId::parse(e).unwrap()),
         timezone: Timezone::parse("Europe/Paris").unwrap(),
+        test_clock_id: None,
         primary_language: LanguageTag::parse("en").unwrap(),
     }
 }

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod projects;
 pub mod publishing;
 pub mod social;
+pub mod test_clocks;
 pub mod test_helpers;
 pub mod uploads;
 pub mod webhooks;

@@ -4,7 +4,7 @@
 use actix_web::{web, HttpResponse};
 use layers_projects::{
     Created, CustomerExternalId, LanguageTag, Name, NewProject, Project, ProjectId, ProjectPatch,
-    Timezone,
+    TestClockId, Timezone,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +30,11 @@ struct CreateProject {
     /// A registered BCP-47 language tag, stored in canonical case (`pt-br` becomes `pt-BR`).
     #[schema(default = "en", example = "pt-BR")]
     primary_language: Option<String>,
+    /// Test keys only: one of the organization's test clocks; the project lives on it (its
+    /// scheduled posts, metrics "today", slow jobs and token expiry follow the clock). A live
+    /// key sending it is 400.
+    #[schema(example = "clock_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]
+    test_clock_id: Option<String>,
 }
 
 /// The fields to change; absent (or `null`) fields keep their value.
@@ -64,6 +69,9 @@ pub struct ProjectBody {
     primary_language: String,
     #[schema(schema_with = crate::openapi::project_status)]
     status: &'static str,
+    /// The test clock the (sandbox) project lives on; `null`: the wall clock.
+    #[schema(required = true, example = json!(null))]
+    test_clock_id: Option<String>,
     #[schema(required = true, format = DateTime, example = json!(null))]
     archived_at: Option<String>,
     #[schema(format = DateTime, example = "2026-05-08T12:00:00.000Z")]
@@ -85,11 +93,29 @@ impl From<Project> for ProjectBody {
             } else {
                 "active"
             },
+            test_clock_id: p.test_clock_id.map(|c| c.to_string()),
             archived_at: p.archived_at.map(time),
             created_at: time(p.created_at),
             updated_at: time(p.updated_at),
         }
     }
+}
+
+/// `testClockId`: a clock id with a test key; a live key naming one is refused (the
+/// organization's ownership is checked by the insert).
+fn test_clock_of(env: &Env, raw: Option<&str>) -> Result<Option<TestClockId>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    if env.test_helpers().is_none() {
+        return Err(ApiError::validation(
+            "testClockId",
+            "testClockId is for test keys only: a live project runs on the wall clock",
+        ));
+    }
+    TestClockId::parse(raw)
+        .map(Some)
+        .map_err(|_| layers_projects::Error::TestClockNotFound.into())
 }
 
 fn project_id(raw: &str) -> Result<ProjectId, ApiError> {
@@ -134,6 +160,7 @@ async fn create(
             body.primary_language.as_deref().unwrap_or("en"),
             LanguageTag::parse,
         )?,
+        test_clock_id: test_clock_of(&env, body.test_clock_id.as_deref())?,
     };
     let (project, created) = env.projects.create(&*tx, auth.organization_id, new).await?;
     let mut res = match created {

@@ -22,10 +22,10 @@ use crate::tx::Tx;
 
 /// The request's environment, if its key is a test key; a live key is answered as a route
 /// that does not exist.
-struct TestKey(Env);
+pub(super) struct TestKey(Env);
 
 impl TestKey {
-    fn helpers(&self) -> TestHelpers<'_> {
+    pub(super) fn helpers(&self) -> TestHelpers<'_> {
         self.0
             .test_helpers()
             .expect("a TestKey holds the sandbox set")

@@ -20,6 +20,7 @@ mod projects;
 mod publishing;
 mod security;
 mod social;
+mod test_clocks;
 mod test_helpers;
 mod uploads;
 mod webhooks;
