@@ -39,8 +39,10 @@ use layers_social::{OAuth, Refresh, Vault};
 use layers_webhooks::{MasterKey, Webhooks};
 use thiserror::Error;
 
+mod clock;
 mod test_helpers;
 
+pub use clock::{clock_data, AdvanceClock, AdvanceError, ADVANCE, TOKEN_LIFETIME};
 pub use test_helpers::{Deleted, ResetError, TestHelpers};
 
 /// What the live adapters need to know.
@@ -420,11 +422,13 @@ pub enum Task {
     MetricsSync(SyncPost),
     /// `social_token_refresh` (layers-social).
     Refresh(Refresh),
+    /// `test_clock_advance` (a test clock's advance, [`clock`]).
+    AdvanceClock(AdvanceClock),
 }
 
 impl Task {
     /// Every kind a worker runs.
-    pub const KINDS: [&'static str; 9] = [
+    pub const KINDS: [&'static str; 10] = [
         layers_ingest::KINDS[0],
         layers_ingest::KINDS[1],
         layers_ingest::KINDS[2],
@@ -434,6 +438,7 @@ impl Task {
         layers_publishing::PUBLISH,
         layers_metrics::SYNC,
         layers_social::REFRESH,
+        ADVANCE,
     ];
 
     /// The task of `job`, its payload read as its kind's type.
@@ -447,6 +452,7 @@ impl Task {
             layers_publishing::PUBLISH => Task::Publish(job.payload_as()?),
             layers_metrics::SYNC => Task::MetricsSync(job.payload_as()?),
             layers_social::REFRESH => Task::Refresh(job.payload_as()?),
+            ADVANCE => Task::AdvanceClock(job.payload_as()?),
             other => {
                 return Err(layers_jobs::Error::Corrupt(format!(
                     "no worker runs jobs of kind {other}"
@@ -471,6 +477,7 @@ impl Handler for Dispatch {
                 Task::Publish(publish) => env.publisher.run(job, publish, control).await,
                 Task::MetricsSync(sync) => env.metrics.sync(job, sync, control).await,
                 Task::Refresh(refresh) => env.oauth.refresh(job, refresh, control).await,
+                Task::AdvanceClock(advance) => clock::run_advance(job, advance, control).await,
             }
         })
     }

@@ -18,7 +18,7 @@ use crate::EnvServices;
 /// The test helpers of the sandbox set.
 #[derive(Debug, Clone, Copy)]
 pub struct TestHelpers<'a> {
-    services: &'a EnvServices,
+    pub(crate) services: &'a EnvServices,
 }
 
 impl EnvServices {

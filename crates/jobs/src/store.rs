@@ -517,3 +517,71 @@ impl Jobs {
         cancel(db, org, self.env, id).await
     }
 }
+
+/// Ends queued sandbox jobs whose work was done by someone else (a test clock's advance
+/// published their posts): each `succeeded` with its result, with its `job.succeeded` event, in
+/// the caller's transaction; one statement for all. A job no longer queued is left as it is.
+/// Answers the jobs it ended.
+pub async fn succeed_queued(
+    db: &impl GenericClient,
+    org: OrgId,
+    ids: &[JobId],
+    results: &[serde_json::Value],
+) -> Result<Vec<Job>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let uuids: Vec<uuid::Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
+    let rows = layers_db::cached::query(
+        db,
+        &format!(
+            "UPDATE jobs j SET status = 'succeeded', result = r.result, error = NULL, \
+                 locked_until = NULL, started_at = coalesce(j.started_at, now()), \
+                 finished_at = now(), updated_at = now() \
+             FROM unnest($1::uuid[], $2::jsonb[]) AS r(id, result) \
+             WHERE j.id = r.id AND j.organization_id = $3 AND j.is_sandbox \
+               AND j.status = 'queued' \
+             RETURNING {}",
+            prefixed("j.")
+        ),
+        &[&uuids, &results, &org.as_uuid()],
+    )
+    .await?;
+    let ended = rows.iter().map(job).collect::<Result<Vec<Job>>>()?;
+    let data = ended
+        .iter()
+        .map(|j| JobObject::from(j).to_value())
+        .collect();
+    layers_webhooks::emit_many(
+        db,
+        org,
+        EnvKind::from_sandbox(true),
+        EventType::JobSucceeded,
+        data,
+    )
+    .await?;
+    Ok(ended)
+}
+
+/// [`COLUMNS`] of the table aliased `alias`.
+fn prefixed(alias: &str) -> String {
+    COLUMNS
+        .split(',')
+        .map(|c| format!("{alias}{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Ends the leases of the sandbox jobs of `projects` that their request wrote `running` for a
+/// while (`sandbox:slow`: no worker attempt yet): the workers' claim of jobs whose lease has
+/// passed then completes them at once. Answers how many.
+pub async fn end_sandbox_leases(db: &impl GenericClient, projects: &[uuid::Uuid]) -> Result<u64> {
+    Ok(layers_db::cached::execute(
+        db,
+        "UPDATE jobs SET locked_until = now(), updated_at = now() \
+         WHERE project_id = ANY($1) AND is_sandbox AND status = 'running' AND attempts = 0 \
+           AND locked_until > now()",
+        &[&projects],
+    )
+    .await?)
+}

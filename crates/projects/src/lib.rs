@@ -39,7 +39,10 @@ pub use reset_store::delete_sandbox;
 #[cfg(feature = "store")]
 mod clock_store;
 #[cfg(feature = "store")]
-pub use clock_store::{create_clock, delete_clock, find_clock, list_clocks};
+pub use clock_store::{
+    clock_projects, clock_time, create_clock, delete_clock, find_clock, finish_advance,
+    list_clocks, start_advance,
+};
 
 pub use types::{CustomerExternalId, Description, FieldError, LanguageTag, Name, Timezone};
 
@@ -157,6 +160,29 @@ pub struct TestClock {
     pub frozen_time: DateTime<Utc>,
     pub status: ClockStatus,
     pub created_at: DateTime<Utc>,
+}
+
+/// Why a clock was not advanced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdvanceRefusal {
+    /// Not one of the organization's clocks.
+    NotFound,
+    /// The new time is not after the clock's time.
+    NotForward,
+    /// The new time is more than [`MAX_ADVANCE_MONTHS`] months after the clock's time.
+    TooFar,
+    /// The clock is still running what its last advance made due.
+    Advancing,
+}
+
+/// The most one advance moves a clock: two years.
+pub const MAX_ADVANCE_MONTHS: u32 = 24;
+
+/// An advance begun: the clock as it now is (`advancing`) and its time before.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Advanced {
+    pub clock: TestClock,
+    pub previous: DateTime<Utc>,
 }
 
 /// An influencer as stored.

@@ -28,10 +28,12 @@ use layers_jobs::JobId;
 use layers_orgs::OrgId;
 use layers_social::{Platform, SocialAccountId};
 
+mod clock_store;
 mod reset_store;
 pub mod run;
 mod store;
 
+pub use clock_store::{publish_due_on_clock, ClockPublished};
 pub use reset_store::delete_sandbox;
 pub use run::{LivePublisher, Publisher};
 pub use store::{posts_of_project, published_targets, Publish, PublishedPost, Publishing};

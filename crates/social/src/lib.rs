@@ -34,7 +34,7 @@ pub use command::{ConnectError, SocialEnv, StartConnect};
 pub use layers_platforms::NotConfigured;
 pub use live::{mark_needs_reauth, Callback, CallbackError, Refresh, TokenError, Vault, REFRESH};
 pub use oauth::{OAuth, SandboxConsent};
-pub use store::{accounts_of_org, delete_sandbox};
+pub use store::{accounts_of_org, clock_connected_before, delete_sandbox, stamp_clock_connected};
 
 layers_core::prefixed_id!(
     /// A connected social account (`sa_…`).

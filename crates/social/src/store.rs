@@ -445,3 +445,43 @@ fn account(row: &Row) -> Result<Account> {
         connected_at: row.get("connected_at"),
     })
 }
+
+/// Stamps the active sandbox accounts of `projects` (the projects of one test clock) that have
+/// no clock time of connection yet with `at`, the clock's time before the advance that sees
+/// them first (exact: a clock does not move between advances). Answers how many it stamped.
+pub async fn stamp_clock_connected(
+    db: &impl GenericClient,
+    projects: &[uuid::Uuid],
+    at: DateTime<Utc>,
+) -> Result<u64> {
+    Ok(layers_db::cached::execute(
+        db,
+        "UPDATE social_accounts SET clock_connected_at = $2 \
+         WHERE project_id = ANY($1) AND is_sandbox AND status = 'active' \
+           AND clock_connected_at IS NULL",
+        &[&projects, &at],
+    )
+    .await?)
+}
+
+/// The active sandbox accounts of `projects` that connected at or before the clock time
+/// `cutoff`, oldest first.
+pub async fn clock_connected_before(
+    db: &impl GenericClient,
+    projects: &[uuid::Uuid],
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<SocialAccountId>> {
+    let rows = layers_db::cached::query(
+        db,
+        "SELECT id FROM social_accounts \
+         WHERE project_id = ANY($1) AND is_sandbox AND status = 'active' \
+           AND clock_connected_at <= $2 \
+         ORDER BY id",
+        &[&projects, &cutoff],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| SocialAccountId::from_uuid(r.get(0)))
+        .collect())
+}

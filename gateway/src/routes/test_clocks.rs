@@ -1,10 +1,11 @@
 //! Test clocks (CONTRACT §12): `POST/GET /v1/test_helpers/test-clocks`,
-//! `GET/DELETE /v1/test_helpers/test-clocks/:id`. Test keys only: a live key is answered 404 as
+//! `GET/DELETE /v1/test_helpers/test-clocks/:id`, `POST /v1/test_helpers/test-clocks/:id/advance`. Test keys only: a live key is answered 404 as
 //! for a route that does not exist ([`TestKey`], the first extractor of each handler).
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use layers_projects::{TestClock, TestClockId};
+use layers_env::AdvanceError;
+use layers_projects::{AdvanceRefusal, TestClock, TestClockId};
 use serde::{Deserialize, Serialize};
 
 use super::test_helpers::TestKey;
@@ -201,10 +202,82 @@ async fn delete(
     Ok(HttpResponse::Ok().json(ClockBody::from(clock)))
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = AdvanceTestClock)]
+struct AdvanceBody {
+    /// The clock's new time (RFC 3339): after its time, at most two years after it.
+    #[schema(format = DateTime, example = "2026-05-18T12:00:00.000Z")]
+    frozen_time: String,
+}
+
+fn refused(why: AdvanceRefusal) -> ApiError {
+    match why {
+        AdvanceRefusal::NotFound => ApiError::not_found("test clock"),
+        AdvanceRefusal::NotForward => ApiError::validation(
+            "frozenTime",
+            "frozenTime must be after the clock's time: a clock only moves forward",
+        ),
+        AdvanceRefusal::TooFar => ApiError::validation(
+            "frozenTime",
+            "frozenTime must be at most two years after the clock's time",
+        ),
+        AdvanceRefusal::Advancing => ApiError::conflict(
+            "test_clock_advancing",
+            "the clock is still advancing: wait until it is ready",
+        ),
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/test_helpers/test-clocks/{clockId}/advance",
+    tag = "Test helpers",
+    operation_id = "advanceTestClock",
+    summary = "Advance a test clock",
+    description = "Test keys only (a live key gets 404 as for an unknown route). Moves the clock \
+        forward to `frozenTime` (at most two years per call) and answers it `advancing`, with \
+        `test_helpers.test_clock.advancing`. What became due then runs: the clock's projects' \
+        scheduled sandbox posts publish in `publishAt` order with `postedAt` = `publishAt`, \
+        `sandbox:slow` jobs finish, accounts connected 60 clock days ago turn `needs_reauth`; \
+        then the clock is `ready` again, with `test_helpers.test_clock.ready`.",
+    params(("clockId" = String, Path, description = "The clock's id", example = "clock_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
+    request_body = AdvanceBody,
+    responses(
+        (status = 200, description = "The clock, `advancing`", body = ClockBody),
+        (status = 400, description = "`VALIDATION_ERROR`: `frozenTime` not after the clock's \
+            time, or more than two years after it", body = crate::openapi::ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: no such clock (or a live key)",
+            body = crate::openapi::ErrorEnvelope),
+        (status = 409, description = "`CONFLICT`: the clock is still advancing",
+            body = crate::openapi::ErrorEnvelope),
+    ),
+)]
+async fn advance(
+    test: TestKey,
+    auth: Authorized<ProjectsWrite>,
+    path: web::Path<String>,
+    Json(body): Json<AdvanceBody>,
+    tx: Tx,
+) -> Result<HttpResponse, ApiError> {
+    let id = clock_id(&path)?;
+    let to = frozen_time_of(&body.frozen_time)?;
+    let clock = test
+        .helpers()
+        .advance(&*tx, auth.organization_id, id, to)
+        .await
+        .map_err(|e| match e {
+            AdvanceError::Refused(why) => refused(why),
+            other => ApiError::internal(other),
+        })?;
+    Ok(HttpResponse::Ok().json(ClockBody::from(clock)))
+}
+
 pub fn config(cfg: &mut web::ServiceConfig) {
     super::Routes::new(cfg, super::V1)
         .route(__path_create, create)
         .route(__path_list, list)
         .route(__path_get, get)
-        .route(__path_delete, delete);
+        .route(__path_delete, delete)
+        .route(__path_advance, advance);
 }

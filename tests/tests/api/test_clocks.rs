@@ -186,3 +186,342 @@ async fn bad_clock_input_is_400_and_writes_nothing() {
     }
     assert_eq!(app.count("SELECT count(*) FROM test_clocks").await, 0);
 }
+
+/// `t` as the API writes times.
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Advances the clock and waits until it is `ready` again (at most ten seconds).
+async fn advance(app: &TestApp, key: &TestKey, clock: &str, to: chrono::DateTime<chrono::Utc>) {
+    let res = app
+        .post(
+            &format!("{CLOCKS}/{clock}/advance"),
+            key,
+            &json!({ "frozenTime": stamp(to) }),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "advancing", "{body}");
+    assert_eq!(body["frozenTime"], stamp(to));
+    ready(app, key, clock).await;
+}
+
+async fn ready(app: &TestApp, key: &TestKey, clock: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let body = app.get_json(&format!("{CLOCKS}/{clock}"), key).await;
+        if body["status"] == "ready" {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the clock is still advancing: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// The data of the sandbox events of `type`, oldest first.
+async fn events(app: &TestApp, key: &TestKey, event_type: &str) -> Vec<Value> {
+    let list = app
+        .get_json(&format!("/v1/events?type={event_type}&limit=100"), key)
+        .await;
+    let mut data: Vec<Value> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["data"].clone())
+        .collect();
+    data.reverse();
+    data
+}
+
+/// Schedules one new piece of content of the project at `at`; answers the post's id.
+async fn schedule(
+    app: &TestApp,
+    key: &TestKey,
+    project: &str,
+    account: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let started = app.generate(key, project, "image").await;
+    let container = started["containers"][0]["id"].as_str().unwrap();
+    let body = json!({ "targets": [{ "socialAccountId": account }], "publishAt": stamp(at) });
+    let res = app
+        .post(&format!("/v1/content/{container}/schedule"), key, &body)
+        .await;
+    assert_eq!(res.status(), 202, "{:?}", res.text().await);
+    let started: Value = res.json().await.unwrap();
+    started["scheduledPostId"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_clocked_project_publishes_as_the_clock_passes_and_its_accounts_expire() {
+    use chrono::{Duration, SubsecRound, Utc};
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let t0 = Utc::now().trunc_subsecs(0) + Duration::hours(1);
+    let clock = clock(&app, &key, &stamp(t0)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .post(
+            "/v1/projects",
+            &key,
+            &json!({ "name": "Clocked", "testClockId": clock }),
+        )
+        .await;
+    let project = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let account = app.connect_sandbox(&key, &project, "instagram").await;
+    // three posts over 30 days of clock time, the last scheduled first; the middle one canceled
+    let late = schedule(&app, &key, &project, &account, t0 + Duration::days(17)).await;
+    let early = schedule(&app, &key, &project, &account, t0 + Duration::days(3)).await;
+    let canceled = schedule(&app, &key, &project, &account, t0 + Duration::days(9)).await;
+    let res = app
+        .post_empty(&format!("/v1/scheduled-posts/{canceled}/cancel"), &key)
+        .await;
+    assert_eq!(res.status(), 200);
+    // their publish jobs do not run on the wall clock
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM jobs WHERE kind = 'publish' AND status = 'queued' \
+             AND run_at > now() + interval '50 years'"
+        )
+        .await,
+        1 + 1
+    );
+
+    advance(&app, &key, &clock, t0 + Duration::days(10)).await;
+    let post = |id: String| {
+        let app = &app;
+        let key = &key;
+        async move {
+            app.get_json(&format!("/v1/scheduled-posts/{id}"), key)
+                .await
+        }
+    };
+    let first = post(early.clone()).await;
+    assert_eq!(first["status"], "published", "{first}");
+    assert_eq!(
+        first["targets"][0]["postedAt"],
+        stamp(t0 + Duration::days(3))
+    );
+    assert!(first["targets"][0]["externalId"]
+        .as_str()
+        .unwrap()
+        .starts_with("sb_post_cnt_"));
+    assert_eq!(post(late.clone()).await["status"], "scheduled");
+    assert_eq!(post(canceled.clone()).await["status"], "canceled");
+
+    advance(&app, &key, &clock, t0 + Duration::days(20)).await;
+    let last = post(late.clone()).await;
+    assert_eq!(last["status"], "published");
+    assert_eq!(
+        last["targets"][0]["postedAt"],
+        stamp(t0 + Duration::days(17))
+    );
+    assert_eq!(post(canceled.clone()).await["status"], "canceled");
+    let published: Vec<Value> = events(&app, &key, "post.published")
+        .await
+        .iter()
+        .map(|d| d["scheduledPostId"].clone())
+        .collect();
+    assert_eq!(published, vec![json!(early), json!(late)]);
+    // the posts' publish jobs ended succeeded
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs WHERE kind = 'publish' AND status = 'succeeded'")
+            .await,
+        2
+    );
+    let accounts = format!("/v1/projects/{project}/social/accounts");
+    assert_eq!(
+        app.get_json(&accounts, &key).await["data"][0]["status"],
+        "active"
+    );
+
+    // 61 days of clock time after it connected, the account needs a new connection
+    advance(&app, &key, &clock, t0 + Duration::days(61)).await;
+    assert_eq!(
+        app.get_json(&accounts, &key).await["data"][0]["status"],
+        "needs_reauth"
+    );
+    let expired = events(&app, &key, "social_account.needs_reauth").await;
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0]["socialAccountId"], account.as_str());
+
+    let advancing = events(&app, &key, "test_helpers.test_clock.advancing").await;
+    let ready = events(&app, &key, "test_helpers.test_clock.ready").await;
+    assert_eq!(advancing.len(), 3);
+    assert_eq!(ready.len(), 3);
+    assert_eq!(advancing[0]["status"], "advancing");
+    assert_eq!(ready[2]["status"], "ready");
+    assert_eq!(ready[2]["frozenTime"], stamp(t0 + Duration::days(61)));
+    assert_eq!(ready[2]["id"], clock.as_str());
+}
+
+#[tokio::test]
+async fn advances_go_forward_by_at_most_two_years_one_at_a_time() {
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let live = app
+        .key_with(key.org, Env::Live, "*", layers_keys::Tier::Standard)
+        .await;
+    let id = clock(&app, &key, "2026-01-01T00:00:00Z").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("{CLOCKS}/{id}/advance");
+    for to in [
+        "2025-12-31T00:00:00Z",
+        "2026-01-01T00:00:00Z",
+        "2028-01-01T00:00:01Z",
+        "soon",
+    ] {
+        let res = app.post(&path, &key, &json!({ "frozenTime": to })).await;
+        let error = assert_error(res, 400, "VALIDATION_ERROR").await;
+        assert_eq!(error["details"]["field"], "frozenTime", "{to}: {error}");
+    }
+    let res = app
+        .post(
+            &path,
+            &live,
+            &json!({ "frozenTime": "2026-02-01T00:00:00Z" }),
+        )
+        .await;
+    assert_error(res, 404, "NOT_FOUND").await;
+    let unknown = format!("{CLOCKS}/clock_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f/advance");
+    let res = app
+        .post(
+            &unknown,
+            &key,
+            &json!({ "frozenTime": "2026-02-01T00:00:00Z" }),
+        )
+        .await;
+    assert_error(res, 404, "NOT_FOUND").await;
+    let got = app.get_json(&format!("{CLOCKS}/{id}"), &key).await;
+    assert_eq!(got["frozenTime"], "2026-01-01T00:00:00.000Z");
+    assert_eq!(app.count("SELECT count(*) FROM jobs").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM events").await, 0);
+
+    // exactly two years is allowed; while advancing, another advance is 409
+    app.client()
+        .await
+        .execute("UPDATE test_clocks SET status = 'advancing'", &[])
+        .await
+        .unwrap();
+    let res = app
+        .post(
+            &path,
+            &key,
+            &json!({ "frozenTime": "2028-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_error(res, 409, "CONFLICT").await;
+    app.client()
+        .await
+        .execute("UPDATE test_clocks SET status = 'ready'", &[])
+        .await
+        .unwrap();
+    let res = app
+        .post(
+            &path,
+            &key,
+            &json!({ "frozenTime": "2028-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    ready(&app, &key, &id).await;
+}
+
+#[tokio::test]
+async fn an_advance_over_a_thousand_due_posts_is_ready_within_two_seconds() {
+    use chrono::{Duration, SubsecRound, Utc};
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let t0 = Utc::now().trunc_subsecs(0) + Duration::hours(1);
+    let clock = clock(&app, &key, &stamp(t0)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .post(
+            "/v1/projects",
+            &key,
+            &json!({ "name": "Busy", "testClockId": clock }),
+        )
+        .await;
+    let project = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let account = app.connect_sandbox(&key, &project, "instagram").await;
+    schedule(&app, &key, &project, &account, t0 + Duration::days(1)).await;
+    // 999 more like it, a minute apart, written directly (each its container, post, target and
+    // queued publish job)
+    app.client()
+        .await
+        .batch_execute(
+            "CREATE TEMP TABLE m AS SELECT gen_random_uuid() AS cid, gen_random_uuid() AS pid, \
+                 gen_random_uuid() AS jid, g FROM generate_series(1, 999) g; \
+             INSERT INTO content_containers SELECT (jsonb_populate_record(c, \
+                 jsonb_build_object('id', m.cid))).* FROM content_containers c, m; \
+             INSERT INTO jobs SELECT (jsonb_populate_record(j, \
+                 jsonb_build_object('id', m.jid))).* FROM jobs j, m WHERE j.kind = 'publish'; \
+             INSERT INTO scheduled_posts SELECT (jsonb_populate_record(p, jsonb_build_object( \
+                 'id', m.pid, 'container_id', m.cid, 'job_id', m.jid, \
+                 'publish_at', p.publish_at + m.g * interval '1 minute'))).* \
+                 FROM scheduled_posts p, m; \
+             INSERT INTO platform_posts SELECT (jsonb_populate_record(t, \
+                 jsonb_build_object('scheduled_post_id', m.pid))).* FROM platform_posts t, m;",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        app.count("SELECT count(*) FROM scheduled_posts WHERE status = 'scheduled'")
+            .await,
+        1000
+    );
+
+    let started = std::time::Instant::now();
+    let res = app
+        .post(
+            &format!("{CLOCKS}/{clock}/advance"),
+            &key,
+            &json!({ "frozenTime": stamp(t0 + Duration::days(2)) }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    ready(&app, &key, &clock).await;
+    let took = started.elapsed();
+    println!("advance over 1,000 due posts: ready after {took:?}");
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM scheduled_posts WHERE status = 'published'")
+            .await,
+        1000
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM platform_posts \
+             WHERE status = 'published' AND posted_at IS NOT NULL"
+        )
+        .await,
+        1000
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs WHERE kind = 'publish' AND status = 'succeeded'")
+            .await,
+        1000
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE type = 'post.published'")
+            .await,
+        1000
+    );
+}
