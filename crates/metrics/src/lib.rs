@@ -98,7 +98,12 @@ impl Range {
 
 /// Today's date, UTC.
 pub fn today() -> Date {
-    to_date(Utc::now().date_naive())
+    day_of(Utc::now())
+}
+
+/// The UTC date of `at` (a test clock's time: the "today" of its projects).
+pub fn day_of(at: chrono::DateTime<Utc>) -> Date {
+    to_date(at.date_naive())
 }
 
 /// What can go wrong reading metrics.

@@ -245,10 +245,12 @@ fn date_of(raw: Option<&str>, field: &str) -> Result<Option<Date>, ApiError> {
     .transpose()
 }
 
-fn range_of(q: &MetricsQuery) -> Result<Range, ApiError> {
+/// The range asked for, checked against `today` (the project's: its test clock's day, if it
+/// lives on one).
+fn range_of(q: &MetricsQuery, today: Date) -> Result<Range, ApiError> {
     let from = date_of(q.from.as_deref(), "from")?;
     let to = date_of(q.to.as_deref(), "to")?;
-    Range::new(from, to, layers_metrics::today()).map_err(|e| {
+    Range::new(from, to, today).map_err(|e| {
         let field = match e {
             RangeError::InTheFuture { .. } => "to",
             RangeError::Reversed { .. } | RangeError::TooLong { .. } => "from",
@@ -290,10 +292,19 @@ async fn read(
     query: &MetricsQuery,
 ) -> Result<(Range, Vec<PostSeries>), ApiError> {
     let project = path_id(project, "project", ProjectId::parse)?;
-    let range = range_of(query)?;
+    // the dates parse before anything is read; checked against the project's today below
+    date_of(query.from.as_deref(), "from")?;
+    date_of(query.to.as_deref(), "to")?;
     let ids = post_ids_of(query)?;
     let db = state.pool.get().await?;
-    env.projects.get(&db, auth.organization_id, project).await?;
+    let found = env.projects.get(&db, auth.organization_id, project).await?;
+    let today = match found.test_clock_id {
+        Some(_) => layers_projects::clock_time(&db, project.as_uuid())
+            .await?
+            .map_or_else(layers_metrics::today, layers_metrics::day_of),
+        None => layers_metrics::today(),
+    };
+    let range = range_of(query, today)?;
     let series = layers_metrics::series(
         &db,
         auth.organization_id,

@@ -297,7 +297,25 @@ async fn a_clocked_project_publishes_as_the_clock_passes_and_its_accounts_expire
         1 + 1
     );
 
+    // a sandbox:slow generation stays running on the wall clock; the clock's advance ends it
+    let res = app
+        .post(
+            &format!("/v1/projects/{project}/content"),
+            &key,
+            &json!({ "format": "image", "hook": "sandbox:slow" }),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let slow = res.json::<Value>().await.unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wall = std::time::Instant::now();
+
     advance(&app, &key, &clock, t0 + Duration::days(10)).await;
+    let job = app.job_settles(&key, &slow).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert!(wall.elapsed() < std::time::Duration::from_secs(20));
     let post = |id: String| {
         let app = &app;
         let key = &key;
@@ -333,6 +351,19 @@ async fn a_clocked_project_publishes_as_the_clock_passes_and_its_accounts_expire
         .map(|d| d["scheduledPostId"].clone())
         .collect();
     assert_eq!(published, vec![json!(early), json!(late)]);
+    // metrics: "today" is the clock's day
+    let day = |d: i64| (t0 + Duration::days(d)).format("%Y-%m-%d").to_string();
+    let metrics = format!("/v1/projects/{project}/metrics");
+    let got = app.get_json(&metrics, &key).await;
+    assert_eq!(got["to"], day(20), "{got}");
+    assert_eq!(got["data"].as_array().unwrap().len(), 2, "{got}");
+    let res = app.get(&format!("{metrics}?to={}", day(21)), &key).await;
+    let error = assert_error(res, 400, "VALIDATION_ERROR").await;
+    assert_eq!(error["details"]["field"], "to");
+    let summary = app
+        .get_json(&format!("{metrics}/summary?to={}", day(20)), &key)
+        .await;
+    assert_eq!(summary["to"], day(20), "{summary}");
     // the posts' publish jobs ended succeeded
     assert_eq!(
         app.count("SELECT count(*) FROM jobs WHERE kind = 'publish' AND status = 'succeeded'")
