@@ -43,7 +43,7 @@ mod clock;
 mod test_helpers;
 
 pub use clock::{clock_data, AdvanceClock, AdvanceError, ADVANCE, TOKEN_LIFETIME};
-pub use test_helpers::{Deleted, ResetError, TestHelpers};
+pub use test_helpers::{ClockDeleteError, Deleted, ResetError, TestHelpers};
 
 /// What the live adapters need to know.
 #[derive(Debug, Clone)]

@@ -43,6 +43,15 @@ pub struct Deleted {
     pub webhook_endpoints: u64,
 }
 
+/// Why a clock was not deleted.
+#[derive(Debug, Error)]
+pub enum ClockDeleteError {
+    #[error(transparent)]
+    Projects(#[from] layers_projects::Error),
+    #[error(transparent)]
+    Publishing(#[from] layers_publishing::Error),
+}
+
 /// Why a reset did nothing.
 #[derive(Debug, Error)]
 pub enum ResetError {
@@ -95,14 +104,25 @@ impl TestHelpers<'_> {
         layers_projects::list_clocks(db, org, limit, after).await
     }
 
-    /// Deletes one of the organization's test clocks: its projects return to the wall clock.
+    /// Deletes one of the organization's test clocks: its projects return to the wall clock,
+    /// their scheduled posts' jobs to run at `publishAt`.
     pub async fn delete_clock(
         &self,
         db: &impl GenericClient,
         org: OrgId,
         id: TestClockId,
-    ) -> Result<Option<TestClock>, layers_projects::Error> {
-        layers_projects::delete_clock(db, org, id).await
+    ) -> Result<Option<TestClock>, ClockDeleteError> {
+        let Some(found) = layers_projects::find_clock(db, org, id).await? else {
+            return Ok(None);
+        };
+        let projects: Vec<uuid::Uuid> = layers_projects::clock_projects(db, found.id)
+            .await?
+            .iter()
+            .map(|p| p.as_uuid())
+            .collect();
+        let deleted = layers_projects::delete_clock(db, org, id).await?;
+        layers_publishing::release_from_clock(db, org, &projects).await?;
+        Ok(deleted)
     }
 
     /// Fires an event of `event_type` at one sandbox endpoint of the organization, with `data`

@@ -44,7 +44,8 @@ pub use paid::{Ledger, PaidStart, Refused};
 #[cfg(feature = "store")]
 pub use store::{
     cancel, end_sandbox_leases, enqueue, enqueue_at, get, keep_credits, list, record_done,
-    record_failed, record_running, reschedule_queued, succeed_queued, Canceled, Filter, Jobs,
+    record_failed, record_running, reschedule_queued, run_queued_at, succeed_queued, Canceled,
+    Filter, Jobs,
 };
 #[cfg(feature = "store")]
 pub use worker::{Control, Failure, Handler, HandlerFuture, Worker, WorkerConfig, WorkerHandle};

@@ -585,3 +585,25 @@ pub async fn end_sandbox_leases(db: &impl GenericClient, projects: &[uuid::Uuid]
     )
     .await?)
 }
+
+/// Moves queued sandbox jobs to run at new times (each id with its time), in the caller's
+/// transaction, one statement; a job no longer queued is left as it is. Answers how many moved.
+pub async fn run_queued_at(
+    db: &impl GenericClient,
+    org: OrgId,
+    ids: &[JobId],
+    run_at: &[DateTime<Utc>],
+) -> Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let uuids: Vec<uuid::Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
+    Ok(layers_db::cached::execute(
+        db,
+        "UPDATE jobs j SET run_at = r.run_at, updated_at = now() \
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS r(id, run_at) \
+         WHERE j.id = r.id AND j.organization_id = $3 AND j.is_sandbox AND j.status = 'queued'",
+        &[&uuids, &run_at, &org.as_uuid()],
+    )
+    .await?)
+}

@@ -161,3 +161,23 @@ async fn end_jobs(db: &impl GenericClient, org: OrgId, posts: &[Row]) -> Result<
     layers_jobs::succeed_queued(db, org, &ids, &results).await?;
     Ok(())
 }
+
+/// Returns the scheduled sandbox posts of `projects` (a deleted test clock's) to the wall
+/// clock: their `publish` jobs, held while the clock decided, run at `publishAt` again (at once
+/// when it has passed). Answers how many.
+pub async fn release_from_clock(
+    db: &impl GenericClient,
+    org: OrgId,
+    projects: &[uuid::Uuid],
+) -> Result<u64> {
+    let rows = layers_db::cached::query(
+        db,
+        "SELECT p.job_id, p.publish_at FROM scheduled_posts p \
+         WHERE p.project_id = ANY($1) AND p.is_sandbox AND p.status = 'scheduled'",
+        &[&projects],
+    )
+    .await?;
+    let ids: Vec<JobId> = rows.iter().map(|r| JobId::from_uuid(r.get(0))).collect();
+    let at: Vec<DateTime<Utc>> = rows.iter().map(|r| r.get(1)).collect();
+    Ok(layers_jobs::run_queued_at(db, org, &ids, &at).await?)
+}

@@ -33,7 +33,7 @@ mod reset_store;
 pub mod run;
 mod store;
 
-pub use clock_store::{publish_due_on_clock, ClockPublished};
+pub use clock_store::{publish_due_on_clock, release_from_clock, ClockPublished};
 pub use reset_store::delete_sandbox;
 pub use run::{LivePublisher, Publisher};
 pub use store::{posts_of_project, published_targets, Publish, PublishedPost, Publishing};

@@ -179,7 +179,8 @@ async fn get(
     operation_id = "deleteTestClock",
     summary = "Delete a test clock",
     description = "Test keys only (a live key gets 404 as for an unknown route). The clock's \
-        projects return to the wall clock. Answers the clock as it was.",
+        projects return to the wall clock: their scheduled posts publish at `publishAt` on \
+        the wall clock (at once when it has passed). Answers the clock as it was.",
     params(("clockId" = String, Path, description = "The clock's id", example = "clock_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),),
     responses(
         (status = 200, description = "The deleted clock", body = ClockBody),
@@ -197,7 +198,8 @@ async fn delete(
     let clock = test
         .helpers()
         .delete_clock(&*tx, auth.organization_id, id)
-        .await?
+        .await
+        .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("test clock"))?;
     Ok(HttpResponse::Ok().json(ClockBody::from(clock)))
 }

@@ -556,3 +556,88 @@ async fn an_advance_over_a_thousand_due_posts_is_ready_within_two_seconds() {
         1000
     );
 }
+
+#[tokio::test]
+async fn a_clocked_projects_schedule_is_checked_against_the_clocks_time() {
+    use chrono::{Duration, SubsecRound, Utc};
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let wall = Utc::now().trunc_subsecs(0);
+    for t0 in [wall + Duration::days(100), wall - Duration::days(30)] {
+        let clock = clock(&app, &key, &stamp(t0)).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let res = app
+            .post(
+                "/v1/projects",
+                &key,
+                &json!({ "name": "P", "testClockId": clock }),
+            )
+            .await;
+        let project = res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let account = app.connect_sandbox(&key, &project, "instagram").await;
+        // in the clock's past, or more than 90 days after it: refused
+        for at in [t0 - Duration::hours(1), t0 + Duration::days(91)] {
+            let started = app.generate(&key, &project, "image").await;
+            let container = started["containers"][0]["id"].as_str().unwrap();
+            let body =
+                json!({ "targets": [{ "socialAccountId": account }], "publishAt": stamp(at) });
+            let res = app
+                .post(&format!("/v1/content/{container}/schedule"), &key, &body)
+                .await;
+            let error = assert_error(res, 400, "VALIDATION_ERROR").await;
+            assert_eq!(error["details"]["field"], "publishAt");
+        }
+        // a day after the clock's time: accepted, whatever the wall clock says
+        schedule(&app, &key, &project, &account, t0 + Duration::days(1)).await;
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_clock_returns_its_scheduled_posts_to_the_wall_clock() {
+    use chrono::{Duration, SubsecRound, Utc};
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let t0 = Utc::now().trunc_subsecs(0) - Duration::days(10);
+    let clock = clock(&app, &key, &stamp(t0)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .post(
+            "/v1/projects",
+            &key,
+            &json!({ "name": "P", "testClockId": clock }),
+        )
+        .await;
+    let project = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let account = app.connect_sandbox(&key, &project, "instagram").await;
+    // due on the clock a day from now, nine days ago on the wall clock: held for the clock
+    let post = schedule(&app, &key, &project, &account, t0 + Duration::days(1)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let path = format!("/v1/scheduled-posts/{post}");
+    assert_eq!(app.get_json(&path, &key).await["status"], "scheduled");
+
+    let res = delete(&app, &format!("{CLOCKS}/{clock}"), &key).await;
+    assert_eq!(res.status(), 200);
+    // back on the wall clock, its time has passed: it publishes now
+    let started = std::time::Instant::now();
+    loop {
+        let body = app.get_json(&path, &key).await;
+        if body["status"] == "published" {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "not published: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
