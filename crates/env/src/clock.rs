@@ -2,10 +2,11 @@
 //! `advancing`, with `test_helpers.test_clock.advancing`) and queues the durable
 //! `test_clock_advance` job, whose payload [`AdvanceClock`] lives here because it composes
 //! several domains (layers-projects cannot implement `layers_jobs::Payload`: jobs depend on
-//! projects). The job, in one transaction, so that a restart midway re-runs it safely:
-//! publishes the clock's due sandbox posts, ends the leases of its `sandbox:slow` jobs, turns
-//! accounts connected 60 clock days ago `needs_reauth`, and sets the clock `ready` with
-//! `test_helpers.test_clock.ready`.
+//! projects). The advance itself ends the leases of the projects' `sandbox:slow` jobs when the
+//! clock passes their start + 30 s (the workers' lease recovery then completes them). The job,
+//! in one transaction, so that a restart midway re-runs it safely: publishes the clock's due
+//! sandbox posts, turns accounts connected 60 clock days ago `needs_reauth`, and sets the clock
+//! `ready` with `test_helpers.test_clock.ready`.
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use layers_db::GenericClient;
@@ -24,6 +25,9 @@ pub const ADVANCE: &str = "test_clock_advance";
 /// How long after a sandbox account connects, in clock time, its token expires (as a live
 /// Instagram token would).
 pub const TOKEN_LIFETIME: TimeDelta = TimeDelta::days(60);
+
+/// How long a `sandbox:slow` job runs, in its project's clock time.
+const SLOW_FOR: TimeDelta = TimeDelta::seconds(30);
 
 /// The payload of a `test_clock_advance` job: the clock and the time it was advanced to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,6 +86,11 @@ impl TestHelpers<'_> {
             .map_err(AdvanceError::Refused)?;
         let projects = project_uuids(db, id).await?;
         layers_social::stamp_clock_connected(db, &projects, advanced.previous).await?;
+        // a sandbox:slow job started at the clock's time before (a clock does not move between
+        // advances): it ends once the clock has passed its start + 30 s
+        if to - advanced.previous >= SLOW_FOR {
+            layers_jobs::end_sandbox_leases(db, &projects).await?;
+        }
         let clock = advanced.clock;
         let env = self.services.kind;
         layers_webhooks::emit(
@@ -128,9 +137,6 @@ pub(crate) async fn run_advance(
     let tx = db.transaction().await.map_err(failure)?;
     let projects = project_uuids(&tx, clock).await.map_err(failure)?;
     let published = layers_publishing::publish_due_on_clock(&tx, org, &projects, to)
-        .await
-        .map_err(failure)?;
-    layers_jobs::end_sandbox_leases(&tx, &projects)
         .await
         .map_err(failure)?;
     let expired = layers_social::clock_connected_before(&tx, &projects, to - TOKEN_LIFETIME)

@@ -641,3 +641,47 @@ async fn deleting_a_clock_returns_its_scheduled_posts_to_the_wall_clock() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_slow_job_on_a_clock_ends_once_the_clock_passes_its_start_plus_thirty_seconds() {
+    use chrono::{Duration, SubsecRound, Utc};
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let t0 = Utc::now().trunc_subsecs(0);
+    let clock = clock(&app, &key, &stamp(t0)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .post(
+            "/v1/projects",
+            &key,
+            &json!({ "name": "P", "testClockId": clock }),
+        )
+        .await;
+    let project = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .post(
+            &format!("/v1/projects/{project}/content"),
+            &key,
+            &json!({ "format": "image", "hook": "sandbox:slow" }),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let job = res.json::<Value>().await.unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // 10 s of clock time: still running
+    advance(&app, &key, &clock, t0 + Duration::seconds(10)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let body = app.get_json(&format!("/v1/jobs/{job}"), &key).await;
+    assert_eq!(body["status"], "running", "{body}");
+    // 30 s more: it completes, long before 30 s of wall time
+    advance(&app, &key, &clock, t0 + Duration::seconds(40)).await;
+    let body = app.job_settles(&key, &job).await;
+    assert_eq!(body["status"], "succeeded", "{body}");
+}
