@@ -44,7 +44,7 @@ const INSERT_TARGETS: &str = "INSERT INTO platform_posts (scheduled_post_id, tar
          project_id, is_sandbox, social_account_id, platform, caption, status, platform_post_id, \
          posted_at, error, error_code) \
      SELECT $1, u.idx, $2, $3, u.account, u.platform, u.caption, u.status, u.external, \
-         CASE WHEN u.status = 'published' THEN now() END, u.error, u.code \
+         CASE WHEN u.status = 'published' THEN coalesce($12, now()) END, u.error, u.code \
      FROM unnest($4::int[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], \
                  $10::text[], $11::text[]) \
          AS u (idx, account, platform, caption, external, status, error, code) \
@@ -192,6 +192,7 @@ impl Publishing {
                     &statuses,
                     &errors,
                     &codes,
+                    &checked.clock,
                 ],
             )
             .await
@@ -222,33 +223,32 @@ impl Publishing {
         let jobs = layers_jobs::Jobs::new(self.env);
         Ok(match (done, new.publish_at) {
             (Some(done), _) => jobs.record_done(db, job, done).await?,
+            // a clocked project's posts are published by the clock's advances: the job waits
+            // a century (and is ended by the advance that publishes its post)
             (None, Some(at)) => {
-                let at = self.wall_time_of(db, checked.project_id, at).await?;
+                let at = match checked.clock {
+                    Some(_) => at + chrono::TimeDelta::days(36_525),
+                    None => at,
+                };
                 jobs.enqueue_at(db, job, at).await?
             }
             (None, None) => jobs.enqueue(db, job).await?,
         })
     }
 
-    /// When a schedule's job runs on the wall clock: at `publish_at`, except for a sandbox
-    /// project on a test clock, whose posts the clock's advances publish (its job waits a
-    /// century, and is ended by the advance that publishes the post).
-    async fn wall_time_of(
+    /// The time of the test clock a sandbox project lives on (`None`: the wall clock; always
+    /// for live).
+    async fn clock_of(
         &self,
         db: &impl GenericClient,
         project: uuid::Uuid,
-        publish_at: DateTime<Utc>,
-    ) -> Result<DateTime<Utc>> {
+    ) -> Result<Option<DateTime<Utc>>> {
         if !self.env.is_sandbox() {
-            return Ok(publish_at);
+            return Ok(None);
         }
-        let clocked = layers_projects::clock_time(db, project)
+        layers_projects::clock_time(db, project)
             .await
-            .map_err(|e| Error::Corrupt(format!("the project's clock: {e}")))?;
-        Ok(match clocked {
-            Some(_) => publish_at + chrono::TimeDelta::days(36_525),
-            None => publish_at,
-        })
+            .map_err(|e| Error::Corrupt(format!("the project's clock: {e}")))
     }
 
     /// One `post.published` per target published at once and one `post.failed` per target
@@ -327,6 +327,7 @@ impl Publishing {
         Ok(Checked {
             project_id: container.project_id,
             platforms: of_targets.iter().map(|a| a.platform).collect(),
+            clock: self.clock_of(db, container.project_id).await?,
         })
     }
 
@@ -425,6 +426,8 @@ async fn expire_accounts(db: &impl GenericClient, accounts: &[SocialAccountId]) 
 struct Checked {
     project_id: uuid::Uuid,
     platforms: Vec<Platform>,
+    /// The time of the test clock the (sandbox) project lives on; `None`: the wall clock.
+    clock: Option<DateTime<Utc>>,
 }
 
 /// What a new post's checks read: the container (the organization's, else `None`), whether it

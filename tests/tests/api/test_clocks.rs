@@ -558,7 +558,7 @@ async fn an_advance_over_a_thousand_due_posts_is_ready_within_two_seconds() {
 }
 
 #[tokio::test]
-async fn a_clocked_projects_schedule_is_checked_against_the_clocks_time() {
+async fn a_clocked_projects_posts_are_checked_and_posted_on_the_clocks_time() {
     use chrono::{Duration, SubsecRound, Utc};
     let app = spawn_app().await;
     let key = app.partner_key(Env::Sandbox).await;
@@ -594,6 +594,25 @@ async fn a_clocked_projects_schedule_is_checked_against_the_clocks_time() {
         }
         // a day after the clock's time: accepted, whatever the wall clock says
         schedule(&app, &key, &project, &account, t0 + Duration::days(1)).await;
+        // published now: posted at the clock's time
+        let started = app.generate(&key, &project, "image").await;
+        let container = started["containers"][0]["id"].as_str().unwrap();
+        let res = app
+            .post(
+                &format!("/v1/content/{container}/publish"),
+                &key,
+                &json!({ "targets": [{ "socialAccountId": account }] }),
+            )
+            .await;
+        assert_eq!(res.status(), 202);
+        let post = res.json::<Value>().await.unwrap()["scheduledPostId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let post = app
+            .get_json(&format!("/v1/scheduled-posts/{post}"), &key)
+            .await;
+        assert_eq!(post["targets"][0]["postedAt"], stamp(t0), "{post}");
     }
 }
 
