@@ -241,6 +241,8 @@ pub fn run() -> Result<()> {
         "layers-tests",
         "--example",
         "isolation_bench",
+        "--example",
+        "clock_bench",
     ]))?;
     let release = target_dir().join("release");
     let gateway = release.join("layers-gateway");
@@ -248,6 +250,7 @@ pub fn run() -> Result<()> {
     let webhooks = release.join("examples").join("webhooks_bench");
     let metrics = release.join("examples").join("metrics_bench");
     let isolation = release.join("examples").join("isolation_bench");
+    let clock = release.join("examples").join("clock_bench");
 
     let cluster = Cluster::new(target_dir().join("xtask").join("bench-pg"), free_port()?)?;
     cluster.stop()?;
@@ -273,6 +276,7 @@ pub fn run() -> Result<()> {
         webhooks: &webhooks,
         metrics: &metrics,
         isolation: &isolation,
+        clock: &clock,
     };
     let result = measure(&cluster, &gateway, &ceiling, &examples, &media);
     clean();
@@ -299,6 +303,7 @@ struct Examples<'a> {
     webhooks: &'a Path,
     metrics: &'a Path,
     isolation: &'a Path,
+    clock: &'a Path,
 }
 
 /// Runs `example` against a fresh database `database` of `cluster` and parses what it prints.
@@ -608,9 +613,18 @@ fn example_lines(cluster: &Cluster, examples: &Examples<'_>, url: &str) -> Resul
     let metrics_figures = run_example(cluster, examples.metrics, "layers_metrics_bench")?;
     eprintln!("xtask: isolation: another tenant beside every hostile pattern at once");
     let isolation_figures = run_example(cluster, examples.isolation, "layers_isolation_bench")?;
+    eprintln!("xtask: test clock: an advance over 1,000 due scheduled posts");
+    let clock_figures = capture(
+        Command::new(examples.clock)
+            .env("LAYERS_TEST_DATABASE_URL", cluster.url("postgres"))
+            .env("RUST_LOG", "warn"),
+    )?;
+    let clock_figures: serde_json::Value = serde_json::from_str(clock_figures.trim())
+        .map_err(|e| format!("clock bench: {e}: {clock_figures}"))?;
     Ok(webhook_lines(&figures)?
         + &metrics_lines(&metrics_figures)?
-        + &isolation_lines(&isolation_figures)?)
+        + &isolation_lines(&isolation_figures)?
+        + &clock_lines(&clock_figures)?)
 }
 
 /// Every measurement in turn, against a fresh bench database of `cluster`, then the report.
@@ -1152,7 +1166,7 @@ is a fixture JPEG followed by random bytes. The plain copy is `std::fs::copy` of
 to the same folder: the disk's own ceiling, with the source in the page cache and no fsync on \
 either side (nor does the gateway's local store sync). MB is 2^20 bytes. RSS is the gateway's \
 VmRSS read every 50 ms during each `PUT`; the highest reading of the three rounds is reported, \
-and the reading just before the first `PUT`, after the load runs, for scale.\n\n- The mixed run (`tests/examples/isolation_bench.rs`, in `layers-tests`) starts the release \
+and the reading just before the first `PUT`, after the load runs, for scale.\n\n- The test clock figure (`tests/examples/clock_bench.rs`, in `layers-tests`) is measured on its own fresh database: one post is scheduled over HTTP on a project on a clock and copied 999 times in SQL (each with its container, target and queued `publish` job), then the clock is advanced past them all; the figure runs from the advance request to the clock reading `ready` again, by which time the durable advance job has published every post in `publishAt` order with its event, in one transaction.\n\n- The mixed run (`tests/examples/isolation_bench.rs`, in `layers-tests`) starts the release \
 gateway in its own process with default settings (private networks allowed so that every party \
 lives on 127.0.0.1): one organization runs every hostile pattern of issue 17 at once (20 \
 direct-upload PUTs sending a byte every 2 s, 17 URL uploads of a page that sends a byte a second, \
@@ -1226,6 +1240,22 @@ fn isolation_lines(figures: &serde_json::Value) -> Result<String> {
         number("pings")?,
         number("ping_p50_ms")?,
         number("ping_max_ms")?,
+    ))
+}
+
+/// The test clock's advance of `examples/clock_bench.rs` (in `layers-tests`), as a line.
+fn clock_lines(figures: &serde_json::Value) -> Result<String> {
+    let number = |name: &str| {
+        figures[name]
+            .as_f64()
+            .ok_or_else(|| format!("clock bench: no {name} in {figures}"))
+    };
+    Ok(format!(
+        "- a test clock advanced past 1,000 due scheduled sandbox posts: `ready` after {:.0} ms \
+         ({:.0} posts published, {:.0} `post.published` events; target < 2 s)\n",
+        number("ready_ms")?,
+        number("posts")?,
+        number("events")?,
     ))
 }
 
