@@ -129,6 +129,13 @@ fn only_the_seam_names_an_environment() {
                     n + 1,
                 ));
             }
+            if branches_on_the_environment(line) {
+                violations.push(format!(
+                    "{path}:{}: branches on `env.is_sandbox()` outside the environment seam: \
+                     stamp and filter with it, let the seam decide behaviour",
+                    n + 1,
+                ));
+            }
         }
     }
     report("only the seam names an environment", violations);
@@ -276,6 +283,17 @@ fn names_an_environment(line: &str) -> Option<String> {
     None
 }
 
+/// Whether `line` makes a decision on its own environment (`if !self.env.is_sandbox()`), as
+/// opposed to stamping a row with it or comparing a row's stamp with it (a filter).
+fn branches_on_the_environment(line: &str) -> bool {
+    let t = line.trim_start();
+    let conditional = t.starts_with("if ")
+        || t.starts_with("} else if ")
+        || t.contains(" && ")
+        || t.contains(" || ");
+    conditional && line.contains("env.is_sandbox()") && !line.contains("!=") && !line.contains("==")
+}
+
 /// The SQL string literals of `code`, with their lines.
 fn sql_literals(code: &str) -> Vec<(usize, String)> {
     string_literals(code)
@@ -382,6 +400,18 @@ fn the_code_rules_see_what_they_look_for() {
         None
     );
     assert_eq!(names_an_environment("x::Sandboxed"), None);
+    assert!(branches_on_the_environment(
+        "        if !self.env.is_sandbox() {"
+    ));
+    assert!(branches_on_the_environment(
+        "        if clock.is_some() && self.env.is_sandbox() {"
+    ));
+    assert!(!branches_on_the_environment(
+        "        if found.is_sandbox != self.env.is_sandbox() {"
+    ));
+    assert!(!branches_on_the_environment(
+        "                &self.env.is_sandbox(),"
+    ));
     assert!(is_store_module("crates/content/src/store.rs"));
     assert!(is_store_module("crates/content/src/uploads_store.rs"));
     assert!(is_store_module("crates/jobs/src/store/claim.rs"));

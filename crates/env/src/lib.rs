@@ -210,6 +210,8 @@ impl Environments {
 pub trait Environment {
     /// The world it serves.
     fn kind(&self) -> EnvKind;
+    /// Projects, which may live on a test clock only in the sandbox.
+    fn projects(&self) -> Projects;
     /// Charge the wallet, or write the audit row.
     fn credits(&self) -> CreditGate;
     /// Call the App Store, GitHub and websites, or derive facts from the input.
@@ -269,6 +271,10 @@ impl<'a> Live<'a> {
 impl Environment for Live<'_> {
     fn kind(&self) -> EnvKind {
         EnvKind::Live
+    }
+
+    fn projects(&self) -> Projects {
+        Projects::new(EnvKind::Live)
     }
 
     fn credits(&self) -> CreditGate {
@@ -347,6 +353,10 @@ impl Environment for Sandbox<'_> {
         EnvKind::Sandbox
     }
 
+    fn projects(&self) -> Projects {
+        Projects::new(EnvKind::Sandbox).allowing_test_clocks()
+    }
+
     fn credits(&self) -> CreditGate {
         CreditGate::Sandbox
     }
@@ -391,7 +401,7 @@ pub fn services(env: &dyn Environment) -> EnvServices {
     let kind = env.kind();
     EnvServices {
         kind,
-        projects: Projects::new(kind),
+        projects: env.projects(),
         jobs: Jobs::new(kind),
         credits: env.credits(),
         ingest: env.ingest(),

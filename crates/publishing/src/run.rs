@@ -128,6 +128,21 @@ impl Publisher {
         }
     }
 
+    /// The time of the test clock a project lives on (`None`: the wall clock). Only sandbox
+    /// projects live on clocks, so live reads nothing.
+    pub async fn clock(
+        &self,
+        db: &impl layers_db::GenericClient,
+        project: uuid::Uuid,
+    ) -> crate::Result<Option<chrono::DateTime<chrono::Utc>>> {
+        match self {
+            Publisher::Live(_) => Ok(None),
+            Publisher::Sandbox => layers_projects::clock_time(db, project)
+                .await
+                .map_err(|e| crate::Error::Corrupt(format!("the project's clock: {e}"))),
+        }
+    }
+
     /// Refuses, before anything is written, a live platform that is not configured.
     pub fn ready(&self, platform: Platform) -> Result<(), NotConfigured> {
         match self {

@@ -78,11 +78,12 @@ impl Publishing {
         new: &NewPost,
         publisher: &Publisher,
     ) -> Result<(ScheduledPost, Job)> {
-        let checked = self.check(db, new).await?;
+        let mut checked = self.check(db, new).await?;
         // a live platform without its app is refused before anything is written
         for platform in &checked.platforms {
             publisher.ready(*platform)?;
         }
+        checked.clock = publisher.clock(db, checked.project_id).await?;
         let outset = publisher.outset(new);
         let mut made: Vec<Target> = new
             .targets
@@ -236,21 +237,6 @@ impl Publishing {
         })
     }
 
-    /// The time of the test clock a sandbox project lives on (`None`: the wall clock; always
-    /// for live).
-    async fn clock_of(
-        &self,
-        db: &impl GenericClient,
-        project: uuid::Uuid,
-    ) -> Result<Option<DateTime<Utc>>> {
-        if !self.env.is_sandbox() {
-            return Ok(None);
-        }
-        layers_projects::clock_time(db, project)
-            .await
-            .map_err(|e| Error::Corrupt(format!("the project's clock: {e}")))
-    }
-
     /// One `post.published` per target published at once and one `post.failed` per target
     /// failed at once (the sandbox's magic captions).
     async fn announce(
@@ -327,7 +313,7 @@ impl Publishing {
         Ok(Checked {
             project_id: container.project_id,
             platforms: of_targets.iter().map(|a| a.platform).collect(),
-            clock: self.clock_of(db, container.project_id).await?,
+            clock: None,
         })
     }
 

@@ -513,7 +513,19 @@ async fn delivered(
 
 #[tokio::test]
 async fn magic_captions_fail_a_sandbox_target_as_a_platform_would() {
-    let app = spawn_app().await;
+    // every platform base URL points at a counting server, which must see nothing
+    let fake = wiremock::MockServer::start().await;
+    let base = fake.uri();
+    let app = layers_tests::spawn_app_with(move |s| {
+        let base = layers_platforms::Url::parse(&base).unwrap();
+        s.platforms.meta_graph_base_url = base.clone();
+        s.platforms.meta_auth_base_url = base.clone();
+        s.platforms.tiktok_api_base_url = base.clone();
+        s.platforms.tiktok_auth_base_url = base.clone();
+        s.platforms.google_api_base_url = base.clone();
+        s.platforms.google_auth_base_url = base;
+    })
+    .await;
     let key = app.partner_key(Env::Sandbox).await;
     let server = receiver().await;
     let endpoint: Value = app
@@ -604,4 +616,8 @@ async fn magic_captions_fail_a_sandbox_target_as_a_platform_would() {
     assert_eq!(reauth.len(), 1);
     assert_eq!(reauth[0]["data"]["socialAccountId"], accounts[1].as_str());
     assert_eq!(delivered(&server, secret, "post.failed", 2).await.len(), 2);
+    assert!(
+        fake.received_requests().await.unwrap().is_empty(),
+        "a test key reached a platform"
+    );
 }
