@@ -61,24 +61,7 @@ async fn thousand_due_posts(
         .post(&format!("/v1/content/{container}/schedule"), key, &body)
         .await;
     assert_eq!(res.status(), 202);
-    app.client()
-        .await
-        .batch_execute(
-            "CREATE TEMP TABLE m AS SELECT gen_random_uuid() AS cid, gen_random_uuid() AS pid, \
-                 gen_random_uuid() AS jid, g FROM generate_series(1, 999) g; \
-             INSERT INTO content_containers SELECT (jsonb_populate_record(c, \
-                 jsonb_build_object('id', m.cid))).* FROM content_containers c, m; \
-             INSERT INTO jobs SELECT (jsonb_populate_record(j, \
-                 jsonb_build_object('id', m.jid))).* FROM jobs j, m WHERE j.kind = 'publish'; \
-             INSERT INTO scheduled_posts SELECT (jsonb_populate_record(p, jsonb_build_object( \
-                 'id', m.pid, 'container_id', m.cid, 'job_id', m.jid, \
-                 'publish_at', p.publish_at + m.g * interval '1 minute'))).* \
-                 FROM scheduled_posts p, m; \
-             INSERT INTO platform_posts SELECT (jsonb_populate_record(t, \
-                 jsonb_build_object('scheduled_post_id', m.pid))).* FROM platform_posts t, m;",
-        )
-        .await
-        .expect("the copies are written");
+    app.copy_scheduled_post(999).await;
 }
 
 #[tokio::main]

@@ -299,6 +299,29 @@ impl TestApp {
         }
     }
 
+    /// Copies the database's one scheduled post `n` times, a minute apart, each with its own
+    /// container, target and queued `publish` job: many due posts without as many requests.
+    pub async fn copy_scheduled_post(&self, n: u32) {
+        self.client()
+            .await
+            .batch_execute(&format!(
+                "CREATE TEMP TABLE m AS SELECT gen_random_uuid() AS cid, gen_random_uuid() AS pid, \
+                     gen_random_uuid() AS jid, g FROM generate_series(1, {n}) g; \
+                 INSERT INTO content_containers SELECT (jsonb_populate_record(c, \
+                     jsonb_build_object('id', m.cid))).* FROM content_containers c, m; \
+                 INSERT INTO jobs SELECT (jsonb_populate_record(j, \
+                     jsonb_build_object('id', m.jid))).* FROM jobs j, m WHERE j.kind = 'publish'; \
+                 INSERT INTO scheduled_posts SELECT (jsonb_populate_record(p, jsonb_build_object( \
+                     'id', m.pid, 'container_id', m.cid, 'job_id', m.jid, \
+                     'publish_at', p.publish_at + m.g * interval '1 minute'))).* \
+                     FROM scheduled_posts p, m; \
+                 INSERT INTO platform_posts SELECT (jsonb_populate_record(t, \
+                     jsonb_build_object('scheduled_post_id', m.pid))).* FROM platform_posts t, m;"
+            ))
+            .await
+            .expect("the copies are written");
+    }
+
     /// A single number from SQL, for asserting what was (or was not) written.
     pub async fn count(&self, sql: &str) -> i64 {
         self.client()

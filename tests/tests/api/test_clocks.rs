@@ -495,24 +495,7 @@ async fn an_advance_over_a_thousand_due_posts_is_ready_within_two_seconds() {
     schedule(&app, &key, &project, &account, t0 + Duration::days(1)).await;
     // 999 more like it, a minute apart, written directly (each its container, post, target and
     // queued publish job)
-    app.client()
-        .await
-        .batch_execute(
-            "CREATE TEMP TABLE m AS SELECT gen_random_uuid() AS cid, gen_random_uuid() AS pid, \
-                 gen_random_uuid() AS jid, g FROM generate_series(1, 999) g; \
-             INSERT INTO content_containers SELECT (jsonb_populate_record(c, \
-                 jsonb_build_object('id', m.cid))).* FROM content_containers c, m; \
-             INSERT INTO jobs SELECT (jsonb_populate_record(j, \
-                 jsonb_build_object('id', m.jid))).* FROM jobs j, m WHERE j.kind = 'publish'; \
-             INSERT INTO scheduled_posts SELECT (jsonb_populate_record(p, jsonb_build_object( \
-                 'id', m.pid, 'container_id', m.cid, 'job_id', m.jid, \
-                 'publish_at', p.publish_at + m.g * interval '1 minute'))).* \
-                 FROM scheduled_posts p, m; \
-             INSERT INTO platform_posts SELECT (jsonb_populate_record(t, \
-                 jsonb_build_object('scheduled_post_id', m.pid))).* FROM platform_posts t, m;",
-        )
-        .await
-        .unwrap();
+    app.copy_scheduled_post(999).await;
     assert_eq!(
         app.count("SELECT count(*) FROM scheduled_posts WHERE status = 'scheduled'")
             .await,
