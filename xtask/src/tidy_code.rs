@@ -93,7 +93,10 @@ const TABLE_OWNERS: &[(&str, &str)] = &[
 
 /// The views a domain publishes for others to read (declared in `migrations/`, each with its
 /// owner): any crate may name them; only the owner names the tables beneath.
-const PUBLISHED_VIEWS: &[(&str, &str)] = &[("organization_access", "orgs")];
+const PUBLISHED_VIEWS: &[(&str, &str)] = &[
+    ("organization_access", "orgs"),
+    ("project_clock_times", "projects"),
+];
 
 /// The statements SQL literals start with.
 const SQL_STARTS: &[&str] = &[

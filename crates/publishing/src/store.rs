@@ -44,7 +44,9 @@ const INSERT_TARGETS: &str = "INSERT INTO platform_posts (scheduled_post_id, tar
          project_id, is_sandbox, social_account_id, platform, caption, status, platform_post_id, \
          posted_at, error, error_code) \
      SELECT $1, u.idx, $2, $3, u.account, u.platform, u.caption, u.status, u.external, \
-         CASE WHEN u.status = 'published' THEN coalesce($12, now()) END, u.error, u.code \
+         CASE WHEN u.status = 'published' THEN coalesce($12, \
+             (SELECT c.frozen_time FROM project_clock_times c WHERE c.project_id = $2), \
+             now()) END, u.error, u.code \
      FROM unnest($4::int[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], \
                  $10::text[], $11::text[]) \
          AS u (idx, account, platform, caption, external, status, error, code) \
@@ -83,7 +85,11 @@ impl Publishing {
         for platform in &checked.platforms {
             publisher.ready(*platform)?;
         }
-        checked.clock = publisher.clock(db, checked.project_id).await?;
+        // a schedule needs its project's clock now (the job's time); a publish reads it inside
+        // the targets' insert (`project_clock_times`), without a round trip of its own
+        if new.publish_at.is_some() {
+            checked.clock = publisher.clock(db, checked.project_id).await?;
+        }
         let outset = publisher.outset(new);
         let mut made: Vec<Target> = new
             .targets
