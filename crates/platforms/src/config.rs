@@ -8,8 +8,8 @@ use layers_outbound::Url;
 
 use crate::Platform;
 
-/// An app's OAuth client: Meta app id and secret, TikTok client key and secret, or Google client
-/// id and secret. `Debug` never shows the secret.
+/// An app's OAuth client: Meta app id and secret, TikTok client key and secret, TikTok for
+/// Business app id and secret, or Google client id and secret. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AppCredentials {
     pub client_id: String,
@@ -40,7 +40,7 @@ impl fmt::Debug for AppCredentials {
     }
 }
 
-/// The three platforms' settings. [`Config::defaults`] has the real base URLs and no
+/// The platforms' settings (ads included). [`Config::defaults`] has the real base URLs and no
 /// credentials; [`Config::from_lookup`] reads the variables of CONTRACT §3.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -56,6 +56,15 @@ pub struct Config {
     pub tiktok_auth_base_url: Url,
     /// `LAYERS_TIKTOK_API_BASE_URL` (`https://open.tiktokapis.com`): tokens and the API
     pub tiktok_api_base_url: Url,
+    /// `LAYERS_TIKTOK_BUSINESS_APP_ID`, `LAYERS_TIKTOK_BUSINESS_SECRET`
+    pub tiktok_business: Option<AppCredentials>,
+    /// `LAYERS_TIKTOK_BUSINESS_BASE_URL` (`https://business-api.tiktok.com`): the consent page
+    /// (`/portal/auth`), tokens and the Business API
+    pub tiktok_business_base_url: Url,
+    /// `LAYERS_APPLE_ADS_BASE_URL` (`https://api.searchads.apple.com`): the Search Ads API
+    pub apple_ads_base_url: Url,
+    /// `LAYERS_APPLE_AUTH_BASE_URL` (`https://appleid.apple.com`): Search Ads access tokens
+    pub apple_auth_base_url: Url,
     /// `LAYERS_GOOGLE_CLIENT_ID`, `LAYERS_GOOGLE_CLIENT_SECRET`
     pub google: Option<AppCredentials>,
     /// `LAYERS_GOOGLE_AUTH_BASE_URL` (`https://accounts.google.com`): the consent page
@@ -84,6 +93,10 @@ impl Config {
             tiktok: None,
             tiktok_auth_base_url: fixed("https://www.tiktok.com"),
             tiktok_api_base_url: fixed("https://open.tiktokapis.com"),
+            tiktok_business: None,
+            tiktok_business_base_url: fixed("https://business-api.tiktok.com"),
+            apple_ads_base_url: fixed("https://api.searchads.apple.com"),
+            apple_auth_base_url: fixed("https://appleid.apple.com"),
             google: None,
             google_auth_base_url: fixed("https://accounts.google.com"),
             google_api_base_url: fixed("https://www.googleapis.com"),
@@ -101,8 +114,12 @@ impl Config {
         let credentials = |id: &str, secret: &str| AppCredentials::new(lookup(id), lookup(secret));
         config.meta = credentials("LAYERS_META_APP_ID", "LAYERS_META_APP_SECRET");
         config.tiktok = credentials("LAYERS_TIKTOK_CLIENT_KEY", "LAYERS_TIKTOK_CLIENT_SECRET");
+        config.tiktok_business = credentials(
+            "LAYERS_TIKTOK_BUSINESS_APP_ID",
+            "LAYERS_TIKTOK_BUSINESS_SECRET",
+        );
         config.google = credentials("LAYERS_GOOGLE_CLIENT_ID", "LAYERS_GOOGLE_CLIENT_SECRET");
-        let urls: [(&str, &mut Url); 6] = [
+        let urls: [(&str, &mut Url); 9] = [
             ("LAYERS_META_AUTH_BASE_URL", &mut config.meta_auth_base_url),
             (
                 "LAYERS_META_GRAPH_BASE_URL",
@@ -116,6 +133,12 @@ impl Config {
                 "LAYERS_TIKTOK_API_BASE_URL",
                 &mut config.tiktok_api_base_url,
             ),
+            (
+                "LAYERS_TIKTOK_BUSINESS_BASE_URL",
+                &mut config.tiktok_business_base_url,
+            ),
+            ("LAYERS_APPLE_ADS_BASE_URL", &mut config.apple_ads_base_url),
+            ("LAYERS_APPLE_AUTH_BASE_URL", &mut config.apple_auth_base_url),
             (
                 "LAYERS_GOOGLE_AUTH_BASE_URL",
                 &mut config.google_auth_base_url,
@@ -141,6 +164,7 @@ impl Config {
         match p {
             Platform::Instagram => self.meta.as_ref(),
             Platform::Tiktok => self.tiktok.as_ref(),
+            Platform::TiktokBusiness => self.tiktok_business.as_ref(),
             Platform::Youtube => self.google.as_ref(),
         }
     }
@@ -161,6 +185,9 @@ impl NotConfigured {
         let variables = match platform {
             Platform::Instagram => "LAYERS_META_APP_ID and LAYERS_META_APP_SECRET",
             Platform::Tiktok => "LAYERS_TIKTOK_CLIENT_KEY and LAYERS_TIKTOK_CLIENT_SECRET",
+            Platform::TiktokBusiness => {
+                "LAYERS_TIKTOK_BUSINESS_APP_ID and LAYERS_TIKTOK_BUSINESS_SECRET"
+            }
             Platform::Youtube => "LAYERS_GOOGLE_CLIENT_ID and LAYERS_GOOGLE_CLIENT_SECRET",
         };
         NotConfigured {
@@ -193,6 +220,9 @@ mod tests {
             ("LAYERS_META_APP_SECRET", "secret-1"),
             ("LAYERS_TIKTOK_CLIENT_KEY", "key-only"),
             ("LAYERS_GOOGLE_API_BASE_URL", "http://127.0.0.1:9/google/"),
+            ("LAYERS_TIKTOK_BUSINESS_APP_ID", "tb-app"),
+            ("LAYERS_TIKTOK_BUSINESS_SECRET", "tb-secret"),
+            ("LAYERS_APPLE_ADS_BASE_URL", "http://127.0.0.1:9/apple/"),
         ];
         let lookup = |name: &str| {
             vars.iter()
@@ -202,6 +232,19 @@ mod tests {
         let config = Config::from_lookup(lookup).unwrap();
         assert_eq!(config.meta.as_ref().unwrap().client_secret, "secret-1");
         assert!(config.tiktok.is_none());
+        assert_eq!(config.tiktok_business.as_ref().unwrap().client_id, "tb-app");
+        assert_eq!(
+            config.apple_ads_base_url.as_str(),
+            "http://127.0.0.1:9/apple/"
+        );
+        assert_eq!(
+            config.apple_auth_base_url.as_str(),
+            "https://appleid.apple.com/"
+        );
+        assert_eq!(
+            config.tiktok_business_base_url.as_str(),
+            "https://business-api.tiktok.com/"
+        );
         assert_eq!(
             config.google_api_base_url.as_str(),
             "http://127.0.0.1:9/google/"
@@ -230,6 +273,10 @@ mod tests {
         assert_eq!(
             NotConfigured::of(Platform::Youtube).variables,
             "LAYERS_GOOGLE_CLIENT_ID and LAYERS_GOOGLE_CLIENT_SECRET"
+        );
+        assert_eq!(
+            NotConfigured::of(Platform::TiktokBusiness).variables,
+            "LAYERS_TIKTOK_BUSINESS_APP_ID and LAYERS_TIKTOK_BUSINESS_SECRET"
         );
     }
 }

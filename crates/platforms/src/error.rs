@@ -149,6 +149,8 @@ pub(crate) fn classify(p: Platform, call: Call, status: u16, body: &[u8]) -> Pla
                     | "server_error"
                     | "temporarily_unavailable"
             ),
+            // its own envelope is sorted by `ads::tiktok`; here only what HTTP says
+            Platform::TiktokBusiness => false,
             Platform::Youtube => error.reasons.iter().any(|r| {
                 matches!(
                     r.as_str(),
@@ -169,7 +171,7 @@ pub(crate) fn classify(p: Platform, call: Call, status: u16, body: &[u8]) -> Pla
                 || match p {
                     Platform::Instagram => code == "190",
                     Platform::Tiktok => matches!(code, "access_token_invalid" | "token_expired"),
-                    Platform::Youtube => false,
+                    Platform::TiktokBusiness | Platform::Youtube => false,
                 }
         }
     };
@@ -185,6 +187,17 @@ pub(crate) fn classify(p: Platform, call: Call, status: u16, body: &[u8]) -> Pla
 /// Sorts a call that got no answer. The message never quotes the URL (Graph's token calls carry
 /// the app secret in the query string).
 pub(crate) fn transport(p: Platform, e: OutboundError) -> PlatformError {
+    transport_as(p.as_str(), e, &|status, body| {
+        classify(p, Call::Api, status, body)
+    })
+}
+
+/// [`transport`] for any service: `who` names it in messages, `sort` sorts an error status.
+pub(crate) fn transport_as(
+    who: &str,
+    e: OutboundError,
+    sort: &dyn Fn(u16, &[u8]) -> PlatformError,
+) -> PlatformError {
     let transient = e.is_transient();
     match e {
         OutboundError::Refused { .. } => PlatformError::rejected(
@@ -192,13 +205,13 @@ pub(crate) fn transport(p: Platform, e: OutboundError) -> PlatformError {
             "the host is not reachable from this API: loopback, private, link-local and \
              metadata addresses are refused",
         ),
-        OutboundError::Timeout => PlatformError::Transient(format!("{p} did not answer in time")),
+        OutboundError::Timeout => PlatformError::Transient(format!("{who} did not answer in time")),
         OutboundError::TooLarge { limit } => {
-            PlatformError::Malformed(format!("{p} answered more than {limit} bytes"))
+            PlatformError::Malformed(format!("{who} answered more than {limit} bytes"))
         }
-        OutboundError::Decode(e) => PlatformError::Malformed(format!("{p}: {e}")),
+        OutboundError::Decode(e) => PlatformError::Malformed(format!("{who}: {e}")),
         OutboundError::Status { code, body_excerpt } => {
-            classify(p, Call::Api, code.as_u16(), body_excerpt.as_bytes())
+            sort(code.as_u16(), body_excerpt.as_bytes())
         }
         OutboundError::Http(inner) => {
             // reqwest's own message names the URL; its innermost cause does not
@@ -213,9 +226,9 @@ pub(crate) fn transport(p: Platform, e: OutboundError) -> PlatformError {
                 ToString::to_string,
             );
             if transient {
-                PlatformError::Transient(format!("could not reach {p}: {message}"))
+                PlatformError::Transient(format!("could not reach {who}: {message}"))
             } else {
-                PlatformError::Malformed(format!("the call to {p} failed: {message}"))
+                PlatformError::Malformed(format!("the call to {who} failed: {message}"))
             }
         }
     }

@@ -6,7 +6,7 @@ use layers_outbound::header::HeaderMap;
 use layers_outbound::{Request, Url};
 use serde_json::Value;
 
-use crate::error::{classify, transport, Call, PlatformError, Result};
+use crate::error::{classify, transport_as, Call, PlatformError, Result};
 use crate::{Clients, Platform};
 
 /// A 2xx answer, read whole (within the client's size cap).
@@ -31,16 +31,32 @@ pub(crate) fn join(base: &Url, path: &str) -> Url {
     url
 }
 
+/// How a service's failed answer is sorted, from its HTTP status and body.
+pub(crate) type Sort<'a> = &'a dyn Fn(u16, &[u8]) -> PlatformError;
+
 impl Clients {
     /// Sends `request` and returns its answer if it is a success; any other answer is sorted
     /// by [`classify`], a call without an answer by [`transport`].
     pub(crate) async fn reply(&self, p: Platform, call: Call, request: Request) -> Result<Reply> {
-        let response = request.send().await.map_err(|e| transport(p, e))?;
+        let sort = |status: u16, body: &[u8]| classify(p, call, status, body);
+        self.reply_as(p.as_str(), request, &sort).await
+    }
+
+    /// [`Clients::reply`] for any service (the ads APIs): `who` names it in messages, `sort`
+    /// sorts an answer other than 2xx.
+    pub(crate) async fn reply_as(&self, who: &str, request: Request, sort: Sort<'_>) -> Result<Reply> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_as(who, e, sort))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| transport(p, e))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport_as(who, e, sort))?;
         if !(200..300).contains(&status) {
-            return Err(classify(p, call, status, &body));
+            return Err(sort(status, &body));
         }
         Ok(Reply {
             status,
@@ -49,18 +65,24 @@ impl Clients {
         })
     }
 
+    /// [`Clients::reply_as`] decoded as a JSON object.
+    pub(crate) async fn json_as(
+        &self,
+        who: &str,
+        request: Request,
+        sort: Sort<'_>,
+    ) -> Result<(Reply, Value)> {
+        let reply = self.reply_as(who, request, sort).await?;
+        let json = object(who, &reply.body)?;
+        Ok((reply, json))
+    }
+
     /// [`Clients::reply`] decoded as a JSON object. TikTok answers some failures with a 200 and
     /// an error in the body (`error.code` other than `ok`, or an OAuth `error`): those are
     /// sorted as failures too.
     pub(crate) async fn json(&self, p: Platform, call: Call, request: Request) -> Result<Value> {
         let reply = self.reply(p, call, request).await?;
-        let json: Value = serde_json::from_slice(&reply.body)
-            .map_err(|e| PlatformError::Malformed(format!("{p} answered invalid JSON: {e}")))?;
-        if !json.is_object() {
-            return Err(PlatformError::Malformed(format!(
-                "{p} answered JSON that is not an object"
-            )));
-        }
+        let json = object(p.as_str(), &reply.body)?;
         if p == Platform::Tiktok {
             let failed = match &json["error"] {
                 Value::String(code) => !code.is_empty(),
@@ -76,6 +98,18 @@ impl Clients {
         }
         Ok(json)
     }
+}
+
+/// A body that must be a JSON object.
+fn object(who: &str, body: &[u8]) -> Result<Value> {
+    let json: Value = serde_json::from_slice(body)
+        .map_err(|e| PlatformError::Malformed(format!("{who} answered invalid JSON: {e}")))?;
+    if !json.is_object() {
+        return Err(PlatformError::Malformed(format!(
+            "{who} answered JSON that is not an object"
+        )));
+    }
+    Ok(json)
 }
 
 /// A string field (a number is taken as its digits), else `Malformed` naming it.

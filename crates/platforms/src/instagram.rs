@@ -20,6 +20,9 @@ const P: Platform = Platform::Instagram;
 const SCOPES: &str =
     "instagram_basic,instagram_content_publish,instagram_manage_insights,pages_show_list";
 
+/// Added to [`SCOPES`] for an account that also runs ads (the Marketing API).
+const ADS_SCOPES: &str = "ads_management,ads_read";
+
 /// The metrics [`insights`] asks for, and where each lands.
 const METRICS: &str = "views,reach,likes,comments,shares,saved";
 
@@ -33,7 +36,13 @@ pub(crate) fn authorize_url(
     state: &str,
     code_challenge: &str,
     redirect_uri: &str,
+    ads: bool,
 ) -> Url {
+    let scopes = if ads {
+        format!("{SCOPES},{ADS_SCOPES}")
+    } else {
+        SCOPES.to_owned()
+    };
     let mut url = join(
         &config.meta_auth_base_url,
         &format!("{GRAPH_VERSION}/dialog/oauth"),
@@ -43,7 +52,7 @@ pub(crate) fn authorize_url(
         .append_pair("redirect_uri", redirect_uri)
         .append_pair("state", state)
         .append_pair("response_type", "code")
-        .append_pair("scope", SCOPES)
+        .append_pair("scope", &scopes)
         .append_pair("code_challenge", code_challenge)
         .append_pair("code_challenge_method", "S256");
     url

@@ -1,7 +1,9 @@
 //! The platforms' own protocols (CONTRACT §3, §11 "Social accounts", "Publishing", "Metrics"):
 //! OAuth with PKCE, the connected profile, publishing and insights of Instagram (the Instagram
 //! API with Facebook Login, on the Meta Graph API), TikTok (Login Kit v2 and the Content
-//! Posting API) and YouTube (Google OAuth and the YouTube Data API v3).
+//! Posting API) and YouTube (Google OAuth and the YouTube Data API v3); and the live ads clients
+//! (CONTRACT §13) of Meta (Marketing API), TikTok for Business (Business API v1.3) and Apple
+//! Search Ads (API v5), in [`ads`](crate::Clients::create_campaign).
 //!
 //! ```
 //! use layers_outbound::{Outbound, OutboundConfig};
@@ -49,7 +51,17 @@
 //! - **YouTube**: videos only. Publishing downloads the video through the same guarded client
 //!   (at most [`VIDEO_MAX_BYTES`]) and uploads it with the resumable protocol, as a private
 //!   video.
+//! - **TikTok for Business** ([`Platform::TiktokBusiness`]): an advertiser's grant, used only
+//!   for ads. No PKCE; its tokens do not expire, so [`Clients::refresh`] hands the same one back.
+//!   It cannot publish.
+//!
+//! Ads ([`AdsAuth`]): [`Clients::ad_account`], [`Clients::create_campaign`] (which undoes what it
+//! created when a later step fails), [`Clients::update_campaign`] and [`Clients::campaign_days`].
+//! Meta ads use an Instagram grant asked with ads scopes ([`Clients::authorize_url_with`]), TikTok
+//! ads a TikTok for Business grant, Apple ads the partner's own API credentials
+//! ([`AppleCredentials`]), exchanged for a token on every use with an ES256 client secret.
 
+mod ads;
 mod config;
 mod error;
 mod http;
@@ -62,6 +74,10 @@ use std::fmt;
 
 use layers_outbound::Outbound;
 
+pub use ads::{
+    AdAccountInfo, AdDay, AdsAuth, AppleCredentials, CampaignChange, CampaignSpec, Creative,
+    ExternalIds, Objective,
+};
 pub use config::{AppCredentials, Config, NotConfigured};
 pub use error::{PlatformError, Result};
 pub use instagram::GRAPH_VERSION;
@@ -74,16 +90,24 @@ pub use youtube::VIDEO_MAX_BYTES;
 pub enum Platform {
     Instagram,
     Tiktok,
+    /// A TikTok for Business account (an advertiser's grant): ads only, it cannot publish.
+    TiktokBusiness,
     Youtube,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 3] = [Platform::Instagram, Platform::Tiktok, Platform::Youtube];
+    pub const ALL: [Platform; 4] = [
+        Platform::Instagram,
+        Platform::Tiktok,
+        Platform::TiktokBusiness,
+        Platform::Youtube,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Instagram => "instagram",
             Platform::Tiktok => "tiktok",
+            Platform::TiktokBusiness => "tiktok_business",
             Platform::Youtube => "youtube",
         }
     }
@@ -99,7 +123,7 @@ impl fmt::Display for Platform {
     }
 }
 
-/// The three platforms' clients: one guarded outbound client and their settings. Cheap to
+/// The platforms' clients (and the ads clients): one guarded outbound client and their settings. Cheap to
 /// clone.
 #[derive(Clone, Debug)]
 pub struct Clients {
@@ -131,7 +155,8 @@ impl Clients {
     /// authorize URL with client id, response_type=code, scope(s), state, redirect_uri, code_challenge and code_challenge_method=S256
     ///
     /// `code_challenge` is the base64url SHA-256 of the caller's PKCE verifier, which it gives
-    /// back to [`Clients::exchange_code`]. Makes no call.
+    /// back to [`Clients::exchange_code`]. Makes no call. TikTok for Business has no PKCE: its
+    /// URL has only the app id, state and redirect URI.
     pub fn authorize_url(
         &self,
         p: Platform,
@@ -139,16 +164,31 @@ impl Clients {
         code_challenge: &str,
         redirect_uri: &str,
     ) -> Result<String, NotConfigured> {
+        self.authorize_url_with(p, state, code_challenge, redirect_uri, false)
+    }
+
+    /// [`Clients::authorize_url`], asking Instagram also for the ads scopes (`ads_management`,
+    /// `ads_read`) when `ads` is set; the other platforms ignore `ads`.
+    pub fn authorize_url_with(
+        &self,
+        p: Platform,
+        state: &str,
+        code_challenge: &str,
+        redirect_uri: &str,
+        ads: bool,
+    ) -> Result<String, NotConfigured> {
         let app = self.credentials(p)?;
+        let config = &self.config;
         Ok(match p {
             Platform::Instagram => {
-                instagram::authorize_url(&self.config, app, state, code_challenge, redirect_uri)
+                instagram::authorize_url(config, app, state, code_challenge, redirect_uri, ads)
             }
             Platform::Tiktok => {
-                tiktok::authorize_url(&self.config, app, state, code_challenge, redirect_uri)
+                tiktok::authorize_url(config, app, state, code_challenge, redirect_uri)
             }
+            Platform::TiktokBusiness => ads::tiktok::authorize_url(config, app, state, redirect_uri),
             Platform::Youtube => {
-                youtube::authorize_url(&self.config, app, state, code_challenge, redirect_uri)
+                youtube::authorize_url(config, app, state, code_challenge, redirect_uri)
             }
         }
         .into())
@@ -160,7 +200,7 @@ impl Clients {
     ///
     /// Instagram makes three calls: the code exchange, the long-lived token exchange, and the
     /// profile read that fills [`Token::user_id`]. TikTok fills `user_id` with the answer's
-    /// `open_id`; YouTube leaves it `None`.
+    /// `open_id`; TikTok for Business and YouTube leave it `None`.
     pub async fn exchange_code(
         &self,
         p: Platform,
@@ -178,6 +218,7 @@ impl Clients {
             Platform::Tiktok => {
                 tiktok::exchange_code(self, app, code, code_verifier, redirect_uri).await
             }
+            Platform::TiktokBusiness => ads::tiktok::exchange_code(self, app, code).await,
             Platform::Youtube => {
                 youtube::exchange_code(self, app, code, code_verifier, redirect_uri).await
             }
@@ -211,6 +252,7 @@ impl Clients {
         match p {
             Platform::Instagram => instagram::refresh(self, app, token).await,
             Platform::Tiktok => tiktok::refresh(self, app, token).await,
+            Platform::TiktokBusiness => Ok(token.clone()),
             Platform::Youtube => youtube::refresh(self, app, token).await,
         }
     }
@@ -220,6 +262,7 @@ impl Clients {
         match p {
             Platform::Instagram => instagram::profile(self, token).await,
             Platform::Tiktok => tiktok::profile(self, token).await,
+            Platform::TiktokBusiness => ads::tiktok::profile(self, token).await,
             Platform::Youtube => youtube::profile(self, token).await,
         }
     }
@@ -227,7 +270,8 @@ impl Clients {
     /// Publishes `media` with `caption` on the token's account and returns the post. Polls
     /// (Instagram, TikTok) at most `poll_attempts` times, `poll_interval` apart; a post still
     /// processing after that is `Transient` (for TikTok the publish may still complete: its
-    /// message names the publish id). Needs no app credentials.
+    /// message names the publish id). Needs no app credentials. A TikTok for Business account
+    /// is `Rejected` without any call.
     pub async fn publish(
         &self,
         p: Platform,
@@ -238,12 +282,14 @@ impl Clients {
         match p {
             Platform::Instagram => instagram::publish(self, token, media, caption).await,
             Platform::Tiktok => tiktok::publish(self, token, media, caption).await,
+            Platform::TiktokBusiness => Err(ads::tiktok::cannot_publish()),
             Platform::Youtube => youtube::publish(self, token, media, caption).await,
         }
     }
 
     /// The post's lifetime totals now (needs no app credentials). `external_id` is
-    /// [`Published::external_id`].
+    /// [`Published::external_id`]. A TikTok for Business account is `Rejected` without any
+    /// call.
     pub async fn insights(
         &self,
         p: Platform,
@@ -253,6 +299,7 @@ impl Clients {
         match p {
             Platform::Instagram => instagram::insights(self, token, external_id).await,
             Platform::Tiktok => tiktok::insights(self, token, external_id).await,
+            Platform::TiktokBusiness => Err(ads::tiktok::cannot_publish()),
             Platform::Youtube => youtube::insights(self, token, external_id).await,
         }
     }

@@ -571,3 +571,26 @@ async fn without_credentials_nothing_is_called_and_the_variables_are_named() {
         Err(PlatformError::NotConfigured(_))
     ));
 }
+
+#[tokio::test]
+async fn the_ads_consent_adds_the_ads_scopes() {
+    let server = MockServer::start().await;
+    let c = clients(&server);
+    let url = c
+        .authorize_url_with(IG, "st_ads", CHALLENGE, REDIRECT, true)
+        .unwrap();
+    assert_eq!(
+        query_of(&url)["scope"],
+        "instagram_basic,instagram_content_publish,instagram_manage_insights,pages_show_list,\
+         ads_management,ads_read"
+    );
+    // other platforms ignore it
+    let tiktok = c
+        .authorize_url_with(Platform::Tiktok, "st", CHALLENGE, REDIRECT, true)
+        .unwrap();
+    assert_eq!(
+        tiktok,
+        c.authorize_url(Platform::Tiktok, "st", CHALLENGE, REDIRECT)
+            .unwrap()
+    );
+}

@@ -1,7 +1,10 @@
-//! The three platforms' clients against wiremock fakes of their protocols: OAuth with PKCE,
-//! profiles, publishing (with polling) and insights, and how every kind of failure is sorted.
-//! One test binary, a module per platform.
+//! The platforms' clients against wiremock fakes of their protocols: OAuth with PKCE,
+//! profiles, publishing (with polling) and insights, the ads clients (`ads_*`), and how every
+//! kind of failure is sorted. One test binary, a module per platform.
 
+mod ads_apple;
+mod ads_meta;
+mod ads_tiktok;
 mod instagram;
 mod tiktok;
 mod youtube;
@@ -17,7 +20,7 @@ pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const REDIRECT: &str = "https://api.layers.test/v1/social/callback";
 
-/// Settings with every base URL at `server`, credentials for all three platforms, and a quick
+/// Settings with every base URL at `server`, credentials for every platform, and a quick
 /// poll.
 pub fn config(server: &MockServer) -> Config {
     let base = Url::parse(&server.uri()).unwrap();
@@ -28,6 +31,10 @@ pub fn config(server: &MockServer) -> Config {
         tiktok: Some(credentials("tt-key", "tt-secret")),
         tiktok_auth_base_url: base.clone(),
         tiktok_api_base_url: base.clone(),
+        tiktok_business: Some(credentials("tb-app", "tb-secret")),
+        tiktok_business_base_url: base.clone(),
+        apple_ads_base_url: base.clone(),
+        apple_auth_base_url: base.clone(),
         google: Some(credentials("g-client", "g-secret")),
         google_auth_base_url: base.clone(),
         google_api_base_url: base,
@@ -61,6 +68,7 @@ pub fn unconfigured(server: &MockServer) -> Clients {
     let mut config = config(server);
     config.meta = None;
     config.tiktok = None;
+    config.tiktok_business = None;
     config.google = None;
     Clients::new(outbound(Duration::from_secs(5)), config)
 }
@@ -99,6 +107,11 @@ pub fn map(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
+}
+
+/// A request's JSON body.
+pub fn json_of(request: &Request) -> serde_json::Value {
+    serde_json::from_slice(&request.body).unwrap()
 }
 
 /// The requests the server received for `method` and `path`, in order.
@@ -141,4 +154,42 @@ pub fn not_configured(result: Result<impl std::fmt::Debug, PlatformError>) -> St
         Err(e @ PlatformError::NotConfigured(_)) => e.to_string(),
         other => panic!("expected NotConfigured, got {other:?}"),
     }
+}
+
+/// A campaign to create: installs, 12.50 USD a day, one video and one picture.
+pub fn campaign_spec() -> layers_platforms::CampaignSpec {
+    use chrono::TimeZone;
+    layers_platforms::CampaignSpec {
+        name: "Spring launch".into(),
+        objective: layers_platforms::Objective::AppInstalls,
+        daily_budget_minor: 1250,
+        currency: "USD".into(),
+        start_at: chrono::Utc.with_ymd_and_hms(2025, 4, 1, 9, 30, 0).unwrap(),
+        end_at: Some(chrono::Utc.with_ymd_and_hms(2025, 4, 30, 0, 0, 0).unwrap()),
+        countries: vec!["US".into(), "CA".into()],
+        age_min: Some(18),
+        age_max: Some(34),
+        languages: vec!["en".into()],
+        creatives: vec![
+            layers_platforms::Creative {
+                media_url: "https://cdn.layers.test/clip.mp4".into(),
+                is_video: true,
+                headline: Some("Try Acme".into()),
+                caption: Some("The app for acmes".into()),
+            },
+            layers_platforms::Creative {
+                media_url: "https://cdn.layers.test/still.jpg".into(),
+                is_video: false,
+                headline: Some("Acme, now".into()),
+                caption: None,
+            },
+        ],
+        app_store_url: Some("https://apps.apple.com/us/app/acme/id1234567890".into()),
+        keywords: vec!["acme".into(), "acme app".into()],
+        identity: Some("17841400001".into()),
+    }
+}
+
+pub fn day(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
