@@ -138,7 +138,10 @@ impl Config {
                 &mut config.tiktok_business_base_url,
             ),
             ("LAYERS_APPLE_ADS_BASE_URL", &mut config.apple_ads_base_url),
-            ("LAYERS_APPLE_AUTH_BASE_URL", &mut config.apple_auth_base_url),
+            (
+                "LAYERS_APPLE_AUTH_BASE_URL",
+                &mut config.apple_auth_base_url,
+            ),
             (
                 "LAYERS_GOOGLE_AUTH_BASE_URL",
                 &mut config.google_auth_base_url,

@@ -44,7 +44,12 @@ impl Clients {
 
     /// [`Clients::reply`] for any service (the ads APIs): `who` names it in messages, `sort`
     /// sorts an answer other than 2xx.
-    pub(crate) async fn reply_as(&self, who: &str, request: Request, sort: Sort<'_>) -> Result<Reply> {
+    pub(crate) async fn reply_as(
+        &self,
+        who: &str,
+        request: Request,
+        sort: Sort<'_>,
+    ) -> Result<Reply> {
         let response = request
             .send()
             .await

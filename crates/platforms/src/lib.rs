@@ -3,7 +3,7 @@
 //! API with Facebook Login, on the Meta Graph API), TikTok (Login Kit v2 and the Content
 //! Posting API) and YouTube (Google OAuth and the YouTube Data API v3); and the live ads clients
 //! (CONTRACT §13) of Meta (Marketing API), TikTok for Business (Business API v1.3) and Apple
-//! Search Ads (API v5), in [`ads`](crate::Clients::create_campaign).
+//! Search Ads (API v5).
 //!
 //! ```
 //! use layers_outbound::{Outbound, OutboundConfig};
@@ -186,7 +186,9 @@ impl Clients {
             Platform::Tiktok => {
                 tiktok::authorize_url(config, app, state, code_challenge, redirect_uri)
             }
-            Platform::TiktokBusiness => ads::tiktok::authorize_url(config, app, state, redirect_uri),
+            Platform::TiktokBusiness => {
+                ads::tiktok::authorize_url(config, app, state, redirect_uri)
+            }
             Platform::Youtube => {
                 youtube::authorize_url(config, app, state, code_challenge, redirect_uri)
             }

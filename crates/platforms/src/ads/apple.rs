@@ -121,7 +121,13 @@ impl Session<'_> {
     }
 
     /// Sends a call (with `body` as JSON, if any); Apple's answer.
-    async fn send(&self, c: &Clients, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+    async fn send(
+        &self,
+        c: &Clients,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value> {
         let mut request = self.request(c, method, path)?;
         if let Some(body) = body {
             request = request.json(body);
@@ -226,9 +232,8 @@ async fn build(
     spec: &CampaignSpec,
 ) -> Result<ExternalIds> {
     let bid = money(10_i64.pow(exponent(&spec.currency)), &spec.currency);
-    let age = (spec.age_min.is_some() || spec.age_max.is_some()).then(|| {
-        json!({"age": {"included": [{"minAge": spec.age_min, "maxAge": spec.age_max}]}})
-    });
+    let age = (spec.age_min.is_some() || spec.age_max.is_some())
+        .then(|| json!({"age": {"included": [{"minAge": spec.age_min, "maxAge": spec.age_max}]}}));
     let body = compact(json!({
         "name": spec.name,
         "pricingModel": "CPC",
@@ -352,7 +357,9 @@ mod tests {
         assert_eq!(adam_id(Some(url)).as_deref(), Some("1234567890"));
         assert_eq!(adam_id(Some("https://apps.apple.com/idea/x")), None);
         assert_eq!(
-            adam_id(Some("https://play.google.com/store/apps/details?id=com.acme")),
+            adam_id(Some(
+                "https://play.google.com/store/apps/details?id=com.acme"
+            )),
             None
         );
         assert_eq!(adam_id(None), None);
@@ -368,7 +375,10 @@ mod tests {
         let PlatformError::Rejected { status, message } = sort(400, body.as_bytes()) else {
             panic!("not rejected")
         };
-        assert_eq!((status, message.as_str()), (400, "budget too low; bad country"));
+        assert_eq!(
+            (status, message.as_str()),
+            (400, "budget too low; bad country")
+        );
         assert!(matches!(
             sort(401, b""),
             PlatformError::Rejected { status: 401, .. }

@@ -130,7 +130,12 @@ struct Ask<'a> {
     link: Option<&'a str>,
 }
 
-async fn build(c: &Clients, token: &str, ask: &Ask<'_>, made: &mut Vec<String>) -> Result<ExternalIds> {
+async fn build(
+    c: &Clients,
+    token: &str,
+    ask: &Ask<'_>,
+    made: &mut Vec<String>,
+) -> Result<ExternalIds> {
     let (act, spec) = (ask.act, ask.spec);
     let objective = match spec.objective {
         Objective::AppInstalls => "OUTCOME_APP_PROMOTION",

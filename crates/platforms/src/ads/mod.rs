@@ -141,7 +141,10 @@ pub struct ExternalIds {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CampaignChange {
     Rename(String),
-    DailyBudget { minor: i64, currency: String },
+    DailyBudget {
+        minor: i64,
+        currency: String,
+    },
     /// `None`: runs until stopped.
     EndAt(Option<DateTime<Utc>>),
     Pause,
@@ -306,7 +309,10 @@ mod tests {
             private_key_pem: "-----BEGIN PRIVATE KEY-----\nsecretstuff\n".into(),
         });
         let shown = format!("{apple:?}");
-        assert!(shown.contains("key-1") && !shown.contains("secretstuff"), "{shown}");
+        assert!(
+            shown.contains("key-1") && !shown.contains("secretstuff"),
+            "{shown}"
+        );
         let meta = format!(
             "{:?}",
             AdsAuth::Meta {
@@ -334,6 +340,9 @@ mod tests {
     #[test]
     fn compact_drops_nulls_at_every_depth() {
         let value = serde_json::json!({"a": null, "b": {"c": null, "d": 1}, "e": [{"f": null}]});
-        assert_eq!(compact(value), serde_json::json!({"b": {"d": 1}, "e": [{}]}));
+        assert_eq!(
+            compact(value),
+            serde_json::json!({"b": {"d": 1}, "e": [{}]})
+        );
     }
 }

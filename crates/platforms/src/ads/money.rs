@@ -58,8 +58,16 @@ pub(crate) fn to_minor(major: &str, currency: &str) -> Option<i64> {
         .as_bytes()
         .get(places)
         .is_some_and(|digit| *digit >= b'5');
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let kept: i64 = if kept.is_empty() { 0 } else { kept.parse().ok()? };
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let kept: i64 = if kept.is_empty() {
+        0
+    } else {
+        kept.parse().ok()?
+    };
     let magnitude = whole
         .checked_mul(10_i64.pow(places as u32))?
         .checked_add(kept)?

@@ -80,8 +80,7 @@ fn request(c: &Clients, method: Method, path: &str, token: &str) -> Result<Reque
         PlatformError::TokenExpired("the tiktok for business token is not a header value".into())
     })?;
     value.set_sensitive(true);
-    Ok(c
-        .outbound
+    Ok(c.outbound
         .request(method, api(c, path))
         .header(HeaderName::from_static("access-token"), value))
 }
@@ -121,10 +120,7 @@ pub(crate) fn authorize_url(
 /// and names no user (the profile does).
 pub(crate) async fn exchange_code(c: &Clients, app: &AppCredentials, code: &str) -> Result<Token> {
     let body = json!({"app_id": app.client_id, "secret": app.client_secret, "auth_code": code});
-    let request = c
-        .outbound
-        .post(api(c, "oauth2/access_token/"))
-        .json(&body);
+    let request = c.outbound.post(api(c, "oauth2/access_token/")).json(&body);
     let data = call(c, Call::Code, request).await?;
     Ok(Token {
         access_token: text(P, &data["access_token"], "access_token")?,
@@ -153,7 +149,10 @@ pub(crate) async fn account(c: &Clients, token: &str, advertiser: &str) -> Resul
     let Some(info) = data["list"].as_array().and_then(|list| list.first()) else {
         return Err(PlatformError::rejected(
             422,
-            format!("no access to TikTok advertiser {}", truncate(advertiser, 40)),
+            format!(
+                "no access to TikTok advertiser {}",
+                truncate(advertiser, 40)
+            ),
         ));
     };
     if info["status"] == "STATUS_DISABLE" {
@@ -227,7 +226,11 @@ async fn build(
     let data = post(c, token, "ad/create/", &body).await?;
     let ads = data["ad_ids"]
         .as_array()
-        .map(|ids| ids.iter().filter_map(|id| text(P, id, "ad id").ok()).collect())
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| text(P, id, "ad id").ok())
+                .collect()
+        })
         .unwrap_or_default();
     Ok(ExternalIds {
         campaign,
@@ -418,7 +421,10 @@ pub(crate) async fn days(
         ("advertiser_id", advertiser.to_owned()),
         ("report_type", "BASIC".to_owned()),
         ("data_level", "AUCTION_CAMPAIGN".to_owned()),
-        ("dimensions", json!(["campaign_id", "stat_time_day"]).to_string()),
+        (
+            "dimensions",
+            json!(["campaign_id", "stat_time_day"]).to_string(),
+        ),
         (
             "metrics",
             json!(["spend", "impressions", "clicks", "app_install"]).to_string(),
@@ -457,9 +463,7 @@ mod tests {
 
     #[test]
     fn the_envelope_is_sorted_by_its_code() {
-        let envelope = |code: i64, message: &str| {
-            json!({"code": code, "message": message, "request_id": "r1", "data": {}})
-        };
+        let envelope = |code: i64, message: &str| json!({"code": code, "message": message, "request_id": "r1", "data": {}});
         assert!(sorted(200, envelope(40100, "Too many requests")).is_transient());
         assert!(sorted(200, envelope(50000, "System error")).is_transient());
         assert!(sorted(200, envelope(51004, "Busy")).is_transient());
@@ -468,8 +472,15 @@ mod tests {
         for code in [40102, 40104, 40105] {
             assert!(sorted(200, envelope(code, "Access token is invalid")).is_token_expired());
         }
-        let exchange = sort(Call::Code, 200, envelope(40105, "bad").to_string().as_bytes());
-        assert!(matches!(exchange, PlatformError::Rejected { status: 422, .. }));
+        let exchange = sort(
+            Call::Code,
+            200,
+            envelope(40105, "bad").to_string().as_bytes(),
+        );
+        assert!(matches!(
+            exchange,
+            PlatformError::Rejected { status: 422, .. }
+        ));
         let PlatformError::Rejected { status, message } =
             sorted(200, envelope(40002, "Budget is too low"))
         else {

@@ -89,12 +89,13 @@ async fn the_token_exchange_signs_a_client_secret_and_the_acl_names_the_org() {
         .await;
     let (creds, public) = credentials();
     let c = clients(&server);
-    let info = c
-        .ad_account(&AdsAuth::Apple(creds), ORG)
-        .await
-        .unwrap();
+    let info = c.ad_account(&AdsAuth::Apple(creds), ORG).await.unwrap();
     assert_eq!(
-        (info.name.as_str(), info.currency.as_str(), info.timezone.as_str()),
+        (
+            info.name.as_str(),
+            info.currency.as_str(),
+            info.timezone.as_str()
+        ),
         ("Acme Org", "USD", "America/Los_Angeles")
     );
 
@@ -118,10 +119,7 @@ async fn the_token_exchange_signs_a_client_secret_and_the_acl_names_the_org() {
     assert!((chrono::Utc::now().timestamp() - iat).abs() < 60);
     let signed = format!("{}.{}", jwt[0], jwt[1]);
     UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &public)
-        .verify(
-            signed.as_bytes(),
-            &URL_SAFE_NO_PAD.decode(jwt[2]).unwrap(),
-        )
+        .verify(signed.as_bytes(), &URL_SAFE_NO_PAD.decode(jwt[2]).unwrap())
         .expect("the client secret is signed with the partner's key");
 
     // an organization the credentials cannot reach
@@ -161,17 +159,24 @@ async fn a_campaign_its_ad_group_and_keywords() {
     let server = MockServer::start().await;
     mount_token(&server).await;
     api("POST", "campaigns")
-        .respond_with(ok(json!({"data": {"id": 5001, "name": "Spring launch"}, "error": null})))
+        .respond_with(ok(
+            json!({"data": {"id": 5001, "name": "Spring launch"}, "error": null}),
+        ))
         .mount(&server)
         .await;
     api("POST", "campaigns/5001/adgroups")
         .respond_with(ok(json!({"data": {"id": 6001}})))
         .mount(&server)
         .await;
-    api("POST", "campaigns/5001/adgroups/6001/targetingkeywords/bulk")
-        .respond_with(ok(json!({"data": [{"id": 7001, "text": "acme"}, {"id": 7002, "text": "acme app"}]})))
-        .mount(&server)
-        .await;
+    api(
+        "POST",
+        "campaigns/5001/adgroups/6001/targetingkeywords/bulk",
+    )
+    .respond_with(ok(
+        json!({"data": [{"id": 7001, "text": "acme"}, {"id": 7002, "text": "acme app"}]}),
+    ))
+    .mount(&server)
+    .await;
     let ids = clients(&server)
         .create_campaign(&auth(), ORG, &campaign_spec())
         .await
@@ -244,7 +249,12 @@ async fn a_refused_ad_group_deletes_the_campaign() {
         rejected(result),
         (400, "startTime cannot be in the past".into())
     );
-    assert_eq!(received(&server, "DELETE", "/api/v5/campaigns/5001").await.len(), 1);
+    assert_eq!(
+        received(&server, "DELETE", "/api/v5/campaigns/5001")
+            .await
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -252,11 +262,7 @@ async fn an_app_store_url_without_an_id_is_refused_before_any_call() {
     let server = MockServer::start().await;
     let mut spec = campaign_spec();
     spec.app_store_url = Some("https://play.google.com/store/apps/details?id=com.acme".into());
-    let (status, message) = rejected(
-        clients(&server)
-            .create_campaign(&auth(), ORG, &spec)
-            .await,
-    );
+    let (status, message) = rejected(clients(&server).create_campaign(&auth(), ORG, &spec).await);
     assert_eq!(status, 422);
     assert!(message.contains("App Store URL"), "{message}");
     assert!(server.received_requests().await.unwrap().is_empty());
@@ -290,7 +296,9 @@ async fn changes_and_the_daily_report() {
         minor: 2000,
         currency: "USD".into(),
     };
-    c.update_campaign(&auth(), ORG, &ids, &budget).await.unwrap();
+    c.update_campaign(&auth(), ORG, &ids, &budget)
+        .await
+        .unwrap();
     c.update_campaign(&auth(), ORG, &ids, &CampaignChange::Pause)
         .await
         .unwrap();
@@ -308,8 +316,20 @@ async fn changes_and_the_daily_report() {
     assert_eq!(
         days,
         [
-            AdDay { date: day(2025, 4, 1), spend_minor: 1250, impressions: 1000, clicks: 40, installs: 9 },
-            AdDay { date: day(2025, 4, 2), spend_minor: 99, impressions: 10, clicks: 1, installs: 2 },
+            AdDay {
+                date: day(2025, 4, 1),
+                spend_minor: 1250,
+                impressions: 1000,
+                clicks: 40,
+                installs: 9
+            },
+            AdDay {
+                date: day(2025, 4, 2),
+                spend_minor: 99,
+                impressions: 10,
+                clicks: 1,
+                installs: 2
+            },
         ]
     );
     let report = json_of(&received(&server, "POST", "/api/v5/reports/campaigns").await[0]);

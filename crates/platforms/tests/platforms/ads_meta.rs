@@ -32,7 +32,13 @@ async fn mount_post(server: &MockServer, at: &str, contains: &str, id: &str) {
 
 /// Every step of a creation answers, except the ones the test mounts itself.
 async fn mount_creation(server: &MockServer) {
-    mount_post(server, "/v21.0/act_42/campaigns", "OUTCOME_APP_PROMOTION", "c1").await;
+    mount_post(
+        server,
+        "/v21.0/act_42/campaigns",
+        "OUTCOME_APP_PROMOTION",
+        "c1",
+    )
+    .await;
     mount_post(server, "/v21.0/act_42/adsets", "c1", "s1").await;
     mount_post(server, "/v21.0/act_42/advideos", "clip.mp4", "v1").await;
     mount_post(server, "/v21.0/act_42/adcreatives", "video_data", "cr1").await;
@@ -62,14 +68,20 @@ async fn the_ad_account_with_or_without_its_prefix() {
     for id in ["act_42", "42"] {
         let info = c.ad_account(&auth(), id).await.unwrap();
         assert_eq!(
-            (info.name.as_str(), info.currency.as_str(), info.timezone.as_str()),
+            (
+                info.name.as_str(),
+                info.currency.as_str(),
+                info.timezone.as_str()
+            ),
             ("Acme Ads", "EUR", "Europe/Paris")
         );
     }
 
     server.reset().await;
     Mock::given(path("/v21.0/act_42"))
-        .respond_with(ok(json!({"name": "Old", "currency": "EUR", "timezone_name": "UTC", "account_status": 2})))
+        .respond_with(ok(
+            json!({"name": "Old", "currency": "EUR", "timezone_name": "UTC", "account_status": 2}),
+        ))
         .mount(&server)
         .await;
     let result = c.ad_account(&auth(), "act_42").await;
@@ -147,7 +159,10 @@ async fn a_campaign_is_created_in_order() {
         picture["object_story_spec"]["link_data"]["picture"],
         "https://cdn.layers.test/still.jpg"
     );
-    assert_eq!(picture["object_story_spec"]["link_data"]["name"], "Acme, now");
+    assert_eq!(
+        picture["object_story_spec"]["link_data"]["name"],
+        "Acme, now"
+    );
     assert!(picture["object_story_spec"]["link_data"]
         .get("message")
         .is_none());
@@ -302,15 +317,40 @@ async fn campaign_days_in_minor_units_across_pages() {
         ..ExternalIds::default()
     };
     let days = clients(&server)
-        .campaign_days(&auth(), "act_42", &ids, "USD", day(2025, 4, 1), day(2025, 4, 3))
+        .campaign_days(
+            &auth(),
+            "act_42",
+            &ids,
+            "USD",
+            day(2025, 4, 1),
+            day(2025, 4, 3),
+        )
         .await
         .unwrap();
     assert_eq!(
         days,
         [
-            AdDay { date: day(2025, 4, 1), spend_minor: 1234, impressions: 1000, clicks: 12, installs: 3 },
-            AdDay { date: day(2025, 4, 2), spend_minor: 50, impressions: 80, clicks: 1, installs: 0 },
-            AdDay { date: day(2025, 4, 3), spend_minor: 700, impressions: 5, clicks: 0, installs: 0 },
+            AdDay {
+                date: day(2025, 4, 1),
+                spend_minor: 1234,
+                impressions: 1000,
+                clicks: 12,
+                installs: 3
+            },
+            AdDay {
+                date: day(2025, 4, 2),
+                spend_minor: 50,
+                impressions: 80,
+                clicks: 1,
+                installs: 0
+            },
+            AdDay {
+                date: day(2025, 4, 3),
+                spend_minor: 700,
+                impressions: 5,
+                clicks: 0,
+                installs: 0
+            },
         ]
     );
 }
@@ -326,7 +366,10 @@ async fn graph_errors_are_sorted() {
         .await;
     let c = clients(&server);
     let message = expired(c.ad_account(&auth(), "act_42").await);
-    assert_eq!(message, "Error validating access token: Session has expired.");
+    assert_eq!(
+        message,
+        "Error validating access token: Session has expired."
+    );
 
     server.reset().await;
     Mock::given(path("/v21.0/act_42"))
@@ -342,6 +385,9 @@ async fn graph_errors_are_sorted() {
     let mut spec = campaign_spec();
     spec.identity = None;
     let result = c.create_campaign(&auth(), "act_42", &spec).await;
-    assert!(matches!(result, Err(PlatformError::Rejected { status: 422, .. })));
+    assert!(matches!(
+        result,
+        Err(PlatformError::Rejected { status: 422, .. })
+    ));
     assert!(server.received_requests().await.unwrap().is_empty());
 }

@@ -132,7 +132,11 @@ async fn the_advertiser_and_an_expired_token() {
     let c = clients(&server);
     let info = c.ad_account(&auth(), "7001").await.unwrap();
     assert_eq!(
-        (info.name.as_str(), info.currency.as_str(), info.timezone.as_str()),
+        (
+            info.name.as_str(),
+            info.currency.as_str(),
+            info.timezone.as_str()
+        ),
         ("Acme TT", "JPY", "Asia/Tokyo")
     );
 
@@ -169,8 +173,20 @@ async fn the_advertiser_and_an_expired_token() {
 
 /// Every creation step answers; `ad/create/` with `ad_answer`.
 async fn mount_creation(server: &MockServer, ad_answer: ResponseTemplate) {
-    mount(server, "POST", "campaign/create/", ok(json!({"campaign_id": "1800"}))).await;
-    mount(server, "POST", "adgroup/create/", ok(json!({"adgroup_id": "1801"}))).await;
+    mount(
+        server,
+        "POST",
+        "campaign/create/",
+        ok(json!({"campaign_id": "1800"})),
+    )
+    .await;
+    mount(
+        server,
+        "POST",
+        "adgroup/create/",
+        ok(json!({"adgroup_id": "1801"})),
+    )
+    .await;
     mount(
         server,
         "POST",
@@ -178,7 +194,13 @@ async fn mount_creation(server: &MockServer, ad_answer: ResponseTemplate) {
         ok(json!([{"video_id": "v09", "width": 720}])),
     )
     .await;
-    mount(server, "POST", "file/image/ad/upload/", ok(json!({"image_id": "img7"}))).await;
+    mount(
+        server,
+        "POST",
+        "file/image/ad/upload/",
+        ok(json!({"image_id": "img7"})),
+    )
+    .await;
     mount(server, "POST", "ad/create/", ad_answer).await;
 }
 
@@ -231,7 +253,10 @@ async fn a_campaign_is_created_in_order() {
         json_of(&requests[2]),
         json!({"advertiser_id": "7001", "upload_type": "UPLOAD_BY_URL", "video_url": "https://cdn.layers.test/clip.mp4"})
     );
-    assert_eq!(json_of(&requests[3])["image_url"], "https://cdn.layers.test/still.jpg");
+    assert_eq!(
+        json_of(&requests[3])["image_url"],
+        "https://cdn.layers.test/still.jpg"
+    );
     let ads = json_of(&requests[4]);
     assert_eq!(ads["adgroup_id"], "1801");
     assert_eq!(
@@ -335,14 +360,33 @@ async fn changes_and_the_daily_report() {
         .mount(&server)
         .await;
     let days = c
-        .campaign_days(&auth(), "7001", &ids, "USD", day(2025, 4, 1), day(2025, 4, 2))
+        .campaign_days(
+            &auth(),
+            "7001",
+            &ids,
+            "USD",
+            day(2025, 4, 1),
+            day(2025, 4, 2),
+        )
         .await
         .unwrap();
     assert_eq!(
         days,
         [
-            AdDay { date: day(2025, 4, 1), spend_minor: 123, impressions: 100, clicks: 3, installs: 1 },
-            AdDay { date: day(2025, 4, 2), spend_minor: 310, impressions: 90, clicks: 2, installs: 0 },
+            AdDay {
+                date: day(2025, 4, 1),
+                spend_minor: 123,
+                impressions: 100,
+                clicks: 3,
+                installs: 1
+            },
+            AdDay {
+                date: day(2025, 4, 2),
+                spend_minor: 310,
+                impressions: 90,
+                clicks: 2,
+                installs: 0
+            },
         ]
     );
 }
