@@ -183,6 +183,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(routes::social::config)
             .configure(routes::publishing::config)
             .configure(routes::metrics::config)
+            .configure(routes::ads::config)
             .configure(routes::uploads::config)
             .configure(routes::content::config)
             .configure(routes::test_helpers::config)

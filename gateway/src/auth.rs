@@ -391,6 +391,8 @@ required_scopes! {
     MetricsRead => Metrics: Read,
     WebhooksRead => Webhooks: Read,
     WebhooksWrite => Webhooks: Write,
+    AdsRead => Ads: Read,
+    AdsWrite => Ads: Write,
 }
 
 /// No scope needed.

@@ -46,6 +46,8 @@ pub enum Code {
     /// A live upload's file was refused (`reason`: too_large, unsupported_type, unreadable,
     /// fetch_failed).
     MediaRejected,
+    /// A platform refused what it was asked (an ad account), in its own words.
+    PlatformRejected,
     RateLimited,
     QuotaExceeded,
     Internal,
@@ -69,9 +71,10 @@ impl Code {
             Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Code::IdempotencyKeyReused | Code::EnvironmentMismatch | Code::MediaRejected => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Code::IdempotencyKeyReused
+            | Code::EnvironmentMismatch
+            | Code::MediaRejected
+            | Code::PlatformRejected => StatusCode::UNPROCESSABLE_ENTITY,
             Code::RateLimited | Code::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Code::PlatformError => StatusCode::BAD_GATEWAY,
@@ -98,6 +101,7 @@ impl Code {
             Code::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Code::EnvironmentMismatch => "ENVIRONMENT_MISMATCH",
             Code::MediaRejected => "MEDIA_REJECTED",
+            Code::PlatformRejected => "PLATFORM_REJECTED",
             Code::RateLimited => "RATE_LIMITED",
             Code::QuotaExceeded => "QUOTA_EXCEEDED",
             Code::Internal => "INTERNAL",
@@ -579,9 +583,76 @@ impl From<layers_publishing::Error> for ApiError {
                     .with_details(json!({ "field": target_field(index) }))
             }
             e @ E::AlreadyTerminal(_) => ApiError::conflict("already_terminal", e.to_string()),
+            ref e @ E::AccountCannotPublish { index } => {
+                ApiError::validation(&target_field(index), e.to_string())
+            }
             E::NotConfigured(e) => e.into(),
             E::Jobs(e) => e.into(),
             E::Events(e) => e.into(),
+            e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<layers_ads::Error> for ApiError {
+    fn from(e: layers_ads::Error) -> Self {
+        use layers_ads::Error as E;
+        let field = |f: String| json!({ "field": f });
+        match e {
+            E::Invalid(e) => crate::routes::ads::invalid(e),
+            E::Projects(e) => e.into(),
+            e @ E::AccountNotFound => ApiError::new(Code::NotFound, e.to_string())
+                .with_details(field("adAccountId".into())),
+            E::AccountEnvironmentMismatch(other) => {
+                ApiError::environment_mismatch("ad account", other)
+            }
+            e @ E::SocialAccountNotFound => ApiError::new(Code::NotFound, e.to_string())
+                .with_details(field("socialAccountId".into())),
+            E::SocialAccountEnvironmentMismatch(other) => {
+                ApiError::environment_mismatch("social account", other)
+                    .with_details(field("socialAccountId".into()))
+            }
+            e @ E::WrongSocialPlatform { .. } => {
+                ApiError::validation("socialAccountId", e.to_string())
+            }
+            e @ E::AdsPermissionMissing => {
+                ApiError::conflict("ads_permission_missing", e.to_string())
+            }
+            e @ E::SocialAccountNotActive(_) => {
+                ApiError::conflict("account_not_active", e.to_string())
+            }
+            e @ E::AlreadyLinked => ApiError::conflict("already_linked", e.to_string()),
+            E::AccountRefused(message) => ApiError::new(Code::PlatformRejected, message),
+            E::CampaignNotFound => ApiError::not_found("campaign"),
+            E::CampaignInOtherEnvironment(other) => {
+                ApiError::in_other_environment("campaign", other)
+            }
+            E::CampaignEnvironmentMismatch(other) => {
+                ApiError::environment_mismatch("campaign", other)
+            }
+            e @ E::UnknownCampaigns(_) => ApiError::new(Code::NotFound, e.to_string())
+                .with_details(field("campaignIds".into())),
+            ref e @ E::ContainerNotFound { index } => ApiError::new(Code::NotFound, e.to_string())
+                .with_details(field(format!("creatives[{index}].containerId"))),
+            ref e @ E::ContainerEnvironmentMismatch { index, env } => ApiError::new(
+                Code::EnvironmentMismatch,
+                format!(
+                    "{e}: use it with a {} key; nothing was written",
+                    env.key_segment()
+                ),
+            )
+            .with_details(field(format!("creatives[{index}].containerId"))),
+            ref e @ E::ContainerNotReady { index, .. } => {
+                ApiError::conflict("content_not_ready", e.to_string())
+                    .with_details(field(format!("creatives[{index}].containerId")))
+            }
+            e @ E::InvalidState { .. } => {
+                ApiError::conflict("invalid_campaign_state", e.to_string())
+            }
+            E::NotConfigured(e) => e.into(),
+            E::Jobs(e) => e.into(),
+            E::Events(e) => e.into(),
+            e @ E::Platform(_) => ApiError::new(Code::PlatformError, e.to_string()),
             e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
         }
     }

@@ -138,7 +138,7 @@ struct ErrorCode;
 
 /// Every [`Code`]; the match in [`listed`] has no wildcard, so a new code does not compile
 /// until it is listed here too.
-const CODES: [Code; 22] = [
+const CODES: [Code; 23] = [
     Code::ValidationError,
     Code::Unauthenticated,
     Code::PaymentRequired,
@@ -154,6 +154,7 @@ const CODES: [Code; 22] = [
     Code::IdempotencyKeyReused,
     Code::EnvironmentMismatch,
     Code::MediaRejected,
+    Code::PlatformRejected,
     Code::RateLimited,
     Code::QuotaExceeded,
     Code::Internal,
@@ -181,6 +182,7 @@ fn listed(code: Code) {
         | Code::IdempotencyKeyReused
         | Code::EnvironmentMismatch
         | Code::MediaRejected
+        | Code::PlatformRejected
         | Code::RateLimited
         | Code::QuotaExceeded
         | Code::Internal

@@ -22,6 +22,7 @@
 
 use std::sync::Arc;
 
+use layers_ads::{Ads, CreateCampaign, LiveAds, SyncAds, UpdateCampaign};
 use layers_content::{
     Content, ExpireUpload, Generate, Generation, GeneratorConfig, Intake, LiveGeneration,
     MediaIntake,
@@ -95,6 +96,7 @@ pub struct EnvServices {
     pub publishing: Publishing,
     pub publisher: Publisher,
     pub metrics: Metrics,
+    pub ads: Ads,
 }
 
 impl EnvServices {
@@ -123,6 +125,16 @@ impl EnvServices {
             projects: &self.projects,
             social: &self.social,
             oauth: &self.oauth,
+        }
+    }
+
+    /// What the ads commands reach.
+    pub fn ads_env(&self) -> layers_ads::AdsEnv<'_> {
+        layers_ads::AdsEnv {
+            env: self.kind,
+            projects: &self.projects,
+            jobs: &self.jobs,
+            ads: &self.ads,
         }
     }
 
@@ -228,6 +240,8 @@ pub trait Environment {
     fn metrics(&self) -> Metrics;
     /// Endpoints that must be https, or that may be a partner's local http receiver.
     fn webhooks(&self) -> Webhooks;
+    /// Ad accounts read and campaigns created on the platforms, or in the request.
+    fn ads(&self) -> Ads;
 }
 
 /// The live environment: every adapter a real client of its platform.
@@ -334,6 +348,16 @@ impl Environment for Live<'_> {
             self.settings.allow_private_network,
         )
     }
+
+    fn ads(&self) -> Ads {
+        Ads::Live(Box::new(LiveAds {
+            clients: self.vault.clients.clone(),
+            vault: self.vault.clone(),
+            master_key: self.settings.master_key.clone(),
+            media_signer: self.settings.media_signer.clone(),
+            public_base_url: self.settings.public_base_url.clone(),
+        }))
+    }
 }
 
 /// The sandbox: no seam calls out.
@@ -394,6 +418,10 @@ impl Environment for Sandbox<'_> {
         )
         .allowing_plain_http()
     }
+
+    fn ads(&self) -> Ads {
+        Ads::Sandbox
+    }
 }
 
 /// The services of `env`: its seams, and the stores that stamp and filter its `is_sandbox`.
@@ -414,6 +442,7 @@ pub fn services(env: &dyn Environment) -> EnvServices {
         publishing: Publishing::new(kind),
         publisher: env.publisher(),
         metrics: env.metrics(),
+        ads: env.ads(),
     }
 }
 
@@ -434,11 +463,17 @@ pub enum Task {
     Refresh(Refresh),
     /// `test_clock_advance` (a test clock's advance, [`clock`]).
     AdvanceClock(AdvanceClock),
+    /// `ads_campaign_create` (layers-ads).
+    CreateCampaign(CreateCampaign),
+    /// `ads_campaign_update` (layers-ads).
+    UpdateCampaign(UpdateCampaign),
+    /// `ads_metrics_sync` (layers-ads).
+    SyncAds(SyncAds),
 }
 
 impl Task {
     /// Every kind a worker runs.
-    pub const KINDS: [&'static str; 10] = [
+    pub const KINDS: [&'static str; 13] = [
         layers_ingest::KINDS[0],
         layers_ingest::KINDS[1],
         layers_ingest::KINDS[2],
@@ -449,6 +484,9 @@ impl Task {
         layers_metrics::SYNC,
         layers_social::REFRESH,
         ADVANCE,
+        layers_ads::CREATE,
+        layers_ads::UPDATE,
+        layers_ads::SYNC,
     ];
 
     /// The task of `job`, its payload read as its kind's type.
@@ -463,6 +501,9 @@ impl Task {
             layers_metrics::SYNC => Task::MetricsSync(job.payload_as()?),
             layers_social::REFRESH => Task::Refresh(job.payload_as()?),
             ADVANCE => Task::AdvanceClock(job.payload_as()?),
+            layers_ads::CREATE => Task::CreateCampaign(job.payload_as()?),
+            layers_ads::UPDATE => Task::UpdateCampaign(job.payload_as()?),
+            layers_ads::SYNC => Task::SyncAds(job.payload_as()?),
             other => {
                 return Err(layers_jobs::Error::Corrupt(format!(
                     "no worker runs jobs of kind {other}"
@@ -488,6 +529,9 @@ impl Handler for Dispatch {
                 Task::MetricsSync(sync) => env.metrics.sync(job, sync, control).await,
                 Task::Refresh(refresh) => env.oauth.refresh(job, refresh, control).await,
                 Task::AdvanceClock(advance) => clock::run_advance(job, advance, control).await,
+                Task::CreateCampaign(task) => env.ads.create(job, task, control).await,
+                Task::UpdateCampaign(task) => env.ads.update(job, task, control).await,
+                Task::SyncAds(task) => env.ads.sync(job, task, control).await,
             }
         })
     }

@@ -181,6 +181,7 @@ impl TestHelpers<'_> {
             self.services.projects.get(db, org, id).await?;
         }
         let project = project.map(|p| p.as_uuid());
+        layers_ads::delete_sandbox(db, org, project).await?;
         let scheduled_posts = layers_publishing::delete_sandbox(db, org, project).await?;
         let content = layers_content::delete_sandbox(db, org, project).await?;
         let social_accounts = layers_social::delete_sandbox(db, org, project).await?;

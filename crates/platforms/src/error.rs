@@ -196,7 +196,7 @@ pub(crate) fn transport(p: Platform, e: OutboundError) -> PlatformError {
 pub(crate) fn transport_as(
     who: &str,
     e: OutboundError,
-    sort: &dyn Fn(u16, &[u8]) -> PlatformError,
+    sort: &(dyn Fn(u16, &[u8]) -> PlatformError + Sync),
 ) -> PlatformError {
     let transient = e.is_transient();
     match e {

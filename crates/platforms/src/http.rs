@@ -32,7 +32,7 @@ pub(crate) fn join(base: &Url, path: &str) -> Url {
 }
 
 /// How a service's failed answer is sorted, from its HTTP status and body.
-pub(crate) type Sort<'a> = &'a dyn Fn(u16, &[u8]) -> PlatformError;
+pub(crate) type Sort<'a> = &'a (dyn Fn(u16, &[u8]) -> PlatformError + Sync);
 
 impl Clients {
     /// Sends `request` and returns its answer if it is a success; any other answer is sorted

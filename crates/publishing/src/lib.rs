@@ -217,6 +217,11 @@ pub enum Error {
     /// A target's account is disconnected or needs re-authorization.
     #[error("the social account is {status}: connect it again")]
     AccountNotActive { index: usize, status: &'static str },
+    /// A target's account runs ads only (TikTok for Business).
+    #[error(
+        "a tiktok_business account runs ads; it cannot publish posts: connect a tiktok account"
+    )]
+    AccountCannotPublish { index: usize },
     /// Canceling a post that is no longer `scheduled`.
     #[error("the scheduled post is already {0}")]
     AlreadyTerminal(&'static str),

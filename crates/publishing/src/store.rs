@@ -301,6 +301,12 @@ impl Publishing {
                 return Err(Error::AccountNotFound { index });
             }
         }
+        // 400: an advertiser's grant (TikTok for Business) publishes no posts
+        for (index, account) in of_targets.iter().enumerate() {
+            if account.platform == Platform::TiktokBusiness {
+                return Err(Error::AccountCannotPublish { index });
+            }
+        }
         // 409: content not ready, already published, an account that cannot publish
         if container.status != layers_content::Status::Completed {
             return Err(Error::ContentNotReady(container.status.as_str()));

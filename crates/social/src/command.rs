@@ -19,6 +19,8 @@ pub struct StartConnect {
     pub redirect_uri: Option<String>,
     /// `LAYERS_PUBLIC_BASE_URL`, where the sandbox's completion lives.
     pub public_base_url: String,
+    /// Ask for the ads consent too (Instagram: `ads_management`, `ads_read`).
+    pub ads: bool,
 }
 
 /// Why a connection was not started.
@@ -61,6 +63,7 @@ impl SocialEnv<'_> {
                 cmd.api_key_id,
                 cmd.platform,
                 cmd.redirect_uri.as_deref(),
+                cmd.ads,
             )
             .await?;
         let url = self

@@ -89,6 +89,8 @@ pub struct Account {
     pub handle: String,
     pub status: AccountStatus,
     pub connected_at: DateTime<Utc>,
+    /// Connected with the ads consent (`oauth-url {ads: true}`): it may reach an ad account.
+    pub ads: bool,
 }
 
 /// A minted state: the token goes into the partner's URL.
@@ -98,6 +100,8 @@ pub struct MintedState {
     pub expires_at: DateTime<Utc>,
     /// The PKCE verifier (live authorize URLs carry its S256 challenge).
     pub code_verifier: String,
+    /// Whether it asks for the ads consent.
+    pub ads: bool,
 }
 
 /// What went wrong with social accounts.
@@ -188,6 +192,7 @@ impl Social {
         api_key_id: uuid::Uuid,
         platform: Platform,
         redirect_uri: Option<&str>,
+        ads: bool,
     ) -> Result<MintedState> {
         let token = random_token();
         let code_verifier = random_token();
@@ -203,6 +208,7 @@ impl Social {
                 redirect_uri,
                 code_verifier: &code_verifier,
                 lifetime: STATE_LIFETIME,
+                ads,
             },
         )
         .await?;
@@ -210,6 +216,7 @@ impl Social {
             token,
             expires_at,
             code_verifier,
+            ads,
         })
     }
 

@@ -146,11 +146,12 @@ impl Vault {
         state: &crate::MintedState,
     ) -> Result<String, NotConfigured> {
         self.ready(platform)?;
-        self.clients.authorize_url(
+        self.clients.authorize_url_with(
             platform,
             &state.token,
             &crate::pkce_challenge(&state.code_verifier),
             &self.callback_url(),
+            state.ads,
         )
     }
 
@@ -295,6 +296,7 @@ impl Vault {
                 handle: &profile.handle,
                 sealed_token: &sealed,
                 token_expires_at: token.expires_at,
+                ads: found.ads,
             },
         )
         .await?;
@@ -497,6 +499,7 @@ struct FoundState {
     code_verifier: String,
     social_account_id: Option<uuid::Uuid>,
     live: bool,
+    ads: bool,
 }
 
 /// The state of `token` (unknown: [`Error::UnknownState`]), and whether it may still complete:
@@ -516,6 +519,7 @@ async fn read_state(db: &impl GenericClient, token: &str) -> Result<FoundState> 
         code_verifier: found.code_verifier,
         social_account_id: found.social_account_id,
         live,
+        ads: found.ads,
     })
 }
 

@@ -16,7 +16,7 @@ use crate::{Account, AccountStatus, Error, Platform, Result, SocialAccountId};
 
 /// The columns [`account`] reads, in a `RETURNING` or a `SELECT` of `social_accounts`.
 const ACCOUNT_COLUMNS: &str = "id, organization_id, project_id, is_sandbox, platform, \
-     platform_user_id, handle, status, connected_at";
+     platform_user_id, handle, status, connected_at, ads";
 
 /// A state to store: minted by `oauth-url`, good until `now() + lifetime`.
 pub(crate) struct NewState<'a> {
@@ -29,6 +29,8 @@ pub(crate) struct NewState<'a> {
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: &'a str,
     pub lifetime: chrono::Duration,
+    /// Connecting with the ads consent (`oauth-url {ads: true}`).
+    pub ads: bool,
 }
 
 /// Stores a minted state and answers when it expires (the database's clock).
@@ -39,8 +41,8 @@ pub(crate) async fn insert_state(
     let row = layers_db::cached::query_one(
         db,
         "INSERT INTO oauth_states (state_hash, organization_id, project_id, api_key_id, \
-             is_sandbox, platform, redirect_uri, code_verifier, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9::text::interval) \
+             is_sandbox, platform, redirect_uri, code_verifier, expires_at, ads) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9::text::interval, $10) \
          RETURNING expires_at",
         &[
             &s.hash,
@@ -52,6 +54,7 @@ pub(crate) async fn insert_state(
             &s.redirect_uri,
             &s.code_verifier,
             &format!("{} seconds", s.lifetime.num_seconds()),
+            &s.ads,
         ],
     )
     .await?;
@@ -72,6 +75,8 @@ pub(crate) struct StoredState {
     pub social_account_id: Option<uuid::Uuid>,
     /// Whether it has not expired yet (the database's clock).
     pub unexpired: bool,
+    /// Whether it asked for the ads consent.
+    pub ads: bool,
 }
 
 /// The state stored under `hash`, if any; with `lock`, its row is locked `FOR UPDATE` until the
@@ -85,7 +90,7 @@ pub(crate) async fn state(
         db,
         &format!(
             "SELECT organization_id, project_id, api_key_id, is_sandbox, platform, redirect_uri, \
-                 code_verifier, social_account_id, expires_at > now() \
+                 code_verifier, social_account_id, expires_at > now(), ads \
              FROM oauth_states WHERE state_hash = $1{}",
             if lock { " FOR UPDATE" } else { "" }
         ),
@@ -104,6 +109,7 @@ pub(crate) async fn state(
         code_verifier: row.get(6),
         social_account_id: row.get(7),
         unexpired: row.get(8),
+        ads: row.get(9),
     }))
 }
 
@@ -294,8 +300,9 @@ pub(crate) async fn insert_sandbox_account(
         &format!(
             "WITH a AS ( \
                  INSERT INTO social_accounts (id, organization_id, project_id, is_sandbox, \
-                     platform, platform_user_id, handle, token) \
-                 VALUES ($1, $2, $3, true, $4, $5, $6, $7) RETURNING {ACCOUNT_COLUMNS}), \
+                     platform, platform_user_id, handle, token, ads) \
+                 VALUES ($1, $2, $3, true, $4, $5, $6, $7, coalesce((SELECT ads FROM \
+                     oauth_states WHERE state_hash = $8), false)) RETURNING {ACCOUNT_COLUMNS}), \
              s AS (UPDATE oauth_states SET social_account_id = $1 WHERE state_hash = $8) \
              SELECT * FROM a"
         ),
@@ -325,6 +332,8 @@ pub(crate) struct NewLiveAccount<'a> {
     /// The token sealed to `id` (see [`crate::Vault::seal`]).
     pub sealed_token: &'a [u8],
     pub token_expires_at: Option<DateTime<Utc>>,
+    /// Connected with the ads consent.
+    pub ads: bool,
 }
 
 /// Writes a live account, or, when the project already has this platform user, makes that row
@@ -338,10 +347,11 @@ pub(crate) async fn upsert_live_account(
         db,
         &format!(
             "INSERT INTO social_accounts AS a (id, organization_id, project_id, is_sandbox, \
-                 platform, platform_user_id, handle, token, token_expires_at) \
-             VALUES ($1, $2, $3, false, $4, $5, $6, $7, $8) \
+                 platform, platform_user_id, handle, token, token_expires_at, ads) \
+             VALUES ($1, $2, $3, false, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (project_id, platform, platform_user_id) DO UPDATE SET \
                  handle = EXCLUDED.handle, status = 'active', connected_at = now(), \
+                 ads = EXCLUDED.ads, \
                  disconnected_at = NULL \
              RETURNING {ACCOUNT_COLUMNS}"
         ),
@@ -354,6 +364,7 @@ pub(crate) async fn upsert_live_account(
             &a.handle,
             &a.sealed_token,
             &a.token_expires_at,
+            &a.ads,
         ],
     )
     .await?;
@@ -443,6 +454,7 @@ fn account(row: &Row) -> Result<Account> {
         handle: row.get("handle"),
         status: AccountStatus::parse(status).ok_or_else(|| Error::Corrupt(status.into()))?,
         connected_at: row.get("connected_at"),
+        ads: row.get("ads"),
     })
 }
 

@@ -103,10 +103,13 @@ pub enum EventType {
     PostFailed,
     TestClockAdvancing,
     TestClockReady,
+    AdsCampaignCreated,
+    AdsCampaignUpdated,
+    AdsCampaignFailed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 16] = [
         EventType::TestPing,
         EventType::JobSucceeded,
         EventType::JobFailed,
@@ -120,6 +123,9 @@ impl EventType {
         EventType::PostFailed,
         EventType::TestClockAdvancing,
         EventType::TestClockReady,
+        EventType::AdsCampaignCreated,
+        EventType::AdsCampaignUpdated,
+        EventType::AdsCampaignFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -137,6 +143,9 @@ impl EventType {
             EventType::PostFailed => "post.failed",
             EventType::TestClockAdvancing => "test_helpers.test_clock.advancing",
             EventType::TestClockReady => "test_helpers.test_clock.ready",
+            EventType::AdsCampaignCreated => "ads_campaign.created",
+            EventType::AdsCampaignUpdated => "ads_campaign.updated",
+            EventType::AdsCampaignFailed => "ads_campaign.failed",
         }
     }
 
@@ -286,7 +295,10 @@ mod tests {
                 "post.published",
                 "post.failed",
                 "test_helpers.test_clock.advancing",
-                "test_helpers.test_clock.ready"
+                "test_helpers.test_clock.ready",
+                "ads_campaign.created",
+                "ads_campaign.updated",
+                "ads_campaign.failed"
             ]
         );
         for t in EventType::ALL {

@@ -50,6 +50,15 @@ pub fn example_data(event_type: EventType, endpoint: &str) -> Value {
         })),
         EventType::TestClockAdvancing => clock("advancing"),
         EventType::TestClockReady => clock("ready"),
+        EventType::AdsCampaignCreated => campaign("active", None),
+        EventType::AdsCampaignUpdated => campaign("paused", None),
+        EventType::AdsCampaignFailed => campaign(
+            "failed",
+            Some(ErrorBody {
+                code: "platform_rejected",
+                message: "The daily budget is too low for this ad set.",
+            }),
+        ),
     }
 }
 
@@ -175,6 +184,40 @@ fn clock(status: &'static str) -> Value {
         frozen_time: LATER,
         status,
         created_at: AT,
+    })
+}
+
+const CAMPAIGN: &str = "cmp_0196b1e4c9a37c2d8e5f0a1b2c3d4e65";
+
+/// A campaign of CONTRACT §13 (a failed one has no platform ids).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CampaignData {
+    campaign_id: &'static str,
+    project_id: &'static str,
+    platform: &'static str,
+    status: &'static str,
+    external_ids: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorBody>,
+}
+
+fn campaign(status: &'static str, error: Option<ErrorBody>) -> Value {
+    let external_ids = match error {
+        Some(_) => serde_json::json!({"campaign": null, "adSet": null, "ads": []}),
+        None => serde_json::json!({
+            "campaign": format!("sb_cmp_{CAMPAIGN}"),
+            "adSet": format!("sb_adset_{CAMPAIGN}"),
+            "ads": [format!("sb_ad_{CAMPAIGN}_0")],
+        }),
+    };
+    to_value(&CampaignData {
+        campaign_id: CAMPAIGN,
+        project_id: PROJECT,
+        platform: "meta",
+        status,
+        external_ids,
+        error,
     })
 }
 

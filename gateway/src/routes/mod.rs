@@ -8,6 +8,7 @@
 //! public). [`registered()`] lists what the app serves; `crate::openapi` builds the document's
 //! paths from the same records.
 
+pub mod ads;
 pub mod content;
 pub mod credits;
 pub mod docs;

@@ -20,9 +20,14 @@ use crate::wire::{time, List};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct OauthUrlRequest {
-    /// `instagram`, `tiktok` or `youtube`.
+    /// `instagram`, `tiktok`, `youtube`, or `tiktok_business` (TikTok for Business: an
+    /// advertiser's grant, which links a TikTok ad account and publishes no posts).
     #[schema(example = "instagram")]
     platform: String,
+    /// Instagram only: ask for the ads permission too (`ads_management`, `ads_read`), so that
+    /// the account can link a Meta ad account (CONTRACT §13).
+    #[serde(default)]
+    ads: bool,
     /// Where the live callback sends the browser once connected: an `https` URL (`http` only to
     /// localhost), without credentials or a fragment, at most 2048 characters.
     #[schema(example = "https://example.com/connected", max_length = 2048)]
@@ -94,7 +99,7 @@ fn platform_of(raw: &str) -> Result<Platform, ApiError> {
         ApiError::validation(
             "platform",
             format!(
-                "platform must be instagram, tiktok or youtube, got {}",
+                "platform must be instagram, tiktok, youtube or tiktok_business, got {}",
                 quote(raw)
             ),
         )
@@ -134,6 +139,13 @@ async fn oauth_url(
     if let Some(uri) = &body.redirect_uri {
         check_redirect_uri(uri)?;
     }
+    if body.ads && platform != layers_social::Platform::Instagram {
+        return Err(ApiError::validation(
+            "ads",
+            "ads asks Instagram for the ads permission; a tiktok_business account is an \
+             advertiser's grant already",
+        ));
+    }
     let command = StartConnect {
         organization_id: auth.organization_id,
         api_key_id: auth.api_key_id,
@@ -141,6 +153,7 @@ async fn oauth_url(
         platform,
         redirect_uri: body.redirect_uri,
         public_base_url: state.settings.public_base_url.clone(),
+        ads: body.ads,
     };
     let (url, minted) = env.social_env().start_connect(&*tx, command).await?;
     Ok(HttpResponse::Ok().json(OauthUrlBody {

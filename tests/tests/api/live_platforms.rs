@@ -53,7 +53,11 @@ fn platforms(api: &str) -> Config {
         tiktok_api_base_url: api.clone(),
         google: app("google-client-id", "google-client-secret"),
         google_auth_base_url: auth("google"),
-        google_api_base_url: api,
+        google_api_base_url: api.clone(),
+        tiktok_business: app("ttb-app-id", "ttb-app-secret"),
+        tiktok_business_base_url: api.clone(),
+        apple_ads_base_url: api.clone(),
+        apple_auth_base_url: api,
         poll_interval: Duration::from_millis(5),
         poll_attempts: 5,
     }

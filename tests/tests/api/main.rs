@@ -1,6 +1,7 @@
 //! The end-to-end HTTP tests, one binary with a module per resource, so the gateway is linked
 //! once (zero2prod's `tests/api/main.rs`). The operator CLI is tested in `gateway/tests/cli.rs`.
 
+mod ads;
 mod at_rest;
 mod auth;
 mod content;

@@ -204,6 +204,7 @@ async fn states_are_checked_and_environments_kept_apart() {
             live.api_key_id,
             layers_social::Platform::Youtube,
             None,
+            false,
         )
         .await
         .unwrap();
