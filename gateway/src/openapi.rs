@@ -54,12 +54,17 @@ use crate::routes;
             content is complete at once, backed by fixture media that the gateway serves at \
             `/sandbox/…`; the JSON is the same shape as live."),
         (name = "Social", description = "The Instagram, TikTok and YouTube accounts a project \
-            publishes through. A test key connects sandbox accounts with a plain GET, no browser."),
+            publishes through (and `tiktok_business`, the TikTok for Business grant that links a TikTok ad \
+            account). A test key connects sandbox accounts with a plain GET, no browser."),
         (name = "Publishing", description = "Content posted to connected accounts, now or at a \
             time. A test key's posts are published at once with `sb_post_…` ids and never reach \
             a platform."),
         (name = "Metrics", description = "Daily post metrics. A test key's posts get a \
             deterministic synthesized series; live posts read what the platforms reported."),
+        (name = "Ads", description = "Ad accounts, campaigns and their daily metrics on \
+            Meta, TikTok and Apple Search Ads, billed by the platforms to the partner's own ad \
+            account (no credits). A test key's campaigns are `active` at once with `sb_…` ids, \
+            reach no platform, and get deterministic synthesized metrics."),
         (name = "Webhooks", description = "Signed deliveries of your environment's events to \
             your endpoints, at least once, with retries and a deliveries log; and the events \
             themselves, for reconciliation. Verify deliveries with any Standard Webhooks library."),

@@ -107,8 +107,9 @@ fn gateway_routes_do_not_mention_env_kind() {
     report("routes never see EnvKind", violations);
 }
 
-/// Calls that wait on someone outside: a fetched URL, a partner's streamed body.
-const OUTSIDE_CALLS: [&str; 2] = [".fetch_all(", ".store_checked("];
+/// Calls that wait on someone outside: a fetched URL, a partner's streamed body, a platform
+/// reading an ad account.
+const OUTSIDE_CALLS: [&str; 3] = [".fetch_all(", ".store_checked(", ".probe("];
 
 #[test]
 fn route_handlers_hold_no_connection_across_outside_calls() {

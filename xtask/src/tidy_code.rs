@@ -54,6 +54,10 @@ const SEAM: &[(&str, &str)] = &[
         "crates/social/src/oauth.rs",
         "OAuth: the platforms' consent or sandbox-complete",
     ),
+    (
+        "crates/ads/src/seam.rs",
+        "Ads: read ad accounts and create campaigns on the platforms, or in the request",
+    ),
 ];
 
 /// The longest a non-test function may be, from its `fn` line to its closing brace.
@@ -85,6 +89,10 @@ const TABLE_OWNERS: &[(&str, &str)] = &[
     ("scheduled_posts", "publishing"),
     ("platform_posts", "publishing"),
     ("post_metrics_daily", "metrics"),
+    ("ad_accounts", "ads"),
+    ("ads_campaigns", "ads"),
+    ("ads_campaign_days", "ads"),
+    ("ads_metrics_daily", "ads"),
     ("events", "webhooks"),
     ("webhook_endpoints", "webhooks"),
     ("webhook_deliveries", "webhooks"),

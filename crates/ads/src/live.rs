@@ -6,7 +6,6 @@
 
 use chrono::{DateTime, Utc};
 use layers_content::{AssetKind, Container, Location};
-use layers_core::EnvKind;
 use layers_jobs::{Control, Failure, Job, NewJob};
 use layers_platforms::{AdsAuth, CampaignChange, CampaignSpec, PlatformError};
 use layers_webhooks::EventType;
@@ -255,7 +254,7 @@ impl LiveAds {
                 .get()
                 .await
                 .map_err(|e| Error::Platform(format!("no database connection: {e}")))?;
-            let content = layers_content::Content::new(EnvKind::Live);
+            let content = layers_content::Content::new(c.env);
             let mut found = Vec::new();
             for id in containers_of(c) {
                 let container = content
@@ -358,7 +357,7 @@ impl LiveAds {
             ..NewJob::new(
                 layers_jobs::JobId::new(),
                 c.organization_id,
-                EnvKind::Live,
+                c.env,
                 &SyncAds {
                     campaign: c.id.to_string(),
                 },
@@ -530,12 +529,7 @@ impl LiveAds {
             let next = NewJob {
                 project_id: Some(c.project_id),
                 api_key_id: job.api_key_id,
-                ..NewJob::new(
-                    layers_jobs::JobId::new(),
-                    c.organization_id,
-                    EnvKind::Live,
-                    task,
-                )
+                ..NewJob::new(layers_jobs::JobId::new(), c.organization_id, c.env, task)
             };
             layers_jobs::enqueue_at(&db, &next, Some(Utc::now() + chrono::TimeDelta::days(1)))
                 .await
@@ -550,16 +544,10 @@ async fn emit(
     c: &Campaign,
     event: EventType,
 ) -> Result<(), Failure> {
-    layers_webhooks::emit(
-        db,
-        c.organization_id,
-        EnvKind::Live,
-        event,
-        crate::event_data(c),
-    )
-    .await
-    .map(|_| ())
-    .map_err(transient)
+    layers_webhooks::emit(db, c.organization_id, c.env, event, crate::event_data(c))
+        .await
+        .map(|_| ())
+        .map_err(transient)
 }
 
 /// Our ids as the platform clients take them.

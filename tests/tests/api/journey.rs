@@ -1,6 +1,6 @@
-//! A partner's whole journey as one test (issue 10, point 4): the same client code runs with a
-//! test key, then with a live key against local fakes of Instagram and of the content
-//! generator, and every response and webhook envelope must have the same JSON shape (the same
+//! A partner's whole journey as one test (issue 10, point 4; ads, CONTRACT §13): the same client
+//! code runs with a test key, then with a live key against local fakes of Instagram (Graph and
+//! the Marketing API) and of the content generator, and every response and webhook envelope must have the same JSON shape (the same
 //! keys and value types; values differ, and `null` stands in for any type). The test key's run
 //! must not send the platform fake a single request.
 
@@ -14,6 +14,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 const IG_USER: &str = "17841400000000001";
 const CONTAINER: &str = "17900000000000001";
 const MEDIA: &str = "17950000000000001";
+/// The live Meta ad account and the ids its fake hands out.
+const AD_ACCOUNT: &str = "act_4242";
 
 /// The consent page: sends the browser straight back to `redirect_uri` with a code and the
 /// state, as Facebook Login does once the user agrees.
@@ -91,6 +93,7 @@ async fn fake_instagram() -> MockServer {
         ))
         .mount(&server)
         .await;
+    ads_api(&server).await;
     Mock::given(method("GET"))
         .and(path(format!("/v21.0/{MEDIA}/insights")))
         .respond_with(ok(json!({ "data": [
@@ -104,6 +107,31 @@ async fn fake_instagram() -> MockServer {
         .mount(&server)
         .await;
     server
+}
+
+/// The Marketing API calls of linking an ad account and creating a campaign with one image ad.
+async fn ads_api(server: &MockServer) {
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    Mock::given(method("GET"))
+        .and(path(format!("/v21.0/{AD_ACCOUNT}")))
+        .respond_with(ok(
+            json!({ "id": AD_ACCOUNT, "name": "Journey Ads", "currency": "USD",
+            "timezone_name": "America/New_York", "account_status": 1 }),
+        ))
+        .mount(server)
+        .await;
+    for (object, id) in [
+        ("campaigns", "120200000000000001"),
+        ("adsets", "120200000000000002"),
+        ("adcreatives", "120200000000000003"),
+        ("ads", "120200000000000004"),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(format!("/v21.0/{AD_ACCOUNT}/{object}")))
+            .respond_with(ok(json!({ "id": id })))
+            .mount(server)
+            .await;
+    }
 }
 
 /// A webhook receiver that answers 200 to anything.
@@ -168,8 +196,15 @@ async fn until(app: &TestApp, key: &TestKey, path: &str, done: impl Fn(&Value) -
     }
 }
 
-/// The partner's integration, written once: it knows nothing of the environment it runs in.
-async fn journey(app: &TestApp, key: &TestKey, hooks: &MockServer) -> Transcript {
+/// The partner's integration, written once: it knows nothing of the environment it runs in
+/// beyond its configuration (`ad_account`: the id of the ad account it was given, from the
+/// Instagram account it connected).
+async fn journey(
+    app: &TestApp,
+    key: &TestKey,
+    hooks: &MockServer,
+    ad_account: fn(&str) -> String,
+) -> Transcript {
     let mut seen: Transcript = Vec::new();
 
     let project = ok_json(
@@ -225,7 +260,7 @@ async fn journey(app: &TestApp, key: &TestKey, hooks: &MockServer) -> Transcript
         app.post(
             &format!("/v1/projects/{project_id}/social/oauth-url"),
             key,
-            &json!({ "platform": "instagram" }),
+            &json!({ "platform": "instagram", "ads": true }),
         )
         .await,
         200,
@@ -309,7 +344,76 @@ async fn journey(app: &TestApp, key: &TestKey, hooks: &MockServer) -> Transcript
         .await;
     assert_eq!(summary["posts"], 1, "{summary}");
     seen.push(("summary", summary));
+    ads(
+        app,
+        key,
+        &project_id,
+        &account,
+        &container,
+        ad_account(&account),
+        &mut seen,
+    )
+    .await;
     seen
+}
+
+/// The ads part of the journey: link the ad account, create a campaign on the content, wait for
+/// it, read its metrics.
+async fn ads(
+    app: &TestApp,
+    key: &TestKey,
+    project: &str,
+    account: &str,
+    container: &str,
+    external_id: String,
+    seen: &mut Transcript,
+) {
+    let linked = ok_json(
+        app.post(
+            &format!("/v1/projects/{project}/ads/accounts"),
+            key,
+            &json!({ "platform": "meta", "externalId": external_id, "socialAccountId": account }),
+        )
+        .await,
+        201,
+        "ad account",
+    )
+    .await;
+    let ad_account = linked["id"].as_str().unwrap().to_owned();
+    seen.push(("ad account", linked));
+    let body = json!({
+        "adAccountId": ad_account, "name": "Journey launch", "objective": "app_installs",
+        "dailyBudget": { "amount": 5000, "currency": "USD" }, "startAt": "2026-01-01T00:00:00Z",
+        "targeting": { "countries": ["US"], "ageMin": 18 },
+        "creatives": [{ "containerId": container, "headline": "Plan less" }],
+        "appStoreUrl": "https://apps.apple.com/us/app/journey/id1234567890",
+    });
+    let started = ok_json(
+        app.post(&format!("/v1/projects/{project}/ads/campaigns"), key, &body)
+            .await,
+        202,
+        "campaign",
+    )
+    .await;
+    let job = started["jobId"].as_str().unwrap().to_owned();
+    let campaign_id = started["campaignId"].as_str().unwrap().to_owned();
+    seen.push(("campaign", started));
+    let job = app.job_settles(key, &job).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    seen.push(("campaign job", job));
+    let campaign = app
+        .get_json(&format!("/v1/ads/campaigns/{campaign_id}"), key)
+        .await;
+    assert_eq!(campaign["status"], "active", "{campaign}");
+    seen.push(("active campaign", campaign));
+    let metrics = app
+        .get_json(
+            &format!("/v1/projects/{project}/ads/metrics?campaignIds={campaign_id}"),
+            key,
+        )
+        .await;
+    assert_eq!(metrics["data"][0]["series"].as_array().unwrap().len(), 28);
+    seen.push(("ad metrics", metrics));
 }
 
 /// Where two values differ in shape: keys, or value types (`null` matches any type; an array's
@@ -356,7 +460,10 @@ async fn the_same_client_code_runs_against_a_test_key_and_a_live_key_with_the_sa
     // the test key: no platform, no generator, no credits needed
     let sandbox_key = app.partner_key(Env::Sandbox).await;
     let sandbox_hooks = receiver().await;
-    let sandbox = journey(&app, &sandbox_key, &sandbox_hooks).await;
+    let sandbox = journey(&app, &sandbox_key, &sandbox_hooks, |sa| {
+        format!("sb_act_{sa}")
+    })
+    .await;
     assert_eq!(
         instagram.received_requests().await.unwrap().len(),
         0,
@@ -370,7 +477,7 @@ async fn the_same_client_code_runs_against_a_test_key_and_a_live_key_with_the_sa
         .await
         .unwrap();
     let live_hooks = receiver().await;
-    let live = journey(&app, &live_key, &live_hooks).await;
+    let live = journey(&app, &live_key, &live_hooks, |_| AD_ACCOUNT.to_owned()).await;
     assert!(!instagram.received_requests().await.unwrap().is_empty());
 
     // the environments tell themselves apart only where the contract says
@@ -394,6 +501,23 @@ async fn the_same_client_code_runs_against_a_test_key_and_a_live_key_with_the_sa
         .clone();
     assert_eq!(live_today["views"], 640);
     assert_eq!(live_today["posts_published"], 1);
+    assert_eq!(find(&sandbox, "ad account")["name"], "Sandbox ad account");
+    assert_eq!(find(&live, "ad account")["timezone"], "America/New_York");
+    let sandbox_ids = &find(&sandbox, "active campaign")["externalIds"];
+    assert!(sandbox_ids["campaign"]
+        .as_str()
+        .unwrap()
+        .starts_with("sb_cmp_cmp_"));
+    assert_eq!(
+        find(&live, "active campaign")["externalIds"]["campaign"],
+        "120200000000000001"
+    );
+    assert_eq!(
+        find(&live, "active campaign")["externalIds"]["ads"],
+        json!(["120200000000000004"])
+    );
+    assert_eq!(find(&sandbox, "campaign")["status"], "succeeded");
+    assert_eq!(find(&live, "campaign")["status"], "queued");
 
     assert_eq!(sandbox.len(), live.len());
     for ((step, a), (_, b)) in sandbox.iter().zip(&live) {
