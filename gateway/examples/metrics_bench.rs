@@ -8,10 +8,15 @@
 //! the range is synthesized), then times, after two warm-ups, `ROUNDS` sequential requests and
 //! `ROUNDS` serializations of the route's own body type built from series read once. Checks
 //! that both give the same bytes, and prints one JSON object (medians, in milliseconds).
+//!
+//! Then the same for ads (issue 20): `GET /v1/projects/:id/ads/metrics` for 100 sandbox
+//! campaigns × 90 days (created 120 days ago, each paused for three days of the range), against
+//! serializing the route's own body built from the days read once (the `ads` object).
 
 use std::time::Instant;
 
 use layers_core::EnvKind;
+use layers_gateway::routes::ads::AdMetricsBody;
 use layers_gateway::routes::metrics::MetricsBody;
 use layers_gateway::{Application, Settings};
 use layers_keys::{Scopes, Tier};
@@ -19,6 +24,7 @@ use layers_metrics::Range;
 use layers_orgs::Plan;
 
 const POSTS: i64 = 1_000;
+const CAMPAIGNS: i64 = 100;
 const DAYS: i64 = 90;
 const ROUNDS: usize = 15;
 
@@ -120,6 +126,35 @@ async fn write_posts(db: &layers_db::Client, tenant: &Tenant) -> BenchResult<()>
     Ok(())
 }
 
+/// Writes [`CAMPAIGNS`] active sandbox campaigns of `tenant`'s project on one ad account,
+/// created 120 days ago, each paused 30 days ago and resumed 27 days ago.
+async fn write_campaigns(db: &layers_db::Client, tenant: &Tenant) -> BenchResult<()> {
+    let project_uuid = tenant.project_uuid;
+    db.batch_execute(&format!(
+        "CREATE TEMP TABLE bench_campaigns AS \
+             SELECT layers_uuid_v7() AS id, n FROM generate_series(1, {CAMPAIGNS}) AS n; \
+         INSERT INTO ad_accounts (id, organization_id, project_id, is_sandbox, platform, \
+             external_id, name, currency, timezone) \
+             VALUES ('00000000-0000-7000-8000-0000000000aa', '{org}', '{project_uuid}', true, \
+                 'meta', 'sb_act_bench', 'Sandbox ad account', 'USD', 'UTC'); \
+         INSERT INTO ads_campaigns (id, organization_id, project_id, is_sandbox, ad_account_id, \
+             platform, name, objective, status, daily_budget, currency, start_at, active_from, \
+             targeting, creatives, external_ids, job_id, created_at) \
+             SELECT id, '{org}', '{project_uuid}', true, \
+                 '00000000-0000-7000-8000-0000000000aa', 'meta', 'bench ' || n, 'app_installs', \
+                 'active', 5000 + n, 'USD', now() - interval '120 days', \
+                 now() - interval '120 days', '{{\"countries\": [\"US\"]}}', '[]', \
+                 '{{\"campaign\": \"sb\", \"adSet\": \"sb\", \"ads\": []}}', \
+                 layers_uuid_v7(), now() - interval '120 days' FROM bench_campaigns; \
+         INSERT INTO ads_campaign_days (campaign_id, day, paused) \
+             SELECT id, (now() - interval '30 days')::date, true FROM bench_campaigns \
+             UNION ALL SELECT id, (now() - interval '27 days')::date, false FROM bench_campaigns;",
+        org = tenant.org.as_uuid(),
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Through the route: two warm-ups, then [`ROUNDS`] sequential `GET`s of `url`; their times in
 /// ms and the last body.
 async fn through_route(
@@ -195,6 +230,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("the route's body differs from the precomputed one".into());
     }
     let (route, serialize) = (median(route_ms), median(serialize_ms));
+    let ads = ads_figures(&db, &http, &base, &tenant, range).await?;
     println!(
         "{}",
         serde_json::json!({
@@ -204,7 +240,57 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "route_ms": route,
             "serialize_ms": serialize,
             "ratio": route / serialize,
+            "ads": ads,
         })
     );
     Ok(())
+}
+
+/// The ads figure: the route against serializing its body from the days read once.
+async fn ads_figures(
+    db: &layers_db::Client,
+    http: &reqwest::Client,
+    base: &str,
+    tenant: &Tenant,
+    range: Range,
+) -> BenchResult<serde_json::Value> {
+    write_campaigns(db, tenant).await?;
+    let (from, to) = (range.from(), range.to());
+    let project_id = &tenant.project_id;
+    let url = format!("{base}/v1/projects/{project_id}/ads/metrics?from={from}&to={to}");
+    let (route_ms, body) = through_route(http, &url, &tenant.key).await?;
+    let projects = layers_projects::Projects::new(EnvKind::Sandbox);
+    let jobs = layers_jobs::Jobs::new(EnvKind::Sandbox);
+    let env = layers_ads::AdsEnv {
+        env: EnvKind::Sandbox,
+        projects: &projects,
+        jobs: &jobs,
+        ads: &layers_ads::Ads::Sandbox,
+    };
+    let project = layers_projects::ProjectId::from_uuid(tenant.project_uuid);
+    let days = env
+        .metrics(db, tenant.org, project, None, (from, to, to))
+        .await?;
+    let precomputed = AdMetricsBody::new(range, &days);
+    let mut serialize_ms = Vec::new();
+    let mut bytes = Vec::new();
+    for round in 0..ROUNDS + 2 {
+        let started = Instant::now();
+        bytes = serde_json::to_vec(&precomputed)?;
+        if round >= 2 {
+            serialize_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    if bytes != body {
+        return Err("the ads route's body differs from the precomputed one".into());
+    }
+    let (route, serialize) = (median(route_ms), median(serialize_ms));
+    Ok(serde_json::json!({
+        "campaigns": CAMPAIGNS,
+        "days": DAYS,
+        "bytes": body.len(),
+        "route_ms": route,
+        "serialize_ms": serialize,
+        "ratio": route / serialize,
+    }))
 }

@@ -10,6 +10,7 @@
 //!   checked (and forwarded with `--forward-to URL`).
 
 mod bench;
+mod bench_ads;
 mod dev;
 mod fixtures;
 mod leftover;

@@ -263,6 +263,8 @@ struct CallbackQuery {
     state: String,
     /// The authorization code (absent when the user declined).
     code: Option<String>,
+    /// TikTok for Business sends its code as `auth_code` (beside `code`).
+    auth_code: Option<String>,
     /// The platform's error when the user declined (`access_denied`).
     error: Option<String>,
     error_description: Option<String>,
@@ -302,7 +304,12 @@ async fn callback(
         .clone()
         .map(|error| (error, query.error_description.clone()));
     let done = vault
-        .complete(&state.pool, &query.state, query.code.as_deref(), denied)
+        .complete(
+            &state.pool,
+            &query.state,
+            query.code.as_deref().or(query.auth_code.as_deref()),
+            denied,
+        )
         .await?;
     match done {
         Callback::Connected {

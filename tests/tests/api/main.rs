@@ -2,6 +2,7 @@
 //! once (zero2prod's `tests/api/main.rs`). The operator CLI is tested in `gateway/tests/cli.rs`.
 
 mod ads;
+mod ads_live;
 mod at_rest;
 mod auth;
 mod content;
