@@ -270,7 +270,9 @@ impl AdsEnv<'_> {
         c: &Campaign,
         event: layers_webhooks::EventType,
     ) -> Result<()> {
-        layers_webhooks::emit(db, c.organization_id, self.env, event, crate::event_data(c)).await?;
+        let data = crate::event_data(c);
+        layers_webhooks::emit_at(db, c.organization_id, self.env, event, data, c.clock_time)
+            .await?;
         Ok(())
     }
 

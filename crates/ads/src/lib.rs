@@ -291,6 +291,9 @@ pub struct Campaign {
     pub job_id: JobId,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The time of its project's test clock when it was last written (`None`: the wall
+    /// clock, or not known): the `createdAt` of the events that write causes.
+    pub clock_time: Option<DateTime<Utc>>,
 }
 
 /// What can go wrong with ads, in the order the checks run.

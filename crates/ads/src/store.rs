@@ -23,6 +23,10 @@ const CAMPAIGN_COLUMNS: &str = "id, organization_id, project_id, is_sandbox, ad_
      targeting, creatives, app_store_url, keywords, external_ids, error, job_id, created_at, \
      updated_at";
 
+/// The time of the campaign's project's test clock, returned by the writes (its events carry it).
+const CLOCK_TIME: &str = "(SELECT c.frozen_time FROM project_clock_times c \
+     WHERE c.project_id = ads_campaigns.project_id) AS clock_time";
+
 /// "Now" for a project: its test clock's time if it lives on one, else the wall clock.
 const PROJECT_NOW: &str =
     "coalesce((SELECT c.frozen_time FROM project_clock_times c WHERE c.project_id = $1), now())";
@@ -97,6 +101,7 @@ fn campaign(r: &Row) -> Result<Campaign> {
         job_id: JobId::from_uuid(r.get("job_id")),
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
+        clock_time: r.try_get("clock_time").ok().flatten(),
     })
 }
 
@@ -228,7 +233,7 @@ pub(crate) async fn insert_campaign(
                  external_ids, error, job_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
                  greatest($12, {PROJECT_NOW}), $14, $15, $16, $17, $18, $19, $20) \
-             RETURNING {CAMPAIGN_COLUMNS}"
+             RETURNING {CAMPAIGN_COLUMNS}, {CLOCK_TIME}"
         ),
         &[
             &new.project_id,
@@ -342,7 +347,7 @@ pub(crate) async fn update_campaign(
              daily_budget = coalesce($3, daily_budget), end_at = coalesce($4, end_at), \
              status = coalesce($5, status), external_ids = coalesce($6, external_ids), \
              error = coalesce($7, error), updated_at = now() \
-         WHERE id = $1 RETURNING {CAMPAIGN_COLUMNS}"
+         WHERE id = $1 RETURNING {CAMPAIGN_COLUMNS}, {CLOCK_TIME}"
     );
     let write = async {
         layers_db::cached::query_one(

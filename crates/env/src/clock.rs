@@ -123,8 +123,55 @@ fn failure(e: impl std::fmt::Display) -> Failure {
     Failure::Transient(format!("the clock's advance failed: {e}"))
 }
 
-/// One attempt of a `test_clock_advance` job, in one transaction.
+/// One attempt of a `test_clock_advance` job ([`advance_once`]). The last attempt's failure
+/// still gives the clock back `ready` at its new time, so that it can be advanced again: what
+/// was due then is due at the next advance too (posts publish by `publishAt`, accounts expire by
+/// their connection's time), so nothing is lost, only done later.
 pub(crate) async fn run_advance(
+    job: &Job,
+    task: &AdvanceClock,
+    control: &Control,
+) -> Result<serde_json::Value, Failure> {
+    match advance_once(job, task, control).await {
+        Err(Failure::Transient(why)) if job.attempts >= job.max_attempts => {
+            let released = release(job, task, control).await;
+            Err(Failure::Permanent(match released {
+                Ok(()) => format!(
+                    "{why}; the clock is ready again, its due work left for the next advance"
+                ),
+                Err(e) => format!("{why}; the clock could not be released either: {e}"),
+            }))
+        }
+        other => other,
+    }
+}
+
+/// Sets the clock `ready` at the advance's time with `test_helpers.test_clock.ready`, doing
+/// nothing else.
+async fn release(job: &Job, task: &AdvanceClock, control: &Control) -> Result<(), String> {
+    let clock = TestClockId::parse(&task.clock_id).map_err(|e| e.to_string())?;
+    let mut db = control.pool().get().await.map_err(|e| e.to_string())?;
+    let tx = db.transaction().await.map_err(|e| e.to_string())?;
+    let ready = layers_projects::finish_advance(&tx, clock, task.frozen_time)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(ready) = &ready {
+        let data = clock_data(ready);
+        layers_webhooks::emit(
+            &tx,
+            job.organization_id,
+            job.env,
+            EventType::TestClockReady,
+            data,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    tx.commit().await.map_err(|e| e.to_string())
+}
+
+/// The advance itself, in one transaction.
+async fn advance_once(
     job: &Job,
     task: &AdvanceClock,
     control: &Control,
@@ -143,7 +190,7 @@ pub(crate) async fn run_advance(
         .await
         .map_err(failure)?;
     for account in &expired {
-        layers_social::mark_needs_reauth(&tx, *account)
+        layers_social::mark_needs_reauth_at(&tx, *account, Some(to))
             .await
             .map_err(failure)?;
     }

@@ -95,6 +95,8 @@ async fn announce(db: &impl GenericClient, org: OrgId, targets: &[Row]) -> Resul
     let mut published = Vec::new();
     let mut failed = Vec::new();
     for row in targets {
+        // what the clock's advance caused happened at the post's publishAt, in clock time
+        let at: DateTime<Utc> = row.get("publish_at");
         let error = row
             .get::<_, Option<String>>("error")
             .map(|m| TargetError::stored(row.get("error_code"), m));
@@ -110,15 +112,15 @@ async fn announce(db: &impl GenericClient, org: OrgId, targets: &[Row]) -> Resul
         }
         .to_value();
         if row.get::<_, &str>("status") == "published" {
-            published.push(event);
+            published.push((event, Some(at)));
         } else {
-            failed.push(event);
+            failed.push((event, Some(at)));
         }
     }
     let count = published.len() as u64;
     let env = layers_core::EnvKind::from_sandbox(true);
-    layers_webhooks::emit_many(db, org, env, EventType::PostPublished, published).await?;
-    layers_webhooks::emit_many(db, org, env, EventType::PostFailed, failed).await?;
+    layers_webhooks::emit_many_at(db, org, env, EventType::PostPublished, published).await?;
+    layers_webhooks::emit_many_at(db, org, env, EventType::PostFailed, failed).await?;
     Ok(count)
 }
 

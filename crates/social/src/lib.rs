@@ -32,7 +32,10 @@ mod store;
 
 pub use command::{ConnectError, SocialEnv, StartConnect};
 pub use layers_platforms::NotConfigured;
-pub use live::{mark_needs_reauth, Callback, CallbackError, Refresh, TokenError, Vault, REFRESH};
+pub use live::{
+    mark_needs_reauth, mark_needs_reauth_at, Callback, CallbackError, Refresh, TokenError, Vault,
+    REFRESH,
+};
 pub use oauth::{OAuth, SandboxConsent};
 pub use store::{accounts_of_org, clock_connected_before, delete_sandbox, stamp_clock_connected};
 
@@ -381,6 +384,16 @@ pub(crate) async fn announce(
     a: &Account,
     event_type: EventType,
 ) -> Result<()> {
+    announce_at(db, a, event_type, None).await
+}
+
+/// [`announce`], the envelope's `createdAt` at `at` if given.
+pub(crate) async fn announce_at(
+    db: &impl GenericClient,
+    a: &Account,
+    event_type: EventType,
+    at: Option<DateTime<Utc>>,
+) -> Result<()> {
     let data = serde_json::to_value(AccountEvent {
         social_account_id: a.id.to_string(),
         project_id: format!("proj_{}", a.project_id.simple()),
@@ -388,7 +401,7 @@ pub(crate) async fn announce(
         handle: &a.handle,
     })
     .expect("an event of strings serializes");
-    layers_webhooks::emit(db, a.organization_id, a.env, event_type, data).await?;
+    layers_webhooks::emit_at(db, a.organization_id, a.env, event_type, data, at).await?;
     Ok(())
 }
 

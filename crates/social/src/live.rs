@@ -436,12 +436,22 @@ pub async fn mark_needs_reauth(
     db: &impl GenericClient,
     id: SocialAccountId,
 ) -> Result<Option<Account>> {
+    mark_needs_reauth_at(db, id, None).await
+}
+
+/// [`mark_needs_reauth`], the event's `createdAt` at `at` if given (a test clock's time).
+pub async fn mark_needs_reauth_at(
+    db: &impl GenericClient,
+    id: SocialAccountId,
+    at: Option<DateTime<Utc>>,
+) -> Result<Option<Account>> {
     let marked = store::mark_needs_reauth(db, id).await?;
     if let Some(account) = &marked {
-        crate::announce(
+        crate::announce_at(
             db,
             account,
             layers_webhooks::EventType::SocialAccountNeedsReauth,
+            at,
         )
         .await?;
     }

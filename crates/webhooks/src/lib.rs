@@ -77,9 +77,9 @@ mod tests;
 pub use deliver::{Deliverer, DelivererHandle, DeliveryConfig, DEFAULT_SCHEDULE, EXCERPT_BYTES};
 #[cfg(feature = "store")]
 pub use store::{
-    emit, emit_many, Attempt, Delivery, DeliveryId, DeliveryStatus, Endpoint, EndpointId,
-    EndpointPatch, NewEndpoint, StoreError, StoreResult, StoredEvent, Subscription, Webhooks,
-    MAX_ENDPOINTS, ROTATION_GRACE,
+    emit, emit_at, emit_many, emit_many_at, Attempt, Delivery, DeliveryId, DeliveryStatus,
+    Endpoint, EndpointId, EndpointPatch, NewEndpoint, StoreError, StoreResult, StoredEvent,
+    Subscription, Webhooks, MAX_ENDPOINTS, ROTATION_GRACE,
 };
 
 pub use event::{envelope_json, EventId, EventType, API_VERSION};

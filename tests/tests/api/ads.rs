@@ -565,6 +565,12 @@ async fn sandbox_metrics_follow_the_clock_the_budget_and_the_paused_days() {
     let res = create(&app, &key, &project, &body).await;
     let started: Value = res.json().await.unwrap();
     let id = started["campaignId"].as_str().unwrap().to_owned();
+    let created = events(&app, &key, "ads_campaign.created").await;
+    assert_eq!(
+        created[0]["createdAt"],
+        stamp(t0),
+        "the event is in the clock's time"
+    );
 
     // ten clock days running, paused on the clock's March 11, resumed March 14
     advance(&app, &key, &clock, t0 + Duration::days(10)).await;

@@ -351,6 +351,24 @@ async fn a_clocked_project_publishes_as_the_clock_passes_and_its_accounts_expire
         .map(|d| d["scheduledPostId"].clone())
         .collect();
     assert_eq!(published, vec![json!(early), json!(late)]);
+    // what the advances caused happened in clock time: each post.published at its publishAt
+    let envelopes = app
+        .get_json("/v1/events?type=post.published&limit=100", &key)
+        .await;
+    let mut stated: Vec<Value> = envelopes["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["createdAt"].clone())
+        .collect();
+    stated.reverse();
+    assert_eq!(
+        stated,
+        vec![
+            json!(stamp(t0 + Duration::days(3))),
+            json!(stamp(t0 + Duration::days(17)))
+        ]
+    );
     // metrics: "today" is the clock's day
     let day = |d: i64| (t0 + Duration::days(d)).format("%Y-%m-%d").to_string();
     let metrics = format!("/v1/projects/{project}/metrics");
@@ -385,6 +403,14 @@ async fn a_clocked_project_publishes_as_the_clock_passes_and_its_accounts_expire
     let expired = events(&app, &key, "social_account.needs_reauth").await;
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0]["socialAccountId"], account.as_str());
+    let envelope = app
+        .get_json("/v1/events?type=social_account.needs_reauth", &key)
+        .await;
+    assert_eq!(
+        envelope["data"][0]["createdAt"],
+        stamp(t0 + Duration::days(61)),
+        "the clock's time of the advance that expired it"
+    );
 
     let advancing = events(&app, &key, "test_helpers.test_clock.advancing").await;
     let ready = events(&app, &key, "test_helpers.test_clock.ready").await;
@@ -686,4 +712,65 @@ async fn a_slow_job_on_a_clock_ends_once_the_clock_passes_its_start_plus_thirty_
     advance(&app, &key, &clock, t0 + Duration::seconds(40)).await;
     let body = app.job_settles(&key, &job).await;
     assert_eq!(body["status"], "succeeded", "{body}");
+}
+
+#[tokio::test]
+async fn an_advance_whose_last_attempt_fails_leaves_the_clock_ready_for_the_next_one() {
+    use chrono::{Duration, SubsecRound, Utc};
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let t0 = Utc::now().trunc_subsecs(0) + Duration::hours(1);
+    let clock = clock(&app, &key, &stamp(t0)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .post(
+            "/v1/projects",
+            &key,
+            &json!({ "name": "Clocked", "testClockId": clock }),
+        )
+        .await;
+    let project = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let account = app.connect_sandbox(&key, &project, "instagram").await;
+    let post = schedule(&app, &key, &project, &account, t0 + Duration::days(1)).await;
+    // every new job gets one attempt, and publishing a due post fails
+    app.client()
+        .await
+        .batch_execute(
+            "ALTER TABLE jobs ALTER COLUMN max_attempts SET DEFAULT 1; \
+             CREATE FUNCTION layers_test_refuse() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$; \
+             CREATE TRIGGER layers_test_refuse BEFORE UPDATE ON platform_posts \
+                 FOR EACH ROW EXECUTE FUNCTION layers_test_refuse();",
+        )
+        .await
+        .unwrap();
+    advance(&app, &key, &clock, t0 + Duration::days(2)).await;
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM jobs WHERE kind = 'test_clock_advance' AND status = 'failed'"
+        )
+        .await,
+        1
+    );
+    let path = format!("/v1/scheduled-posts/{post}");
+    assert_eq!(app.get_json(&path, &key).await["status"], "scheduled");
+
+    // the next advance does what was due
+    app.client()
+        .await
+        .batch_execute("DROP TRIGGER layers_test_refuse ON platform_posts")
+        .await
+        .unwrap();
+    advance(&app, &key, &clock, t0 + Duration::days(3)).await;
+    let published = app.get_json(&path, &key).await;
+    assert_eq!(published["status"], "published", "{published}");
+    assert_eq!(
+        published["targets"][0]["postedAt"],
+        stamp(t0 + Duration::days(1))
+    );
 }
