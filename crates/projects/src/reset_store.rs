@@ -25,5 +25,14 @@ pub async fn delete_sandbox(
         &[&org.as_uuid(), &project],
     )
     .await?;
+    // the whole sandbox goes with its test clocks (they exist only there)
+    if project.is_none() {
+        layers_db::cached::execute(
+            db,
+            "DELETE FROM test_clocks WHERE organization_id = $1",
+            &[&org.as_uuid()],
+        )
+        .await?;
+    }
     Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }

@@ -370,7 +370,8 @@ async fn exhaust_makes_the_sandbox_gate_answer_as_an_empty_live_wallet() {
 }
 
 /// Sandbox data in a project: content (a job with its events), an upload session, an account
-/// and a published post. Answers the container's id.
+/// (with the ads consent), a published post, an ad account and a campaign. Answers the
+/// container's id.
 async fn fill(app: &TestApp, key: &TestKey, project: &str) -> String {
     let res = app
         .post(
@@ -390,13 +391,33 @@ async fn fill(app: &TestApp, key: &TestKey, project: &str) -> String {
         )
         .await;
     assert_eq!(res.status(), 201);
-    let account = app.connect_sandbox(key, project, "instagram").await;
+    let account = super::ads::connect(
+        app,
+        key,
+        project,
+        json!({ "platform": "instagram", "ads": true }),
+    )
+    .await;
     let res = app
         .post(
             &format!("/v1/content/{container}/publish"),
             key,
             &json!({ "targets": [{ "socialAccountId": account }] }),
         )
+        .await;
+    assert_eq!(res.status(), 202, "{:?}", res.text().await);
+    let res = app
+        .post(
+            &format!("/v1/projects/{project}/ads/accounts"),
+            key,
+            &json!({ "platform": "meta", "externalId": format!("sb_act_{account}"),
+                     "socialAccountId": account }),
+        )
+        .await;
+    let ad_account: Value = res.json().await.unwrap();
+    let body = super::ads::campaign_body(ad_account["id"].as_str().unwrap(), &container);
+    let res = app
+        .post(&format!("/v1/projects/{project}/ads/campaigns"), key, &body)
         .await;
     assert_eq!(res.status(), 202, "{:?}", res.text().await);
     container
@@ -503,6 +524,8 @@ async fn reset_deletes_one_project_or_the_whole_sandbox_and_nothing_else() {
         "scheduled_posts",
         "platform_posts",
         "influencers",
+        "ad_accounts",
+        "ads_campaigns",
     ] {
         assert_eq!(app.count(&per_project(table)).await, 0, "{table}");
     }
@@ -521,7 +544,15 @@ async fn reset_deletes_one_project_or_the_whole_sandbox_and_nothing_else() {
         "the quota counter is not reset"
     );
 
-    // the whole sandbox, endpoints too
+    // the whole sandbox, endpoints and test clocks too
+    let res = app
+        .post(
+            "/v1/test_helpers/test-clocks",
+            &key,
+            &json!({ "frozenTime": "2026-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
     let remaining_events = app.count(&sandbox_count("events", &org)).await;
     let remaining_jobs = app.count(&sandbox_count("jobs", &org)).await;
     let res = app
@@ -550,9 +581,13 @@ async fn reset_deletes_one_project_or_the_whole_sandbox_and_nothing_else() {
         "upload_sessions",
         "social_accounts",
         "scheduled_posts",
+        "ad_accounts",
+        "ads_campaigns",
     ] {
         assert_eq!(app.count(&sandbox_count(table, &org)).await, 0, "{table}");
     }
+    let clocks = format!("SELECT count(*) FROM test_clocks WHERE organization_id = '{org}'");
+    assert_eq!(app.count(&clocks).await, 0, "test clocks");
     assert_eq!(untouchable(&app, &org).await, kept);
     // and a reset of nothing deletes nothing
     let res = app.post("/v1/test_helpers/reset", &key, &json!({})).await;
