@@ -583,6 +583,9 @@ impl From<layers_publishing::Error> for ApiError {
                     .with_details(json!({ "field": target_field(index) }))
             }
             e @ E::AlreadyTerminal(_) => ApiError::conflict("already_terminal", e.to_string()),
+            e @ (E::PublishAtNotAhead { .. } | E::PublishAtTooFar { .. }) => {
+                ApiError::validation("publishAt", e.to_string())
+            }
             ref e @ E::AccountCannotPublish { index } => {
                 ApiError::validation(&target_field(index), e.to_string())
             }

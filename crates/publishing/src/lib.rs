@@ -217,6 +217,12 @@ pub enum Error {
     /// A target's account is disconnected or needs re-authorization.
     #[error("the social account is {status}: connect it again")]
     AccountNotActive { index: usize, status: &'static str },
+    /// A schedule's `publishAt` is not after its project's now (the clock's, on a test clock).
+    #[error("publishAt must be in the future (now is {now}); use …/publish to publish now")]
+    PublishAtNotAhead { now: DateTime<Utc> },
+    /// A schedule's `publishAt` is more than 90 days after its project's now.
+    #[error("publishAt must be within 90 days of now ({now})")]
+    PublishAtTooFar { now: DateTime<Utc> },
     /// A target's account runs ads only (TikTok for Business).
     #[error(
         "a tiktok_business account runs ads; it cannot publish posts: connect a tiktok account"

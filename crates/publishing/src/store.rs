@@ -85,10 +85,12 @@ impl Publishing {
         for platform in &checked.platforms {
             publisher.ready(*platform)?;
         }
-        // a schedule needs its project's clock now (the job's time); a publish reads it inside
-        // the targets' insert (`project_clock_times`), without a round trip of its own
-        if new.publish_at.is_some() {
+        // a schedule needs its project's clock now (its `publishAt` is checked against it, and
+        // it is the job's time); a publish reads it inside the targets' insert
+        // (`project_clock_times`), without a round trip of its own
+        if let Some(at) = new.publish_at {
             checked.clock = publisher.clock(db, checked.project_id).await?;
+            check_publish_at(at, checked.clock.unwrap_or_else(Utc::now))?;
         }
         let outset = publisher.outset(new);
         let mut made: Vec<Target> = new
@@ -471,6 +473,18 @@ impl Standing {
             accounts,
         })
     }
+}
+
+/// A schedule's `publishAt`: after `now` (its project's clock time, or the wall clock's), within
+/// [`crate::MAX_SCHEDULE_AHEAD`] of it.
+fn check_publish_at(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+    if at <= now {
+        return Err(Error::PublishAtNotAhead { now });
+    }
+    if at > now + crate::MAX_SCHEDULE_AHEAD {
+        return Err(Error::PublishAtTooFar { now });
+    }
+    Ok(())
 }
 
 /// Whether the container has a post that is neither canceled nor failed (the one the unique

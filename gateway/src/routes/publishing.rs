@@ -206,49 +206,16 @@ fn targets_of(raw: Vec<TargetRequest>) -> Result<Vec<NewTarget>, ApiError> {
     Ok(targets)
 }
 
-/// `publishAt`, checked: RFC 3339, in the future of `now`, within 90 days of it.
-fn publish_at_of(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
-    let at = DateTime::parse_from_rfc3339(raw)
+/// `publishAt` as RFC 3339 (whether it is ahead of the project's now is the command's check).
+fn publish_at_of(raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
             ApiError::validation(
                 "publishAt",
                 "publishAt must be an RFC 3339 time, like 2026-05-09T15:00:00.000Z",
             )
-        })?
-        .with_timezone(&Utc);
-    if at <= now {
-        return Err(ApiError::validation(
-            "publishAt",
-            "publishAt must be in the future; use …/publish to publish now",
-        ));
-    }
-    if at > now + layers_publishing::MAX_SCHEDULE_AHEAD {
-        return Err(ApiError::validation(
-            "publishAt",
-            "publishAt must be within 90 days",
-        ));
-    }
-    Ok(at)
-}
-
-/// "Now" for a schedule of the content: its project's test clock time when a test key's
-/// content lives on a clock, else the wall clock (also when the content is not found: the
-/// command says so).
-async fn now_of_content(
-    auth: &Authorized<PublishingWrite>,
-    env: &Env,
-    tx: &Tx,
-    container: &str,
-) -> Result<DateTime<Utc>, ApiError> {
-    let wall = Utc::now();
-    let (Some(_), Ok(id)) = (env.test_helpers(), ContainerId::parse(container)) else {
-        return Ok(wall);
-    };
-    let Ok(found) = env.content.get(&**tx, auth.organization_id, id).await else {
-        return Ok(wall);
-    };
-    let clock = layers_projects::clock_time(&**tx, found.project_id).await?;
-    Ok(clock.unwrap_or(wall))
+        })
 }
 
 /// The shared path of publish and schedule.
@@ -345,8 +312,7 @@ async fn schedule(
     Json(body): Json<ScheduleRequest>,
     tx: Tx,
 ) -> Result<HttpResponse, ApiError> {
-    let now = now_of_content(&auth, &env, &tx, &path).await?;
-    let at = publish_at_of(&body.publish_at, now)?;
+    let at = publish_at_of(&body.publish_at)?;
     start(&auth, &env, &tx, &path, body.targets, Some(at)).await
 }
 
