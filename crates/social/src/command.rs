@@ -58,12 +58,14 @@ impl SocialEnv<'_> {
             .social
             .mint_state(
                 db,
-                cmd.organization_id,
-                cmd.project_id.as_uuid(),
-                cmd.api_key_id,
-                cmd.platform,
-                cmd.redirect_uri.as_deref(),
-                cmd.ads,
+                &crate::StateFor {
+                    organization_id: cmd.organization_id,
+                    project_id: cmd.project_id.as_uuid(),
+                    api_key_id: cmd.api_key_id,
+                    platform: cmd.platform,
+                    redirect_uri: cmd.redirect_uri.as_deref(),
+                    ads: cmd.ads,
+                },
             )
             .await?;
         let url = self

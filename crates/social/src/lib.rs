@@ -96,6 +96,18 @@ pub struct Account {
     pub ads: bool,
 }
 
+/// What a state is minted for: the connection a key starts.
+#[derive(Clone, Copy, Debug)]
+pub struct StateFor<'a> {
+    pub organization_id: OrgId,
+    pub project_id: uuid::Uuid,
+    pub api_key_id: uuid::Uuid,
+    pub platform: Platform,
+    pub redirect_uri: Option<&'a str>,
+    /// Ask for the ads consent too.
+    pub ads: bool,
+}
+
 /// A minted state: the token goes into the partner's URL.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MintedState {
@@ -186,17 +198,20 @@ impl Social {
         Social { env }
     }
 
-    /// Mints a state for connecting `platform` to a project of this environment.
+    /// Mints a state for connecting `s.platform` to a project of this environment.
     pub async fn mint_state(
         &self,
         db: &impl GenericClient,
-        org: OrgId,
-        project_id: uuid::Uuid,
-        api_key_id: uuid::Uuid,
-        platform: Platform,
-        redirect_uri: Option<&str>,
-        ads: bool,
+        s: &StateFor<'_>,
     ) -> Result<MintedState> {
+        let StateFor {
+            organization_id: org,
+            project_id,
+            api_key_id,
+            platform,
+            redirect_uri,
+            ads,
+        } = *s;
         let token = random_token();
         let code_verifier = random_token();
         let expires_at = store::insert_state(

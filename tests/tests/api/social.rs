@@ -197,14 +197,16 @@ async fn states_are_checked_and_environments_kept_apart() {
     let minted = layers_social::Social::new(Env::Live)
         .mint_state(
             &app.client().await,
-            live.org,
-            layers_projects::ProjectId::parse(&live_project)
-                .unwrap()
-                .as_uuid(),
-            live.api_key_id,
-            layers_social::Platform::Youtube,
-            None,
-            false,
+            &layers_social::StateFor {
+                organization_id: live.org,
+                project_id: layers_projects::ProjectId::parse(&live_project)
+                    .unwrap()
+                    .as_uuid(),
+                api_key_id: live.api_key_id,
+                platform: layers_social::Platform::Youtube,
+                redirect_uri: None,
+                ads: false,
+            },
         )
         .await
         .unwrap();
