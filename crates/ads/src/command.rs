@@ -409,9 +409,7 @@ pub(crate) async fn apply(
 }
 
 fn day_of(at: DateTime<Utc>) -> Date {
-    use chrono::Datelike;
-    let d = at.date_naive();
-    Date::new(d.year(), d.month(), d.day()).unwrap_or(Date::MIN)
+    store::date(at.date_naive())
 }
 
 fn synthesized(f: store::WithDays, from: Date, to: Date, today: Date) -> CampaignDays {

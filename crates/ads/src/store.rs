@@ -442,7 +442,8 @@ pub(crate) async fn campaigns_with_days(
         .collect()
 }
 
-fn date(d: NaiveDate) -> Date {
+/// A stored date as the synthesizer's.
+pub(crate) fn date(d: NaiveDate) -> Date {
     use chrono::Datelike;
     Date::new(d.year(), d.month(), d.day()).unwrap_or(Date::MIN)
 }

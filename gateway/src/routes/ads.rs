@@ -11,7 +11,6 @@ use layers_ads::{
 };
 use layers_jobs::{Job, JobId};
 use layers_metrics::Range;
-use layers_metrics_synth::Date;
 use layers_projects::ProjectId;
 use layers_social::SocialAccountId;
 use serde::{Deserialize, Serialize};
@@ -21,6 +20,7 @@ use crate::auth::{AdsRead, AdsWrite, Authorized};
 use crate::env::Env;
 use crate::error::{quote, ApiError};
 use crate::extract::{path_id, Json, ListParams};
+use crate::routes::metrics::{date_of, project_today, range_of, Ymd};
 use crate::tx::{Deferred, Reopened, Tx};
 use crate::wire::{time, List};
 
@@ -828,16 +828,6 @@ struct DayBody {
     installs: i64,
 }
 
-/// A date as `YYYY-MM-DD`, serialized without allocating.
-#[derive(Debug, Clone, Copy)]
-struct Ymd([u8; 10]);
-
-impl Serialize for Ymd {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(std::str::from_utf8(&self.0).expect("ASCII digits and dashes"))
-    }
-}
-
 /// A campaign's days, serialized straight from the series.
 #[derive(Debug)]
 struct Days<'a>(&'a [AdDay]);
@@ -920,18 +910,6 @@ fn campaign_ids_of(raw: Option<&str>) -> Result<Option<Vec<CampaignId>>, ApiErro
     Ok(Some(ids))
 }
 
-fn date_of(raw: Option<&str>, field: &str) -> Result<Option<Date>, ApiError> {
-    raw.map(|s| {
-        s.parse::<Date>().map_err(|_| {
-            ApiError::validation(
-                field,
-                format!("{field} must be a date YYYY-MM-DD, got {}", quote(s)),
-            )
-        })
-    })
-    .transpose()
-}
-
 #[utoipa::path(
     get,
     path = "/v1/projects/{projectId}/ads/metrics",
@@ -967,20 +945,8 @@ async fn metrics(
     let to = date_of(query.to.as_deref(), "to")?;
     let ids = campaign_ids_of(query.campaign_ids.as_deref())?;
     let db = state.pool.get().await?;
-    let found = env.projects.get(&db, auth.organization_id, project).await?;
-    let today = match found.test_clock_id {
-        Some(_) => layers_projects::clock_time(&db, project.as_uuid())
-            .await?
-            .map_or_else(layers_metrics::today, layers_metrics::day_of),
-        None => layers_metrics::today(),
-    };
-    let range = Range::new(from, to, today).map_err(|e| {
-        let field = match e {
-            layers_metrics::RangeError::InTheFuture { .. } => "to",
-            _ => "from",
-        };
-        ApiError::validation(field, e.to_string())
-    })?;
+    let today = project_today(&env, &db, auth.organization_id, project).await?;
+    let range = range_of(from, to, today)?;
     let days = env
         .ads_env()
         .metrics(

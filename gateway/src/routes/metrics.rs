@@ -34,7 +34,7 @@ struct MetricsQuery {
 
 /// A date as `YYYY-MM-DD`, serialized without allocating.
 #[derive(Debug, Clone, Copy)]
-struct Ymd([u8; 10]);
+pub(crate) struct Ymd(pub(crate) [u8; 10]);
 
 impl Serialize for Ymd {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -233,7 +233,7 @@ impl SummaryBody {
     }
 }
 
-fn date_of(raw: Option<&str>, field: &str) -> Result<Option<Date>, ApiError> {
+pub(crate) fn date_of(raw: Option<&str>, field: &str) -> Result<Option<Date>, ApiError> {
     raw.map(|s| {
         s.parse::<Date>().map_err(|_| {
             ApiError::validation(
@@ -245,11 +245,13 @@ fn date_of(raw: Option<&str>, field: &str) -> Result<Option<Date>, ApiError> {
     .transpose()
 }
 
-/// The range asked for, checked against `today` (the project's: its test clock's day, if it
-/// lives on one).
-fn range_of(q: &MetricsQuery, today: Date) -> Result<Range, ApiError> {
-    let from = date_of(q.from.as_deref(), "from")?;
-    let to = date_of(q.to.as_deref(), "to")?;
+/// The range asked for (`from` and `to` already parsed), checked against `today` (the
+/// project's: its test clock's day, if it lives on one).
+pub(crate) fn range_of(
+    from: Option<Date>,
+    to: Option<Date>,
+    today: Date,
+) -> Result<Range, ApiError> {
     Range::new(from, to, today).map_err(|e| {
         let field = match e {
             RangeError::InTheFuture { .. } => "to",
@@ -284,6 +286,23 @@ fn post_ids_of(q: &MetricsQuery) -> Result<Option<Vec<String>>, ApiError> {
     Ok(Some(ids))
 }
 
+/// The project's today (this environment's project, else the projects error): its test clock's
+/// day if it lives on one, else the UTC day.
+pub(crate) async fn project_today(
+    env: &Env,
+    db: &impl layers_db::GenericClient,
+    org: layers_orgs::OrgId,
+    project: ProjectId,
+) -> Result<Date, ApiError> {
+    let found = env.projects.get(db, org, project).await?;
+    Ok(match found.test_clock_id {
+        Some(_) => layers_projects::clock_time(db, project.as_uuid())
+            .await?
+            .map_or_else(layers_metrics::today, layers_metrics::day_of),
+        None => layers_metrics::today(),
+    })
+}
+
 async fn read(
     state: &AppState,
     auth: &Authorized<MetricsRead>,
@@ -293,18 +312,12 @@ async fn read(
 ) -> Result<(Range, Vec<PostSeries>), ApiError> {
     let project = path_id(project, "project", ProjectId::parse)?;
     // the dates parse before anything is read; checked against the project's today below
-    date_of(query.from.as_deref(), "from")?;
-    date_of(query.to.as_deref(), "to")?;
+    let from = date_of(query.from.as_deref(), "from")?;
+    let to = date_of(query.to.as_deref(), "to")?;
     let ids = post_ids_of(query)?;
     let db = state.pool.get().await?;
-    let found = env.projects.get(&db, auth.organization_id, project).await?;
-    let today = match found.test_clock_id {
-        Some(_) => layers_projects::clock_time(&db, project.as_uuid())
-            .await?
-            .map_or_else(layers_metrics::today, layers_metrics::day_of),
-        None => layers_metrics::today(),
-    };
-    let range = range_of(query, today)?;
+    let today = project_today(env, &db, auth.organization_id, project).await?;
+    let range = range_of(from, to, today)?;
     let series = layers_metrics::series(
         &db,
         auth.organization_id,

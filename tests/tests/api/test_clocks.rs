@@ -238,6 +238,31 @@ async fn events(app: &TestApp, key: &TestKey, event_type: &str) -> Vec<Value> {
     data
 }
 
+/// A clock at `t0`, a project on it and a sandbox Instagram account of the project: their ids.
+async fn clocked_project(
+    app: &TestApp,
+    key: &TestKey,
+    t0: chrono::DateTime<chrono::Utc>,
+) -> (String, String, String) {
+    let clock = clock(app, key, &stamp(t0)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .post(
+            "/v1/projects",
+            key,
+            &json!({ "name": "Clocked", "testClockId": clock }),
+        )
+        .await;
+    let project = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let account = app.connect_sandbox(key, &project, "instagram").await;
+    (clock, project, account)
+}
+
 /// Schedules one new piece of content of the project at `at`; answers the post's id.
 async fn schedule(
     app: &TestApp,
@@ -263,22 +288,7 @@ async fn a_clocked_project_publishes_as_the_clock_passes_and_its_accounts_expire
     let app = spawn_app().await;
     let key = app.partner_key(Env::Sandbox).await;
     let t0 = Utc::now().trunc_subsecs(0) + Duration::hours(1);
-    let clock = clock(&app, &key, &stamp(t0)).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let res = app
-        .post(
-            "/v1/projects",
-            &key,
-            &json!({ "name": "Clocked", "testClockId": clock }),
-        )
-        .await;
-    let project = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let account = app.connect_sandbox(&key, &project, "instagram").await;
+    let (clock, project, account) = clocked_project(&app, &key, t0).await;
     // three posts over 30 days of clock time, the last scheduled first; the middle one canceled
     let late = schedule(&app, &key, &project, &account, t0 + Duration::days(17)).await;
     let early = schedule(&app, &key, &project, &account, t0 + Duration::days(3)).await;
@@ -720,22 +730,7 @@ async fn an_advance_whose_last_attempt_fails_leaves_the_clock_ready_for_the_next
     let app = spawn_app().await;
     let key = app.partner_key(Env::Sandbox).await;
     let t0 = Utc::now().trunc_subsecs(0) + Duration::hours(1);
-    let clock = clock(&app, &key, &stamp(t0)).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let res = app
-        .post(
-            "/v1/projects",
-            &key,
-            &json!({ "name": "Clocked", "testClockId": clock }),
-        )
-        .await;
-    let project = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let account = app.connect_sandbox(&key, &project, "instagram").await;
+    let (clock, project, account) = clocked_project(&app, &key, t0).await;
     let post = schedule(&app, &key, &project, &account, t0 + Duration::days(1)).await;
     // every new job gets one attempt, and publishing a due post fails
     app.client()
