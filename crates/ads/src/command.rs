@@ -37,10 +37,15 @@ pub struct Linked {
     pub social: Option<Account>,
 }
 
+/// The campaigns a metrics read covers, with the days their status changed.
+#[derive(Debug)]
+pub struct ForMetrics(Vec<store::WithDays>);
+
 /// One campaign's days over a range.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CampaignDays {
-    pub campaign: Campaign,
+    pub campaign_id: CampaignId,
+    pub platform: crate::AdPlatform,
     pub days: Vec<AdDay>,
 }
 
@@ -178,10 +183,20 @@ impl AdsEnv<'_> {
         new: &NewCampaign,
     ) -> Result<(Campaign, Job)> {
         new.check()?;
-        let (account, containers) = self.read_for_campaign(db, new).await?;
+        let (account, containers, clock) = self.read_for_campaign(db, new).await?;
         new.check_for(account.platform, &account.currency)?;
         self.check_containers(new, &containers)?;
         let outset = self.ads.outset(new);
+        let no_ids = crate::ExternalIds::default();
+        let data = crate::EventData {
+            campaign: new.id,
+            project: new.project_id,
+            platform: account.platform,
+            status: outset.status,
+            external_ids: outset.external_ids.as_ref().unwrap_or(&no_ids),
+            error: outset.error.as_ref(),
+        }
+        .value();
         let written = Written {
             status: outset.status,
             external_ids: outset.external_ids.as_ref(),
@@ -197,17 +212,22 @@ impl AdsEnv<'_> {
                 &CreateCampaign::new(new.id),
             )
         };
+        // the row, the job and the event in one round trip (the event's data is known already)
         let row = store::insert_campaign(db, new, self.env, &account, written);
-        let (campaign, job) = futures_util::future::try_join(row, async {
+        let job = async {
             self.jobs
                 .start(db, job, outset.job)
                 .await
                 .map_err(Error::from)
-        })
-        .await?;
-        if let Some(event) = outset.event {
-            self.emit(db, &campaign, event).await?;
-        }
+        };
+        let event = async {
+            if let Some(event) = outset.event {
+                let org = new.organization_id;
+                layers_webhooks::emit_at(db, org, self.env, event, data, clock).await?;
+            }
+            Ok(())
+        };
+        let (campaign, job, ()) = futures_util::future::try_join3(row, job, event).await?;
         Ok((campaign, job))
     }
 
@@ -215,7 +235,7 @@ impl AdsEnv<'_> {
         &self,
         db: &impl GenericClient,
         new: &NewCampaign,
-    ) -> Result<(AdAccount, Vec<Option<Container>>)> {
+    ) -> Result<(AdAccount, Vec<Option<Container>>, Option<DateTime<Utc>>)> {
         let project = async {
             self.projects
                 .require_active(
@@ -238,9 +258,15 @@ impl AdsEnv<'_> {
                     e => Error::Corrupt(e.to_string()),
                 })
         }));
-        let (_, account, containers) =
-            futures_util::future::try_join3(project, account, containers).await?;
-        Ok((account, containers))
+        // the project's clock: the events' time on a test clock
+        let clock = async {
+            layers_projects::clock_time(db, new.project_id)
+                .await
+                .map_err(Error::from)
+        };
+        let (_, account, containers, clock) =
+            futures_util::future::try_join4(project, account, containers, clock).await?;
+        Ok((account, containers, clock))
     }
 
     fn check_containers(&self, new: &NewCampaign, found: &[Option<Container>]) -> Result<()> {
@@ -357,6 +383,19 @@ impl AdsEnv<'_> {
         ids: Option<&[CampaignId]>,
         (from, to, today): (Date, Date, Date),
     ) -> Result<Vec<CampaignDays>> {
+        let found = self.campaigns_for_metrics(db, org, project, ids).await?;
+        self.days(db, found, (from, to, today)).await
+    }
+
+    /// The first half of [`AdsEnv::metrics`]: the campaigns and their status days, read in one
+    /// statement (a caller may send it beside its own reads, before it knows the range).
+    pub async fn campaigns_for_metrics(
+        &self,
+        db: &impl GenericClient,
+        org: OrgId,
+        project: ProjectId,
+        ids: Option<&[CampaignId]>,
+    ) -> Result<ForMetrics> {
         let uuids: Option<Vec<uuid::Uuid>> =
             ids.map(|ids| ids.iter().map(|i| i.as_uuid()).collect());
         let found =
@@ -365,20 +404,31 @@ impl AdsEnv<'_> {
         if let Some(ids) = ids {
             let missing: Vec<String> = ids
                 .iter()
-                .filter(|id| !found.iter().any(|f| f.campaign.id == **id))
+                .filter(|id| !found.iter().any(|f| f.id == **id))
                 .map(ToString::to_string)
                 .collect();
             if !missing.is_empty() {
                 return Err(Error::UnknownCampaigns(missing));
             }
         }
+        Ok(ForMetrics(found))
+    }
+
+    /// The second half of [`AdsEnv::metrics`]: the days of what was read, over the range.
+    pub async fn days(
+        &self,
+        db: &impl GenericClient,
+        found: ForMetrics,
+        (from, to, today): (Date, Date, Date),
+    ) -> Result<Vec<CampaignDays>> {
         if self.ads.synthesizes() {
             return Ok(found
+                .0
                 .into_iter()
                 .map(|f| synthesized(f, from, to, today))
                 .collect());
         }
-        live_days(db, found, from, to).await
+        live_days(db, found.0, from, to).await
     }
 }
 
@@ -413,24 +463,23 @@ fn day_of(at: DateTime<Utc>) -> Date {
 }
 
 fn synthesized(f: store::WithDays, from: Date, to: Date, today: Date) -> CampaignDays {
-    let c = &f.campaign;
-    let ran = !matches!(c.status, CampaignStatus::Pending | CampaignStatus::Failed);
-    let id = c.id.to_string();
+    let ran = !matches!(f.status, CampaignStatus::Pending | CampaignStatus::Failed);
+    let id = f.id.to_string();
     let schedule = Schedule {
         campaign_id: &id,
-        daily_budget: c.daily_budget.amount,
-        currency: &c.daily_budget.currency,
-        installs: c.objective == Objective::AppInstalls,
-        first_day: ran.then(|| day_of(c.active_from)),
-        last_day: c.end_at.map(day_of),
+        daily_budget: f.daily_budget,
+        currency: &f.currency,
+        installs: f.objective == Objective::AppInstalls,
+        first_day: ran.then(|| day_of(f.active_from)),
+        last_day: f.end_at.map(day_of),
         paused_days: &f.paused_days,
         today,
-        paused_now: matches!(c.status, CampaignStatus::Paused | CampaignStatus::Archived),
+        paused_now: matches!(f.status, CampaignStatus::Paused | CampaignStatus::Archived),
     };
-    let days = synth::series(&schedule, from, to);
     CampaignDays {
-        campaign: f.campaign,
-        days,
+        campaign_id: f.id,
+        platform: f.platform,
+        days: synth::series(&schedule, from, to),
     }
 }
 
@@ -442,7 +491,7 @@ async fn live_days(
 ) -> Result<Vec<CampaignDays>> {
     let naive =
         |d: Date| chrono::NaiveDate::from_ymd_opt(d.year(), d.month(), d.day()).unwrap_or_default();
-    let ids: Vec<uuid::Uuid> = found.iter().map(|f| f.campaign.id.as_uuid()).collect();
+    let ids: Vec<uuid::Uuid> = found.iter().map(|f| f.id.as_uuid()).collect();
     let rows: std::collections::HashMap<(uuid::Uuid, Date), [i64; 4]> =
         store::metrics_rows(db, &ids, naive(from), naive(to))
             .await?
@@ -452,7 +501,7 @@ async fn live_days(
     Ok(found
         .into_iter()
         .map(|f| {
-            let id = f.campaign.id.as_uuid();
+            let id = f.id.as_uuid();
             let days = (from.days_since_epoch()..=to.days_since_epoch())
                 .filter_map(|n| Date::from_days_since_epoch(n).ok())
                 .map(|date| {
@@ -468,7 +517,8 @@ async fn live_days(
                 })
                 .collect();
             CampaignDays {
-                campaign: f.campaign,
+                campaign_id: f.id,
+                platform: f.platform,
                 days,
             }
         })

@@ -36,7 +36,7 @@ mod seam;
 mod store;
 pub mod synth;
 
-pub use command::{AdsEnv, CampaignDays, Linked};
+pub use command::{AdsEnv, CampaignDays, ForMetrics, Linked};
 pub use input::{Change, Invalid, Link, NewCampaign};
 pub use live::{CreateCampaign, SyncAds, UpdateCampaign};
 pub use reset_store::delete_sandbox;
@@ -374,15 +374,39 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The `data` of `ads_campaign.created`, `.updated` and `.failed` (CONTRACT §13).
 pub(crate) fn event_data(c: &Campaign) -> serde_json::Value {
-    let mut data = serde_json::json!({
-        "campaignId": c.id.to_string(),
-        "projectId": layers_projects::ProjectId::from_uuid(c.project_id).to_string(),
-        "platform": c.platform.as_str(),
-        "status": c.status.as_str(),
-        "externalIds": c.external_ids,
-    });
-    if let Some(error) = &c.error {
-        data["error"] = serde_json::json!(error);
+    EventData {
+        campaign: c.id,
+        project: c.project_id,
+        platform: c.platform,
+        status: c.status,
+        external_ids: &c.external_ids,
+        error: c.error.as_ref(),
     }
-    data
+    .value()
+}
+
+/// What a campaign's events say of it.
+pub(crate) struct EventData<'a> {
+    pub campaign: CampaignId,
+    pub project: uuid::Uuid,
+    pub platform: AdPlatform,
+    pub status: CampaignStatus,
+    pub external_ids: &'a ExternalIds,
+    pub error: Option<&'a CampaignError>,
+}
+
+impl EventData<'_> {
+    pub(crate) fn value(&self) -> serde_json::Value {
+        let mut data = serde_json::json!({
+            "campaignId": self.campaign.to_string(),
+            "projectId": layers_projects::ProjectId::from_uuid(self.project).to_string(),
+            "platform": self.platform.as_str(),
+            "status": self.status.as_str(),
+            "externalIds": self.external_ids,
+        });
+        if let Some(error) = self.error {
+            data["error"] = serde_json::json!(error);
+        }
+        data
+    }
 }

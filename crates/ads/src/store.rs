@@ -399,14 +399,23 @@ async fn record_day(db: &impl GenericClient, c: &Campaign, paused: bool) -> Resu
     Ok(())
 }
 
-/// A campaign and the days its status changed (ascending: whether paused at their end).
+/// What a campaign's metrics depend on, and the days its status changed (ascending: whether
+/// paused at their end).
+#[derive(Debug)]
 pub(crate) struct WithDays {
-    pub campaign: Campaign,
+    pub id: CampaignId,
+    pub platform: AdPlatform,
+    pub objective: Objective,
+    pub status: CampaignStatus,
+    pub daily_budget: i64,
+    pub currency: String,
+    pub active_from: DateTime<Utc>,
+    pub end_at: Option<DateTime<Utc>>,
     pub paused_days: Vec<(Date, bool)>,
 }
 
 /// The project's campaigns of one environment (those named, or all), oldest first, each with
-/// its status days: one statement.
+/// its status days: one statement, one index range of status days per campaign.
 pub(crate) async fn campaigns_with_days(
     db: &impl GenericClient,
     org: OrgId,
@@ -416,26 +425,32 @@ pub(crate) async fn campaigns_with_days(
 ) -> Result<Vec<WithDays>> {
     let rows = layers_db::cached::query(
         db,
-        &format!(
-            "SELECT {CAMPAIGN_COLUMNS}, \
-                 coalesce((SELECT array_agg(d.day ORDER BY d.day) FROM ads_campaign_days d \
-                     WHERE d.campaign_id = ads_campaigns.id), '{{}}') AS days, \
-                 coalesce((SELECT array_agg(d.paused ORDER BY d.day) FROM ads_campaign_days d \
-                     WHERE d.campaign_id = ads_campaigns.id), '{{}}') AS paused \
-             FROM ads_campaigns \
-             WHERE organization_id = $1 AND project_id = $2 AND is_sandbox = $3 \
-               AND ($4::uuid[] IS NULL OR id = ANY($4)) \
-             ORDER BY id LIMIT 1001"
-        ),
+        "SELECT c.id, c.platform, c.objective, c.status, c.daily_budget, c.currency, \
+             c.active_from, c.end_at, coalesce(d.days, '{}'), coalesce(d.paused, '{}') \
+         FROM ads_campaigns c LEFT JOIN LATERAL ( \
+             SELECT array_agg(x.day ORDER BY x.day) AS days, \
+                    array_agg(x.paused ORDER BY x.day) AS paused \
+             FROM ads_campaign_days x WHERE x.campaign_id = c.id) d ON true \
+         WHERE c.organization_id = $1 AND c.project_id = $2 AND c.is_sandbox = $3 \
+           AND ($4::uuid[] IS NULL OR c.id = ANY($4)) \
+         ORDER BY c.id LIMIT 1001",
         &[&org.as_uuid(), &project, &env.is_sandbox(), &ids],
     )
     .await?;
     rows.iter()
         .map(|r| {
-            let days: Vec<NaiveDate> = r.get("days");
-            let paused: Vec<bool> = r.get("paused");
+            let (platform, objective, status): (&str, &str, &str) = (r.get(1), r.get(2), r.get(3));
+            let days: Vec<NaiveDate> = r.get(8);
+            let paused: Vec<bool> = r.get(9);
             Ok(WithDays {
-                campaign: campaign(r)?,
+                id: CampaignId::from_uuid(r.get(0)),
+                platform: AdPlatform::parse(platform).ok_or_else(|| corrupt("platform"))?,
+                objective: Objective::parse(objective).ok_or_else(|| corrupt("objective"))?,
+                status: CampaignStatus::parse(status).ok_or_else(|| corrupt("status"))?,
+                daily_budget: r.get(4),
+                currency: r.get(5),
+                active_from: r.get(6),
+                end_at: r.get(7),
                 paused_days: days.into_iter().map(date).zip(paused).collect(),
             })
         })

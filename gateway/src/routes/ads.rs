@@ -877,8 +877,8 @@ impl<'a> AdMetricsBody<'a> {
             data: days
                 .iter()
                 .map(|c| SeriesBody {
-                    campaign_id: c.campaign.id.to_string(),
-                    platform: c.campaign.platform.as_str(),
+                    campaign_id: c.campaign_id.to_string(),
+                    platform: c.platform.as_str(),
                     series: Days(&c.days),
                 })
                 .collect(),
@@ -945,17 +945,17 @@ async fn metrics(
     let to = date_of(query.to.as_deref(), "to")?;
     let ids = campaign_ids_of(query.campaign_ids.as_deref())?;
     let db = state.pool.get().await?;
-    let today = project_today(&env, &db, auth.organization_id, project).await?;
+    // the project's day and its campaigns in one round trip
+    let ads = env.ads_env();
+    let (today, found) = futures_util::future::join(
+        project_today(&env, &db, auth.organization_id, project),
+        ads.campaigns_for_metrics(&db, auth.organization_id, project, ids.as_deref()),
+    )
+    .await;
+    let today = today?;
     let range = range_of(from, to, today)?;
-    let days = env
-        .ads_env()
-        .metrics(
-            &db,
-            auth.organization_id,
-            project,
-            ids.as_deref(),
-            (range.from(), range.to(), today),
-        )
+    let days = ads
+        .days(&db, found?, (range.from(), range.to(), today))
         .await?;
     drop(db);
     Ok(HttpResponse::Ok().json(AdMetricsBody::new(range, &days)))
