@@ -41,6 +41,8 @@ pub enum Code {
     RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// A `Range` of media none of whose bytes exist.
+    RangeNotSatisfiable,
     IdempotencyKeyReused,
     EnvironmentMismatch,
     /// A live upload's file was refused (`reason`: too_large, unsupported_type, unreadable,
@@ -71,6 +73,7 @@ impl Code {
             Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Code::IdempotencyKeyReused
             | Code::EnvironmentMismatch
             | Code::MediaRejected
@@ -98,6 +101,7 @@ impl Code {
             Code::RequestTimeout => "REQUEST_TIMEOUT",
             Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Code::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Code::RangeNotSatisfiable => "RANGE_NOT_SATISFIABLE",
             Code::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Code::EnvironmentMismatch => "ENVIRONMENT_MISMATCH",
             Code::MediaRejected => "MEDIA_REJECTED",
@@ -178,6 +182,18 @@ impl ApiError {
                 other.key_segment()
             ),
         )
+    }
+
+    /// 416 `RANGE_NOT_SATISFIABLE` for a media `Range` beyond its `size` bytes, with the
+    /// `Content-Range: bytes */size` that says how large it is.
+    pub fn range_not_satisfiable(size: u64) -> ApiError {
+        let header = HeaderValue::from_str(&format!("bytes */{size}"))
+            .expect("digits are a valid header value");
+        ApiError::new(
+            Code::RangeNotSatisfiable,
+            format!("the range asks for bytes past the end: the file has {size} bytes"),
+        )
+        .with_header(actix_web::http::header::CONTENT_RANGE, header)
     }
 
     /// 409 `CONFLICT` with a machine-readable reason.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
+pub mod ranged;
 pub mod routes;
 pub mod telemetry;
 pub mod tx;

@@ -143,7 +143,7 @@ struct ErrorCode;
 
 /// Every [`Code`]; the match in [`listed`] has no wildcard, so a new code does not compile
 /// until it is listed here too.
-const CODES: [Code; 23] = [
+const CODES: [Code; 24] = [
     Code::ValidationError,
     Code::Unauthenticated,
     Code::PaymentRequired,
@@ -156,6 +156,7 @@ const CODES: [Code; 23] = [
     Code::Conflict,
     Code::PayloadTooLarge,
     Code::UnsupportedMediaType,
+    Code::RangeNotSatisfiable,
     Code::IdempotencyKeyReused,
     Code::EnvironmentMismatch,
     Code::MediaRejected,
@@ -184,6 +185,7 @@ fn listed(code: Code) {
         | Code::Conflict
         | Code::PayloadTooLarge
         | Code::UnsupportedMediaType
+        | Code::RangeNotSatisfiable
         | Code::IdempotencyKeyReused
         | Code::EnvironmentMismatch
         | Code::MediaRejected

@@ -67,7 +67,7 @@ mod store;
 
 pub use bytes::Bytes;
 pub use sign::{media_url, SignatureError, UrlSigner, SIGNING_LABEL};
-pub use store::{ByteStream, Storage, MAX_KEY_LEN, MAX_PARTS_IN_FLIGHT, PART_SIZE};
+pub use store::{ByteStream, ObjectInfo, Storage, MAX_KEY_LEN, MAX_PARTS_IN_FLIGHT, PART_SIZE};
 
 /// What a failing body stream's error becomes ([`Error::Body`]).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -5,8 +5,8 @@ use std::{fmt, path::PathBuf, sync::Arc};
 use bytes::Bytes;
 use futures_util::{stream::BoxStream, Stream, StreamExt, TryStreamExt};
 use object_store::{
-    aws::AmazonS3Builder, local::LocalFileSystem, path::Path, ObjectStore, ObjectStoreExt,
-    PutPayload, WriteMultipart,
+    aws::AmazonS3Builder, local::LocalFileSystem, path::Path, GetOptions, GetRange, ObjectStore,
+    ObjectStoreExt, PutPayload, WriteMultipart,
 };
 use url::Url;
 
@@ -20,6 +20,14 @@ pub const PART_SIZE: usize = 8 * 1024 * 1024;
 pub const MAX_PARTS_IN_FLIGHT: usize = 2;
 /// Longest key, in bytes (S3 allows 1024 with the prefix).
 pub const MAX_KEY_LEN: usize = 512;
+
+/// What [`Storage::info`] knows of an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub size: u64,
+    /// The store's entity tag (unquoted), the same while the object does not change.
+    pub etag: String,
+}
 
 /// A stored object's bytes, as they are read.
 pub type ByteStream = BoxStream<'static, Result<Bytes>>;
@@ -171,6 +179,43 @@ impl Storage {
         let result = self.store.get(&location).await.map_err(backend)?;
         let size = result.meta.size;
         Ok((result.into_stream().map_err(backend).boxed(), size))
+    }
+
+    /// The size and entity tag of the object under `key`, or `None` if there is none: what a
+    /// ranged or conditional read is answered from.
+    pub async fn info(&self, key: &str) -> Result<Option<ObjectInfo>> {
+        let location = self.location(key)?;
+        match self.store.head(&location).await {
+            Ok(meta) => Ok(Some(ObjectInfo {
+                size: meta.size,
+                // the store's own tag, else one from what changes with the object
+                etag: meta.e_tag.unwrap_or_else(|| {
+                    format!(
+                        "{:x}-{:x}",
+                        meta.size,
+                        meta.last_modified.timestamp_nanos_opt().unwrap_or(0)
+                    )
+                }),
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    /// The bytes `range` (end excluded, within the object) of the object under `key`, as a
+    /// stream of chunks; [`Error::NotFound`] if none.
+    pub async fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<ByteStream> {
+        let location = self.location(key)?;
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            ..GetOptions::default()
+        };
+        let result = self
+            .store
+            .get_opts(&location, options)
+            .await
+            .map_err(backend)?;
+        Ok(result.into_stream().map_err(backend).boxed())
     }
 
     /// The size of the object under `key`, or `None` if there is none.

@@ -4,7 +4,6 @@
 //! environment's `Content` decides whether containers complete at once (fixtures) or wait for
 //! the generator.
 
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{web, HttpResponse};
 use layers_content::{
     preview, Asset, AssetId, Container, ContainerId, Format, Location, Regenerate, StartGeneration,
@@ -17,6 +16,7 @@ use crate::auth::{Authorized, ContentRead, ContentWrite};
 use crate::env::Env;
 use crate::error::{quote, ApiError};
 use crate::extract::{path_id, Json, ListParams};
+use crate::ranged::{Answer, Entity};
 use crate::tx::Tx;
 use crate::wire::{time, List};
 
@@ -539,20 +539,56 @@ async fn regenerate(
     summary = "A sandbox fixture file",
     description = "The media behind sandbox content URLs, served without a key at exactly the \
         layout of `LAYERS_MEDIA_BASE_URL/sandbox/…` (`slideshow/sample-1/slide-1.jpg`, \
-        `video-remix/sample-2/video.mp4`, `image/sample-3.jpg`, …). Every file is 1080×1920.",
+        `video-remix/sample-2/video.mp4`, `image/sample-3.jpg`, …). Every file is 1080×1920. \
+        `HEAD` answers the same headers; one `Range: bytes=…` is answered 206 with \
+        `Content-Range`, `If-None-Match` with the `ETag` 304; files are cached for a year.",
     params(("path" = String, Path, description = "The file's path", example = "slideshow/sample-1/slide-1.jpg"),),
     responses(
         (status = 200, description = "The file", content_type = "image/jpeg"),
+        (status = 206, description = "The bytes of the `Range` asked for, with `Content-Range`", content_type = "video/mp4"),
+        (status = 304, description = "Not modified: the `If-None-Match` tag is current"),
         (status = 404, description = "`NOT_FOUND`: no such fixture", body = crate::openapi::ErrorEnvelope),
+        (status = 416, description = "`RANGE_NOT_SATISFIABLE`: the range starts past the end", body = crate::openapi::ErrorEnvelope),
     ),
 )]
-async fn sandbox_fixture(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn sandbox_fixture(
+    req: actix_web::HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let (bytes, content_type) =
         layers_content::file(&path).ok_or_else(|| ApiError::not_found("sandbox fixture"))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, content_type))
-        .insert_header((CACHE_CONTROL, "public, max-age=86400, immutable"))
-        .body(bytes))
+    let entity = Entity {
+        size: bytes.len() as u64,
+        etag: fixture_tag(&path, bytes),
+        content_type,
+        // compiled in: a file never changes under its URL
+        cache_control: "public, max-age=31536000, immutable",
+    };
+    let answer = entity.answer(&req);
+    let mut res = entity.respond(&answer)?;
+    Ok(match answer {
+        Answer::Whole => res.body(bytes),
+        Answer::Part(r) => res.body(&bytes[r.start as usize..r.end as usize]),
+        Answer::NotModified | Answer::Unsatisfiable => res.finish(),
+    })
+}
+
+/// A fixture's entity tag: its bytes' SHA-256, computed once per file.
+fn fixture_tag(path: &str, bytes: &[u8]) -> String {
+    static TAGS: std::sync::OnceLock<
+        parking_lot::Mutex<std::collections::HashMap<String, String>>,
+    > = std::sync::OnceLock::new();
+    let tags = TAGS.get_or_init(Default::default);
+    if let Some(tag) = tags.lock().get(path) {
+        return tag.clone();
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let tag: String = digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    tags.lock().insert(path.to_owned(), tag.clone());
+    tag
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -567,9 +603,11 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 
 /// `GET /sandbox/{path:.*}`, mounted outside `/v1` (no key).
 pub fn fixtures_config(cfg: &mut web::ServiceConfig) {
-    super::Routes::new(cfg, "").route_at(
-        "/sandbox/{path:.*}",
-        __path_sandbox_fixture,
-        sandbox_fixture,
-    );
+    super::Routes::new(cfg, "")
+        .route_at(
+            "/sandbox/{path:.*}",
+            __path_sandbox_fixture,
+            sandbox_fixture,
+        )
+        .head_too("/sandbox/{path:.*}", sandbox_fixture);
 }

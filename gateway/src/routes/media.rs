@@ -2,13 +2,13 @@
 //! gateway hands out these URLs signed (HMAC under a key derived from `LAYERS_MASTER_KEY`) and
 //! expiring; a wrong or expired signature answers 403 with the error envelope.
 
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::TryStreamExt as _;
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::error::{ApiError, Code};
+use crate::ranged::{Answer, Entity};
 
 /// How long a media URL the API hands out stays valid.
 pub const URL_LIFETIME_SECS: i64 = 3600;
@@ -104,10 +104,16 @@ pub(crate) struct Signed {
     operation_id = "getMedia",
     summary = "Live media",
     description = "A stored media file, at the signed, expiring URL the API handed out in a \
-        container's `assets` and `preview`. No API key: the signature is the credential.",
+        container's `assets` and `preview`. No API key: the signature is the credential. `HEAD` \
+        answers the same headers; one `Range: bytes=…` is answered 206 with `Content-Range` \
+        (players stream video this way), `If-None-Match` with the `ETag` 304.",
     params(("key" = String, Path, description = "The object's key", example = "content/cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f/0-image.jpg"), Signed),
     responses(
         (status = 200, description = "The file", content_type = "image/jpeg"),
+        (status = 206, description = "The bytes of the `Range` asked for, with `Content-Range`", content_type = "video/mp4"),
+        (status = 304, description = "Not modified: the `If-None-Match` tag is current"),
+        (status = 416, description = "`RANGE_NOT_SATISFIABLE`: the range starts past the end \
+            (`Content-Range: bytes */<size>`)", body = crate::openapi::ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`: the signature is wrong or expired", body = crate::openapi::ErrorEnvelope),
         (status = 404, description = "`NOT_FOUND`: no such file", body = crate::openapi::ErrorEnvelope),
     ),
@@ -118,22 +124,45 @@ async fn media(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let key = path.into_inner();
+    // a HEAD is a read of the same URL: the GET's signature covers it
     check_signature(&state, &req, "GET", &format!("/media/{key}"), "media URL")?;
-    let (body, size) = match state.media.storage.get(&key).await {
-        Ok(found) => found,
-        Err(layers_storage::Error::NotFound | layers_storage::Error::InvalidKey(_)) => {
-            return Err(ApiError::not_found("media"))
+    let missing = |e: layers_storage::Error| match e {
+        layers_storage::Error::NotFound | layers_storage::Error::InvalidKey(_) => {
+            ApiError::not_found("media")
         }
-        Err(e) => return Err(ApiError::internal(e)),
+        e => ApiError::internal(e),
     };
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, content_type(&key)))
-        .insert_header((CONTENT_LENGTH, size))
-        .insert_header((CACHE_CONTROL, "private, max-age=3600"))
-        .streaming(body.map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))))
+    let info = state
+        .media
+        .storage
+        .info(&key)
+        .await
+        .map_err(missing)?
+        .ok_or_else(|| ApiError::not_found("media"))?;
+    let entity = Entity {
+        size: info.size,
+        etag: info.etag,
+        content_type: content_type(&key),
+        cache_control: "private, max-age=3600",
+    };
+    let answer = entity.answer(&req);
+    let mut res = entity.respond(&answer)?;
+    let body = match answer {
+        Answer::Whole => state.media.storage.get(&key).await.map_err(missing)?.0,
+        Answer::Part(range) => state
+            .media
+            .storage
+            .get_range(&key, range)
+            .await
+            .map_err(missing)?,
+        Answer::NotModified | Answer::Unsatisfiable => return Ok(res.finish()),
+    };
+    Ok(res.streaming(body.map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))))
 }
 
-/// `GET /media/{key:.*}`, mounted outside `/v1` (no key).
+/// `GET` and `HEAD /media/{key:.*}`, mounted outside `/v1` (no key).
 pub fn config(cfg: &mut web::ServiceConfig) {
-    super::Routes::new(cfg, "").route_at("/media/{key:.*}", __path_media, media);
+    super::Routes::new(cfg, "")
+        .route_at("/media/{key:.*}", __path_media, media)
+        .head_too("/media/{key:.*}", media);
 }

@@ -137,6 +137,27 @@ impl<'a> Routes<'a> {
         }
         self
     }
+
+    /// Serves `HEAD` at `pattern` (routed for `GET` already) with the GET's `handler`: actix
+    /// answers a `HEAD` with the head of that answer and no body. The document describes it
+    /// beside the GET, not as an operation of its own.
+    pub fn head_too<F, Args>(mut self, pattern: &str, handler: F) -> Routes<'a>
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let local = pattern.strip_prefix(self.prefix).unwrap_or(pattern);
+        let at = self
+            .resources
+            .iter()
+            .position(|(p, _)| p == local)
+            .unwrap_or_else(|| panic!("HEAD {pattern} follows its GET's route"));
+        let (path, resource) = self.resources.remove(at);
+        let resource = resource.route(web::head().to(handler));
+        self.resources.insert(at, (path, resource));
+        self
+    }
 }
 
 impl Drop for Routes<'_> {

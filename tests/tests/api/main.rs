@@ -15,6 +15,7 @@ mod journey;
 mod limits;
 mod live_platforms;
 mod magic;
+mod media_ranges;
 mod metrics;
 mod openapi;
 mod outage;

@@ -207,6 +207,8 @@ async fn live_url_uploads_are_fetched_probed_stored_and_served_signed() {
         let got = app.http.get(&url).send().await.unwrap();
         assert_eq!(got.status(), 200);
         assert_eq!(got.bytes().await.unwrap().as_ref(), jpeg());
+        // and as a player or a cache fetches it: HEAD, ranges, revalidation
+        super::media_ranges::streams_like_a_player(&app, &url, jpeg()).await;
     }
     assert_eq!(app.stored_files(), 2);
 
