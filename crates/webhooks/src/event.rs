@@ -149,6 +149,28 @@ impl EventType {
         }
     }
 
+    /// When an event of this type is sent, for a person (the catalogue's words).
+    pub fn summary(self) -> &'static str {
+        match self {
+            EventType::TestPing => "`POST /v1/webhook-endpoints/{id}/test` asks for it: to that endpoint only.",
+            EventType::JobSucceeded => "A job ended with its result (`data` is the job object).",
+            EventType::JobFailed => "A job ended without its result; `error {code, message}` says why, and what it was charged is refunded.",
+            EventType::JobCanceled => "A job was canceled before it finished.",
+            EventType::ContentCompleted => "A container's media is ready: one per container.",
+            EventType::ContentFailed => "A container could not be made: one per container.",
+            EventType::SocialAccountConnected => "An account was connected (or connected again).",
+            EventType::SocialAccountDisconnected => "An account was disconnected.",
+            EventType::SocialAccountNeedsReauth => "An account's token expired or was revoked: connect it again before publishing through it.",
+            EventType::PostPublished => "A post's target was published on its platform: one per target.",
+            EventType::PostFailed => "A post's target was not published; `error {code, message}` is the platform's answer.",
+            EventType::TestClockAdvancing => "A test clock started to advance (test keys only).",
+            EventType::TestClockReady => "A test clock's advance has run everything that became due (test keys only).",
+            EventType::AdsCampaignCreated => "A campaign exists on its platform and is `active`.",
+            EventType::AdsCampaignUpdated => "A campaign's change (edit, pause, resume, archive) was applied.",
+            EventType::AdsCampaignFailed => "A campaign could not be created; `error {code, message}` is the platform's answer.",
+        }
+    }
+
     /// Reads a type name exactly as the contract spells it. The error quotes at most 64
     /// characters of the input.
     pub fn parse(s: &str) -> Result<EventType> {
@@ -157,6 +179,11 @@ impl EventType {
             .find(|t| t.as_str() == s)
             .ok_or_else(|| Error::UnknownEventType(s.chars().take(64).collect()))
     }
+}
+
+/// Every type name, comma-separated (what an unknown type's error lists).
+pub(crate) fn names() -> String {
+    EventType::ALL.map(EventType::as_str).join(", ")
 }
 
 impl fmt::Display for EventType {

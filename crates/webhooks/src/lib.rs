@@ -115,7 +115,7 @@ pub enum Error {
     NoMatchingSignature,
     #[error("event id must be evt_ followed by a 26-character ULID")]
     MalformedEventId,
-    #[error("unknown event type {0:?}: expected one of the types in CONTRACT §10")]
+    #[error("unknown event type {0:?}: expected one of {types}", types = event::names())]
     UnknownEventType(String),
 }
 

@@ -5,6 +5,7 @@ mod ads;
 mod ads_live;
 mod at_rest;
 mod auth;
+mod catalogue;
 mod content;
 mod errors;
 mod idempotency;
