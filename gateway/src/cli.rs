@@ -1,4 +1,4 @@
-//! The operator CLI (CONTRACT §2): `layers-gateway serve | migrate | admin …`. Operator commands
+//! The operator CLI (CONTRACT §2): `layers-gateway serve | migrate | worker | openapi | admin …`. Operator commands
 //! print one JSON object on stdout; bad input exits non-zero with a one-line reason on stderr.
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -31,6 +31,8 @@ pub enum Command {
     Migrate,
     /// Run job workers only (no HTTP), until SIGTERM or Ctrl-C
     Worker,
+    /// Print the OpenAPI document (as served at /v1/openapi.json); needs no database
+    Openapi,
     /// Operator commands (read DATABASE_URL, print one JSON object)
     Admin {
         #[command(subcommand)]

@@ -1,4 +1,4 @@
-//! `layers-gateway`: `serve`, `migrate` and the operator `admin` commands.
+//! `layers-gateway`: `serve`, `migrate`, `worker`, `openapi` and the operator `admin` commands.
 
 use std::process::ExitCode;
 
@@ -27,6 +27,10 @@ async fn main() -> ExitCode {
         Command::Migrate => cli::migrate().await.map(Some),
         Command::Worker => cli::worker().await.map(|()| None),
         Command::Admin { command } => cli::admin(command).await.map(Some),
+        Command::Openapi => {
+            println!("{}", layers_gateway::openapi::json());
+            Ok(None)
+        }
     };
     match outcome {
         Ok(Some(json)) => {

@@ -20,7 +20,9 @@ use std::sync::OnceLock;
 use serde_json::{json, Value};
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayItems, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, OpenApi as Document, Ref, RefOr, Required, Response,
@@ -38,6 +40,8 @@ use crate::routes;
         version = "v1",
         description = include_str!("../assets/api-intro.md"),
     ),
+    servers((url = "http://127.0.0.1:8080", description = "A gateway on this machine: \
+        `cargo xtask dev`'s default address.")),
     components(schemas(ErrorEnvelope)),
     tags(
         (name = "Account", description = "The key you call with."),
@@ -94,8 +98,98 @@ pub fn document() -> &'static Document {
                 .add_path_operation(op.path, vec![op.method], op.operation);
         }
         Conventions.modify(&mut doc);
+        let components = doc.components.get_or_insert_with(Default::default);
+        refer_list_items(&mut components.schemas);
+        for schema in components.schemas.values_mut() {
+            free_form(schema);
+        }
+        for item in doc.paths.paths.values_mut() {
+            for (_, op) in operations(item) {
+                for param in op.parameters.iter_mut().flatten() {
+                    if let Some(schema) = param.schema.as_mut() {
+                        free_form(schema);
+                    }
+                }
+                let bodies = op
+                    .request_body
+                    .iter_mut()
+                    .flat_map(|b| b.content.values_mut());
+                let answers = op.responses.responses.values_mut().flat_map(|r| match r {
+                    RefOr::T(r) => Some(r.content.values_mut()),
+                    RefOr::Ref(_) => None,
+                });
+                for content in bodies.chain(answers.flatten()) {
+                    if let Some(schema) = content.schema.as_mut() {
+                        free_form(schema);
+                    }
+                }
+            }
+        }
         doc
     })
+}
+
+/// Makes each list (`List_Project`, utoipa's name for [`crate::wire::List`]`<Project>`) refer
+/// to its item's schema (`Project`) instead of carrying a copy of it, so that generated clients
+/// have one `Project` type. A copy that differs from the named schema is left as it is (and
+/// `tests/tests/api/openapi.rs` fails).
+fn refer_list_items(schemas: &mut BTreeMap<String, RefOr<Schema>>) {
+    let lists: Vec<(String, String)> = schemas
+        .keys()
+        .filter_map(|name| Some((name.clone(), name.strip_prefix("List_")?.to_owned())))
+        .collect();
+    for (list, item) in lists {
+        let Some(named) = schemas.get(&item).cloned() else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(&list) else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::Array(data))) = object.properties.get_mut("data") else {
+            continue;
+        };
+        if let ArrayItems::RefOrSchema(items) = &mut data.items {
+            if **items == named {
+                **items = RefOr::Ref(Ref::from_schema_name(item));
+            }
+        }
+    }
+}
+
+/// Gives every object schema without declared properties `additionalProperties: true`: a
+/// free-form object (`Event.data`, `Job.result`, `Error.details`), not one that generators read
+/// as "no properties at all" (TypeScript's `Record<string, never>`).
+fn free_form(schema: &mut RefOr<Schema>) {
+    let RefOr::T(schema) = schema else {
+        return;
+    };
+    match schema {
+        Schema::Object(object) => {
+            let is_object = match &object.schema_type {
+                SchemaType::Type(t) => *t == Type::Object,
+                SchemaType::Array(types) => types.contains(&Type::Object),
+                SchemaType::AnyValue => false,
+            };
+            if is_object && object.properties.is_empty() && object.additional_properties.is_none() {
+                object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(true)));
+            }
+            object.properties.values_mut().for_each(free_form);
+            if let Some(AdditionalProperties::RefOr(extra)) =
+                object.additional_properties.as_deref_mut()
+            {
+                free_form(extra);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                free_form(items);
+            }
+        }
+        Schema::OneOf(one) => one.items.iter_mut().for_each(free_form),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(free_form),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(free_form),
+        _ => {}
+    }
 }
 
 /// The document as JSON, built once.
@@ -137,7 +231,8 @@ struct ErrorBody {
     details: Value,
 }
 
-/// The error codes, each with one HTTP status.
+/// The error codes, each with one HTTP status: an open set (a string, not a closed enum), so
+/// that a client built today reads a code added later.
 #[derive(Debug)]
 struct ErrorCode;
 
@@ -208,8 +303,12 @@ impl PartialSchema for ErrorCode {
             .collect();
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .enum_values(Some(CODES.iter().map(|c| c.as_str())))
-            .description(Some(format!("The error code and its HTTP status:{table}")))
+            .pattern(Some("^[A-Z][A-Z0-9_]*$"))
+            .examples(CODES.iter().map(|c| c.as_str()))
+            .description(Some(format!(
+                "The error code. An open set: more codes may come, so handle an unknown one by \
+                 its HTTP status. Today's codes and their HTTP status:{table}"
+            )))
             .into()
     }
 }
@@ -219,6 +318,53 @@ impl ToSchema for ErrorCode {
         Cow::Borrowed("ErrorCode")
     }
 }
+
+/// A named schema for a closed set of strings, listed from the values the code parses.
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident, $values:expr) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some($values))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// What `POST …/content` generates (`layers_content::Format`).
+    ContentFormat,
+    layers_content::Format::ALL.map(layers_content::Format::as_str)
+);
+
+string_enum!(
+    /// The content types an upload may declare (`layers_content::ACCEPTED`).
+    UploadContentType,
+    layers_content::ACCEPTED
+);
+
+string_enum!(
+    /// What an ad campaign optimizes for (`layers_ads::Objective`).
+    CampaignObjective,
+    [
+        layers_ads::Objective::AppInstalls,
+        layers_ads::Objective::Traffic,
+        layers_ads::Objective::Awareness,
+    ]
+    .map(layers_ads::Objective::as_str)
+);
 
 /// `?limit=&cursor=` of every list.
 #[derive(Debug, IntoParams)]
@@ -383,7 +529,11 @@ fn conventions(method: &str, op: &mut Operation) {
         };
         let status: u16 = status.parse().unwrap_or(0);
         if status >= 400 {
-            let field = if shape.has_body { "name" } else { "limit" };
+            let field = match (shape.has_body, shape.has_query) {
+                (true, _) => "name",
+                (false, true) => "limit",
+                (false, false) => "Idempotency-Key",
+            };
             add_examples(response, field);
         }
         // The key is refused (401, 402, 503) before its rate limit is counted.
@@ -403,6 +553,9 @@ fn scope_sentence(scopes: &[String]) -> String {
         list.join(" or ")
     )
 }
+
+/// 1 to 255 printable ASCII characters (`layers_idempotency::IdempotencyKey::parse`).
+pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[ -~]{1,255}$";
 
 /// The `Idempotency-Key` header of an authenticated write, and what it promises.
 fn idempotency_key(op: &mut Operation) {
@@ -425,7 +578,8 @@ fn idempotency_key(op: &mut Operation) {
                 ObjectBuilder::new()
                     .schema_type(Type::String)
                     .min_length(Some(1))
-                    .max_length(Some(255)),
+                    .max_length(Some(255))
+                    .pattern(Some(IDEMPOTENCY_KEY_PATTERN)),
             ))
             .build(),
     );
@@ -439,6 +593,9 @@ fn request_errors(shape: Shape, add: &mut impl FnMut(u16, &[Code], &str)) {
     }
     if shape.has_query {
         invalid.push("a query parameter is invalid");
+    }
+    if shape.authenticated && shape.write {
+        invalid.push("the `Idempotency-Key` is not 1 to 255 printable ASCII characters");
     }
     if !invalid.is_empty() {
         let text = format!("{} (`details.field` names it)", invalid.join(", or "));

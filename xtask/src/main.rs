@@ -3,7 +3,9 @@
 //! - `cargo xtask dev`: a local PostgreSQL, migrations, a seeded dev organization and the API on
 //!   127.0.0.1:8080.
 //! - `cargo xtask admin …`: the operator CLI (`layers-gateway admin …`) against the dev database.
-//! - `cargo xtask test`: a throwaway PostgreSQL and every test in the workspace.
+//! - `cargo xtask test`: a throwaway PostgreSQL and every test in the workspace, then redocly's
+//!   lint of the OpenAPI document.
+//! - `cargo xtask openapi`: that lint alone (the document in `target/xtask/openapi.json`).
 //! - `cargo xtask bench`: the hot path under load, written to `docs/BENCHMARKS.md`.
 //! - `cargo xtask smoke [BASE_URL]`: seed 000's CI recipe against a running API.
 //! - `cargo xtask listen --key lp_test_…`: a key's webhook deliveries on this machine, signatures
@@ -15,6 +17,7 @@ mod dev;
 mod fixtures;
 mod leftover;
 mod listen;
+mod openapi;
 mod pg;
 mod smoke;
 mod test;
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         },
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(),
+        Some("openapi") => openapi::run(),
         Some("smoke") => smoke::run(&args[1..]),
         Some("listen") => listen::run(&args[1..]),
         Some("fixtures") => fixtures::run(&args[1..]),
@@ -46,7 +50,8 @@ fn main() -> ExitCode {
                  dev     run the API on 127.0.0.1:8080 against a local PostgreSQL (started for you)\n  \
                  admin   run the operator CLI against the dev database (or DATABASE_URL), e.g.\n          \
                  cargo xtask admin key revoke API_KEY_ID; cargo xtask admin --help lists the commands\n  \
-                 test    run every test against a throwaway local PostgreSQL (extra args go to the test runner)\n  \
+                 test    run every test against a throwaway local PostgreSQL (extra args go to the test runner),\n          then lint the OpenAPI document\n  \
+                 openapi write the OpenAPI document to target/xtask/openapi.json and lint it (redocly)\n  \
                  bench   measure the request hot path and write docs/BENCHMARKS.md\n  \
                  smoke   run seed 000's CI recipe against a running API: LAYERS_API_KEY=lp_test_… cargo xtask smoke [BASE_URL]\n  \
                  listen  receive the key's webhooks here, signatures checked, like stripe listen:\n          \

@@ -1,8 +1,10 @@
 //! `cargo xtask test`: a throwaway PostgreSQL, then every test in the workspace (nextest, then
-//! the doctests, which nextest does not run).
+//! the doctests, which nextest does not run), then redocly's lint of the OpenAPI document
+//! ([`crate::openapi`]).
 
 use std::process::Command;
 
+use crate::openapi;
 use crate::pg::Cluster;
 use crate::util::{free_port, interrupted, root, run_inherited, target_dir, Result};
 
@@ -60,14 +62,15 @@ fn run_tests(url: &str, extra: &[String]) -> Result<()> {
     };
     if !nextest {
         // cargo test runs the doctests too.
-        return run_inherited(command(&["test", "--workspace", "--no-fail-fast"]).args(extra));
+        let tests = run_inherited(command(&["test", "--workspace", "--no-fail-fast"]).args(extra));
+        return all([tests, lint_openapi(extra)]);
     }
     let tests =
         run_inherited(command(&["nextest", "run", "--workspace", "--no-fail-fast"]).args(extra));
     // nextest does not run doctests. Extra arguments are nextest's (filters, profiles), so a
-    // filtered run leaves the doctests out.
+    // filtered run leaves the doctests out, and the OpenAPI lint.
     if !extra.is_empty() {
-        eprintln!("xtask: arguments given, so the doctests were not run");
+        eprintln!("xtask: arguments given, so the doctests and the OpenAPI lint were not run");
         return tests;
     }
     let doctests = run_inherited(&mut command(&[
@@ -76,9 +79,23 @@ fn run_tests(url: &str, extra: &[String]) -> Result<()> {
         "--workspace",
         "--no-fail-fast",
     ]));
-    match (tests, doctests) {
-        (Ok(()), Ok(())) => Ok(()),
-        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
-        (Err(a), Err(b)) => Err(format!("{a}\nxtask: {b}")),
+    all([tests, doctests, lint_openapi(extra)])
+}
+
+/// redocly's lint of the document the tested gateway binary prints; not on a filtered run.
+fn lint_openapi(extra: &[String]) -> Result<()> {
+    if !extra.is_empty() {
+        return Ok(());
+    }
+    openapi::lint(&openapi::tested_gateway()?)
+}
+
+/// Every step's failure, one per line.
+fn all<const N: usize>(results: [Result<()>; N]) -> Result<()> {
+    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\nxtask: "))
     }
 }

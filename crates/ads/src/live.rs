@@ -425,10 +425,10 @@ impl LiveAds {
             }
         }
         tx.commit().await.map_err(transient)?;
-        Err(Failure::Permanent(format!(
-            "{}: {}",
-            error.code, error.message
-        )))
+        Err(Failure::Refused(layers_jobs::JobError {
+            code: job_code(&error.code),
+            message: error.message,
+        }))
     }
 
     /// Runs `ads_campaign_update`: the change on the platform, then on the row with
@@ -548,6 +548,15 @@ async fn emit(
         .await
         .map(|_| ())
         .map_err(transient)
+}
+
+/// A campaign error's code as a job's (the same words).
+fn job_code(code: &str) -> &'static str {
+    match code {
+        "platform_rejected" => "platform_rejected",
+        "token_expired" => "token_expired",
+        _ => "platform_error",
+    }
 }
 
 /// Our ids as the platform clients take them.

@@ -323,7 +323,10 @@ fn failure(e: &layers_outbound::OutboundError, what: &str) -> Failure {
     if e.is_transient() {
         Failure::Transient(message)
     } else {
-        Failure::Permanent(message)
+        Failure::Refused(layers_jobs::JobError {
+            code: "generation_failed",
+            message,
+        })
     }
 }
 
@@ -361,6 +364,7 @@ impl LiveGeneration {
         let last_attempt = job.attempts >= job.max_attempts;
         let message = match &outcome {
             Err(Failure::Permanent(m)) => Some(m.clone()),
+            Err(Failure::Refused(e)) => Some(e.message.clone()),
             Err(Failure::Transient(m)) if last_attempt => Some(m.clone()),
             _ => None,
         };

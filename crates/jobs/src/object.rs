@@ -44,8 +44,10 @@ pub struct JobObject {
     /// What the job produced, once `succeeded` (for ingest: `{source, facts}`).
     #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<Object>))]
     pub result: Option<serde_json::Value>,
-    /// Why the job failed, once `failed`: `{message}`, and `code` (`generation_failed`,
-    /// `not_found`) when the failure has a stable name.
+    /// Why the job failed, once `failed`: `{code, message}`. Codes (a set that may grow):
+    /// `generation_failed`, `not_found` (ingest), `platform_rejected`, `token_expired`,
+    /// `platform_error` (ads), `retries_exhausted` (an outside service kept failing for every
+    /// attempt), `job_failed` (anything else; the message says what).
     #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<Object>))]
     pub error: Option<serde_json::Value>,
 }

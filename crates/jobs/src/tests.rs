@@ -207,7 +207,10 @@ async fn transient_failures_are_retried_and_permanent_ones_fail_and_refund() {
 
     let broken = f.queue(EnvKind::Live, "broken").await;
     let (job, _) = f.until(EnvKind::Live, broken, JobStatus::Failed).await;
-    assert_eq!(job.error, Some(json!({ "message": "the store said 404" })));
+    assert_eq!(
+        job.error,
+        Some(json!({ "code": "job_failed", "message": "the store said 404" }))
+    );
     assert_eq!(job.attempts, 1, "a permanent failure is not retried");
     assert_eq!(f.balance().await, 90, "the failed job was refunded");
 }
@@ -486,7 +489,7 @@ async fn every_ending_writes_its_event_once_with_the_job_as_data() {
     );
     assert_eq!(
         envelope["data"]["error"],
-        json!({ "message": "the store said 404" })
+        json!({ "code": "job_failed", "message": "the store said 404" })
     );
 }
 

@@ -25,8 +25,12 @@ pub const CHANNEL: &str = "layers_jobs";
 pub enum Failure {
     /// Worth another attempt (a timeout, a 5xx): retried with backoff up to the job's limit.
     Transient(String),
-    /// Not worth another attempt (a 404, bad input): the job fails (and is refunded).
+    /// Not worth another attempt (a 404, bad input): the job fails (and is refunded), its
+    /// `error.code` `job_failed`.
     Permanent(String),
+    /// Not worth another attempt, for a reason the job's kind names (`platform_rejected`,
+    /// `token_expired`, `generation_failed`, …): the job fails with this `error`.
+    Refused(crate::JobError),
     /// The job saw its cancellation at a safe point and stopped.
     Canceled,
 }
@@ -318,6 +322,18 @@ impl Worker {
             return Ok(false);
         };
         let (status, error, retry_in) = self.next_step(&running, failure);
+        if status == "failed" {
+            // an operator's first clue: the kind, the code and the words
+            let code = error
+                .as_ref()
+                .and_then(|e| e["code"].as_str())
+                .unwrap_or("");
+            let message = error
+                .as_ref()
+                .and_then(|e| e["message"].as_str())
+                .unwrap_or("");
+            tracing::warn!(job = %claimed.id, kind = %claimed.kind, sandbox = claimed.env.is_sandbox(), code, message, "a job failed");
+        }
         let retry_in = retry_in.map(|d| format!("{} milliseconds", d.as_millis()));
         let ended =
             worker_store::end_attempt(tx, claimed.id, status, error.as_ref(), retry_in.as_deref())
@@ -343,9 +359,21 @@ impl Worker {
                 let delay = (self.config.retry_base * factor).min(Duration::from_secs(300));
                 ("queued", Some(json!({ "message": message })), Some(delay))
             }
-            Failure::Transient(message) | Failure::Permanent(message) => {
-                ("failed", Some(json!({ "message": message })), None)
-            }
+            Failure::Transient(message) => (
+                "failed",
+                Some(json!({ "code": "retries_exhausted", "message": message })),
+                None,
+            ),
+            Failure::Permanent(message) => (
+                "failed",
+                Some(json!({ "code": "job_failed", "message": message })),
+                None,
+            ),
+            Failure::Refused(e) => (
+                "failed",
+                Some(json!({ "code": e.code, "message": e.message })),
+                None,
+            ),
         }
     }
 }

@@ -115,7 +115,7 @@ struct MoneyBody {
 #[schema(as = AdTargeting)]
 struct TargetingBody {
     /// 1 to 50 ISO 3166-1 alpha-2 codes.
-    #[schema(example = json!(["US", "CA"]))]
+    #[schema(min_items = 1, max_items = 50, example = json!(["US", "CA"]))]
     countries: Vec<String>,
     /// 13 to 65.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,24 +154,26 @@ struct CampaignRequest {
     #[schema(example = "Spring launch")]
     name: String,
     /// `app_installs`, `traffic` or `awareness`.
-    #[schema(example = "app_installs")]
+    #[schema(value_type = crate::openapi::CampaignObjective, example = "app_installs")]
     objective: String,
     /// In the ad account's currency, above 0.
     daily_budget: MoneyBody,
     /// When it starts; a time in the past means now.
     #[schema(format = DateTime, example = "2026-05-09T00:00:00.000Z")]
     start_at: String,
-    #[schema(format = DateTime, example = "2026-06-09T00:00:00.000Z")]
+    #[schema(format = DateTime, example = "2099-06-09T00:00:00.000Z")]
     end_at: Option<String>,
     targeting: TargetingBody,
     /// 1 to 5 for Meta and TikTok; none for Apple Search Ads.
     #[serde(default)]
+    #[schema(max_items = 5)]
     creatives: Vec<CreativeBody>,
     /// Required for `app_installs` (and for Apple Search Ads, whose ad is the app's page).
     #[schema(example = "https://apps.apple.com/us/app/example/id1234567890")]
     app_store_url: Option<String>,
     /// Apple Search Ads only: 1 to 100.
     #[serde(default)]
+    #[schema(max_items = 100)]
     keywords: Vec<String>,
 }
 
@@ -180,7 +182,7 @@ struct CampaignRequest {
 struct PatchRequest {
     name: Option<String>,
     daily_budget: Option<MoneyBody>,
-    #[schema(format = DateTime, example = "2026-06-30T00:00:00.000Z")]
+    #[schema(format = DateTime, example = "2099-06-30T00:00:00.000Z")]
     end_at: Option<String>,
 }
 
@@ -804,10 +806,10 @@ status_route!(
 #[serde(rename_all = "camelCase")]
 struct MetricsQuery {
     /// First day, `YYYY-MM-DD` (default: 27 days before `to`).
-    #[param(example = "2026-05-01")]
+    #[param(value_type = Option<String>, format = Date, example = "2026-05-01")]
     from: Option<String>,
     /// Last day, `YYYY-MM-DD`, at most the project's today (the default).
-    #[param(example = "2026-05-08")]
+    #[param(value_type = Option<String>, format = Date, example = "2026-05-08")]
     to: Option<String>,
     /// Comma-separated campaign ids (default: every campaign of the project).
     #[param(example = "cmp_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f")]

@@ -29,9 +29,10 @@ const MAX_CAPTION: usize = 2200;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct GenerateBody {
     /// `slideshow`, `video-remix`, `ugc-creative` or `image`.
-    #[schema(example = "slideshow")]
+    #[schema(value_type = crate::openapi::ContentFormat, example = "slideshow")]
     format: String,
-    #[schema(minimum = 1, maximum = 3, default = 1)]
+    /// How many variants, 1 to 3 (1 when absent); each is a container and is charged.
+    #[schema(minimum = 1, maximum = 3)]
     variant_count: Option<i64>,
     /// Kept on `metadata.partner.hook`; it steers live generation, not the sandbox's fixtures.
     /// With a test key, magic values choose an unhappy path (CONTRACT §12; with a live key they
@@ -50,8 +51,8 @@ struct GenerateBody {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct GenerateOptions {
-    /// How many variants, 1 to 3; each is a container and is charged.
-    #[schema(minimum = 1, maximum = 3, default = 1)]
+    /// How many variants, 1 to 3 (1 when absent); each is a container and is charged.
+    #[schema(minimum = 1, maximum = 3)]
     variant_count: Option<i64>,
     /// Kept on `metadata.partner.hook`; it steers live generation, not the sandbox's fixtures.
     /// With a test key, magic values choose an unhappy path (CONTRACT §12; with a live key they

@@ -22,10 +22,10 @@ const MAX_POST_IDS: usize = 1000;
 #[serde(rename_all = "camelCase")]
 struct MetricsQuery {
     /// First day, `YYYY-MM-DD` (default: 27 days before `to`).
-    #[param(example = "2026-05-01")]
+    #[param(value_type = Option<String>, format = Date, example = "2026-05-01")]
     from: Option<String>,
     /// Last day, `YYYY-MM-DD`, at most today (UTC; the default).
-    #[param(example = "2026-05-08")]
+    #[param(value_type = Option<String>, format = Date, example = "2026-05-08")]
     to: Option<String>,
     /// Comma-separated externalIds (default: every published post of the project).
     #[param(example = "sb_post_cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f_0")]

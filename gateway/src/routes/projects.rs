@@ -24,11 +24,12 @@ struct CreateProject {
     /// Your own id for this customer, unique per organization and environment.
     #[schema(min_length = 1, max_length = 255, example = "cust_8812")]
     customer_external_id: Option<String>,
-    /// An IANA time zone name.
-    #[schema(default = "UTC", example = "Europe/Paris")]
+    /// An IANA time zone name; `UTC` when absent.
+    #[schema(example = "Europe/Paris")]
     timezone: Option<String>,
-    /// A registered BCP-47 language tag, stored in canonical case (`pt-br` becomes `pt-BR`).
-    #[schema(default = "en", example = "pt-BR")]
+    /// A registered BCP-47 language tag, stored in canonical case (`pt-br` becomes `pt-BR`);
+    /// `en` when absent.
+    #[schema(example = "pt-BR")]
     primary_language: Option<String>,
     /// Test keys only: one of the organization's test clocks; the project lives on it (its
     /// scheduled posts, metrics "today", slow jobs and token expiry follow the clock). A live

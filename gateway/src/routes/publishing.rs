@@ -40,6 +40,7 @@ struct TargetRequest {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PublishRequest {
     /// One to ten accounts.
+    #[schema(min_items = 1, max_items = 10)]
     targets: Vec<TargetRequest>,
 }
 
@@ -47,9 +48,10 @@ struct PublishRequest {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ScheduleRequest {
     /// One to ten accounts.
+    #[schema(min_items = 1, max_items = 10)]
     targets: Vec<TargetRequest>,
     /// When to publish: in the future, within 90 days.
-    #[schema(format = DateTime, example = "2026-05-09T15:00:00.000Z")]
+    #[schema(format = DateTime, example = "2099-05-09T15:00:00.000Z")]
     publish_at: String,
 }
 

@@ -39,7 +39,11 @@ struct UrlUpload {
     /// other), a URL whose last path segment is `sandbox-reject-<reason>.<ext>` (`reason` one of
     /// `too_large`, `unsupported_type`, `unreadable`, `fetch_failed`) is refused: 422
     /// `MEDIA_REJECTED` with that reason, nothing written.
-    #[schema(example = json!(["https://example.com/a.jpg", "https://example.com/b.jpg"]))]
+    #[schema(
+        min_items = 1,
+        max_items = 10,
+        example = json!(["https://example.com/a.jpg", "https://example.com/b.jpg"])
+    )]
     urls: Vec<String>,
     #[schema(max_length = 2200)]
     caption: Option<String>,
@@ -53,7 +57,7 @@ struct FileDeclaration {
     #[schema(example = "clip.mp4")]
     filename: String,
     /// `image/jpeg`, `image/png`, `image/webp`, `video/mp4` or `video/quicktime`.
-    #[schema(example = "video/mp4")]
+    #[schema(value_type = crate::openapi::UploadContentType, example = "video/mp4")]
     content_type: String,
     #[schema(example = 10485760)]
     size_bytes: u64,
@@ -63,6 +67,7 @@ struct FileDeclaration {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct SessionRequest {
     /// 1 to 10 files.
+    #[schema(min_items = 1, max_items = 10)]
     files: Vec<FileDeclaration>,
     #[schema(max_length = 2200)]
     caption: Option<String>,
@@ -80,7 +85,7 @@ struct UploadTarget {
     #[schema(example = "PUT")]
     method: &'static str,
     /// Send these headers with the PUT.
-    #[schema(value_type = Object, example = json!({"Content-Type": "video/mp4"}))]
+    #[schema(value_type = HashMap<String, String>, example = json!({"Content-Type": "video/mp4"}))]
     headers: BTreeMap<&'static str, String>,
 }
 

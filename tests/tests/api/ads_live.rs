@@ -664,6 +664,10 @@ async fn a_rejected_ad_set_fails_the_campaign_in_metas_words_and_deletes_what_wa
                         "message": "The daily budget is too low for this ad set." });
     assert_eq!(campaign["status"], "failed", "{campaign}");
     assert_eq!(campaign["error"], error);
+    assert_eq!(
+        job["error"], error,
+        "the job's error has the campaign's code and words"
+    );
     assert_eq!(campaign["externalIds"]["campaign"], Value::Null);
     assert_eq!(campaign["externalIds"]["ads"], json!([]));
     assert_eq!(create_attempts(&app).await, [1], "a refusal is not retried");

@@ -247,9 +247,16 @@ fn every_error_is_the_envelope_and_every_convention_is_documented() {
     let doc = document();
     let schemas = &doc["components"]["schemas"];
 
-    let codes: Vec<&str> = schemas["ErrorCode"]["enum"]
+    // An open set: a string with today's codes as examples, not a closed enum that would make
+    // a generated client refuse a code added later.
+    assert_eq!(schemas["ErrorCode"]["type"], "string");
+    assert!(
+        schemas["ErrorCode"].get("enum").is_none(),
+        "ErrorCode is open"
+    );
+    let codes: Vec<&str> = schemas["ErrorCode"]["examples"]
         .as_array()
-        .expect("ErrorCode is an enum")
+        .expect("ErrorCode lists today's codes")
         .iter()
         .map(|c| c.as_str().unwrap())
         .collect();
@@ -345,5 +352,181 @@ fn every_error_is_the_envelope_and_every_convention_is_documented() {
                 assert_eq!(property["format"], "date-time", "{name}.{field}");
             }
         }
+    }
+}
+
+/// Every object schema in `value` (walked whole) that declares no properties: each must say
+/// what its extra properties may be (`additionalProperties`), else generators read it as an
+/// object with nothing in it.
+fn closed_empty_objects(value: &Value, at: &str, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            let object = match map.get("type") {
+                Some(Value::String(t)) => t == "object",
+                Some(Value::Array(types)) => types.contains(&json!("object")),
+                _ => false,
+            };
+            if object
+                && map.get("properties").is_none()
+                && map.get("additionalProperties").is_none()
+            {
+                found.push(at.to_owned());
+            }
+            for (key, inner) in map {
+                closed_empty_objects(inner, &format!("{at}/{key}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, inner) in items.iter().enumerate() {
+                closed_empty_objects(inner, &format!("{at}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_document_is_precise_enough_for_generated_clients() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+
+    assert_eq!(doc["servers"][0]["url"], "http://127.0.0.1:8080");
+
+    // A list refers to its item's schema: one `Project` type, not a copy per list.
+    let mut lists = 0;
+    for (name, schema) in schemas.as_object().unwrap() {
+        if let Some(item) = name.strip_prefix("List_") {
+            assert_eq!(
+                schema["properties"]["data"]["items"],
+                json!({"$ref": format!("#/components/schemas/{item}")}),
+                "{name}"
+            );
+            lists += 1;
+        }
+    }
+    assert!(lists >= 10, "{lists} lists");
+
+    // Free-form objects say so.
+    let mut found = Vec::new();
+    closed_empty_objects(&doc, "#", &mut found);
+    assert!(
+        found.is_empty(),
+        "objects without properties nor additionalProperties: {found:?}"
+    );
+    for (name, field) in [
+        ("Event", "data"),
+        ("Event", "meta"),
+        ("Job", "result"),
+        ("Job", "error"),
+        ("ErrorBody", "details"),
+    ] {
+        assert_eq!(
+            schemas[name]["properties"][field]["additionalProperties"], true,
+            "{name}.{field}"
+        );
+    }
+
+    // Bounds the server checks.
+    let items = |schema: &str, field: &str| {
+        let property = &schemas[schema]["properties"][field];
+        (property["minItems"].as_u64(), property["maxItems"].as_u64())
+    };
+    assert_eq!(items("PublishRequest", "targets"), (Some(1), Some(10)));
+    assert_eq!(items("ScheduleRequest", "targets"), (Some(1), Some(10)));
+    assert_eq!(items("UrlUpload", "urls"), (Some(1), Some(10)));
+    assert_eq!(items("SessionRequest", "files"), (Some(1), Some(10)));
+    assert_eq!(items("AdTargeting", "countries"), (Some(1), Some(50)));
+    assert_eq!(items("CampaignRequest", "creatives"), (None, Some(5)));
+    assert_eq!(items("CampaignRequest", "keywords"), (None, Some(100)));
+
+    // Closed sets are named enums.
+    for (schema, field, named) in [
+        ("GenerateBody", "format", "ContentFormat"),
+        ("FileDeclaration", "contentType", "UploadContentType"),
+        ("CampaignRequest", "objective", "CampaignObjective"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["$ref"],
+            format!("#/components/schemas/{named}"),
+            "{schema}.{field}"
+        );
+        assert!(schemas[named]["enum"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty()));
+    }
+    assert!(schemas["ContentFormat"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("slideshow")));
+
+    // Days are dates.
+    for path in [
+        "/v1/projects/{projectId}/metrics",
+        "/v1/projects/{projectId}/ads/metrics",
+    ] {
+        for param in doc["paths"][path]["get"]["parameters"].as_array().unwrap() {
+            if param["name"] == "from" || param["name"] == "to" {
+                assert_eq!(
+                    param["schema"]["format"], "date",
+                    "{path} {}",
+                    param["name"]
+                );
+            }
+        }
+    }
+
+    // The Idempotency-Key's pattern, and its 400 even on writes without a body.
+    for (method, path) in operations(&doc) {
+        let op = &doc["paths"][&path][method.to_lowercase()];
+        let Some(key) = op["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == "Idempotency-Key"))
+        else {
+            continue;
+        };
+        assert_eq!(
+            key["schema"]["pattern"], "^[ -~]{1,255}$",
+            "{method} {path}"
+        );
+        assert!(
+            op["responses"]["400"]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("Idempotency-Key")),
+            "{method} {path} documents the 400 of a bad Idempotency-Key"
+        );
+    }
+
+    // Request bodies: no `default` (generators make such fields required) and no required
+    // field the server would default.
+    for (method, path) in operations(&doc) {
+        let op = &doc["paths"][&path][method.to_lowercase()];
+        let Some(name) = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        else {
+            continue;
+        };
+        for (field, property) in schemas[name]["properties"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                property.get("default").is_none(),
+                "{name}.{field} has a default"
+            );
+        }
+    }
+
+    // Examples of times to come never expire.
+    for (schema, field) in [
+        ("ScheduleRequest", "publishAt"),
+        ("CampaignRequest", "endAt"),
+        ("PatchRequest", "endAt"),
+    ] {
+        let example = schemas[schema]["properties"][field]["example"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(example.starts_with("2099-"), "{schema}.{field}: {example}");
     }
 }
