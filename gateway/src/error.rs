@@ -681,8 +681,14 @@ impl From<layers_metrics::Error> for ApiError {
     fn from(e: layers_metrics::Error) -> Self {
         use layers_metrics::Error as E;
         match e {
-            e @ E::UnknownPosts(_) => ApiError::new(Code::NotFound, e.to_string())
-                .with_details(json!({ "field": "postIds" })),
+            e @ E::UnknownPosts(_) => ApiError::new(
+                Code::NotFound,
+                format!(
+                    "{e}: postIds are externalIds, the targets' `externalId` in \
+                     GET /v1/projects/{{projectId}}/scheduled-posts, not post ids"
+                ),
+            )
+            .with_details(json!({ "field": "postIds" })),
             E::Publishing(e) => e.into(),
             e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
         }

@@ -27,7 +27,9 @@ struct MetricsQuery {
     /// Last day, `YYYY-MM-DD`, at most today (UTC; the default).
     #[param(value_type = Option<String>, format = Date, example = "2026-05-08")]
     to: Option<String>,
-    /// Comma-separated externalIds (default: every published post of the project).
+    /// Comma-separated **externalIds** of published targets, not post ids: the platform's id
+    /// of each post, `targets[].externalId` of a scheduled post (`sb_post_…` in the sandbox).
+    /// Default: every published post of the project.
     #[param(example = "sb_post_cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f_0")]
     post_ids: Option<String>,
 }
@@ -336,10 +338,13 @@ async fn read(
     tag = "Metrics",
     operation_id = "getPostMetrics",
     summary = "Post metrics, day by day",
-    description = "The daily series of the project's published posts (or of `postIds`). A \
-        sandbox post's series is synthesized from its externalId and the day alone: the same \
-        call answers the same bytes, and overlapping ranges agree day by day. A live post's \
-        series is what the platforms' insights reported, synced daily.",
+    description = "The daily series of the project's published posts (or of `postIds`, which are \
+        externalIds: `targets[].externalId` of a scheduled post). A sandbox post's series is \
+        synthesized from its externalId and the day alone: the same call answers the same \
+        bytes, and overlapping ranges agree day by day. A live post's series is what the \
+        platforms' insights reported, synced daily. The series fields keep the snake_case names \
+        of the live metrics schema (`watch_time_ms`, `posts_published`, `engagement_rate`), \
+        the only exception to camelCase on the wire.",
     params(
         ("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
         MetricsQuery,
