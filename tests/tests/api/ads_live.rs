@@ -10,17 +10,16 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use layers_platforms::{AppCredentials, Config, Url, GRAPH_VERSION};
-use layers_tests::{assert_error, spawn_app_with, Env, TestApp, TestKey};
-use ring::digest::{digest, SHA256};
+use layers_platforms::{Url, GRAPH_VERSION};
+use layers_tests::{assert_error, TestApp, TestKey};
+
+use super::live_platforms::{
+    callback_url, graph_error, live_app, live_project, oauth_url, ok, query_of, verifier_of, PUBLIC,
+};
 use serde_json::{json, Value};
 use wiremock::matchers::{bearer_token, body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockGuard, MockServer, Request, ResponseTemplate};
 
-/// `LAYERS_PUBLIC_BASE_URL` of test gateways (the default).
-const PUBLIC: &str = "http://127.0.0.1:8080";
-/// Where the Meta login dialog is (never called: a browser goes there).
-const AUTH_BASE: &str = "http://127.0.0.1:9/consent";
 /// The Instagram account connected with the ads consent, and its token.
 const IG_USER: &str = "17841400000000001";
 const TOKEN: &str = "EAAG-ads-token";
@@ -34,10 +33,6 @@ const ORG: &str = "40669820";
 const TTB_TOKEN: &str = "ttb-token";
 const ADVERTISER: &str = "7001";
 
-fn callback_url() -> String {
-    format!("{PUBLIC}/v1/social/callback")
-}
-
 /// A Graph API path (`/v21.0/…`).
 fn g(p: &str) -> String {
     format!("/{GRAPH_VERSION}/{p}")
@@ -46,70 +41,6 @@ fn g(p: &str) -> String {
 /// A TikTok Business API path.
 fn tb(p: &str) -> String {
     format!("/open_api/v1.3/{p}")
-}
-
-/// Every platform's API at `api` (Meta's login dialog under [`AUTH_BASE`]), with apps for Meta
-/// and TikTok for Business.
-fn platforms(api: &str) -> Config {
-    let api = Url::parse(api).unwrap();
-    let auth = |p: &str| Url::parse(&format!("{AUTH_BASE}/{p}/")).unwrap();
-    let app = |id: &str, secret: &str| {
-        Some(AppCredentials {
-            client_id: id.into(),
-            client_secret: secret.into(),
-        })
-    };
-    Config {
-        meta: app("meta-app-id", "meta-app-secret"),
-        meta_auth_base_url: auth("fb"),
-        meta_graph_base_url: api.clone(),
-        tiktok: None,
-        tiktok_auth_base_url: auth("tt"),
-        tiktok_api_base_url: api.clone(),
-        google: None,
-        google_auth_base_url: auth("google"),
-        google_api_base_url: api.clone(),
-        tiktok_business: app("ttb-app-id", "ttb-app-secret"),
-        tiktok_business_base_url: api.clone(),
-        apple_ads_base_url: api.clone(),
-        apple_auth_base_url: api,
-        poll_interval: Duration::from_millis(5),
-        poll_attempts: 5,
-    }
-}
-
-/// A gateway whose platforms are `fake` and whose generator is `generator`.
-async fn live_app(fake: &MockServer, generator: &MockServer) -> TestApp {
-    let config = platforms(&fake.uri());
-    let generator = generator.uri();
-    spawn_app_with(move |s| {
-        s.platforms = config;
-        s.generator_url = Some(generator);
-        s.generator_token = Some("gen-token".into());
-    })
-    .await
-}
-
-/// A live key with credits (for the generation), and a project.
-async fn live_project(app: &TestApp) -> (TestKey, String) {
-    let key = app.partner_key(Env::Live).await;
-    layers_credits::grant(&app.client().await, key.org, 10, "test")
-        .await
-        .unwrap();
-    let project = app.project_id(&key, "Live ads").await;
-    (key, project)
-}
-
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
-/// A Graph API error answer.
-fn graph_error(status: u16, code: u32, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({
-        "error": { "message": message, "type": "OAuthException", "code": code,
-                   "fbtrace_id": "AbCdEf" }
-    }))
 }
 
 /// A TikTok Business API success envelope.
@@ -134,39 +65,6 @@ async fn calls(server: &MockServer, verb: &str, p: &str) -> usize {
 
 fn json_of(r: &Request) -> Value {
     serde_json::from_slice(&r.body).unwrap()
-}
-
-fn query_of(url: &Url) -> HashMap<String, String> {
-    url.query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-/// `oauth-url` with `body`: the 200's body.
-async fn oauth_url(app: &TestApp, key: &TestKey, project: &str, body: Value) -> Value {
-    let res = app
-        .post(
-            &format!("/v1/projects/{project}/social/oauth-url"),
-            key,
-            &body,
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
-}
-
-/// The PKCE verifier the state was minted with (stored by the SHA-256 of the state).
-async fn verifier_of(app: &TestApp, state: &str) -> String {
-    let hash = digest(&SHA256, state.as_bytes());
-    app.client()
-        .await
-        .query_one(
-            "SELECT code_verifier FROM oauth_states WHERE state_hash = $1",
-            &[&hash.as_ref()],
-        )
-        .await
-        .unwrap()
-        .get(0)
 }
 
 /// `GET /v1/social/callback?{query}` without a key: the 200's body.
@@ -424,7 +322,7 @@ async fn create_attempts(app: &TestApp) -> Vec<i32> {
 async fn meta_links_an_ad_account_and_creates_a_campaign_through_the_marketing_api() {
     let fake = MockServer::start().await;
     let generator = layers_tests::fake_generator(200).await;
-    let app = live_app(&fake, &generator).await;
+    let app = live_app(&fake, Some(&generator)).await;
     let (key, project) = live_project(&app).await;
 
     // the consent asks for the ads scopes too
@@ -624,7 +522,7 @@ async fn meta_links_an_ad_account_and_creates_a_campaign_through_the_marketing_a
 async fn a_rejected_ad_set_fails_the_campaign_in_metas_words_and_deletes_what_was_made() {
     let fake = MockServer::start().await;
     let generator = layers_tests::fake_generator(200).await;
-    let app = live_app(&fake, &generator).await;
+    let app = live_app(&fake, Some(&generator)).await;
     let (key, project) = live_project(&app).await;
     let (_, account) = meta_ready(&app, &fake, &key, &project).await;
     let container = live_image(&app, &key, &project).await;
@@ -711,7 +609,7 @@ async fn a_rejected_ad_set_fails_the_campaign_in_metas_words_and_deletes_what_wa
 async fn a_meta_5xx_is_retried_and_the_campaign_is_then_created() {
     let fake = MockServer::start().await;
     let generator = layers_tests::fake_generator(200).await;
-    let app = live_app(&fake, &generator).await;
+    let app = live_app(&fake, Some(&generator)).await;
     let (key, project) = live_project(&app).await;
     let (_, account) = meta_ready(&app, &fake, &key, &project).await;
     let container = live_image(&app, &key, &project).await;
@@ -762,7 +660,7 @@ async fn a_meta_5xx_is_retried_and_the_campaign_is_then_created() {
 async fn an_expired_meta_token_fails_the_campaign_and_needs_reauth() {
     let fake = MockServer::start().await;
     let generator = layers_tests::fake_generator(200).await;
-    let app = live_app(&fake, &generator).await;
+    let app = live_app(&fake, Some(&generator)).await;
     let (key, project) = live_project(&app).await;
     let (sa, account) = meta_ready(&app, &fake, &key, &project).await;
     let container = live_image(&app, &key, &project).await;
@@ -817,7 +715,7 @@ async fn an_expired_meta_token_fails_the_campaign_and_needs_reauth() {
 async fn an_ad_account_meta_refuses_is_a_422_in_metas_words_and_writes_nothing() {
     let fake = MockServer::start().await;
     let generator = layers_tests::fake_generator(200).await;
-    let app = live_app(&fake, &generator).await;
+    let app = live_app(&fake, Some(&generator)).await;
     let (key, project) = live_project(&app).await;
     let (sa, _) = connect_instagram(&app, &fake, &key, &project, (IG_USER, TOKEN, true)).await;
 
@@ -864,7 +762,7 @@ async fn an_ad_account_meta_refuses_is_a_422_in_metas_words_and_writes_nothing()
 async fn live_metrics_are_the_days_the_sync_job_read_from_metas_insights() {
     let fake = MockServer::start().await;
     let generator = layers_tests::fake_generator(200).await;
-    let app = live_app(&fake, &generator).await;
+    let app = live_app(&fake, Some(&generator)).await;
     let (key, project) = live_project(&app).await;
     let (_, account) = meta_ready(&app, &fake, &key, &project).await;
     let container = live_image(&app, &key, &project).await;
@@ -1024,7 +922,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 async fn apple_search_ads_links_with_sealed_credentials() {
     let fake = MockServer::start().await;
     let generator = layers_tests::fake_generator(200).await;
-    let app = live_app(&fake, &generator).await;
+    let app = live_app(&fake, Some(&generator)).await;
     let (key, project) = live_project(&app).await;
     Mock::given(method("POST"))
         .and(path("/auth/oauth2/token"))
@@ -1137,7 +1035,7 @@ async fn apple_search_ads_links_with_sealed_credentials() {
 async fn tiktok_for_business_connects_links_an_advertiser_and_creates_a_campaign() {
     let fake = MockServer::start().await;
     let generator = layers_tests::fake_generator(200).await;
-    let app = live_app(&fake, &generator).await;
+    let app = live_app(&fake, Some(&generator)).await;
     let (key, project) = live_project(&app).await;
 
     // the consent page on the configured base, with the app id (no PKCE)

@@ -22,20 +22,20 @@ use wiremock::matchers::{
 use wiremock::{Mock, MockGuard, MockServer, ResponseTemplate};
 
 /// `LAYERS_PUBLIC_BASE_URL` of test gateways (the default).
-const PUBLIC: &str = "http://127.0.0.1:8080";
+pub(super) const PUBLIC: &str = "http://127.0.0.1:8080";
 /// Where the authorize pages are (never called).
-const AUTH_BASE: &str = "http://127.0.0.1:9/consent";
+pub(super) const AUTH_BASE: &str = "http://127.0.0.1:9/consent";
 /// The Instagram professional account every fake Meta user has.
 const IG_USER: &str = "17841400000000001";
 /// The TikTok user's open_id.
 const TT_USER: &str = "tt-open-1";
 
-fn callback_url() -> String {
+pub(super) fn callback_url() -> String {
     format!("{PUBLIC}/v1/social/callback")
 }
 
 /// Every platform configured: APIs at `api`, authorize pages under [`AUTH_BASE`], fast polling.
-fn platforms(api: &str) -> Config {
+pub(super) fn platforms(api: &str) -> Config {
     let api = Url::parse(api).unwrap();
     let auth = |p: &str| Url::parse(&format!("{AUTH_BASE}/{p}/")).unwrap();
     let app = |id: &str, secret: &str| {
@@ -64,7 +64,7 @@ fn platforms(api: &str) -> Config {
 }
 
 /// A gateway whose platforms are `fake` (and whose generator is `generator`, if any).
-async fn live_app(fake: &MockServer, generator: Option<&MockServer>) -> TestApp {
+pub(super) async fn live_app(fake: &MockServer, generator: Option<&MockServer>) -> TestApp {
     live_app_with(platforms(&fake.uri()), generator).await
 }
 
@@ -81,7 +81,7 @@ async fn live_app_with(config: Config, generator: Option<&MockServer>) -> TestAp
 }
 
 /// A live key with credits, and a project.
-async fn live_project(app: &TestApp) -> (TestKey, String) {
+pub(super) async fn live_project(app: &TestApp) -> (TestKey, String) {
     let key = app.partner_key(Env::Live).await;
     layers_credits::grant(&app.client().await, key.org, 10, "test")
         .await
@@ -111,7 +111,7 @@ async fn callback(app: &TestApp, query: &str) -> reqwest::Response {
 }
 
 /// `oauth-url` with `body`: the 200's body.
-async fn oauth_url(app: &TestApp, key: &TestKey, project: &str, body: Value) -> Value {
+pub(super) async fn oauth_url(app: &TestApp, key: &TestKey, project: &str, body: Value) -> Value {
     let res = app
         .post(
             &format!("/v1/projects/{project}/social/oauth-url"),
@@ -124,7 +124,7 @@ async fn oauth_url(app: &TestApp, key: &TestKey, project: &str, body: Value) -> 
 }
 
 /// The PKCE verifier the state was minted with (stored by the SHA-256 of the state).
-async fn verifier_of(app: &TestApp, state: &str) -> String {
+pub(super) async fn verifier_of(app: &TestApp, state: &str) -> String {
     let hash = digest(&SHA256, state.as_bytes());
     app.client()
         .await
@@ -142,7 +142,7 @@ fn s256(verifier: &str) -> String {
 }
 
 /// The query of `url` as a map (each name once).
-fn query_of(url: &Url) -> HashMap<String, String> {
+pub(super) fn query_of(url: &Url) -> HashMap<String, String> {
     url.query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
@@ -165,12 +165,12 @@ async fn calls(server: &MockServer, p: Option<&str>) -> usize {
         .count()
 }
 
-fn ok(body: Value) -> ResponseTemplate {
+pub(super) fn ok(body: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
 }
 
 /// A Graph API error answer.
-fn graph_error(status: u16, code: u32, message: &str) -> ResponseTemplate {
+pub(super) fn graph_error(status: u16, code: u32, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({
         "error": { "message": message, "type": "OAuthException", "code": code,
                    "fbtrace_id": "AbCdEf" }
