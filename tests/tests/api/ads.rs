@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use wiremock::MockServer;
 
-const CLOCKS: &str = "/v1/test_helpers/test-clocks";
+use super::test_clocks::{advance, stamp, CLOCKS};
 
 /// A gateway whose every platform base URL is `counter` (which must never be called).
 async fn app_counting(counter: &MockServer) -> TestApp {
@@ -515,26 +515,6 @@ async fn ad_accounts_are_checked_before_anything_is_written() {
         .await;
     let res = app.get(&accounts, &live).await;
     assert_error(res, 404, "NOT_FOUND").await;
-}
-
-fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
-async fn advance(app: &TestApp, key: &TestKey, clock: &str, to: chrono::DateTime<chrono::Utc>) {
-    let res = app
-        .post(
-            &format!("{CLOCKS}/{clock}/advance"),
-            key,
-            &json!({ "frozenTime": stamp(to) }),
-        )
-        .await;
-    assert_eq!(res.status(), 200, "{:?}", res.text().await);
-    let started = std::time::Instant::now();
-    while app.get_json(&format!("{CLOCKS}/{clock}"), key).await["status"] != "ready" {
-        assert!(started.elapsed() < std::time::Duration::from_secs(10));
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]

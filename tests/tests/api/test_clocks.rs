@@ -6,7 +6,7 @@ use layers_tests::{assert_error, spawn_app, Env, TestApp, TestKey};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-const CLOCKS: &str = "/v1/test_helpers/test-clocks";
+pub(super) const CLOCKS: &str = "/v1/test_helpers/test-clocks";
 
 async fn clock(app: &TestApp, key: &TestKey, frozen_time: &str) -> Value {
     let res = app
@@ -188,12 +188,17 @@ async fn bad_clock_input_is_400_and_writes_nothing() {
 }
 
 /// `t` as the API writes times.
-fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(super) fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// Advances the clock and waits until it is `ready` again (at most ten seconds).
-async fn advance(app: &TestApp, key: &TestKey, clock: &str, to: chrono::DateTime<chrono::Utc>) {
+pub(super) async fn advance(
+    app: &TestApp,
+    key: &TestKey,
+    clock: &str,
+    to: chrono::DateTime<chrono::Utc>,
+) {
     let res = app
         .post(
             &format!("{CLOCKS}/{clock}/advance"),
