@@ -441,6 +441,136 @@ impl Change {
 mod tests {
     use super::*;
 
+    fn campaign() -> NewCampaign {
+        NewCampaign {
+            id: CampaignId::new(),
+            organization_id: OrgId::from_uuid(uuid::Uuid::nil()),
+            api_key_id: None,
+            project_id: uuid::Uuid::nil(),
+            ad_account_id: AdAccountId::new(),
+            name: "Launch".into(),
+            objective: Objective::AppInstalls,
+            daily_budget: Budget {
+                amount: 5_000,
+                currency: "USD".into(),
+            },
+            start_at: "2026-05-01T00:00:00Z".parse().unwrap(),
+            end_at: None,
+            targeting: Targeting {
+                countries: vec!["US".into()],
+                age_min: Some(18),
+                age_max: Some(44),
+                languages: vec!["en".into()],
+            },
+            creatives: vec![Creative {
+                container_id: "cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f".into(),
+                headline: None,
+                caption: None,
+            }],
+            app_store_url: Some("https://apps.apple.com/us/app/x/id1".into()),
+            keywords: vec![],
+            job_id: JobId::new(),
+        }
+    }
+
+    fn field_of(c: &NewCampaign) -> Option<(Field, Option<usize>)> {
+        c.check()
+            .and_then(|()| c.check_for(AdPlatform::Meta, "USD"))
+            .err()
+            .map(|e| (e.field, e.index))
+    }
+
+    #[test]
+    fn a_campaign_is_refused_naming_the_field() {
+        assert_eq!(field_of(&campaign()), None);
+        let cases: Vec<(fn(&mut NewCampaign), Field, Option<usize>)> = vec![
+            (
+                |c| c.targeting.countries.push("XX".into()),
+                Field::Countries,
+                Some(1),
+            ),
+            (|c| c.targeting.age_min = Some(50), Field::AgeMin, None),
+            (|c| c.targeting.age_max = Some(70), Field::AgeMax, None),
+            (|c| c.daily_budget.amount = 0, Field::BudgetAmount, None),
+            (
+                |c| c.daily_budget.currency = "EUR".into(),
+                Field::BudgetCurrency,
+                None,
+            ),
+            (|c| c.end_at = Some(c.start_at), Field::EndAt, None),
+            (|c| c.app_store_url = None, Field::AppStoreUrl, None),
+            (|c| c.creatives.clear(), Field::Creatives, None),
+            (|c| c.keywords.push("planner".into()), Field::Keywords, None),
+            (|c| c.name = " ".into(), Field::Name, None),
+            (
+                |c| c.targeting.languages.push("not a tag!".into()),
+                Field::Languages,
+                Some(1),
+            ),
+        ];
+        for (change, field, index) in cases {
+            let mut c = campaign();
+            change(&mut c);
+            assert_eq!(field_of(&c), Some((field, index)), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn apple_search_ads_takes_keywords_and_no_creatives() {
+        let mut c = campaign();
+        let apple = |c: &NewCampaign| {
+            c.check_for(AdPlatform::AppleSearchAds, "USD")
+                .err()
+                .map(|e| e.field)
+        };
+        assert_eq!(apple(&c), Some(Field::Creatives));
+        c.creatives.clear();
+        assert_eq!(apple(&c), Some(Field::Keywords));
+        c.keywords = vec!["habit tracker".into()];
+        assert_eq!(apple(&c), None);
+        c.objective = Objective::Traffic;
+        assert_eq!(apple(&c), Some(Field::Objective));
+    }
+
+    #[test]
+    fn links_and_edits_are_checked() {
+        let link = Link {
+            id: AdAccountId::new(),
+            organization_id: OrgId::from_uuid(uuid::Uuid::nil()),
+            project_id: uuid::Uuid::nil(),
+            platform: AdPlatform::Meta,
+            external_id: "act_1".into(),
+            social_account_id: None,
+            credentials: None,
+        };
+        assert_eq!(link.check().unwrap_err().field, Field::SocialAccount);
+        let apple = Link {
+            platform: AdPlatform::AppleSearchAds,
+            ..link.clone()
+        };
+        assert_eq!(apple.check().unwrap_err().field, Field::Credentials);
+        let start = "2026-05-01T00:00:00Z".parse().unwrap();
+        let empty = Change::Edit {
+            name: None,
+            daily_budget: None,
+            end_at: None,
+        };
+        assert_eq!(empty.check(start, "USD").unwrap_err().field, Field::Change);
+        let other_currency = Change::Edit {
+            name: None,
+            daily_budget: Some(Budget {
+                amount: 1,
+                currency: "EUR".into(),
+            }),
+            end_at: None,
+        };
+        assert_eq!(
+            other_currency.check(start, "USD").unwrap_err().field,
+            Field::BudgetCurrency
+        );
+        assert!(Change::Pause.check(start, "USD").is_ok());
+    }
+
     #[test]
     fn countries_are_the_assigned_codes() {
         assert_eq!(COUNTRIES.split_ascii_whitespace().count(), 249);
