@@ -483,7 +483,8 @@ mod tests {
     #[test]
     fn a_campaign_is_refused_naming_the_field() {
         assert_eq!(field_of(&campaign()), None);
-        let cases: Vec<(fn(&mut NewCampaign), Field, Option<usize>)> = vec![
+        type Case = (fn(&mut NewCampaign), Field, Option<usize>);
+        let cases: Vec<Case> = vec![
             (
                 |c| c.targeting.countries.push("XX".into()),
                 Field::Countries,
