@@ -123,6 +123,45 @@ fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
     ))
 }
 
+/// The body with every number written with a fraction or exponent but of whole value (`3.0`,
+/// `1e2`) turned into an integer, when it has such a number: JSON Schema counts `3.0` as an
+/// integer, so a field documented `integer` accepts it. `None` (parse the bytes as they are)
+/// when there is none, or the body is not JSON (the parser that follows says what is wrong).
+fn integral_floats_as_integers(bytes: &[u8]) -> Option<serde_json::Value> {
+    /// Beyond 2^53 a float no longer stands for one integer.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    fn normalize(value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                if f.fract() != 0.0 || f.abs() > EXACT {
+                    return false;
+                }
+                // exact: a whole number of magnitude at most 2^53
+                #[allow(clippy::cast_possible_truncation)]
+                let whole = f as i64;
+                *n = serde_json::Number::from(whole);
+                true
+            }
+            serde_json::Value::Array(items) => {
+                items.iter_mut().fold(false, |a, v| normalize(v) | a)
+            }
+            serde_json::Value::Object(fields) => {
+                fields.values_mut().fold(false, |a, v| normalize(v) | a)
+            }
+            _ => false,
+        }
+    }
+    // most bodies have no number with a fraction or an exponent: one pass, no second parse
+    let fraction_or_exponent =
+        |w: &[u8]| w[0].is_ascii_digit() && matches!(w[1], b'.' | b'e' | b'E');
+    if !bytes.windows(2).any(fraction_or_exponent) {
+        return None;
+    }
+    let mut value = serde_json::from_slice::<serde_json::Value>(bytes).ok()?;
+    normalize(&mut value).then_some(value)
+}
+
 /// Parses a JSON body already read into memory. Every body of this API is a JSON object; an
 /// array (which serde would otherwise accept for a struct, field by field) is refused.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -133,6 +172,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ));
     }
     refuse_nul(bytes)?;
+    if let Some(value) = integral_floats_as_integers(bytes) {
+        return serde_path_to_error::deserialize(value).map_err(invalid_body);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(invalid_body)?;
     de.end().map_err(|e| {
@@ -294,6 +336,28 @@ mod tests {
         let res = err.error_response();
         assert_eq!(res.status(), 400);
         format!("{err}").split(": ").nth(1).map(|s| s.to_owned())
+    }
+
+    #[test]
+    fn whole_numbers_with_a_fraction_are_integers() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Counts {
+            count: i64,
+            ratio: f64,
+            items: Vec<u32>,
+        }
+        let parsed: Counts =
+            parse_json(br#"{"count": 3.0, "ratio": 0.5, "items": [1e1, 2]}"#).unwrap();
+        assert_eq!(
+            parsed,
+            Counts {
+                count: 3,
+                ratio: 0.5,
+                items: vec![10, 2]
+            }
+        );
+        let err = parse_json::<Counts>(br#"{"count": 3.5, "ratio": 1, "items": []}"#).unwrap_err();
+        assert!(format!("{err}").contains("count"), "{err}");
     }
 
     #[test]

@@ -350,6 +350,32 @@ string_enum!(
 );
 
 string_enum!(
+    /// A social platform an account connects to (`layers_social::Platform`).
+    SocialPlatform,
+    layers_social::Platform::ALL.map(layers_social::Platform::as_str)
+);
+
+string_enum!(
+    /// An event type of the catalogue (`layers_webhooks::EventType`).
+    EventType,
+    layers_webhooks::EventType::ALL.map(layers_webhooks::EventType::as_str)
+);
+
+string_enum!(
+    /// An event type an endpoint subscribes to, or `*` for every type.
+    EventSubscription,
+    std::iter::once("*")
+        .chain(layers_webhooks::EventType::ALL.map(layers_webhooks::EventType::as_str))
+        .collect::<Vec<_>>()
+);
+
+string_enum!(
+    /// What the user does on the sandbox consent page.
+    ConnectOutcome,
+    ["connected", "access_denied"]
+);
+
+string_enum!(
     /// The content types an upload may declare (`layers_content::ACCEPTED`).
     UploadContentType,
     layers_content::ACCEPTED

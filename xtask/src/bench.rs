@@ -75,7 +75,7 @@ fn ensure_wrk() -> Result<()> {
         .map_err(|e| format!("wrk is needed for the benchmark and could not be installed: {e}"))
 }
 
-fn wait_ready(url: &str) -> Result<()> {
+pub(crate) fn wait_ready(url: &str) -> Result<()> {
     for _ in 0..200 {
         if Command::new("curl")
             .args(["-sf", "-o", "/dev/null", url])
@@ -290,7 +290,7 @@ const UPLOAD_FILE: &str = "bench-upload.jpg";
 const COPY_FILE: &str = "bench-upload-copy.jpg";
 
 /// 32 random bytes, base64: a master key for this run only (signed upload URLs need one).
-fn random_master_key() -> Result<String> {
+pub(crate) fn random_master_key() -> Result<String> {
     let mut bytes = [0u8; 32];
     SystemRandom::new()
         .fill(&mut bytes)

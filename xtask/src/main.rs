@@ -6,6 +6,8 @@
 //! - `cargo xtask test`: a throwaway PostgreSQL and every test in the workspace, then redocly's
 //!   lint of the OpenAPI document.
 //! - `cargo xtask openapi`: that lint alone (the document in `target/xtask/openapi.json`).
+//! - `cargo xtask schemathesis`: schemathesis over every operation of the document, all checks,
+//!   against a gateway served on a throwaway database with a test key.
 //! - `cargo xtask bench`: the hot path under load, written to `docs/BENCHMARKS.md`.
 //! - `cargo xtask smoke [BASE_URL]`: seed 000's CI recipe against a running API.
 //! - `cargo xtask listen --key lp_test_…`: a key's webhook deliveries on this machine, signatures
@@ -19,6 +21,7 @@ mod leftover;
 mod listen;
 mod openapi;
 mod pg;
+mod schemathesis;
 mod smoke;
 mod test;
 #[cfg(test)]
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(),
         Some("openapi") => openapi::run(),
+        Some("schemathesis") => schemathesis::run(),
         Some("smoke") => smoke::run(&args[1..]),
         Some("listen") => listen::run(&args[1..]),
         Some("fixtures") => fixtures::run(&args[1..]),
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
                  cargo xtask admin key revoke API_KEY_ID; cargo xtask admin --help lists the commands\n  \
                  test    run every test against a throwaway local PostgreSQL (extra args go to the test runner),\n          then lint the OpenAPI document\n  \
                  openapi write the OpenAPI document to target/xtask/openapi.json and lint it (redocly)\n  \
+                 schemathesis test every operation of the document against a served gateway, all checks\n  \
                  bench   measure the request hot path and write docs/BENCHMARKS.md\n  \
                  smoke   run seed 000's CI recipe against a running API: LAYERS_API_KEY=lp_test_… cargo xtask smoke [BASE_URL]\n  \
                  listen  receive the key's webhooks here, signatures checked, like stripe listen:\n          \

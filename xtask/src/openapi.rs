@@ -85,7 +85,7 @@ fn gateway_artifact(messages: &str) -> Option<PathBuf> {
 }
 
 /// Writes what `gateway openapi` prints to `target/xtask/openapi.json`, checked to be JSON.
-fn dump(gateway: &Path) -> Result<PathBuf> {
+pub fn dump(gateway: &Path) -> Result<PathBuf> {
     let json = capture(Command::new(gateway).arg("openapi").env("RUST_LOG", "warn"))?;
     let document: Value = serde_json::from_str(&json)
         .map_err(|e| format!("`layers-gateway openapi` printed no JSON document: {e}"))?;

@@ -366,7 +366,7 @@ async fn create(
     description = "As `POST /v1/projects/{projectId}/content`, with the format in the path.",
     params(
         ("projectId" = String, Path, description = "The project's id", example = "proj_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"),
-        ("format" = String, Path, description = "`slideshow`, `video-remix`, `ugc-creative` or `image`", example = "slideshow"),
+        ("format" = crate::openapi::ContentFormat, Path, description = "`slideshow`, `video-remix`, `ugc-creative` or `image`", example = "slideshow"),
     ),
     request_body = GenerateOptions,
     responses(

@@ -47,6 +47,7 @@ pub struct JobQuery {
     /// Only jobs of this project.
     project_id: Option<String>,
     /// Only jobs in this status: `queued`, `running`, `succeeded`, `failed` or `canceled`.
+    #[param(schema_with = crate::openapi::job_status)]
     status: Option<String>,
     /// Only jobs of this kind (`ingest_appstore`, …).
     kind: Option<String>,

@@ -22,7 +22,7 @@ use crate::wire::{time, List};
 struct OauthUrlRequest {
     /// `instagram`, `tiktok`, `youtube`, or `tiktok_business` (TikTok for Business: an
     /// advertiser's grant, which links a TikTok ad account and publishes no posts).
-    #[schema(example = "instagram")]
+    #[schema(value_type = crate::openapi::SocialPlatform, example = "instagram")]
     platform: String,
     /// Instagram only: ask for the ads permission too (`ads_management`, `ads_read`), so that
     /// the account can link a Meta ad account (CONTRACT §13).
@@ -169,13 +169,14 @@ struct CompleteQuery {
     /// The state the oauth-url answer carried.
     state: String,
     /// The platform it was minted for.
+    #[param(value_type = crate::openapi::SocialPlatform)]
     platform: String,
     /// What the user does on the sandbox consent page: `connected` (the default) connects the
     /// account; `access_denied` is the user pressing "Cancel" (CONTRACT §12): no account, the
     /// state is spent, and the answer is the live callback's for a declined consent (400
     /// `VALIDATION_ERROR` reason `access_denied`, or a 302 to the `redirectUri` with
     /// `error=access_denied` and `state`).
-    #[param(example = "access_denied")]
+    #[param(value_type = Option<crate::openapi::ConnectOutcome>, inline, example = "access_denied")]
     outcome: Option<String>,
 }
 

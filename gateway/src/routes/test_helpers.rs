@@ -59,7 +59,7 @@ impl super::Secured for TestKey {}
 #[schema(as = FireEvent)]
 struct FireBody {
     /// Any event type of the catalogue.
-    #[schema(example = "post.failed")]
+    #[schema(value_type = crate::openapi::EventType, example = "post.failed")]
     r#type: String,
     /// The event's `data`: a JSON object; absent (or `null`) for a valid example of the type.
     #[schema(value_type = Option<Object>, example = json!(null))]

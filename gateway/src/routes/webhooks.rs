@@ -26,7 +26,7 @@ struct CreateEndpoint {
     #[schema(example = "https://example.com/webhooks/layers")]
     url: String,
     /// The event types to receive; absent or `["*"]` for all.
-    #[schema(example = json!(["job.succeeded", "job.failed"]))]
+    #[schema(value_type = Option<Vec<crate::openapi::EventSubscription>>, example = json!(["job.succeeded", "job.failed"]))]
     events: Option<Vec<String>>,
     #[schema(max_length = 500, example = "Production receiver")]
     description: Option<String>,
@@ -38,7 +38,7 @@ struct CreateEndpoint {
 struct UpdateEndpoint {
     #[schema(example = "https://example.com/webhooks/layers-v2")]
     url: Option<String>,
-    #[schema(example = json!(["*"]))]
+    #[schema(value_type = Option<Vec<crate::openapi::EventSubscription>>, example = json!(["*"]))]
     events: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 500)]

@@ -444,6 +444,8 @@ fn the_document_is_precise_enough_for_generated_clients() {
         ("GenerateBody", "format", "ContentFormat"),
         ("FileDeclaration", "contentType", "UploadContentType"),
         ("CampaignRequest", "objective", "CampaignObjective"),
+        ("OauthUrlRequest", "platform", "SocialPlatform"),
+        ("FireEvent", "type", "EventType"),
     ] {
         assert_eq!(
             schemas[schema]["properties"][field]["$ref"],
@@ -458,6 +460,27 @@ fn the_document_is_precise_enough_for_generated_clients() {
         .as_array()
         .unwrap()
         .contains(&json!("slideshow")));
+    // Parameters too (schemathesis sends what the schema allows).
+    let param = |method: &str, path: &str, name: &str| {
+        let params = doc["paths"][path][method]["parameters"].as_array().unwrap();
+        let param = params.iter().find(|p| p["name"] == name).unwrap();
+        param["schema"].clone()
+    };
+    assert_eq!(
+        param(
+            "post",
+            "/v1/projects/{projectId}/content/{format}",
+            "format"
+        )["$ref"],
+        "#/components/schemas/ContentFormat"
+    );
+    assert!(param("get", "/v1/jobs", "status")["enum"]
+        .as_array()
+        .is_some_and(|e| e.contains(&json!("canceled"))));
+    assert_eq!(
+        param("get", "/v1/social/sandbox-complete", "outcome")["enum"],
+        json!(["connected", "access_denied"])
+    );
 
     // Days are dates.
     for path in [
