@@ -23,8 +23,10 @@ use crate::{
 /// How long the media URLs handed to a platform stay valid.
 const MEDIA_URL_LIFETIME_SECS: i64 = 6 * 3600;
 
-/// The most days one sync reads (the first one reads back to the campaign's start).
+/// The most days the first sync reads (back to the campaign's start).
 const SYNC_DAYS: i64 = 90;
+/// The days each later sync reads again.
+const RECENT_DAYS: i64 = 3;
 
 /// The payload of `ads_campaign_create`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +117,10 @@ impl layers_jobs::Payload for UpdateCampaign {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncAds {
     pub campaign: String,
+    /// A daily sync after the first: only the last [`RECENT_DAYS`] days, which the platforms
+    /// still revise (the first reads back to the campaign's start, at most [`SYNC_DAYS`]).
+    #[serde(default)]
+    pub recent: bool,
 }
 
 impl layers_jobs::Payload for SyncAds {
@@ -360,6 +366,7 @@ impl LiveAds {
                 c.env,
                 &SyncAds {
                     campaign: c.id.to_string(),
+                    recent: false,
                 },
             )
         };
@@ -491,10 +498,11 @@ impl LiveAds {
             return Ok(serde_json::json!({ "synced": 0 }));
         }
         let today = Utc::now().date_naive();
+        let back = if task.recent { RECENT_DAYS } else { SYNC_DAYS };
         let first = campaign
             .active_from
             .date_naive()
-            .max(today - chrono::TimeDelta::days(SYNC_DAYS - 1));
+            .max(today - chrono::TimeDelta::days(back - 1));
         let currency = campaign.daily_budget.currency.clone();
         let ids = platform_ids(&campaign.external_ids);
         let reach = self
@@ -529,7 +537,15 @@ impl LiveAds {
             let next = NewJob {
                 project_id: Some(c.project_id),
                 api_key_id: job.api_key_id,
-                ..NewJob::new(layers_jobs::JobId::new(), c.organization_id, c.env, task)
+                ..NewJob::new(
+                    layers_jobs::JobId::new(),
+                    c.organization_id,
+                    c.env,
+                    &SyncAds {
+                        campaign: task.campaign.clone(),
+                        recent: true,
+                    },
+                )
             };
             layers_jobs::enqueue_at(&db, &next, Some(Utc::now() + chrono::TimeDelta::days(1)))
                 .await

@@ -852,11 +852,11 @@ async fn live_metrics_are_the_days_the_sync_job_read_from_metas_insights() {
     };
     assert_eq!(status, "succeeded");
     assert_eq!(calls(&fake, "GET", &g("c1/insights")).await, 1);
-    // and the next one is queued for tomorrow
+    // and the next one is queued for tomorrow, to read the recent days again
     assert_eq!(
         app.count(
             "SELECT count(*) FROM jobs WHERE kind = 'ads_metrics_sync' AND status = 'queued' \
-             AND run_at > now() + interval '23 hours'"
+             AND run_at > now() + interval '23 hours' AND (payload->>'recent')::boolean"
         )
         .await,
         1
