@@ -33,6 +33,8 @@ use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
 use crate::error::Code;
 use crate::routes;
 
+mod events;
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -84,7 +86,9 @@ struct ApiDoc;
 
 /// The document, built once: the shared parts declared on [`ApiDoc`], every operation the app
 /// registers (declared once, by its handler: see [`routes::Routes`]) with the schemas it refers
-/// to, then the [`Conventions`].
+/// to, then the [`Conventions`], and last the event catalogue ([`events`]: the data schemas,
+/// `Event` per type, and `webhooks`, which utoipa 5's `OpenApi` has no field for, so it is a
+/// top-level key of `extensions`).
 pub fn document() -> &'static Document {
     static DOCUMENT: OnceLock<Document> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
@@ -125,6 +129,7 @@ pub fn document() -> &'static Document {
                 }
             }
         }
+        events::add(&mut doc);
         doc
     })
 }

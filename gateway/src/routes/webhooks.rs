@@ -172,7 +172,9 @@ struct Deleted {
     deleted: bool,
 }
 
-/// An event, exactly as delivered: `meta` appears only for sandbox events.
+/// An event, exactly as delivered: `meta` appears only for sandbox events. The document
+/// replaces this schema by a `oneOf` of one envelope per event type (`crate::openapi`'s
+/// `events`); it stands here so that both events routes name `Event`.
 #[derive(Debug, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Event)]

@@ -414,8 +414,6 @@ fn the_document_is_precise_enough_for_generated_clients() {
         "objects without properties nor additionalProperties: {found:?}"
     );
     for (name, field) in [
-        ("Event", "data"),
-        ("Event", "meta"),
         ("Job", "result"),
         ("Job", "error"),
         ("ErrorBody", "details"),
@@ -552,4 +550,277 @@ fn the_document_is_precise_enough_for_generated_clients() {
             .unwrap_or_default();
         assert!(example.starts_with("2099-"), "{schema}.{field}: {example}");
     }
+}
+
+/// The schema `value` refers to (`{"$ref": "#/components/schemas/X"}`), or `value` itself.
+fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
+    match value["$ref"].as_str() {
+        Some(r) => {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("a schema reference: {r}"));
+            let schema = &doc["components"]["schemas"][name];
+            assert!(schema.is_object(), "{r} is in the document");
+            schema
+        }
+        None => value,
+    }
+}
+
+/// What in `value` its `schema` does not allow, at `at`: a key that is not a property, a
+/// required property missing, a JSON type, `enum` or `const` it does not allow; walked whole
+/// (properties, items, `$ref`, `oneOf`). Enough to hold the catalogue's examples against the
+/// document, not a JSON Schema validator.
+fn misfits(doc: &Value, schema: &Value, value: &Value, at: &str, found: &mut Vec<String>) {
+    let schema = resolve(doc, schema);
+    if let Some(options) = schema["oneOf"].as_array() {
+        let fitting = options.iter().filter(|option| {
+            let mut inner = Vec::new();
+            misfits(doc, option, value, at, &mut inner);
+            inner.is_empty()
+        });
+        if fitting.count() != 1 {
+            found.push(format!("{at}: {value} fits not exactly one of {schema}"));
+        }
+        return;
+    }
+    let json_type = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let allowed: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(types) => types.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let fits =
+        allowed.contains(&json_type) || (json_type == "integer" && allowed.contains(&"number"));
+    if !allowed.is_empty() && !fits {
+        found.push(format!(
+            "{at}: a {json_type}, the schema allows {allowed:?}"
+        ));
+    }
+    if let Some(values) = schema["enum"].as_array() {
+        if !values.contains(value) {
+            found.push(format!("{at}: {value} is not one of {values:?}"));
+        }
+    }
+    if schema.get("const").is_some_and(|c| c != value) {
+        found.push(format!("{at}: {value} is not {}", schema["const"]));
+    }
+    if let Value::Object(fields) = value {
+        let properties = &schema["properties"];
+        for (key, inner) in fields {
+            match properties.get(key) {
+                Some(property) => misfits(doc, property, inner, &format!("{at}.{key}"), found),
+                None if schema["additionalProperties"] == true => {}
+                None => found.push(format!("{at}: `{key}` is not a property of its schema")),
+            }
+        }
+        for required in schema["required"].as_array().into_iter().flatten() {
+            let required = required.as_str().unwrap();
+            if !fields.contains_key(required) {
+                found.push(format!("{at}: the required `{required}` is missing"));
+            }
+        }
+    }
+    if let (Value::Array(items), Some(item)) = (value, schema.get("items")) {
+        for (i, inner) in items.iter().enumerate() {
+            misfits(doc, item, inner, &format!("{at}[{i}]"), found);
+        }
+    }
+}
+
+/// The event catalogue (CONTRACT §10) is in the document: one `webhooks` entry per type, its
+/// envelope in `Event`'s `oneOf`, and each type's schema fits `example_data` (every key of the
+/// example a property, every required property in the example), so the hand-built data
+/// schemas and the examples cannot drift apart.
+#[test]
+fn the_event_catalogue_is_in_the_document_and_fits_the_examples() {
+    use layers_webhooks::{example_data, EventType};
+
+    let doc = document();
+    let webhooks = doc["webhooks"].as_object().expect("a `webhooks` section");
+    assert_eq!(webhooks.len(), EventType::ALL.len());
+    let event = &doc["components"]["schemas"]["Event"];
+    let envelopes = event["oneOf"].as_array().expect("`Event` is a oneOf");
+    assert_eq!(envelopes.len(), EventType::ALL.len());
+    assert_eq!(event["discriminator"]["propertyName"], "type");
+    let mut found = Vec::new();
+    for t in EventType::ALL {
+        let name = t.as_str();
+        let post = &webhooks[name]["post"];
+        assert!(
+            post["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with(t.summary())),
+            "{name}'s description is its summary"
+        );
+        let body = &post["requestBody"]["content"]["application/json"];
+        let envelope_ref = &body["schema"]["$ref"];
+        assert_eq!(
+            event["discriminator"]["mapping"][name], *envelope_ref,
+            "{name}: `Event` maps it to its webhook's envelope"
+        );
+        assert!(
+            envelopes.iter().any(|e| e["$ref"] == *envelope_ref),
+            "{name}'s envelope is one of `Event`'s"
+        );
+        let envelope = resolve(&doc, &body["schema"]);
+        assert_eq!(envelope["properties"]["type"]["const"], name);
+        let data = example_data(t, "wh_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f");
+        assert_eq!(
+            body["example"]["data"], data,
+            "{name}'s example is example_data"
+        );
+        assert_eq!(body["example"]["type"], name);
+        // The data schema on its own (the `Job` schema too) and the whole envelope.
+        let data_schema = &envelope["properties"]["data"];
+        assert!(
+            resolve(&doc, data_schema)["properties"]
+                .as_object()
+                .is_some_and(|p| !p.is_empty()),
+            "{name}'s data has properties"
+        );
+        misfits(
+            &doc,
+            data_schema,
+            &data,
+            &format!("{name} data"),
+            &mut found,
+        );
+        misfits(&doc, &body["schema"], &body["example"], name, &mut found);
+        let mut live = body["example"].clone();
+        live.as_object_mut().unwrap().remove("meta");
+        misfits(
+            &doc,
+            &body["schema"],
+            &live,
+            &format!("{name} (live)"),
+            &mut found,
+        );
+        misfits(&doc, event, &live, &format!("Event {name}"), &mut found);
+    }
+    assert!(found.is_empty(), "{found:#?}");
+
+    // The checker does catch a drift.
+    let mut drifted = example_data(EventType::PostFailed, "wh_x");
+    drifted["postId"] = json!("sp_x");
+    drifted.as_object_mut().unwrap().remove("containerId");
+    let schema = json!({"$ref": "#/components/schemas/PostEventData"});
+    let mut found = Vec::new();
+    misfits(&doc, &schema, &drifted, "drifted", &mut found);
+    assert_eq!(found.len(), 2, "{found:?}");
+}
+
+/// Every event type the sandbox emits, through the routes and magic values a partner uses,
+/// fits the document's `Event` (exactly one of its envelopes): the data schemas hold against
+/// the emitters' own JSON, not only against `example_data`.
+#[tokio::test]
+async fn every_event_the_sandbox_emits_fits_the_document() {
+    use super::ads::{campaign_body, connect, container, sandbox_ad_account};
+    use super::test_clocks::advance;
+
+    let app = spawn_app().await;
+    let key = app.partner_key(Env::Sandbox).await;
+    let project = app.project_id(&key, "Catalogue").await;
+    let receiver = wiremock::MockServer::start().await;
+    let res = app
+        .post(
+            "/v1/webhook-endpoints",
+            &key,
+            &json!({ "url": receiver.uri() }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let endpoint: Value = res.json().await.unwrap();
+    let ping = format!(
+        "/v1/webhook-endpoints/{}/test",
+        endpoint["id"].as_str().unwrap()
+    );
+    assert_eq!(app.post_empty(&ping, &key).await.status(), 202);
+
+    // content and jobs: completed, failed, canceled
+    let content = format!("/v1/projects/{project}/content");
+    let cnt = container(&app, &key, &project).await;
+    for hook in ["sandbox:fail", "sandbox:slow"] {
+        let body = json!({ "format": "image", "hook": hook });
+        let res = app.post(&content, &key, &body).await;
+        assert_eq!(res.status(), 202, "{hook}");
+        let started: Value = res.json().await.unwrap();
+        if hook == "sandbox:slow" {
+            let job = started["jobId"].as_str().unwrap();
+            let res = app
+                .post_empty(&format!("/v1/jobs/{job}/cancel"), &key)
+                .await;
+            assert_eq!(res.status(), 202);
+            assert_eq!(app.job_settles(&key, job).await["status"], "canceled");
+        }
+    }
+
+    // accounts and posts: published, failed (the account then needs reauth), disconnected
+    let account = connect(&app, &key, &project, json!({"platform": "instagram"})).await;
+    let expiring = connect(&app, &key, &project, json!({"platform": "tiktok"})).await;
+    let targets = json!({"targets": [
+        {"socialAccountId": account, "caption": "fine"},
+        {"socialAccountId": expiring, "caption": "#sandbox_token_expired"},
+    ]});
+    let res = app
+        .post(&format!("/v1/content/{cnt}/publish"), &key, &targets)
+        .await;
+    assert_eq!(res.status(), 202, "{:?}", res.text().await);
+    let path = format!("/v1/projects/{project}/social/accounts/{account}");
+    let res = app.request(Method::DELETE, &path, Some(&key)).send().await;
+    assert!(res.unwrap().status().is_success());
+
+    // campaigns: created, updated, failed
+    let ad_account = sandbox_ad_account(&app, &key, &project).await;
+    let campaigns = format!("/v1/projects/{project}/ads/campaigns");
+    let mut body = campaign_body(&ad_account, &cnt);
+    let res = app.post(&campaigns, &key, &body).await;
+    assert_eq!(res.status(), 202, "{:?}", res.text().await);
+    let created: Value = res.json().await.unwrap();
+    let id = created["campaign"]["id"].as_str().unwrap();
+    let res = app
+        .post_empty(&format!("/v1/ads/campaigns/{id}/pause"), &key)
+        .await;
+    assert_eq!(res.status(), 202);
+    body["name"] = json!("Spring #sandbox_reject");
+    app.post(&campaigns, &key, &body).await;
+
+    // a test clock: advancing, then ready
+    let res = app
+        .post(
+            "/v1/test_helpers/test-clocks",
+            &key,
+            &json!({ "frozenTime": "2026-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    let clock: Value = res.json().await.unwrap();
+    let to = "2026-01-02T00:00:00Z".parse().unwrap();
+    advance(&app, &key, clock["id"].as_str().unwrap(), to).await;
+
+    let doc = document();
+    let schema = json!({"$ref": "#/components/schemas/Event"});
+    let events = app.get_json("/v1/events?limit=100", &key).await;
+    let mut seen = BTreeSet::new();
+    let mut found = Vec::new();
+    for event in events["data"].as_array().unwrap() {
+        let name = event["type"].as_str().unwrap().to_owned();
+        misfits(&doc, &schema, event, &name, &mut found);
+        seen.insert(name);
+    }
+    assert!(found.is_empty(), "{found:#?}");
+    let all: BTreeSet<String> = layers_webhooks::EventType::ALL
+        .iter()
+        .map(|t| t.as_str().to_owned())
+        .collect();
+    let missing: Vec<&String> = all.difference(&seen).collect();
+    assert!(missing.is_empty(), "not emitted: {missing:?}");
 }
