@@ -34,6 +34,7 @@ use crate::error::Code;
 use crate::routes;
 
 mod events;
+mod precise;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -129,6 +130,7 @@ pub fn document() -> &'static Document {
                 }
             }
         }
+        precise::add(&mut doc);
         events::add(&mut doc);
         doc
     })

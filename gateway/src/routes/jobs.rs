@@ -89,7 +89,19 @@ fn filter(req: &HttpRequest) -> Result<Filter, ApiError> {
                 })
             })
             .transpose()?,
-        kind: raw.kind.map(|k| crate::error::quote(&k)),
+        kind: raw
+            .kind
+            .map(|k| {
+                // PostgreSQL cannot compare text holding NUL: a 400, not its error
+                if k.contains('\0') {
+                    return Err(ApiError::validation(
+                        "kind",
+                        "kind: must not contain the NUL character",
+                    ));
+                }
+                Ok(crate::error::quote(&k))
+            })
+            .transpose()?,
     })
 }
 

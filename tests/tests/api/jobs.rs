@@ -382,6 +382,14 @@ async fn jobs_are_separate_worlds_and_listed_with_filters() {
     )
     .await;
     assert_eq!(error["details"]["field"], "status");
+    // a NUL in `kind` is the client's mistake (PostgreSQL cannot compare such text), not a 500
+    let error = assert_error(
+        app.get("/v1/jobs?kind=a%00b", &test).await,
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"]["field"], "kind");
 }
 
 #[tokio::test]

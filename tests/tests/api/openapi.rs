@@ -552,6 +552,121 @@ fn the_document_is_precise_enough_for_generated_clients() {
     }
 }
 
+/// The parameter `name` of `method path`.
+fn parameter<'a>(doc: &'a Value, method: &str, path: &str, name: &str) -> &'a Value {
+    doc["paths"][path][method]["parameters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{method} {path} has parameters"))
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
+}
+
+/// The rules the handlers enforce are in the document (`openapi/precise.rs`), so that a
+/// request it allows is one the API accepts: ids, cursors, text, URLs and `postIds`.
+#[test]
+fn the_document_states_the_rules_the_api_enforces() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    // a list's cursor is an id of the list's own type
+    let cursor = parameter(&doc, "get", "/v1/projects", "cursor");
+    assert_eq!(cursor["schema"]["pattern"], "^(proj_[0-9a-f]{32})?$");
+    let cursor = parameter(&doc, "get", "/v1/jobs", "cursor");
+    assert_eq!(cursor["schema"]["pattern"], "^(job_[0-9a-f]{32})?$");
+    // an id in a path
+    let id = parameter(&doc, "get", "/v1/jobs/{jobId}", "jobId");
+    assert_eq!(id["schema"]["pattern"], "^job_[0-9a-f]{32}$");
+    // an id in a body
+    let target = &schemas["TargetRequest"]["properties"]["socialAccountId"];
+    assert_eq!(target["pattern"], "^sa_[0-9a-f]{32}$");
+    // a name: bounded, no control or bidirectional formatting character, not blank
+    let name = &schemas["CreateProject"]["properties"]["name"];
+    assert_eq!(
+        (name["minLength"].as_u64(), name["maxLength"].as_u64()),
+        (Some(1), Some(200))
+    );
+    assert!(
+        name["pattern"]
+            .as_str()
+            .unwrap()
+            .contains("\\u202A-\\u202E"),
+        "{name}"
+    );
+    // no NUL in any other text of a body
+    let hook = &schemas["GenerateBody"]["properties"]["hook"];
+    assert_eq!(hook["pattern"], "^[^\\u0000]*$");
+    // a URL: http(s), bounded
+    let url = &schemas["WebsiteBody"]["properties"]["url"];
+    assert_eq!(
+        (url["format"].as_str(), url["maxLength"].as_u64()),
+        (Some("uri"), Some(2048))
+    );
+    assert!(
+        url["pattern"].as_str().unwrap().starts_with("^https?://"),
+        "{url}"
+    );
+    let repository = &schemas["GithubBody"]["properties"]["repository"];
+    assert!(
+        repository["pattern"].as_str().unwrap().contains('/'),
+        "{repository}"
+    );
+    // postIds: no empty item
+    let post_ids = parameter(&doc, "get", "/v1/projects/{projectId}/metrics", "postIds");
+    assert_eq!(
+        post_ids["schema"]["pattern"],
+        "^[^,]*[^,\\s\\u0085][^,]*(,[^,]*[^,\\s\\u0085][^,]*)*$"
+    );
+    // the event types a filter takes
+    let event_type = parameter(&doc, "get", "/v1/events", "type");
+    let event_type = event_type["schema"]["pattern"].as_str().unwrap();
+    assert!(event_type.contains("|job\\.succeeded|") && event_type.ends_with(")?$"));
+    // a time zone chrono-tz knows
+    let timezone = schemas["CreateProject"]["properties"]["timezone"]["pattern"]
+        .as_str()
+        .unwrap();
+    assert!(timezone.contains("|Europe/Paris|") && timezone.contains("|Etc/GMT\\+1|"));
+    // bounded integers, non-empty arrays and closed sets
+    let targeting = &schemas["AdTargeting"]["properties"];
+    assert_eq!(
+        (
+            targeting["ageMin"]["minimum"].as_i64(),
+            targeting["ageMin"]["maximum"].as_i64()
+        ),
+        (Some(13), Some(65))
+    );
+    assert_eq!(
+        schemas["FileDeclaration"]["properties"]["sizeBytes"]["minimum"],
+        1
+    );
+    assert_eq!(
+        schemas["UpdateEndpoint"]["properties"]["events"]["minItems"],
+        1
+    );
+    let countries = targeting["countries"]["items"]["enum"].as_array().unwrap();
+    assert!(countries.contains(&json!("US")) && !countries.contains(&json!("ZZ")));
+    // a language tag: every one the pattern allows is one `LanguageTag` keeps as it is
+    let language = schemas["CreateProject"]["properties"]["primaryLanguage"]["pattern"]
+        .as_str()
+        .unwrap();
+    let (languages, regions) = language
+        .strip_prefix("^(")
+        .and_then(|p| p.strip_suffix("))?$"))
+        .and_then(|p| p.split_once(")(-("))
+        .expect("^(languages)(-(regions))?$");
+    assert!(languages.split('|').count() > 150 && regions.split('|').count() > 200);
+    for language in languages.split('|') {
+        for tag in std::iter::once(language.to_owned())
+            .chain(regions.split('|').map(|r| format!("{language}-{r}")))
+        {
+            let parsed = layers_projects::LanguageTag::parse(&tag);
+            assert_eq!(
+                parsed.map(|t| t.as_str().to_owned()).ok(),
+                Some(tag.clone())
+            );
+        }
+    }
+}
+
 /// The schema `value` refers to (`{"$ref": "#/components/schemas/X"}`), or `value` itself.
 fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
     match value["$ref"].as_str() {
