@@ -204,7 +204,8 @@ impl ApiError {
     /// An unexpected failure: logged with its cause chain, answered as an opaque 500 — or, when
     /// the cause is that the database cannot be reached (refused, killed, restarting, no
     /// connection in time), as 503 `SERVICE_UNAVAILABLE` with `Retry-After`: the request may
-    /// simply be retried.
+    /// simply be retried; or, when a row the request wrote refers to one that another
+    /// transaction deleted meanwhile (a foreign-key violation), as 404 `NOT_FOUND`.
     pub fn internal(source: impl Into<Source>) -> ApiError {
         let source = source.into();
         if layers_db::is_unreachable(source.as_ref()) {
@@ -215,6 +216,16 @@ impl ApiError {
                     "the database is unavailable for a moment; nothing was written: retry in a second",
                 )
                 .with_header(RETRY_AFTER, HeaderValue::from_static("1"))
+            };
+        }
+        if layers_db::is_foreign_key_violation(source.as_ref()) {
+            return ApiError {
+                source: Some(source),
+                ..ApiError::new(
+                    Code::NotFound,
+                    "something this request refers to was deleted while it ran (a sandbox reset, \
+                     say); nothing was written",
+                )
             };
         }
         ApiError {
@@ -320,6 +331,9 @@ impl ResponseError for ApiError {
             Some(source) if self.is_unreachable() => {
                 tracing::warn!(error = %chain(source.as_ref()), "the database is unavailable");
             }
+            Some(source) if self.code == Code::NotFound => {
+                tracing::info!(error = %chain(source.as_ref()), "a referent was deleted meanwhile");
+            }
             Some(source) => tracing::error!(error = %chain(source.as_ref()), "unexpected error"),
             None => {}
         }
@@ -386,10 +400,12 @@ impl From<layers_projects::Error> for ApiError {
                 ApiError::new(Code::NotFound, "no such influencer in this project")
                     .with_details(json!({ "field": "influencerId" }))
             }
-            E::TestClockNotFound => ApiError::validation(
-                "testClockId",
-                "testClockId must name one of the organization's test clocks, with a test key",
-            ),
+            E::TestClockNotFound => ApiError::new(
+                Code::NotFound,
+                "testClockId names no test clock of this organization (GET \
+                 /v1/test_helpers/test-clocks lists them)",
+            )
+            .with_details(json!({ "field": "testClockId" })),
             E::Db(e) => ApiError::internal(e),
         }
     }
@@ -711,9 +727,7 @@ impl From<layers_webhooks::StoreError> for ApiError {
             E::InvalidUrl(message) => ApiError::validation("url", message),
             E::InvalidEvents(message) => ApiError::validation("events", message),
             e @ E::InvalidDescription => ApiError::validation("description", e.to_string()),
-            e @ E::TooManyEndpoints => {
-                ApiError::validation("url", e.to_string()).with_reason("too_many_endpoints")
-            }
+            e @ E::TooManyEndpoints => ApiError::conflict("too_many_endpoints", e.to_string()),
             e @ E::NotConfigured => ApiError::new(Code::PlatformNotConfigured, e.to_string()),
             e @ (E::Corrupt(_) | E::Db(_)) => ApiError::internal(e),
         }

@@ -34,6 +34,7 @@ use crate::error::Code;
 use crate::routes;
 
 mod events;
+mod jobs;
 mod precise;
 
 #[derive(OpenApi)]
@@ -131,6 +132,7 @@ pub fn document() -> &'static Document {
             }
         }
         precise::add(&mut doc);
+        jobs::add(&mut doc, &layers_env::Task::KINDS);
         events::add(&mut doc);
         doc
     })

@@ -199,7 +199,7 @@ fn print_banner(seed: &Value, url: &str, bind: &str) {
          \n  test key       {test_key}   apiKeyId {}\
          \n  live key       {}   apiKeyId {}\
          \n\n  curl -s http://{bind}/v1/whoami -H \"Authorization: Bearer {test_key}\"\
-         \n  LAYERS_API_KEY={test_key} cargo xtask smoke http://{bind}   # the partner journey\
+         \n  LAYERS_API_KEY={test_key} cargo xtask smoke http://{bind}   # a smoke test\
          \n\nOperator CLI, from another terminal (prints one JSON object):\
          \n\n  {admin}cargo xtask admin credits grant {org} 500\
          \n  {admin}cargo xtask admin key mint --org {org} --env test\

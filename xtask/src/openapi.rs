@@ -110,7 +110,7 @@ fn ensure_redocly() -> Result<PathBuf> {
     if bin.exists() && std::fs::read(&installed_lock).ok().as_ref() == Some(&lock) {
         return Ok(bin);
     }
-    ensure_npm()?;
+    crate::tools::ensure_npm()?;
     eprintln!(
         "xtask: installing redocly (npm ci, pinned in xtask/redocly) into {}",
         dir.display()
@@ -131,23 +131,6 @@ fn ensure_redocly() -> Result<PathBuf> {
     std::fs::write(&installed_lock, &lock)
         .map_err(|e| format!("write {}: {e}", installed_lock.display()))?;
     Ok(bin)
-}
-
-/// node and npm, from Debian when absent.
-fn ensure_npm() -> Result<()> {
-    let works = |tool: &str| {
-        Command::new(tool)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if works("node") && works("npm") {
-        return Ok(());
-    }
-    eprintln!("xtask: installing node and npm (Debian packages)");
-    let _ = run_inherited(Command::new("apt-get").arg("update").arg("-qq"));
-    run_inherited(Command::new("apt-get").args(["install", "-y", "-qq", "nodejs", "npm"]))
-        .map_err(|e| format!("node and npm are needed for redocly and could not be installed: {e}"))
 }
 
 #[cfg(test)]

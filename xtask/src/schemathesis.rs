@@ -20,19 +20,15 @@
 //! does not work), so a clean clone needs nothing installed by hand.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::bench::{random_master_key, wait_ready};
 use crate::openapi;
-use crate::pg::{psql, Cluster};
-use crate::test::FAST_SETTINGS;
-use crate::util::{
-    build_gateway, capture, free_port, gateway_json, interrupted, root, run_inherited, target_dir,
-    Result,
-};
+use crate::served::{self, Served};
+use crate::tools;
+use crate::util::{capture, root, run_inherited, target_dir, Result};
 
 /// The seed of every run: the same cases each time, so that a failure is reproducible.
 const SEED: &str = "20260508";
@@ -42,24 +38,7 @@ const MAX_EXAMPLES: &str = "25";
 /// `cargo xtask schemathesis`: builds the gateway as `cargo xtask dev` does, starts a throwaway
 /// PostgreSQL (or uses `DATABASE_URL`'s server), then [`check`].
 pub fn run() -> Result<()> {
-    let _interrupted = interrupted();
-    let gateway = build_gateway(false)?;
-    match std::env::var("DATABASE_URL") {
-        Ok(url) => check(&gateway, &url),
-        Err(_) => {
-            let cluster = Cluster::new(
-                target_dir().join("xtask").join("schemathesis-pg"),
-                free_port()?,
-            )?;
-            cluster.stop()?;
-            cluster.wipe()?;
-            cluster.start(FAST_SETTINGS)?;
-            let result = check(&gateway, &cluster.url("postgres"));
-            cluster.stop()?;
-            cluster.wipe()?;
-            result
-        }
-    }
+    served::standalone("schemathesis", check)
 }
 
 /// Runs schemathesis against `gateway`, served on a database of its own created on the server
@@ -68,79 +47,35 @@ pub fn check(gateway: &Path, server_url: &str) -> Result<()> {
     let started = Instant::now();
     let schemathesis = ensure_schemathesis()?;
     let document = openapi::dump(gateway)?;
-    let database = format!("layers_schemathesis_{}", std::process::id());
-    let drop = format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)");
-    psql(server_url, &drop)?;
-    psql(server_url, &format!("CREATE DATABASE {database}"))?;
-    let result = run_against(
-        &schemathesis,
-        gateway,
-        &document,
-        &with_database(server_url, &database),
-    );
-    let dropped = psql(server_url, &drop);
+    let dir = target_dir().join("xtask").join("schemathesis");
+    // schemathesis sends thousands of requests a minute, some without a key on purpose
+    let served = served::serve(gateway, server_url, "schemathesis", &dir, true)?;
+    let result = run_against(&schemathesis, &document, &served, &dir);
+    drop(served);
     eprintln!(
         "xtask: schemathesis finished in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    result.and(dropped.map(|_| ()))
+    result
 }
 
-fn run_against(schemathesis: &Path, gateway: &Path, document: &Path, url: &str) -> Result<()> {
-    let cli = |args: &[&str]| gateway_json(gateway, url, args);
-    cli(&["migrate"])?;
-    let org = cli(&["admin", "org", "create", "--name", "Schemathesis"])?;
-    let org = org["organizationId"].as_str().ok_or("no organizationId")?;
-    let minted = cli(&[
-        "admin", "key", "mint", "--org", org, "--env", "test", "--scopes", "*",
-    ])?;
-    let key = minted["key"].as_str().ok_or("no key")?.to_owned();
-
-    let dir = target_dir().join("xtask").join("schemathesis");
-    let port = free_port()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let log = dir.join("gateway.log");
-    let log_file =
-        std::fs::File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
-    let child = Command::new(gateway)
-        .arg("serve")
-        .env("DATABASE_URL", url)
-        .env("LAYERS_BIND", format!("127.0.0.1:{port}"))
-        .env("LAYERS_MASTER_KEY", random_master_key()?)
-        .env("LAYERS_ALLOW_PRIVATE_NETWORK", "true")
-        .env("LAYERS_PUBLIC_BASE_URL", &base)
-        .env("LAYERS_MEDIA_BASE_URL", &base)
-        .env(
-            "LAYERS_STORAGE_URL",
-            format!("file://{}", dir.join("media").display()),
-        )
-        // schemathesis sends thousands of requests a minute, some without a key on purpose.
-        .env("LAYERS_RATE_LIMIT_STANDARD_PER_MIN", "100000000")
-        .env("LAYERS_AUTH_FAILURES_PER_MIN", "100000000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .map_err(|e| format!("could not start the gateway: {e}"))?;
-    let _gateway = Stop(child);
-    wait_ready(&format!("{base}/readyz"))?;
-    let project = create_project(&base, &key)?;
-
-    let config = write_config(&dir, &project)?;
+fn run_against(schemathesis: &Path, document: &Path, served: &Served, dir: &Path) -> Result<()> {
+    let project = create_project(&served.base, &served.key)?;
+    let config = write_config(dir, &project)?;
     eprintln!(
         "xtask: schemathesis run {} (seed {SEED}, gateway log {})",
         document.display(),
-        log.display()
+        dir.join("gateway.log").display()
     );
     run_inherited(
         Command::new(schemathesis)
-            .current_dir(&dir)
+            .current_dir(dir)
             .arg("--config-file")
             .arg(&config)
             .arg("run")
             .arg(document)
-            .args(["--url", &base])
-            .args(["--header", &format!("Authorization: Bearer {key}")])
+            .args(["--url", &served.base])
+            .args(["--header", &format!("Authorization: Bearer {}", served.key)])
             .args(["--checks", "all"])
             .args(["--seed", SEED, "--max-examples", MAX_EXAMPLES])
             .args(["--workers", "2", "--no-color"])
@@ -195,34 +130,6 @@ fn write_config(dir: &Path, project: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// `url` with its database replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let server = match base.rfind('/') {
-        Some(i) if i > base.find("//").map_or(0, |s| s + 1) => &base[..i],
-        _ => base,
-    };
-    match query {
-        Some(query) => format!("{server}/{database}?{query}"),
-        None => format!("{server}/{database}"),
-    }
-}
-
-/// A child process stopped (SIGTERM, then waited for) when dropped.
-struct Stop(Child);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
 /// schemathesis's executable, installed into a venv under `target/xtask/schemathesis` from the
 /// pinned requirements unless that install is already there.
 fn ensure_schemathesis() -> Result<PathBuf> {
@@ -230,82 +137,14 @@ fn ensure_schemathesis() -> Result<PathBuf> {
         .join("xtask")
         .join("schemathesis")
         .join("requirements.txt");
-    let dir = target_dir().join("xtask").join("schemathesis");
-    let venv = dir.join("venv");
-    let bin = venv.join("bin").join("schemathesis");
-    let requirements =
-        std::fs::read(&pinned).map_err(|e| format!("read {}: {e}", pinned.display()))?;
-    let installed = dir.join("installed-requirements.txt");
-    if bin.exists() && std::fs::read(&installed).ok().as_ref() == Some(&requirements) {
-        return Ok(bin);
-    }
-    let started = Instant::now();
-    eprintln!(
-        "xtask: installing schemathesis (pinned in xtask/schemathesis/requirements.txt) into {}",
-        venv.display()
-    );
-    let _ = std::fs::remove_dir_all(&venv);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let make_venv = || capture(Command::new("python3").arg("-m").arg("venv").arg(&venv));
-    if make_venv().is_err() {
-        // Debian and Ubuntu ship python3 without venv (ensurepip) unless python3-venv is there.
-        eprintln!("xtask: installing python3 and python3-venv (Debian packages)");
-        let _ = std::fs::remove_dir_all(&venv);
-        let _ = run_inherited(Command::new("apt-get").arg("update").arg("-qq"));
-        run_inherited(Command::new("apt-get").args([
-            "install",
-            "-y",
-            "-qq",
-            "python3",
-            "python3-venv",
-        ]))
-        .map_err(|e| {
-            format!("python3-venv is needed for schemathesis and could not be installed: {e}")
-        })?;
-        make_venv()?;
-    }
-    run_inherited(
-        Command::new(venv.join("bin").join("pip"))
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-input",
-                // every package is pinned in the file: nothing else is resolved
-                "--no-deps",
-                "--requirement",
-            ])
-            .arg(&pinned),
-    )
-    .map_err(|e| format!("schemathesis could not be installed from PyPI: {e}"))?;
-    std::fs::write(&installed, &requirements)
-        .map_err(|e| format!("write {}: {e}", installed.display()))?;
-    eprintln!(
-        "xtask: schemathesis installed in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(bin)
+    let venv = target_dir().join("xtask").join("schemathesis").join("venv");
+    let bin = tools::python_venv(&venv, &pinned, true, "schemathesis")?;
+    Ok(bin.join("schemathesis"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_another_database_of_the_same_server() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "st"),
-            "postgres://postgres@127.0.0.1:5432/st"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@db:5432/app?sslmode=disable", "st"),
-            "postgres://u:p@db:5432/st?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://u@db:5432", "st"),
-            "postgres://u@db:5432/st"
-        );
-    }
 
     #[test]
     fn schemathesis_and_its_dependencies_are_pinned() {

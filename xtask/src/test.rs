@@ -1,12 +1,15 @@
 //! `cargo xtask test`: a throwaway PostgreSQL, then every test in the workspace (nextest, then
-//! the doctests, which nextest does not run), then redocly's lint of the OpenAPI document
-//! ([`crate::openapi`]).
+//! the doctests, which nextest does not run), then the third-party checks, each against the
+//! tested gateway binary: redocly's lint of the OpenAPI document ([`crate::openapi`]),
+//! schemathesis over every operation ([`crate::schemathesis`]), the typed clients' types,
+//! strict type checks, unit tests and partner journeys ([`crate::clients`]), and headless
+//! Chromium streaming the sandbox video ([`crate::browser`]).
 
 use std::process::Command;
 
-use crate::openapi;
 use crate::pg::Cluster;
 use crate::util::{free_port, interrupted, root, run_inherited, target_dir, Result};
+use crate::{browser, clients, openapi, schemathesis};
 
 /// Settings that make a throwaway test cluster fast: nothing here needs to survive a crash.
 pub const FAST_SETTINGS: &[(&str, &str)] = &[
@@ -63,14 +66,16 @@ fn run_tests(url: &str, extra: &[String]) -> Result<()> {
     if !nextest {
         // cargo test runs the doctests too.
         let tests = run_inherited(command(&["test", "--workspace", "--no-fail-fast"]).args(extra));
-        return all([tests, lint_openapi(extra)]);
+        return all([tests, third_party(url, extra)]);
     }
     let tests =
         run_inherited(command(&["nextest", "run", "--workspace", "--no-fail-fast"]).args(extra));
     // nextest does not run doctests. Extra arguments are nextest's (filters, profiles), so a
-    // filtered run leaves the doctests out, and the OpenAPI lint.
+    // filtered run leaves the doctests out, and the third-party checks.
     if !extra.is_empty() {
-        eprintln!("xtask: arguments given, so the doctests and the OpenAPI lint were not run");
+        eprintln!(
+            "xtask: arguments given, so the doctests and the third-party checks were not run"
+        );
         return tests;
     }
     let doctests = run_inherited(&mut command(&[
@@ -79,15 +84,22 @@ fn run_tests(url: &str, extra: &[String]) -> Result<()> {
         "--workspace",
         "--no-fail-fast",
     ]));
-    all([tests, doctests, lint_openapi(extra)])
+    all([tests, doctests, third_party(url, extra)])
 }
 
-/// redocly's lint of the document the tested gateway binary prints; not on a filtered run.
-fn lint_openapi(extra: &[String]) -> Result<()> {
+/// The third-party checks of the tested gateway binary (not on a filtered run), each on a
+/// database of its own on `url`'s server: redocly, schemathesis, the clients, the browser.
+fn third_party(url: &str, extra: &[String]) -> Result<()> {
     if !extra.is_empty() {
         return Ok(());
     }
-    openapi::lint(&openapi::tested_gateway()?)
+    let gateway = openapi::tested_gateway()?;
+    all([
+        openapi::lint(&gateway),
+        schemathesis::check(&gateway, url),
+        clients::check(&gateway, url),
+        browser::check(&gateway, url),
+    ])
 }
 
 /// Every step's failure, one per line.

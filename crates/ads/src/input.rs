@@ -106,7 +106,10 @@ impl Link {
     /// way round.
     pub fn check(&self) -> Result<(), Invalid> {
         let id = self.external_id.trim();
-        if id.is_empty() || id.len() > 100 || id.chars().any(char::is_control) {
+        if id.is_empty()
+            || self.external_id.chars().count() > 100
+            || id.chars().any(char::is_control)
+        {
             return Err(invalid(
                 Field::ExternalId,
                 "the ad account's external id must be 1 to 100 printable characters",
@@ -150,7 +153,10 @@ impl Link {
                     &credentials.key_id,
                     &credentials.private_key_pem,
                 ];
-                if parts.iter().any(|p| p.trim().is_empty() || p.len() > 8192) {
+                if parts
+                    .iter()
+                    .any(|p| p.trim().is_empty() || p.chars().count() > 8192)
+                {
                     return Err(invalid(
                         Field::Credentials,
                         "every part of the credentials must be given (at most 8192 characters)",

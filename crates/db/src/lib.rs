@@ -207,6 +207,28 @@ pub async fn ping(pool: &Pool) -> Result<()> {
     Ok(())
 }
 
+/// Whether `err`'s chain holds a foreign-key violation (SQLSTATE 23503): a row the statement
+/// referred to was deleted by another transaction after this one read it (a sandbox reset
+/// deleting a project while a request writes into it), so the request's referent is gone.
+pub fn is_foreign_key_violation(err: &(dyn std::error::Error + 'static)) -> bool {
+    use tokio_postgres::error::{DbError, SqlState};
+    let fk = |e: &tokio_postgres::Error| e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION);
+    let mut next = Some(err);
+    while let Some(e) = next {
+        // (an error wrapping tokio-postgres's `transparent`ly shows its `DbError` only)
+        if e.downcast_ref::<tokio_postgres::Error>().is_some_and(fk)
+            || e.downcast_ref::<Arc<tokio_postgres::Error>>()
+                .is_some_and(|e| fk(e))
+            || e.downcast_ref::<DbError>()
+                .is_some_and(|e| e.code() == &SqlState::FOREIGN_KEY_VIOLATION)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// `true` when the error is a unique-constraint violation (SQLSTATE 23505).
 pub fn is_unique_violation(err: &tokio_postgres::Error) -> bool {
     err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)

@@ -23,7 +23,11 @@ pub fn example_data(event_type: EventType, endpoint: &str) -> Value {
         EventType::TestPing => to_value(&Ping {
             endpoint_id: endpoint,
         }),
-        EventType::JobSucceeded => job("succeeded", Some(serde_json::json!({"variants": 1})), None),
+        EventType::JobSucceeded => job(
+            "succeeded",
+            Some(serde_json::json!({"containerIds": ["cnt_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f"]})),
+            None,
+        ),
         EventType::JobFailed => job(
             "failed",
             None,

@@ -86,25 +86,31 @@ pub enum Subscription {
 
 impl Subscription {
     /// Reads a list of type names: `*` anywhere means all; an empty list or an unknown name is
-    /// refused.
+    /// refused (beside `*` too: a typo is never silently subscribed to everything).
     pub fn parse<S: AsRef<str>>(names: &[S]) -> StoreResult<Subscription> {
         if names.is_empty() {
             return Err(StoreError::InvalidEvents(
                 "events must name at least one event type, or \"*\" for all".into(),
             ));
         }
-        if names.iter().any(|n| n.as_ref() == "*") {
-            return Ok(Subscription::All);
-        }
+        let mut all = false;
         let mut types = Vec::with_capacity(names.len());
         for name in names {
+            if name.as_ref() == "*" {
+                all = true;
+                continue;
+            }
             let t = EventType::parse(name.as_ref())
                 .map_err(|e| StoreError::InvalidEvents(e.to_string()))?;
             if !types.contains(&t) {
                 types.push(t);
             }
         }
-        Ok(Subscription::Only(types))
+        Ok(if all {
+            Subscription::All
+        } else {
+            Subscription::Only(types)
+        })
     }
 
     /// The names as stored and shown.

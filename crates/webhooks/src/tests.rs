@@ -560,6 +560,7 @@ async fn create_checks_the_url_the_events_and_the_master_key() {
         vec!["job.exploded"],
         vec![],
         vec!["job.failed", "Job.Failed"],
+        vec!["*", "job.exploded"],
     ] {
         let refused = create(strict_sandbox(), url, Some(events.clone())).await;
         assert!(

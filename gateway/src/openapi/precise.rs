@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::schema::{ArrayItems, Object, SchemaFormat};
 use utoipa::openapi::{OpenApi as Document, RefOr, Schema};
@@ -32,6 +32,16 @@ const NO_NUL: &str = "^[^\\u0000]*$";
 const TEXT: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069]*\
     [^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069 \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\
     [^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069]*$";
+/// An ad account's external id (`layers_ads::input::Link::check`): no control character, and
+/// something left after trimming.
+const EXTERNAL_ID: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*\
+    [^\\u0000-\\u001F\\u007F-\\u009F \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\
+    [^\\u0000-\\u001F\\u007F-\\u009F]*$";
+/// A credential's part (`layers_ads::input::Link::check`): no NUL, something left after trimming
+/// (Rust's white space).
+const NOT_BLANK: &str = "^[^\\u0000]*\
+    [^\\u0000\\u0009-\\u000D \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\
+    [^\\u0000]*$";
 /// A test clock's name: no control character.
 const CLOCK_NAME: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
 /// A host name as the URL standard reads it: ASCII that is no forbidden domain code point,
@@ -146,8 +156,17 @@ const PARAMETER_IDS: [(&str, &str); 13] = [
 ];
 
 /// Body fields: (schema, property, `[]` for an array's items) and their rule.
-const FIELDS: [(&str, &str, Rule); 34] = [
+const FIELDS: [(&str, &str, Rule); 39] = [
     ("TargetRequest", "socialAccountId", pattern(id!("sa"))),
+    ("CredentialsRequest", "clientId", text(NOT_BLANK, 1, 8192)),
+    ("CredentialsRequest", "teamId", text(NOT_BLANK, 1, 8192)),
+    ("CredentialsRequest", "keyId", text(NOT_BLANK, 1, 8192)),
+    (
+        "CredentialsRequest",
+        "privateKeyPem",
+        text(NOT_BLANK, 1, 8192),
+    ),
+    ("LinkRequest", "externalId", text(EXTERNAL_ID, 1, 100)),
     ("LinkRequest", "socialAccountId", pattern(id!("sa"))),
     ("CampaignRequest", "adAccountId", pattern(id!("adacct"))),
     ("AdCreative", "containerId", pattern(id!("cnt"))),
@@ -210,6 +229,7 @@ pub(super) fn add(doc: &mut Document) {
         return;
     };
     fields(&mut components.schemas);
+    combinations(&mut components.schemas);
     formats(&mut components.schemas);
     free_text(&mut components.schemas, bodies);
 }
@@ -300,6 +320,72 @@ fn fields(schemas: &mut BTreeMap<String, RefOr<Schema>>) {
         match property_of(schemas, name, property) {
             RefOr::T(Schema::Array(array)) => array.min_items = Some(1),
             _ => panic!("{name}.{property} is not an array"),
+        }
+    }
+}
+
+/// A property given, as a string (a field given as `null` counts as absent, as serde reads it).
+fn given(property: &str, of: Value) -> Value {
+    json!({ "properties": { property: of }, "required": [property] })
+}
+
+/// The rules that tie one body field to another, as JSON Schema says them: `oneOf` for
+/// exclusive fields, `if`/`then`/`else` for a field one value of another requires or forbids.
+/// (Generators of typed clients read neither, so the types stay plain; validators and
+/// schemathesis do.) Rules that depend on stored state (the ad account's platform, a clock's
+/// time) cannot be said here; `xtask/schemathesis/schemathesis.toml` lists them.
+fn combinations(schemas: &mut BTreeMap<String, RefOr<Schema>>) {
+    let string = || json!({ "type": "string" });
+    let object = || json!({ "type": "object", "additionalProperties": true });
+    let rules = [
+        // `layers_ingest::AppstoreTarget`: exactly one of the two
+        (
+            "AppstoreBody",
+            json!({ "oneOf": [given("appStoreUrl", string()), given("iosBundleId", string())] }),
+        ),
+        // `layers_ads::input::Link::check`: Apple Search Ads takes credentials, the others a
+        // social account
+        (
+            "LinkRequest",
+            json!({
+                "if": given("platform", json!({ "const": "apple_search_ads" })),
+                "then": {
+                    "allOf": [given("credentials", object())],
+                    "not": given("socialAccountId", string()),
+                },
+                "else": {
+                    "allOf": [given("socialAccountId", string())],
+                    "not": given("credentials", object()),
+                },
+            }),
+        ),
+        // the ads permission is Instagram's (a tiktok_business grant is an advertiser's)
+        (
+            "OauthUrlRequest",
+            json!({
+                "if": given("ads", json!({ "const": true })),
+                "then": given("platform", json!({ "const": "instagram" })),
+            }),
+        ),
+        // `layers_ads::input::Campaign::check`: an app install campaign names the app
+        (
+            "CampaignRequest",
+            json!({
+                "if": given("objective", json!({ "const": "app_installs" })),
+                "then": given("appStoreUrl", string()),
+            }),
+        ),
+    ];
+    for (name, keywords) in rules {
+        let Some(RefOr::T(Schema::Object(target))) = schemas.get_mut(name) else {
+            panic!("no object schema {name} in the document");
+        };
+        let Value::Object(keywords) = keywords else {
+            unreachable!("each rule is an object")
+        };
+        let extensions = target.extensions.get_or_insert_with(Default::default);
+        for (keyword, value) in keywords {
+            extensions.insert(keyword, value);
         }
     }
 }

@@ -114,9 +114,12 @@ fn test_clock_of(env: &Env, raw: Option<&str>) -> Result<Option<TestClockId>, Ap
             "testClockId is for test keys only: a live project runs on the wall clock",
         ));
     }
-    TestClockId::parse(raw)
-        .map(Some)
-        .map_err(|_| layers_projects::Error::TestClockNotFound.into())
+    TestClockId::parse(raw).map(Some).map_err(|_| {
+        ApiError::validation(
+            "testClockId",
+            "testClockId must be a test clock's id (clock_ and 32 hex digits)",
+        )
+    })
 }
 
 fn project_id(raw: &str) -> Result<ProjectId, ApiError> {
@@ -136,6 +139,8 @@ fn project_id(raw: &str) -> Result<ProjectId, ApiError> {
     responses(
         (status = 201, description = "The new project", body = ProjectBody),
         (status = 200, description = "The project that already has this `customerExternalId`", body = ProjectBody),
+        (status = 404, description = "`NOT_FOUND` (`details.field` `testClockId`): no test clock \
+            of this organization has that id", body = crate::openapi::ErrorEnvelope),
     ),
 )]
 async fn create(

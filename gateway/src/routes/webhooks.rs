@@ -209,7 +209,7 @@ fn endpoint_id(raw: &str) -> Result<EndpointId, ApiError> {
     summary = "Create a webhook endpoint",
     description = "Registers a URL to receive the key's environment's events. The answer \
         carries the signing `secret`, shown only here and at rotation. An organization has at \
-        most 16 endpoints per environment: a 17th is 400 `VALIDATION_ERROR`, reason \
+        most 16 endpoints per environment: a 17th is 409 `CONFLICT`, reason \
         `too_many_endpoints`.",
     request_body = CreateEndpoint,
     responses(

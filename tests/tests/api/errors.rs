@@ -190,3 +190,52 @@ async fn unexpected_failures_are_opaque_500s() {
         "{text}"
     );
 }
+
+/// A row written into a project another transaction deleted meanwhile (a sandbox reset racing a
+/// request) fails its foreign key: the answer is 404 `NOT_FOUND`, not a 500, however the
+/// domain crate wraps the database's error (`#[error(transparent)]` shows only its `DbError`).
+#[tokio::test]
+async fn a_referent_deleted_meanwhile_is_404_not_500() {
+    use layers_db::tokio_postgres;
+
+    /// What `#[error(transparent)]` makes of a tokio-postgres error.
+    #[derive(Debug)]
+    struct Transparent(tokio_postgres::Error);
+    impl std::fmt::Display for Transparent {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+    impl std::error::Error for Transparent {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            std::error::Error::source(&self.0)
+        }
+    }
+
+    let app = spawn_app().await;
+    let db = app.db.pool.get().await.unwrap();
+    let gone = uuid::Uuid::new_v4();
+    let failed = db
+        .execute(
+            "INSERT INTO influencers (id, project_id, organization_id, name, is_sandbox) \
+             VALUES ($1, $2, $2, 'x', true)",
+            &[&uuid::Uuid::new_v4(), &gone],
+        )
+        .await
+        .expect_err("no such project");
+    assert!(layers_db::is_foreign_key_violation(&failed));
+    let wrapped = Transparent(failed);
+    assert!(layers_db::is_foreign_key_violation(&wrapped));
+    let answer = layers_gateway::ApiError::internal(wrapped);
+    assert_eq!(answer.code().status(), 404);
+
+    let other = db
+        .execute("SELECT 1/0", &[])
+        .await
+        .expect_err("division by zero");
+    assert!(!layers_db::is_foreign_key_violation(&other));
+    assert_eq!(
+        layers_gateway::ApiError::internal(other).code().status(),
+        500
+    );
+}

@@ -305,6 +305,12 @@ async fn another_tenant_is_served_while_one_runs_every_hostile_pattern_at_once()
         let created: Value = res.json().await.unwrap();
         tarpits.push(created["id"].as_str().unwrap().to_owned());
     }
+    // a seventeenth is refused for the organization's state, not for its body: 409
+    let res = app
+        .post("/v1/webhook-endpoints", &hostile, &json!({ "url": tarpit }))
+        .await;
+    let error = assert_error(res, 409, "CONFLICT").await;
+    assert_eq!(error["reason"], "too_many_endpoints", "{error}");
     for id in &tarpits {
         app.post_empty(&format!("/v1/webhook-endpoints/{id}/test"), &hostile)
             .await;

@@ -413,16 +413,46 @@ fn the_document_is_precise_enough_for_generated_clients() {
         found.is_empty(),
         "objects without properties nor additionalProperties: {found:?}"
     );
-    for (name, field) in [
-        ("Job", "result"),
-        ("Job", "error"),
-        ("ErrorBody", "details"),
-    ] {
+    assert_eq!(
+        schemas["ErrorBody"]["properties"]["details"]["additionalProperties"], true,
+        "ErrorBody.details"
+    );
+    assert_eq!(
+        schemas["IngestResult"]["properties"]["facts"]["additionalProperties"], true,
+        "IngestResult.facts"
+    );
+    // `Job` is one variant per family of kinds, told apart by `kind`, each with a typed
+    // `result` (or null) and `JobError` (or null)
+    let variants = schemas["Job"]["oneOf"].as_array().expect("Job is a oneOf");
+    assert_eq!(schemas["Job"]["discriminator"]["propertyName"], "kind");
+    let mut kinds = Vec::new();
+    for variant in variants {
+        let variant = resolve(&doc, variant);
+        let properties = &variant["properties"];
+        kinds.extend(
+            properties["kind"]["enum"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .cloned(),
+        );
+        let result = &properties["result"]["oneOf"];
+        assert!(
+            resolve(&doc, &result[0])["required"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty()),
+            "{variant}"
+        );
+        assert_eq!(result[1], json!({"type": "null"}));
         assert_eq!(
-            schemas[name]["properties"][field]["additionalProperties"], true,
-            "{name}.{field}"
+            properties["error"]["oneOf"][0],
+            json!({"$ref": "#/components/schemas/JobError"})
         );
     }
+    let mut all: Vec<Value> = layers_env::Task::KINDS.iter().map(|k| json!(k)).collect();
+    all.sort_by_key(|k| k.to_string());
+    kinds.sort_by_key(|k| k.to_string());
+    assert_eq!(kinds, all, "every kind a worker runs, each once");
 
     // Bounds the server checks.
     let items = |schema: &str, field: &str| {
@@ -796,12 +826,19 @@ fn the_event_catalogue_is_in_the_document_and_fits_the_examples() {
         assert_eq!(body["example"]["type"], name);
         // The data schema on its own (the `Job` schema too) and the whole envelope.
         let data_schema = &envelope["properties"]["data"];
-        assert!(
-            resolve(&doc, data_schema)["properties"]
-                .as_object()
-                .is_some_and(|p| !p.is_empty()),
-            "{name}'s data has properties"
-        );
+        let resolved = resolve(&doc, data_schema);
+        let shapes = match resolved["oneOf"].as_array() {
+            Some(variants) => variants.iter().map(|v| resolve(&doc, v)).collect(),
+            None => vec![resolved],
+        };
+        for shape in shapes {
+            assert!(
+                shape["properties"]
+                    .as_object()
+                    .is_some_and(|p| !p.is_empty()),
+                "{name}'s data has properties"
+            );
+        }
         misfits(
             &doc,
             data_schema,
@@ -938,4 +975,52 @@ async fn every_event_the_sandbox_emits_fits_the_document() {
         .collect();
     let missing: Vec<&String> = all.difference(&seen).collect();
     assert!(missing.is_empty(), "not emitted: {missing:?}");
+
+    // every job fits its kind's variant of `Job`, typed result and error included
+    let res = app
+        .post(
+            &format!("/v1/projects/{project}/ingest/appstore"),
+            &key,
+            &json!({ "iosBundleId": "com.example.app" }),
+        )
+        .await;
+    assert_eq!(res.status(), 202, "{:?}", res.text().await);
+    let started: Value = res.json().await.unwrap();
+    let ingest = app
+        .job_settles(&key, started["jobId"].as_str().unwrap())
+        .await;
+    assert_eq!(ingest["result"]["source"], "appstore", "{ingest}");
+    let schema = json!({"$ref": "#/components/schemas/Job"});
+    let jobs = app.get_json("/v1/jobs?limit=100", &key).await;
+    let mut kinds = BTreeSet::new();
+    for job in jobs["data"].as_array().unwrap() {
+        let name = format!("{} {}", job["kind"], job["status"]);
+        misfits(&doc, &schema, job, &name, &mut found);
+        kinds.insert(job["kind"].as_str().unwrap().to_owned());
+    }
+    assert!(found.is_empty(), "{found:#?}");
+    for kind in [
+        "ingest_appstore",
+        "content_generate",
+        "publish",
+        "ads_campaign_create",
+        "ads_campaign_update",
+        "test_clock_advance",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} job among {kinds:?}");
+    }
+    // a planted misfit is caught: a generation's result in a publish job
+    let mut wrong = jobs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["kind"] == "publish" && j["status"] == "succeeded")
+        .expect("a succeeded publish job")
+        .clone();
+    wrong["result"] = json!({ "containerIds": [] });
+    misfits(&doc, &schema, &wrong, "planted", &mut found);
+    assert!(
+        !found.is_empty(),
+        "a publish job with a generation's result fits Job"
+    );
 }

@@ -101,9 +101,13 @@ async fn another_organizations_clock_is_not_found_and_cannot_be_used() {
     let res = app.get(&format!("{CLOCKS}/clock_bogus"), &key).await;
     assert_error(res, 404, "NOT_FOUND").await;
 
-    // a project naming another organization's clock, an unknown or malformed one: 400
+    // a project naming another organization's clock or an unknown one: 404; a malformed one: 400
     let unknown = "clock_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f";
-    for (who, clock) in [(&stranger, id.as_str()), (&key, unknown), (&key, "nope")] {
+    for (who, clock, status, code) in [
+        (&stranger, id.as_str(), 404, "NOT_FOUND"),
+        (&key, unknown, 404, "NOT_FOUND"),
+        (&key, "nope", 400, "VALIDATION_ERROR"),
+    ] {
         let res = app
             .post(
                 "/v1/projects",
@@ -111,7 +115,7 @@ async fn another_organizations_clock_is_not_found_and_cannot_be_used() {
                 &json!({ "name": "P", "testClockId": clock }),
             )
             .await;
-        let error = assert_error(res, 400, "VALIDATION_ERROR").await;
+        let error = assert_error(res, status, code).await;
         assert_eq!(error["details"]["field"], "testClockId", "{error}");
     }
     assert_eq!(app.count("SELECT count(*) FROM projects").await, 0);
