@@ -69,10 +69,19 @@ fn id(prefix: &str, example: &str) -> Value {
     })
 }
 
-/// The result schemas, each exactly what its handler writes.
+/// The result schemas, each exactly what its handler writes; and `JobError`.
 fn results() -> Vec<(&'static str, Value)> {
-    let count =
-        |description: &str| json!({ "type": "integer", "minimum": 0, "description": description });
+    let mut all = content_results();
+    all.extend(platform_results());
+    all
+}
+
+fn count(description: &str) -> Value {
+    json!({ "type": "integer", "minimum": 0, "description": description })
+}
+
+/// The results of ingest, generation, upload and publishing jobs.
+fn content_results() -> Vec<(&'static str, Value)> {
     vec![
         (
             "IngestResult",
@@ -136,6 +145,12 @@ fn results() -> Vec<(&'static str, Value)> {
                 },
             }),
         ),
+    ]
+}
+
+/// The results of sync, refresh, clock and campaign jobs, and `JobError`.
+fn platform_results() -> Vec<(&'static str, Value)> {
+    vec![
         (
             "SyncResult",
             json!({
