@@ -391,6 +391,12 @@ string_enum!(
 );
 
 string_enum!(
+    /// An ads platform an ad account is on (`layers_ads::AdPlatform`).
+    AdPlatform,
+    layers_ads::AdPlatform::ALL.map(layers_ads::AdPlatform::as_str)
+);
+
+string_enum!(
     /// What an ad campaign optimizes for (`layers_ads::Objective`).
     CampaignObjective,
     [

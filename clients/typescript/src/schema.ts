@@ -1965,6 +1965,8 @@ export interface components {
              */
             spend: number;
         };
+        /** @enum {string} */
+        AdPlatform: "meta" | "tiktok" | "apple_search_ads";
         AdTargeting: {
             /**
              * Format: int32
@@ -3013,11 +3015,8 @@ export interface components {
              * @example sb_act_sa_0196b1e4c9a37c2d8e5f0a1b2c3d4e5f
              */
             externalId: string;
-            /**
-             * @description `meta`, `tiktok` or `apple_search_ads`.
-             * @example meta
-             */
-            platform: string;
+            /** @description `meta`, `tiktok` or `apple_search_ads`. */
+            platform: components["schemas"]["AdPlatform"];
             /**
              * @description Meta: an Instagram account connected with `oauth-url {ads: true}`; TikTok: a
              *     `tiktok_business` account.

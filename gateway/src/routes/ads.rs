@@ -43,7 +43,7 @@ struct CredentialsRequest {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct LinkRequest {
     /// `meta`, `tiktok` or `apple_search_ads`.
-    #[schema(example = "meta")]
+    #[schema(value_type = crate::openapi::AdPlatform, example = "meta")]
     platform: String,
     /// Meta `act_…`, the TikTok advertiser id, the Apple Search Ads orgId. A test key's
     /// Instagram or TikTok for Business account reaches one ad account, `sb_act_<socialAccountId>`.

@@ -59,6 +59,9 @@ class AdMetricsDay(TypedDict):
     """
 
 
+AdPlatform: TypeAlias = Literal['meta', 'tiktok', 'apple_search_ads']
+
+
 class AdTargeting(TypedDict):
     ageMax: NotRequired[int | None]
     ageMin: NotRequired[int | None]
@@ -820,7 +823,7 @@ class LinkRequest(TypedDict):
     Meta `act_…`, the TikTok advertiser id, the Apple Search Ads orgId. A test key's
     Instagram or TikTok for Business account reaches one ad account, `sb_act_<socialAccountId>`.
     """
-    platform: str
+    platform: AdPlatform
     """
     `meta`, `tiktok` or `apple_search_ads`.
     """
